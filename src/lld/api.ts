@@ -1,0 +1,60 @@
+// LLD (transport driver) module contract, version 1: what an iSCSI/TCP, iSER or other transport implements.
+//
+// Like backing stores, an LLD is a plain object, the default export of its module:
+//   export default { kind: 'lld', apiVersion: 1, name: 'iscsi', init(ctx) { return driver } }
+// `init` may fail (throw / reject): the registry then marks the LLD `error` with the reason, and a
+// later `lldload` / `--mode lld --op start` retries it without restarting tgtd.
+
+export const LLD_API_VERSION = 1;
+
+export interface LldModule {
+  kind: 'lld';
+  apiVersion: number;
+  name: string;
+  init(ctx: LldContext): LldDriver | Promise<LldDriver>;
+}
+
+/** What the daemon hands an LLD. Filled in by daemon/; the LLD never imports daemon code. */
+export interface LldContext {
+  /** The driver's command-line arguments (`--iscsi portal=...,nop_interval=...`), or '' if none. */
+  args: string;
+  log(level: 'debug' | 'info' | 'warn' | 'error', msg: string): void;
+  /** Daemon-wide services the LLD needs (targets, accounts, system state). Typed by the LLD that uses it. */
+  services: unknown;
+}
+
+/** Result of a management call an LLD answers: 0 or a tgtadm error code (see mgmt/errors.ts) plus text. */
+export interface LldMgmtResult {
+  err: number;
+  text?: string;
+}
+
+export interface LldDriver {
+  /** Stop listening, close every connection, free resources. */
+  exit(): Promise<void>;
+  /** A target on this driver was created / is being destroyed. */
+  targetCreate?(tid: number): LldMgmtResult;
+  targetDestroy?(tid: number, force: boolean): LldMgmtResult;
+  /** `--mode portal --op new|delete|show` (param is "ADDR:PORT"). */
+  portalCreate?(param: string): Promise<LldMgmtResult>;
+  portalDestroy?(param: string): Promise<LldMgmtResult>;
+  portalShow?(): string;
+  /** `--mode target --op update --tid N --name K --value V` for keys the driver owns. */
+  targetUpdate?(tid: number, name: string, value: string): LldMgmtResult;
+  /** `--mode target --op show --tid N`: the driver's parameter dump. */
+  targetShowParams?(tid: number): LldMgmtResult;
+  /** `--mode system --op update` for keys the driver owns (iSNS..., State is daemon-wide). */
+  systemUpdate?(name: string, value: string): LldMgmtResult;
+  /** Extra lines of `--mode system --op show` (tgt's iSNS block). */
+  systemShow?(): string;
+  /** Lines for "I_T nexus information:" of one target, already indented at 8 spaces. */
+  showNexus?(tid: number): string;
+  /** `--mode conn --op show --tid N`. */
+  connShow?(tid: number): LldMgmtResult;
+  /** `--mode conn --op delete --tid --sid --cid`. */
+  connDelete?(tid: number, sid: number, cid: number): LldMgmtResult;
+  /** `--mode session --op show|stat`, `--mode conn --op stat`. */
+  sessionShow?(tid: number, sid: number): LldMgmtResult;
+  /** Whether the target's "Account information:" block is printed (iscsi, iser). */
+  readonly showsAccounts?: boolean;
+}
