@@ -1,0 +1,28 @@
+// Tests for the tgtadm error table (tgt usr/tgtadm_error.h, tgtadm.c strerror).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as e from './errors.js';
+
+test('numbering follows tgt enum order', () => {
+  assert.equal(e.TGTADM_NO_DRIVER, 3);
+  assert.equal(e.TGTADM_TARGET_EXIST, 9);
+  assert.equal(e.TGTADM_LUN_EXIST, 10);
+  assert.equal(e.TGTADM_INVALID_REQUEST, 17);
+  assert.equal(e.TGTADM_DRIVER_ACTIVE, 21);
+  assert.equal(e.TGTADM_PREVENT_REMOVAL, 24);
+});
+
+test('strings are verbatim', () => {
+  assert.equal(e.tgtadmStrerror(4), "can't find the target");
+  assert.equal(e.tgtadmStrerror(13), 'this access control rule does not exist');
+  assert.equal(e.tgtadmStrerror(21), 'this driver is busy');
+  assert.equal(e.tgtadmStrerror(22), "this operation isn't supported");
+  assert.equal(e.tgtadmStrerror(99), '(unknown tgtadm_errno)');
+});
+
+test('TgtadmError carries its code', () => {
+  const err = new e.TgtadmError(e.TGTADM_DRIVER_ACTIVE);
+  assert.equal(err.message, 'this driver is busy');
+  assert.equal(e.tgtadmCodeOf(err), 21);
+  assert.equal(e.tgtadmCodeOf(new Error('x')), e.TGTADM_UNKNOWN_ERR);
+});
