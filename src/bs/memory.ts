@@ -1,0 +1,123 @@
+// "memory" backing store: RAM-backed, sparse LUs (an stgt addition; no tgt counterpart).
+//
+// Size from `--bsopts size=64M` or from a path that is a size (`-b 64M`). Space is allocated in
+// 1 MiB chunks on first write, unwritten ranges read as zeros, and unmap frees whole chunks (and
+// zeroes partial ones), so a thin demo LUN costs only what was written.
+import { BS_API_VERSION, type BackingDevice, type BackingStore, type BackingStoreModule, type IoError } from './api.js';
+import { bsoptValue, parseSize } from './size.js';
+
+export const CHUNK_SIZE = 1 << 20;
+
+export class MemoryDevice implements BackingDevice {
+  private readonly chunks = new Map<number, Buffer>();
+  constructor(readonly size: number) {}
+
+  /** Bytes of RAM held (for tests and show). */
+  get allocated(): number {
+    return this.chunks.size * CHUNK_SIZE;
+  }
+
+  private outOfRange(offset: number, length: number): IoError {
+    if (offset < 0 || length < 0 || offset + length > this.size) {
+      const e: NodeJS.ErrnoException = new Error('I/O beyond the end of the memory LU');
+      e.code = 'EIO';
+      return e;
+    }
+    return null;
+  }
+
+  read(offset: number, length: number, cb: (err: IoError, data?: Buffer) => void): void {
+    const bad = this.outOfRange(offset, length);
+    if (bad) return cb(bad);
+    const out = Buffer.alloc(length);
+    let done = 0;
+    while (done < length) {
+      const pos = offset + done;
+      const idx = Math.floor(pos / CHUNK_SIZE);
+      const within = pos - idx * CHUNK_SIZE;
+      const n = Math.min(CHUNK_SIZE - within, length - done);
+      const chunk = this.chunks.get(idx);
+      if (chunk !== undefined) chunk.copy(out, done, within, within + n);
+      done += n;
+    }
+    cb(null, out);
+  }
+
+  write(offset: number, data: readonly Buffer[], cb: (err: IoError) => void): void {
+    let total = 0;
+    for (const b of data) total += b.length;
+    const bad = this.outOfRange(offset, total);
+    if (bad) return cb(bad);
+    let pos = offset;
+    for (const b of data) {
+      let src = 0;
+      while (src < b.length) {
+        const idx = Math.floor(pos / CHUNK_SIZE);
+        const within = pos - idx * CHUNK_SIZE;
+        const n = Math.min(CHUNK_SIZE - within, b.length - src);
+        let chunk = this.chunks.get(idx);
+        if (chunk === undefined) {
+          chunk = Buffer.alloc(CHUNK_SIZE);
+          this.chunks.set(idx, chunk);
+        }
+        b.copy(chunk, within, src, src + n);
+        src += n;
+        pos += n;
+      }
+    }
+    cb(null);
+  }
+
+  flush(cb: (err: IoError) => void): void {
+    cb(null);
+  }
+
+  unmap(offset: number, length: number, cb: (err: IoError) => void): void {
+    const bad = this.outOfRange(offset, length);
+    if (bad) return cb(bad);
+    let done = 0;
+    while (done < length) {
+      const pos = offset + done;
+      const idx = Math.floor(pos / CHUNK_SIZE);
+      const within = pos - idx * CHUNK_SIZE;
+      const n = Math.min(CHUNK_SIZE - within, length - done);
+      if (n === CHUNK_SIZE) this.chunks.delete(idx);
+      else this.chunks.get(idx)?.fill(0, within, within + n);
+      done += n;
+    }
+    cb(null);
+  }
+
+  close(cb: (err: IoError) => void): void {
+    this.chunks.clear();
+    cb(null);
+  }
+}
+
+/** The LU size from bsopts `size=` (preferred) or a path that parses as a size. */
+export function memorySize(path: string, bsopts: string): number | null {
+  const opt = bsoptValue(bsopts, 'size');
+  if (opt !== null) return parseSize(opt);
+  return parseSize(path);
+}
+
+const store: BackingStore = {
+  open(opts, cb) {
+    const size = memorySize(opts.path, opts.bsopts);
+    if (size === null || size <= 0 || size % opts.blockSize !== 0) {
+      cb(new Error(`memory backing store needs a size (bsopts size=64M or -b 64M), multiple of ${opts.blockSize}`));
+      return;
+    }
+    cb(null, new MemoryDevice(size));
+  },
+};
+
+const memoryModule: BackingStoreModule = {
+  kind: 'bs',
+  apiVersion: BS_API_VERSION,
+  name: 'memory',
+  pathOptional: true,
+  init: () => store,
+};
+
+export default memoryModule;

@@ -1,0 +1,197 @@
+// "rdwr" backing store: regular files and block devices through pread/pwritev (tgt usr/bs_rdwr.c behaviour; tgt-compat.md A6).
+//
+// Callback fs calls only (no promise per I/O). --bsoflags sync -> O_SYNC, direct -> O_DIRECT.
+// O_DIRECT needs sector-aligned memory, which JS cannot request: when the kernel refuses a direct
+// transfer with EINVAL, that one transfer is redone through a second, buffered O_SYNC|O_DSYNC fd,
+// so the data is still durable when the callback runs, just not cache-bypassing.
+// UNMAP punches a hole with fallocate(PUNCH_HOLE|KEEP_SIZE) via koffi (optional, loaded on first
+// use); without koffi, or where the filesystem cannot punch holes, it writes zeros instead.
+import fs from 'node:fs';
+import { BS_API_VERSION, type BackingDevice, type BackingStore, type BackingStoreModule, type BsOpenOptions, type IoError } from './api.js';
+
+const FALLOC_FL_KEEP_SIZE = 0x01;
+const FALLOC_FL_PUNCH_HOLE = 0x02;
+const ZERO_CHUNK = 1 << 20;
+
+type Fallocate = (fd: number, mode: number, offset: number, len: number, cb: (err: IoError) => void) => void;
+
+/** Lazily binds libc fallocate through koffi; null when koffi is not installed. */
+function loadFallocate(): Promise<Fallocate | null> {
+  const spec = 'koffi'; // a variable, so tsc and bundlers do not require the optional package
+  return import(spec).then(
+    (ns: { default: KoffiLike }) => {
+      const k = ns.default;
+      const fn = k.load('libc.so.6').func('int fallocate(int, int, int64_t, int64_t)');
+      return (fd, mode, offset, len, cb) => {
+        fn.async(fd, mode, offset, len, (err: unknown, rc: number) => {
+          if (err) return cb(err as NodeJS.ErrnoException);
+          if (rc !== 0) {
+            const e: NodeJS.ErrnoException = new Error(`fallocate failed, errno ${k.errno()}`);
+            e.errno = k.errno();
+            return cb(e);
+          }
+          cb(null);
+        });
+      };
+    },
+    () => null,
+  );
+}
+
+interface KoffiLike {
+  load(lib: string): { func(sig: string): { async(...args: unknown[]): void } };
+  errno(): number;
+}
+
+/** Size of a block device from sysfs (512-byte sectors), by its major:minor. */
+function blockDeviceSize(rdev: number): number {
+  const major = Math.floor(rdev / 256) & 0xfff;
+  const minor = (rdev & 0xff) | ((Math.floor(rdev / 4096) & 0xfff00));
+  const sectors = fs.readFileSync(`/sys/dev/block/${major}:${minor}/size`, 'utf8');
+  return Number(sectors.trim()) * 512;
+}
+
+export class RdwrDevice implements BackingDevice {
+  size: number;
+  /** Buffered O_SYNC fd used when O_DIRECT refuses a transfer (-1: not opened yet). */
+  private fallbackFd = -1;
+  private fallocate: Promise<Fallocate | null> | null = null;
+
+  constructor(
+    private readonly fd: number,
+    private readonly path: string,
+    private readonly opts: BsOpenOptions,
+    size: number,
+    private readonly isBlock: boolean,
+  ) {
+    this.size = size;
+  }
+
+  private altFd(): number {
+    if (this.fallbackFd < 0) {
+      const c = fs.constants;
+      this.fallbackFd = fs.openSync(this.path, (this.opts.readonly ? c.O_RDONLY : c.O_RDWR) | c.O_SYNC);
+    }
+    return this.fallbackFd;
+  }
+
+  read(offset: number, length: number, cb: (err: IoError, data?: Buffer) => void): void {
+    const buf = Buffer.alloc(length); // zeroed, so a short read past EOF reads as zeros
+    this.readInto(this.fd, buf, 0, offset, cb);
+  }
+
+  private readInto(fd: number, buf: Buffer, done: number, offset: number, cb: (err: IoError, data?: Buffer) => void): void {
+    if (done >= buf.length) return cb(null, buf);
+    fs.read(fd, buf, done, buf.length - done, offset + done, (err, n) => {
+      if (err) {
+        if (err.code === 'EINVAL' && this.opts.oflags.direct && fd === this.fd) {
+          return this.readInto(this.altFd(), buf, done, offset, cb);
+        }
+        return cb(err);
+      }
+      if (n === 0) return cb(null, buf);
+      this.readInto(fd, buf, done + n, offset, cb);
+    });
+  }
+
+  write(offset: number, data: readonly Buffer[], cb: (err: IoError) => void): void {
+    this.writeFrom(this.fd, data as Buffer[], offset, cb);
+  }
+
+  private writeFrom(fd: number, data: Buffer[], offset: number, cb: (err: IoError) => void): void {
+    fs.writev(fd, data, offset, (err, n) => {
+      if (err) {
+        if (err.code === 'EINVAL' && this.opts.oflags.direct && fd === this.fd) {
+          return this.writeFrom(this.altFd(), data, offset, cb);
+        }
+        return cb(err);
+      }
+      // Short write: continue with what is left.
+      let skip = n;
+      let i = 0;
+      while (i < data.length && skip >= data[i]!.length) skip -= data[i++]!.length;
+      if (i >= data.length) return cb(null);
+      const rest = data.slice(i);
+      rest[0] = rest[0]!.subarray(skip);
+      this.writeFrom(fd, rest, offset + n, cb);
+    });
+  }
+
+  flush(cb: (err: IoError) => void): void {
+    fs.fdatasync(this.fd, (err) => cb(err));
+  }
+
+  unmap(offset: number, length: number, cb: (err: IoError) => void): void {
+    if (this.isBlock) return this.writeZeros(offset, length, cb);
+    this.fallocate ??= loadFallocate();
+    this.fallocate.then(
+      (fa) => {
+        if (fa === null) return this.writeZeros(offset, length, cb);
+        fa(this.fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset, length, (err) => {
+          if (err) return this.writeZeros(offset, length, cb); // e.g. EOPNOTSUPP on this filesystem
+          cb(null);
+        });
+      },
+      () => this.writeZeros(offset, length, cb),
+    );
+  }
+
+  private writeZeros(offset: number, length: number, cb: (err: IoError) => void): void {
+    if (length <= 0) return cb(null);
+    const n = Math.min(length, ZERO_CHUNK);
+    this.write(offset, [Buffer.alloc(n)], (err) => {
+      if (err) return cb(err);
+      this.writeZeros(offset + n, length - n, cb);
+    });
+  }
+
+  resize(): number {
+    const st = fs.fstatSync(this.fd);
+    this.size = st.isBlockDevice() ? blockDeviceSize(st.rdev) : st.size;
+    return this.size;
+  }
+
+  close(cb: (err: IoError) => void): void {
+    if (this.fallbackFd >= 0) fs.close(this.fallbackFd, () => undefined);
+    fs.close(this.fd, (err) => cb(err));
+  }
+}
+
+function openDevice(opts: BsOpenOptions, cb: (err: Error | null, dev?: BackingDevice) => void): void {
+  if (opts.path.length === 0) return cb(new Error('rdwr needs a backing-store path'));
+  const c = fs.constants;
+  let flags = opts.readonly ? c.O_RDONLY : c.O_RDWR;
+  if (opts.oflags.sync) flags |= c.O_SYNC;
+  if (opts.oflags.direct) flags |= c.O_DIRECT;
+  fs.open(opts.path, flags, (err, fd) => {
+    if (err) return cb(err);
+    fs.fstat(fd, (serr, st) => {
+      if (serr) {
+        fs.close(fd, () => undefined);
+        return cb(serr);
+      }
+      let size: number;
+      try {
+        if (st.isBlockDevice()) size = blockDeviceSize(st.rdev);
+        else if (st.isFile()) size = st.size;
+        else throw new Error(`${opts.path} is neither a regular file nor a block device`);
+      } catch (e) {
+        fs.close(fd, () => undefined);
+        return cb(e as Error);
+      }
+      cb(null, new RdwrDevice(fd, opts.path, opts, size, st.isBlockDevice()));
+    });
+  });
+}
+
+const store: BackingStore = { open: openDevice };
+
+const rdwrModule: BackingStoreModule = {
+  kind: 'bs',
+  apiVersion: BS_API_VERSION,
+  name: 'rdwr',
+  oflagsSupported: { sync: true, direct: true },
+  init: () => store,
+};
+
+export default rdwrModule;

@@ -1,0 +1,95 @@
+// Tests for the null, memory and rdwr backing stores (src/bs/api.ts contract).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { BackingDevice, BackingStoreModule, BsOpenOptions } from './api.js';
+import nullModule, { NULL_DEVICE_SIZE } from './null.js';
+import memoryModule, { memorySize, MemoryDevice, CHUNK_SIZE } from './memory.js';
+import rdwrModule from './rdwr.js';
+import { parseSize } from './size.js';
+
+const ctx = { log: () => undefined };
+const opts = (o: Partial<BsOpenOptions>): BsOpenOptions => ({
+  path: '', bsopts: '', oflags: { sync: false, direct: false }, blockSize: 512, readonly: false, ...o,
+});
+
+async function open(m: BackingStoreModule, o: Partial<BsOpenOptions>): Promise<BackingDevice> {
+  const store = await m.init(ctx);
+  return new Promise((res, rej) => store.open(opts(o), (e, d) => (e ? rej(e) : res(d!))));
+}
+const read = (d: BackingDevice, off: number, len: number) =>
+  new Promise<Buffer>((res, rej) => d.read(off, len, (e, b) => (e ? rej(e) : res(b!))));
+const write = (d: BackingDevice, off: number, bufs: Buffer[]) =>
+  new Promise<void>((res, rej) => d.write(off, bufs, (e) => (e ? rej(e) : res())));
+const unmap = (d: BackingDevice, off: number, len: number) =>
+  new Promise<void>((res, rej) => d.unmap!(off, len, (e) => (e ? rej(e) : res())));
+const flush = (d: BackingDevice) => new Promise<void>((res, rej) => d.flush((e) => (e ? rej(e) : res())));
+const close = (d: BackingDevice) => new Promise<void>((res, rej) => d.close((e) => (e ? rej(e) : res())));
+
+test('sizes', () => {
+  assert.equal(parseSize('64M'), 64 * 2 ** 20);
+  assert.equal(parseSize('1g'), 2 ** 30);
+  assert.equal(parseSize('4096'), 4096);
+  assert.equal(parseSize('/tmp/x'), null);
+  assert.equal(memorySize('', 'size=2M'), 2 * 2 ** 20);
+  assert.equal(memorySize('8K', ''), 8192);
+});
+
+test('null store: 1 TiB, zeros, writes discarded', async () => {
+  const d = await open(nullModule, {});
+  assert.equal(d.size, NULL_DEVICE_SIZE);
+  await write(d, 0, [Buffer.alloc(512, 7)]);
+  assert.deepEqual(await read(d, 0, 512), Buffer.alloc(512));
+});
+
+test('memory store: sparse chunks, read back, unmap frees', async () => {
+  const d = (await open(memoryModule, { path: '4M' })) as MemoryDevice;
+  assert.equal(d.size, 4 * 2 ** 20);
+  assert.equal(d.allocated, 0);
+  // a write straddling the first chunk boundary, split across two buffers
+  await write(d, CHUNK_SIZE - 512, [Buffer.alloc(512, 1), Buffer.alloc(512, 2)]);
+  assert.equal(d.allocated, 2 * CHUNK_SIZE);
+  const b = await read(d, CHUNK_SIZE - 1024, 2048);
+  assert.deepEqual(b, Buffer.concat([Buffer.alloc(512), Buffer.alloc(512, 1), Buffer.alloc(512, 2), Buffer.alloc(512)]));
+  await unmap(d, CHUNK_SIZE, CHUNK_SIZE);
+  assert.equal(d.allocated, CHUNK_SIZE);
+  assert.deepEqual(await read(d, CHUNK_SIZE, 512), Buffer.alloc(512));
+  await assert.rejects(read(d, 4 * 2 ** 20, 512), { code: 'EIO' });
+  await assert.rejects(open(memoryModule, { path: '/not/a/size' }));
+});
+
+test('rdwr store: file I/O, zero-fill past EOF, unmap punches a hole', async () => {
+  const dir = fs.mkdtempSync(join(tmpdir(), 'stgt-rdwr-'));
+  const file = join(dir, 'disk.img');
+  try {
+    fs.writeFileSync(file, Buffer.alloc(0));
+    fs.truncateSync(file, 8 * 2 ** 20);
+    const d = await open(rdwrModule, { path: file, oflags: { sync: true, direct: false } });
+    assert.equal(d.size, 8 * 2 ** 20);
+    await write(d, 4096, [Buffer.alloc(4096, 0xaa), Buffer.alloc(4096, 0xbb)]);
+    await flush(d);
+    const b = await read(d, 4096, 8192);
+    assert.equal(b[0], 0xaa);
+    assert.equal(b[8191], 0xbb);
+    const onDisk = fs.readFileSync(file);
+    assert.equal(onDisk[4096], 0xaa);
+    // Reads beyond the file's end come back zero-filled at the requested length.
+    fs.truncateSync(file, 4096 + 8192);
+    const tail = await read(d, 8192, 8192);
+    assert.equal(tail.length, 8192);
+    assert.equal(tail[0], 0xbb);
+    assert.equal(tail[8191], 0);
+    // unmap: zeros afterwards (hole punched via koffi, or zeros written without it)
+    await unmap(d, 4096, 4096);
+    const u = await read(d, 4096, 8192);
+    assert.deepEqual(u.subarray(0, 4096), Buffer.alloc(4096));
+    assert.equal(u[4096], 0xbb);
+    assert.equal(fs.statSync(file).size, 4096 + 8192, 'KEEP_SIZE');
+    await close(d);
+    await assert.rejects(open(rdwrModule, { path: join(dir, 'missing.img') }), { code: 'ENOENT' });
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
