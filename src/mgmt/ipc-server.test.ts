@@ -1,0 +1,54 @@
+// Tests for the management IPC server: socket path, lock, one request/answer, and our tgtadm against it.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { IpcServer } from './ipc-server.js';
+import * as ipc from './ipc.js';
+import { runTgtadm } from '../cli/tgtadm.js';
+
+test('serves tgtadm requests and refuses a second server', async () => {
+  const dir = fs.mkdtempSync(join(tmpdir(), 'stgt-ipc-'));
+  const env = { TGT_IPC_SOCKET: join(dir, 'socket') };
+  const seen: ipc.IpcRequest[] = [];
+  let server: IpcServer | null = null;
+  server = await IpcServer.start({
+    controlPort: 9,
+    env,
+    handler: (req, reply) => {
+      seen.push(req);
+      if (req.mode === ipc.MODE_TARGET && req.op === ipc.OP_DELETE) reply(4, '');
+      else if (req.mode === ipc.MODE_SYSTEM && req.op === ipc.OP_DELETE) {
+        reply(0, '');
+        void server!.close();
+      } else reply(0, 'Portal: 127.0.0.1:3260,1\n');
+    },
+  });
+  try {
+    assert.equal(server.path, join(dir, 'socket.9'));
+    assert.ok(fs.existsSync(join(dir, 'socket.9.lock')));
+    await assert.rejects(IpcServer.start({ controlPort: 9, env, handler: () => undefined }), /another tgtd is using/);
+
+    const out: string[] = [];
+    const err: string[] = [];
+    const io = { env, stdout: (s: string) => void out.push(s), stderr: (s: string) => void err.push(s) };
+    assert.equal(await runTgtadm(['tgtadm', '-C', '9', '--mode', 'portal', '--op', 'show'], io), 0);
+    assert.deepEqual(out, ['Portal: 127.0.0.1:3260,1\n']);
+    assert.equal(await runTgtadm(['tgtadm', '-C', '9', '--mode', 'target', '--op', 'delete', '--tid', '3'], io), 22);
+    assert.deepEqual(err, ["tgtadm: can't find the target\n"]);
+    assert.equal(seen[1]!.tid, 3);
+    // system delete: the client waits until the socket refuses connections
+    assert.equal(await runTgtadm(['tgtadm', '-C', '9', '--mode', 'sys', '--op', 'delete'], io), 0);
+    assert.ok(fs.existsSync(server.path), 'socket file is left for ECONNREFUSED');
+    assert.equal(await runTgtadm(['tgtadm', '-C', '9', '--mode', 'sys', '--op', 'show'], io), 107);
+    // the stale socket is replaced by the next daemon
+    server = await IpcServer.start({ controlPort: 9, env, handler: (_r, reply) => reply(0, 'ok\n') });
+    out.length = 0;
+    assert.equal(await runTgtadm(['tgtadm', '-C', '9', '--mode', 'sys', '--op', 'show'], io), 0);
+    assert.deepEqual(out, ['ok\n']);
+  } finally {
+    await server?.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
