@@ -47,14 +47,18 @@ export interface LldDriver {
   systemUpdate?(name: string, value: string): LldMgmtResult;
   /** Extra lines of `--mode system --op show` (tgt's iSNS block). */
   systemShow?(): string;
+  /** Lines after "State:" in the target's "System information:" (tgt's iscsi prints Nop settings). */
+  targetSystemLines?(tid: number): string;
   /** Lines for "I_T nexus information:" of one target, already indented at 8 spaces. */
   showNexus?(tid: number): string;
   /** `--mode conn --op show --tid N`. */
   connShow?(tid: number): LldMgmtResult;
   /** `--mode conn --op delete --tid --sid --cid`. */
   connDelete?(tid: number, sid: number, cid: number): LldMgmtResult;
-  /** `--mode session --op show|stat`, `--mode conn --op stat`. */
-  sessionShow?(tid: number, sid: number): LldMgmtResult;
+  /** `--mode session --op show` (stat = false) or `--op stat` (stat = true). */
+  sessionShow?(tid: number, sid: number, stat: boolean): LldMgmtResult;
+  /** `--mode conn --op stat --sid --cid`. */
+  connStat?(tid: number, sid: number, cid: number): LldMgmtResult;
   /** Whether the target's "Account information:" block is printed (iscsi, iser). */
   readonly showsAccounts?: boolean;
 }

@@ -1,0 +1,157 @@
+// The daemon's composition root: registry, targets, accounts, management server (design.md §1, §2).
+
+import { ModuleRegistry, type ModuleEntry } from '../modules/registry.js';
+import type { BackingStore, BackingStoreModule, BackingDevice } from '../bs/api.js';
+import type { LldContext, LldDriver } from '../lld/api.js';
+import { Target } from '../scsi/target.js';
+import { LogicalUnit } from '../scsi/logical-unit.js';
+import { AccountStore } from '../mgmt/accounts.js';
+import type { BsHandle, LldHandle, LuCreateOptions, MgmtHost, SystemState } from '../mgmt/host.js';
+import { TGTADM_INVALID_REQUEST, TgtadmError } from '../mgmt/errors.js';
+import type { Logger } from './log.js';
+
+/** Built-in modules: imported only when loaded, so their dependencies stay out of other daemons. */
+const BUILTIN_LLDS: Record<string, () => Promise<unknown>> = {
+  iscsi: () => import('../lld/iscsi/module.js'),
+  iser: () => import('../lld/iser/module.js'),
+};
+const BUILTIN_BS: Record<string, () => Promise<unknown>> = {
+  rdwr: () => import('../bs/rdwr.js'),
+  null: () => import('../bs/null.js'),
+  memory: () => import('../bs/memory.js'),
+};
+
+export interface TgtdOptions {
+  controlPort: number;
+  /** Per-LLD argument strings (`--iscsi portal=...`). */
+  lldArgs: Map<string, string>;
+  /** Directories third-party modules (npm package names) resolve from. */
+  moduleDirs: string[];
+  log: Logger;
+}
+
+/** Services the daemon offers LLDs (LldContext.services); the iscsi LLD types what it uses. */
+export interface DaemonServices {
+  readonly targets: Map<number, Target>;
+  readonly accounts: AccountStore;
+  readonly system: SystemState;
+}
+
+export class Tgtd implements MgmtHost, DaemonServices {
+  readonly targets = new Map<number, Target>();
+  readonly accounts = new AccountStore();
+  readonly system: SystemState = { state: 'ready', debug: false };
+  readonly registry: ModuleRegistry;
+  private shutdownHook: (() => void) | null = null;
+
+  constructor(private readonly opts: TgtdOptions) {
+    this.registry = new ModuleRegistry({
+      builtins: { lld: BUILTIN_LLDS, bs: BUILTIN_BS },
+      moduleDirs: opts.moduleDirs,
+      makeContext: (kind: 'lld' | 'bs', name: string) => (kind === 'lld' ? this.lldContext(name) : this.bsContext(name)),
+      log: (level: string, msg: string) => opts.log.write(level, msg),
+    });
+  }
+
+  private lldContext(name: string): LldContext {
+    return {
+      args: this.opts.lldArgs.get(name) ?? '',
+      log: (level, msg) => this.opts.log.write(level, `${name}: ${msg}`),
+      services: this satisfies DaemonServices,
+    };
+  }
+
+  private bsContext(name: string): { log(level: 'debug' | 'info' | 'warn' | 'error', msg: string): void } {
+    return { log: (level, msg) => this.opts.log.write(level, `${name}: ${msg}`) };
+  }
+
+  onShutdown(fn: () => void): void {
+    this.shutdownHook = fn;
+  }
+
+  requestShutdown(): void {
+    setImmediate(() => this.shutdownHook?.());
+  }
+
+  llds(): LldHandle[] {
+    return this.registry.list('lld').map((e: ModuleEntry) => ({
+      name: e.name,
+      state: e.state,
+      error: e.error,
+      driver: e.state === 'ready' ? (e.instance as LldDriver) : null,
+    }));
+  }
+
+  bstores(): BsHandle[] {
+    return this.registry.list('bs').map((e: ModuleEntry) => ({
+      name: e.name,
+      state: e.state,
+      error: e.error,
+      oflagsSupported: (e.module as BackingStoreModule | null)?.oflagsSupported ?? null,
+    }));
+  }
+
+  async loadModule(kind: 'lld' | 'bs', name: string): Promise<void> {
+    const e = await this.registry.load(kind, name);
+    if (e.state !== 'ready') throw new TgtadmError(TGTADM_INVALID_REQUEST, e.error ?? 'init failed');
+  }
+
+  async unloadModule(kind: 'lld' | 'bs', name: string): Promise<void> {
+    await this.registry.unload(kind, name);
+  }
+
+  async startLld(name: string): Promise<void> {
+    await this.registry.start('lld', name);
+  }
+
+  async stopLld(name: string): Promise<void> {
+    await this.registry.stop('lld', name);
+  }
+
+  acquire(kind: 'lld' | 'bs', name: string): void {
+    this.registry.acquire(kind, name);
+  }
+
+  release(kind: 'lld' | 'bs', name: string): void {
+    this.registry.release(kind, name);
+  }
+
+  async createLogicalUnit(target: Target, o: LuCreateOptions): Promise<LogicalUnit> {
+    const bsName = o.bstype ?? 'rdwr';
+    const entry = this.registry.get('bs', bsName);
+    if (entry === undefined || entry.state !== 'ready') throw new TgtadmError(TGTADM_INVALID_REQUEST, `no backing store ${bsName}`);
+    const mod = entry.module as BackingStoreModule;
+    if ((o.oflags.sync && !mod.oflagsSupported?.sync) || (o.oflags.direct && !mod.oflagsSupported?.direct)) {
+      throw new TgtadmError(TGTADM_INVALID_REQUEST, `${bsName} does not support these bsoflags`);
+    }
+    if (o.path === '' && mod.pathOptional !== true) throw new TgtadmError(TGTADM_INVALID_REQUEST, 'path required');
+    const store = entry.instance as BackingStore;
+    const dev = await new Promise<BackingDevice>((resolve, reject) => {
+      store.open(
+        { path: o.path, bsopts: o.bsopts, oflags: o.oflags, blockSize: o.blockSize, readonly: false },
+        (err, d) => (err !== null || d === undefined ? reject(new TgtadmError(TGTADM_INVALID_REQUEST, err?.message)) : resolve(d)),
+      );
+    });
+    return new LogicalUnit({
+      tid: target.tid,
+      lun: o.lun,
+      deviceType: 'disk',
+      dev,
+      bsName,
+      path: o.path,
+      oflags: o.oflags,
+      blockSize: o.blockSize,
+    });
+  }
+
+  async closeLogicalUnit(lu: LogicalUnit): Promise<void> {
+    await new Promise<void>((resolve) => lu.dev.close(() => resolve()));
+  }
+
+  /** Orderly stop: every target (forced), then every LLD and store module. */
+  async stop(): Promise<void> {
+    const { destroyTarget } = await import('../mgmt/handle-target.js');
+    for (const tid of [...this.targets.keys()]) await destroyTarget(this, tid, true);
+    await this.registry.unloadAll();
+  }
+}

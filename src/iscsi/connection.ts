@@ -1,0 +1,602 @@
+// RFC 7143 connection base shared by iSCSI/TCP and iSER: login, full feature phase dispatch, StatSN.
+//
+// A transport (lld/iscsi TCP, lld/iser RDMA) extends this class: it frames PDUs and hands each one
+// to `receivePdu`, and implements `sendPdu` and `closeTransport`. The data movement of SCSI
+// commands (R2T + Data-Out, Data-In) lives in ffp-data.ts with overridable hooks, because iSER
+// moves data with RDMA READ/WRITE instead.
+
+import * as P from './pdu.js';
+import * as W from './pdu-write.js';
+import { fullCdb, bidiReadLength, ahsValid } from './ahs.js';
+import { DataDir, Tmf, TmfResponse, type ScsiTargetPort } from '../scsi/api.js';
+import { IscsiSession, type PendingCommand, type SessionConnection } from './session.js';
+import { IscsiTask } from './task.js';
+import type { SessionTable } from './session-table.js';
+import type { LoginEngine, LoginHost, LoginResult } from './login.js';
+import { createLoginEngine, createTextEngine, type TextEngine } from './engines.js';
+import { HeaderPool } from './header-pool.js';
+
+/** What a connection needs from its driver. */
+export interface ConnectionHost {
+  readonly loginHost: LoginHost;
+  readonly sessions: SessionTable;
+  /** The SCSI target behind a tid (null if it went away). */
+  scsiTarget(tid: number): ScsiTargetPort | null;
+  /** Target's MaxQueueCmd (CmdSN window). */
+  queueDepth(tid: number): number;
+  /** Called once when the connection is fully closed. */
+  connectionClosed(conn: IscsiConnection): void;
+  /** Called when a session ends. */
+  sessionClosed(s: IscsiSession): void;
+  log(level: 'debug' | 'info' | 'warn' | 'error', msg: string): void;
+}
+
+export type ConnState = 'login' | 'ffp' | 'logout' | 'closed';
+
+/** Negotiated values the data path reads on every PDU (from LoginResult.params). */
+export interface ConnParams {
+  /** Largest data segment we may send (the initiator's MaxRecvDataSegmentLength). */
+  maxSendSegment: number;
+  /** Largest data segment we accept (our MaxRecvDataSegmentLength). */
+  maxRecvSegment: number;
+  headerDigest: boolean;
+  dataDigest: boolean;
+  initialR2T: boolean;
+  immediateData: boolean;
+  firstBurstLength: number;
+  maxBurstLength: number;
+  maxOutstandingR2T: number;
+  maxConnections: number;
+  defaultTime2Wait: number;
+  defaultTime2Retain: number;
+}
+
+export abstract class IscsiConnection implements SessionConnection {
+  state: ConnState = 'login';
+  cid = 0;
+  session: IscsiSession | null = null;
+  /** StatSN of the next status-carrying PDU (RFC 7143 3.2.2.2). */
+  statSN = 0;
+  params: ConnParams = {
+    maxSendSegment: 8192,
+    maxRecvSegment: 8192,
+    headerDigest: false,
+    dataDigest: false,
+    initialR2T: true,
+    immediateData: true,
+    firstBurstLength: 65536,
+    maxBurstLength: 262144,
+    maxOutstandingR2T: 1,
+    maxConnections: 1,
+    defaultTime2Wait: 2,
+    defaultTime2Retain: 20,
+  };
+  loginResult: LoginResult | null = null;
+  /** Outstanding tasks by ITT. */
+  readonly tasks = new Map<number, IscsiTask>();
+  protected readonly headers = new HeaderPool();
+  private readonly login: LoginEngine;
+  private text: TextEngine | null = null;
+  private nopTimer: NodeJS.Timeout | null = null;
+  private nopTag = 1;
+  private nopOutstanding = 0;
+
+  constructor(
+    protected readonly host: ConnectionHost,
+    readonly peerAddress: string,
+    readonly peerPort: number,
+    readonly localAddress: string,
+    readonly localPort: number,
+    readonly transport: 'tcp' | 'iser',
+  ) {
+    this.login = createLoginEngine(host.loginHost, { peerAddress, localAddress, localPort, transport });
+  }
+
+  // ------------------------------------------------------------------ transport hooks
+
+  /** Queue one PDU: BHS (48 bytes, owned by the callee from now on) and data segment pieces. */
+  protected abstract sendPdu(bhs: Buffer, data: readonly Buffer[] | Buffer | null, dataLength: number): void;
+  /** Flush what was queued, then close the transport. */
+  protected abstract closeTransport(): void;
+
+  // ------------------------------------------------------------------ sequence numbers
+
+  protected get expCmdSN(): number {
+    return this.session?.expCmdSN ?? this.loginCmdSN;
+  }
+  protected get maxCmdSN(): number {
+    return this.session?.maxCmdSN ?? this.loginCmdSN;
+  }
+  private loginCmdSN = 0;
+
+  /** StatSN for a PDU that carries status, advancing it. */
+  protected nextStatSN(): number {
+    const sn = this.statSN;
+    this.statSN = (this.statSN + 1) >>> 0;
+    return sn;
+  }
+
+  // ------------------------------------------------------------------ receive
+
+  /**
+   * One complete PDU from the transport. `ahs` is empty when there is none; `data` are views of
+   * the data segment (no padding or digest), `dataLength` their total.
+   */
+  receivePdu(bhs: Buffer, ahs: Buffer, data: readonly Buffer[], dataLength: number): void {
+    if (this.state === 'closed') return;
+    try {
+      if (this.state === 'login') {
+        if (P.opcode(bhs) !== P.Op.Login) return this.close('non-login PDU during login');
+        return this.onLogin(bhs, joinData(data, dataLength));
+      }
+      switch (P.opcode(bhs)) {
+        case P.Op.ScsiCommand:
+          return this.onScsiCommand(bhs, ahs, data, dataLength);
+        case P.Op.DataOut:
+          return this.onDataOut(bhs, data, dataLength);
+        case P.Op.NopOut:
+          return this.onNopOut(bhs, joinData(data, dataLength));
+        case P.Op.TaskMgmt:
+          return this.onTaskMgmt(bhs);
+        case P.Op.Text:
+          return this.onText(bhs, joinData(data, dataLength));
+        case P.Op.Logout:
+          return this.onLogout(bhs);
+        case P.Op.Login:
+          // A Login PDU in full feature phase is a protocol error (RFC 7143 6.3).
+          return this.reject(bhs, W.RejectReason.ProtocolError);
+        case P.Op.Snack:
+          // ErrorRecoveryLevel is 0: SNACK is not supported (RFC 7143 11.16).
+          return this.reject(bhs, W.RejectReason.ProtocolError);
+        default:
+          return this.reject(bhs, W.RejectReason.CommandNotSupported);
+      }
+    } catch (e) {
+      this.host.log('error', `connection ${this.peerAddress}: ${(e as Error).stack ?? e}`);
+      this.close('internal error');
+    }
+  }
+
+  // ------------------------------------------------------------------ login
+
+  private onLogin(bhs: Buffer, data: Buffer): void {
+    const req = P.parseLoginRequest(bhs, data);
+    this.cid = req.cid;
+    this.loginCmdSN = req.cmdSN;
+    this.statSN = req.expStatSN; // RFC 7143 11.12.8: StatSN starts from the initiator's ExpStatSN
+    const rep = this.login.step(req);
+    if (rep.done && !rep.fail) this.enterFullFeature(rep.tsih);
+    const hdr = this.headers.get();
+    W.writeLoginResponse(
+      hdr, rep.transit, rep.cont, rep.csg, rep.nsg, rep.versionMax, rep.versionActive, req.isid, rep.tsih,
+      req.itt, this.nextStatSN(), this.expCmdSN, this.maxCmdSN, rep.statusClass, rep.statusDetail,
+      rep.data.length,
+    );
+    this.sendPdu(hdr, rep.data.length > 0 ? rep.data : null, rep.data.length);
+    if (rep.fail) this.close('login failed');
+    else if (rep.done) this.onFullFeature();
+  }
+
+  private enterFullFeature(tsih: number): void {
+    const r = this.login.result;
+    if (r === null) throw new Error('login done without result');
+    this.loginResult = r;
+    const p = r.params;
+    this.params = {
+      maxSendSegment: p.maxRecvDataSegmentLength,
+      maxRecvSegment: p.targetMaxRecvDataSegmentLength,
+      headerDigest: p.headerDigest,
+      dataDigest: p.dataDigest,
+      initialR2T: p.initialR2T,
+      immediateData: p.immediateData,
+      firstBurstLength: p.firstBurstLength,
+      maxBurstLength: p.maxBurstLength,
+      maxOutstandingR2T: p.maxOutstandingR2T,
+      maxConnections: p.maxConnections,
+      defaultTime2Wait: p.defaultTime2Wait,
+      defaultTime2Retain: p.defaultTime2Retain,
+    };
+    const s = this.host.sessions.sessions.get(tsih) ?? null;
+    this.session = s;
+    this.state = 'ffp';
+    this.text = createTextEngine(this.host.loginHost, {
+      discovery: r.sessionType === 'Discovery',
+      initiatorName: r.initiatorName,
+      peerAddress: this.peerAddress,
+      localAddress: this.localAddress,
+      localPort: this.localPort,
+      tid: r.tid,
+      maxSendSegment: this.params.maxSendSegment,
+    });
+  }
+
+  /** Hook: the login response that ends the login phase has been queued (digests start now). */
+  protected onFullFeature(): void {}
+
+  // ------------------------------------------------------------------ SCSI commands
+
+  private onScsiCommand(bhs: Buffer, ahs: Buffer, data: readonly Buffer[], dataLength: number): void {
+    const s = this.session;
+    if (s === null || s.discovery || s.target === null) return this.reject(bhs, W.RejectReason.ProtocolError);
+    const immediate = P.isImmediate(bhs);
+    const cmdSN = P.cmdSN(bhs);
+    if (!immediate && !s.inWindow(cmdSN)) return; // RFC 7143 3.2.2.1: silently ignored
+    const itt = P.itt(bhs);
+    if (ahs.length > 0 && !ahsValid(ahs)) return this.rejectCommand(bhs, immediate, cmdSN, W.RejectReason.InvalidPduField);
+    if (this.tasks.has(itt)) return this.rejectCommand(bhs, immediate, cmdSN, W.RejectReason.TaskInProgress);
+    const r = P.readBit(bhs);
+    const w = P.writeBit(bhs);
+    const edtl = P.expectedDataTransferLength(bhs);
+    // Immediate data only with W, within FirstBurstLength and EDTL, and when negotiated (RFC 7143 11.3.5).
+    if (dataLength > 0 && (!w || !this.params.immediateData || dataLength > edtl || dataLength > this.params.firstBurstLength)) {
+      return this.rejectCommand(bhs, immediate, cmdSN, W.RejectReason.ProtocolError);
+    }
+    const cdb = ahs.length > 0 ? fullCdb(bhs, ahs) : P.cdb(bhs);
+    if (cdb === null) return this.rejectCommand(bhs, immediate, cmdSN, W.RejectReason.InvalidPduField);
+
+    const task = new IscsiTask(s);
+    task.itt = itt;
+    task.cmdSN = cmdSN;
+    task.immediate = immediate;
+    const t = task.scsi;
+    t.lun = P.lun(bhs);
+    t.cdb = Buffer.from(cdb);
+    t.attr = P.attr(bhs) as typeof t.attr;
+    t.tag = itt;
+    t.dir = r && w ? DataDir.Bidi : w ? DataDir.Write : r ? DataDir.Read : DataDir.None;
+    t.expectedLength = edtl;
+    t.expectedReadLength = r && w ? bidiReadLength(ahs) : r ? edtl : 0;
+    task.edtl = w ? edtl : 0;
+    this.tasks.set(itt, task);
+
+    if (task.isWrite) {
+      if (dataLength > 0) task.addData(data, dataLength);
+      task.unsolicitedEnd = this.params.initialR2T ? dataLength : Math.min(this.params.firstBurstLength, edtl);
+      task.r2tOffset = task.unsolicitedEnd;
+    }
+    if (immediate) {
+      task.due = true;
+    } else {
+      const pending: PendingCommand = { cmdSN, conn: this, run: () => this.commandDue(task) };
+      s.order(pending);
+      if (!task.due) {
+        // Ahead of a gap (multi-connection): wait for its turn; data may still flow meanwhile.
+      }
+    }
+    if (task.isWrite && !task.dataComplete) this.requestData(task);
+    this.maybeSubmit(task);
+  }
+
+  /** Its CmdSN came due. */
+  private commandDue(task: IscsiTask): void {
+    task.due = true;
+    if (task.itt !== undefined && this.tasks.get(task.itt) === task) this.maybeSubmit(task);
+  }
+
+  deliver(cmd: PendingCommand): void {
+    cmd.run();
+  }
+
+  protected maybeSubmit(task: IscsiTask): void {
+    if (task.submitted || task.aborted || !task.due || !task.dataComplete) return;
+    const target = this.session?.target;
+    if (target === undefined || target === null) return;
+    task.submitted = true;
+    target.execute(task.scsi, () => this.commandDone(task));
+  }
+
+  private commandDone(task: IscsiTask): void {
+    if (task.aborted || task.scsi.aborted || this.state === 'closed') {
+      this.tasks.delete(task.itt);
+      return;
+    }
+    this.completeTask(task);
+  }
+
+  /**
+   * Send the results: Data-In (with phase-collapsed status when possible) then, if needed, the SCSI
+   * Response. Overridden by transports that move data differently (iSER).
+   */
+  protected completeTask(task: IscsiTask): void {
+    const t = task.scsi;
+    const s = this.session!;
+    let readLen = 0;
+    let collapsed = false;
+    if (task.isRead && t.dataIn !== null && t.dataIn.length > 0) {
+      const expected = t.dir === DataDir.Bidi ? t.expectedReadLength : t.expectedLength;
+      readLen = Math.min(t.dataIn.length, expected);
+      const canCollapse = t.status === 0 && t.sense === null && t.dir !== DataDir.Bidi;
+      collapsed = this.sendDataIn(task, t.dataIn, readLen, canCollapse);
+    }
+    this.tasks.delete(task.itt);
+    if (collapsed) return;
+    let flags = 0;
+    let count = 0;
+    let bidiCount = 0;
+    if (t.dir === DataDir.Read) {
+      const r = residualFor(t.expectedLength, t.transferLength, readLen);
+      flags = r.flags;
+      count = r.count;
+    } else if (task.isWrite) {
+      const used = t.transferLength >= 0 ? t.transferLength : task.received;
+      const r = residualFor(task.edtl, t.transferLength, used);
+      flags = r.flags;
+      count = r.count;
+      if (t.dir === DataDir.Bidi) {
+        const rr = residualFor(t.expectedReadLength, -1, readLen);
+        if (rr.flags & W.Residual.Overflow) flags |= W.Residual.BidiOverflow;
+        if (rr.flags & W.Residual.Underflow) flags |= W.Residual.BidiUnderflow;
+        bidiCount = rr.count;
+      }
+    }
+    let data: Buffer | null = null;
+    if (t.sense !== null && t.sense.length > 0) {
+      data = Buffer.allocUnsafe(2 + t.sense.length);
+      data.writeUInt16BE(t.sense.length, 0); // SenseLength (RFC 7143 11.4.7.2)
+      t.sense.copy(data, 2);
+    }
+    const hdr = this.headers.get();
+    W.writeScsiResponse(
+      hdr, task.itt, 0, t.status, flags, count, bidiCount, task.dataSN, this.nextStatSN(), s.expCmdSN,
+      s.maxCmdSN, data?.length ?? 0,
+    );
+    this.sendPdu(hdr, data, data?.length ?? 0);
+  }
+
+  /**
+   * Send `len` bytes of `data` as Data-In PDUs (RFC 7143 11.7): segments of at most the initiator's
+   * MaxRecvDataSegmentLength, F at the end of each MaxBurstLength sequence. Returns true when the
+   * status went in the last PDU (phase collapse, 11.7.4).
+   */
+  protected sendDataIn(task: IscsiTask, data: Buffer, len: number, withStatus: boolean): boolean {
+    const s = this.session!;
+    const t = task.scsi;
+    const seg = this.params.maxSendSegment;
+    const burst = this.params.maxBurstLength;
+    let r = { flags: 0, count: 0 };
+    if (withStatus) r = residualFor(t.expectedLength, t.transferLength, len);
+    let offset = 0;
+    let burstLeft = burst;
+    while (offset < len) {
+      const n = Math.min(seg, len - offset, burstLeft);
+      const last = offset + n >= len;
+      burstLeft -= n;
+      let flags = 0;
+      if (last || burstLeft === 0) flags |= W.DataInFlag.Final;
+      const status = last && withStatus;
+      if (status) flags |= W.DataInFlag.Status | r.flags;
+      const hdr = this.headers.get();
+      W.writeDataIn(
+        hdr, task.itt, P.RESERVED_TAG, t.lun, flags, t.status, task.dataSN, offset, r.count,
+        status ? this.nextStatSN() : this.statSN, s.expCmdSN, s.maxCmdSN, n,
+      );
+      task.dataSN = (task.dataSN + 1) >>> 0;
+      this.sendPdu(hdr, data.subarray(offset, offset + n), n);
+      offset += n;
+      if (burstLeft === 0) burstLeft = burst;
+    }
+    return withStatus;
+  }
+
+  // ------------------------------------------------------------------ write data (R2T / Data-Out)
+
+  /** Ask for write data beyond what comes unsolicited: R2Ts up to MaxOutstandingR2T (RFC 7143 11.8). */
+  protected requestData(task: IscsiTask): void {
+    const s = this.session!;
+    while (task.r2tOffset < task.edtl && task.outstandingR2T < this.params.maxOutstandingR2T) {
+      const len = Math.min(this.params.maxBurstLength, task.edtl - task.r2tOffset);
+      const hdr = this.headers.get();
+      // TTT = the R2T's offset-independent tag: the ITT is unique per connection, use R2TSN-tagged ITT.
+      W.writeR2T(
+        hdr, task.itt, task.itt, task.scsi.lun, task.r2tSN, task.r2tOffset, len, this.statSN, s.expCmdSN,
+        s.maxCmdSN,
+      );
+      task.r2tSN++;
+      task.outstandingR2T++;
+      task.r2tOffset += len;
+      this.sendPdu(hdr, null, 0);
+    }
+  }
+
+  private onDataOut(bhs: Buffer, data: readonly Buffer[], dataLength: number): void {
+    const itt = P.itt(bhs);
+    const task = this.tasks.get(itt);
+    if (task === undefined || !task.isWrite || task.submitted) {
+      // Data for an unknown or finished task: RFC 7143 11.7 lets us drop it; tell the initiator.
+      return this.reject(bhs, W.RejectReason.InvalidPduField);
+    }
+    const offset = P.bufferOffset(bhs);
+    const ttt = P.ttt(bhs);
+    if (
+      offset !== task.received || offset + dataLength > task.edtl || dataLength > this.params.maxRecvSegment ||
+      (ttt === P.RESERVED_TAG ? offset + dataLength > task.unsolicitedEnd : ttt !== task.itt)
+    ) {
+      // Out of order or beyond what was asked (DataPDUInOrder=Yes): a protocol error.
+      return this.reject(bhs, W.RejectReason.ProtocolError);
+    }
+    task.addData(data, dataLength);
+    if (P.isFinal(bhs) && ttt !== P.RESERVED_TAG) task.outstandingR2T--;
+    if (task.aborted) return;
+    if (task.dataComplete) this.maybeSubmit(task);
+    else if (task.received >= task.r2tOffset || task.outstandingR2T < this.params.maxOutstandingR2T) this.requestData(task);
+  }
+
+  // ------------------------------------------------------------------ NOP, text, logout
+
+  private onNopOut(bhs: Buffer, data: Buffer): void {
+    const s = this.session!;
+    const itt = P.itt(bhs);
+    if (!P.isImmediate(bhs)) {
+      if (!s.discovery || s.inWindow(P.cmdSN(bhs))) s.advance(P.cmdSN(bhs));
+    }
+    if (itt === P.RESERVED_TAG) {
+      // The answer to our ping (RFC 7143 11.18.2): no reply.
+      if (P.ttt(bhs) !== P.RESERVED_TAG) this.nopOutstanding = 0;
+      return;
+    }
+    const echo = data.length > 0 ? Buffer.from(data.subarray(0, this.params.maxSendSegment)) : null;
+    const hdr = this.headers.get();
+    W.writeNopIn(hdr, itt, P.RESERVED_TAG, P.lun(bhs), this.nextStatSN(), s.expCmdSN, s.maxCmdSN, echo?.length ?? 0);
+    this.sendPdu(hdr, echo, echo?.length ?? 0);
+  }
+
+  private onText(bhs: Buffer, data: Buffer): void {
+    const s = this.session!;
+    if (!P.isImmediate(bhs)) s.advance(P.cmdSN(bhs));
+    const rep = this.text!.step({
+      final: P.isFinal(bhs), cont: P.isContinue(bhs), itt: P.itt(bhs), ttt: P.ttt(bhs), data,
+    });
+    if ('reject' in rep) return this.reject(bhs, rep.reject);
+    const hdr = this.headers.get();
+    W.writeTextResponse(hdr, rep.final, rep.cont, P.itt(bhs), rep.ttt, this.nextStatSN(), s.expCmdSN, s.maxCmdSN, rep.data.length);
+    this.sendPdu(hdr, rep.data.length > 0 ? rep.data : null, rep.data.length);
+  }
+
+  private onLogout(bhs: Buffer): void {
+    const s = this.session!;
+    if (!P.isImmediate(bhs)) s.advance(P.cmdSN(bhs));
+    const reason = P.logoutReason(bhs);
+    let response: number = W.LogoutResponse.Closed;
+    let closeSession = false;
+    let closeOther: SessionConnection | null = null;
+    if (reason === 0) closeSession = true;
+    else if (reason === 1 || reason === 2) {
+      const cid = P.cid(bhs);
+      if (cid !== this.cid) {
+        const other = s.connections.get(cid);
+        if (other === undefined) response = W.LogoutResponse.CidNotFound;
+        else if (reason === 2) response = W.LogoutResponse.RecoveryNotSupported;
+        else closeOther = other;
+      } else if (reason === 2) response = W.LogoutResponse.RecoveryNotSupported;
+    } else {
+      return this.reject(bhs, W.RejectReason.InvalidPduField);
+    }
+    const hdr = this.headers.get();
+    W.writeLogoutResponse(
+      hdr, P.itt(bhs), response, this.nextStatSN(), s.expCmdSN, s.maxCmdSN, this.params.defaultTime2Wait,
+      this.params.defaultTime2Retain,
+    );
+    this.sendPdu(hdr, null, 0);
+    if (closeOther !== null) {
+      closeOther.close('logged out by another connection');
+      return;
+    }
+    if (response !== W.LogoutResponse.Closed) return;
+    this.state = 'logout';
+    if (closeSession) this.host.sessions.close(s, 'logout', (x) => this.host.sessionClosed(x));
+    else this.close('logout');
+  }
+
+  // ------------------------------------------------------------------ task management
+
+  private onTaskMgmt(bhs: Buffer): void {
+    const s = this.session!;
+    const target = s.target;
+    if (!P.isImmediate(bhs)) s.advance(P.cmdSN(bhs));
+    const fn = P.tmfFunction(bhs);
+    const itt = P.itt(bhs);
+    const lun = P.lun(bhs);
+    const ref = P.refTaskTag(bhs);
+    const respond = (response: number): void => {
+      if (this.state === 'closed') return;
+      const hdr = this.headers.get();
+      W.writeTmfResponse(hdr, itt, response, this.nextStatSN(), s.expCmdSN, s.maxCmdSN);
+      this.sendPdu(hdr, null, 0);
+    };
+    if (target === null || s.discovery) return respond(TmfResponse.NotSupported);
+    // Tasks still gathering Data-Out never reached the SCSI engine: abort them here.
+    const local = (pred: (t: IscsiTask) => boolean): boolean => {
+      let any = false;
+      for (const t of this.tasks.values()) {
+        if (!t.submitted && pred(t)) {
+          t.aborted = true;
+          this.tasks.delete(t.itt);
+          any = true;
+        }
+      }
+      return any;
+    };
+    if (fn === Tmf.AbortTask) {
+      if (local((t) => t.itt === ref)) return respond(TmfResponse.Complete);
+    } else if (fn === Tmf.AbortTaskSet || fn === Tmf.ClearTaskSet || fn === Tmf.LogicalUnitReset) {
+      local((t) => t.scsi.lun === lun);
+    } else if (fn === Tmf.TargetWarmReset || fn === Tmf.TargetColdReset) {
+      local(() => true);
+    }
+    target.taskMgmt(s, fn as Tmf, lun, ref, (response, aborted) => {
+      for (const a of aborted) {
+        // Find our iSCSI task for each aborted SCSI task: no response will be sent for them.
+        for (const t of this.tasks.values()) if (t.scsi === a) t.aborted = true;
+      }
+      respond(response);
+      if (fn === Tmf.TargetColdReset && response === TmfResponse.Complete) {
+        // A cold reset drops every session on the target (RFC 7143 11.5.1).
+        this.host.sessions.close(s, 'target cold reset', (x) => this.host.sessionClosed(x));
+      }
+    });
+  }
+
+  // ------------------------------------------------------------------ errors
+
+  /** Reject a command PDU: it still consumes its CmdSN (RFC 7143 11.17.1 / 6.2). */
+  private rejectCommand(bhs: Buffer, immediate: boolean, cmdSN: number, reason: number): void {
+    if (!immediate) this.session?.advance(cmdSN);
+    this.reject(bhs, reason);
+  }
+
+  protected reject(bhs: Buffer, reason: number): void {
+    const hdr = this.headers.get();
+    const copy = Buffer.from(bhs.subarray(0, P.BHS_LENGTH));
+    W.writeReject(hdr, reason, this.nextStatSN(), this.expCmdSN, this.maxCmdSN, copy.length);
+    this.sendPdu(hdr, copy, copy.length);
+  }
+
+  // ------------------------------------------------------------------ NOP-In pings
+
+  /** Ping the initiator every `interval` s; close after `count` unanswered pings (tgt nop_interval/nop_count). */
+  startPings(interval: number, count: number): void {
+    if (this.nopTimer !== null) clearInterval(this.nopTimer);
+    this.nopTimer = null;
+    if (interval <= 0) return;
+    this.nopTimer = setInterval(() => {
+      if (this.state !== 'ffp' || this.session === null) return;
+      if (count > 0 && this.nopOutstanding >= count) return this.close('NOP-In ping timeout');
+      this.nopOutstanding++;
+      const s = this.session;
+      const hdr = this.headers.get();
+      this.nopTag = this.nopTag >= 0x7fffffff ? 1 : this.nopTag + 1;
+      W.writeNopIn(hdr, P.RESERVED_TAG, this.nopTag, 0, this.statSN, s.expCmdSN, s.maxCmdSN, 0);
+      this.sendPdu(hdr, null, 0);
+    }, interval * 1000);
+    this.nopTimer.unref();
+  }
+
+  // ------------------------------------------------------------------ close
+
+  close(reason: string): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    if (this.nopTimer !== null) clearInterval(this.nopTimer);
+    this.host.log('debug', `connection ${this.peerAddress}:${this.peerPort} cid ${this.cid} closed: ${reason}`);
+    for (const t of this.tasks.values()) t.aborted = true;
+    this.tasks.clear();
+    const s = this.session;
+    if (s !== null) this.host.sessions.connectionGone(s, this.cid, this, (x) => this.host.sessionClosed(x));
+    this.closeTransport();
+    this.host.connectionClosed(this);
+  }
+}
+
+/** Residual flags and count of the final status (RFC 7143 11.4.5). */
+export function residualFor(expected: number, wanted: number, transferred: number): { flags: number; count: number } {
+  if (wanted >= 0 && wanted > expected) return { flags: W.Residual.Overflow, count: wanted - expected };
+  const used = wanted >= 0 ? Math.min(wanted, transferred) : transferred;
+  if (used < expected) return { flags: W.Residual.Underflow, count: expected - used };
+  return { flags: 0, count: 0 };
+}
+
+function joinData(data: readonly Buffer[], len: number): Buffer {
+  if (data.length === 1) return data[0]!;
+  if (data.length === 0) return Buffer.alloc(0);
+  return Buffer.concat(data as Buffer[], len);
+}

@@ -1,0 +1,104 @@
+// RFC 7143 6.3.5 / 6.3.6: session creation, session and connection reinstatement, TSIH allocation.
+
+import type { ScsiTargetPort } from '../scsi/api.js';
+import { IscsiSession, type SessionConnection } from './session.js';
+
+/** Login status class/detail (RFC 7143 11.13.5). */
+export const LOGIN_SESSION_DOES_NOT_EXIST = { statusClass: 0x02, statusDetail: 0x0a } as const;
+export const LOGIN_TOO_MANY_CONNECTIONS = { statusClass: 0x02, statusDetail: 0x06 } as const;
+
+export interface BindRequest {
+  discovery: boolean;
+  initiatorName: string;
+  initiatorAlias: string | null;
+  isid: Buffer;
+  tsih: number;
+  cid: number;
+  target: ScsiTargetPort | null;
+  targetName: string | null;
+  cmdSN: number;
+  maxConnections: number;
+  queueDepth: number;
+  conn: SessionConnection;
+}
+
+export type BindResult = { session: IscsiSession } | { statusClass: number; statusDetail: number };
+
+export class SessionTable {
+  readonly sessions = new Map<number, IscsiSession>();
+  private nextTsih = 1;
+
+  private allocTsih(): number {
+    // TSIH 0 is reserved for "new session" (RFC 7143 11.12.6); wrap within 16 bits skipping live ones.
+    for (let i = 0; i < 0xffff; i++) {
+      const t = this.nextTsih;
+      this.nextTsih = this.nextTsih >= 0xffff ? 1 : this.nextTsih + 1;
+      if (!this.sessions.has(t)) return t;
+    }
+    throw new Error('no free TSIH');
+  }
+
+  /**
+   * Bind a connection whose login is about to succeed to a session: a new session (closing an older
+   * one with the same initiator port, ISID and target: session reinstatement), or an existing one
+   * (adding the connection, or replacing a connection with the same CID: connection reinstatement).
+   */
+  bind(r: BindRequest, onClose: (s: IscsiSession) => void): BindResult {
+    if (r.tsih === 0) {
+      for (const old of this.sessions.values()) {
+        if (
+          !old.discovery && !r.discovery && old.initiatorName === r.initiatorName &&
+          old.isid.equals(r.isid) && old.targetName === r.targetName
+        ) {
+          this.close(old, 'session reinstatement', onClose);
+        }
+      }
+      const s = new IscsiSession(
+        this.allocTsih(), Buffer.from(r.isid), r.initiatorName, r.initiatorAlias, r.target, r.targetName,
+        r.cmdSN, r.queueDepth, r.discovery,
+      );
+      s.connections.set(r.cid, r.conn);
+      this.sessions.set(s.tsih, s);
+      if (!r.discovery) r.target?.addNexus(s);
+      return { session: s };
+    }
+    const s = this.sessions.get(r.tsih);
+    if (
+      s === undefined || s.closed || s.discovery || r.discovery || s.initiatorName !== r.initiatorName ||
+      !s.isid.equals(r.isid) || s.targetName !== r.targetName
+    ) {
+      return LOGIN_SESSION_DOES_NOT_EXIST;
+    }
+    const old = s.connections.get(r.cid);
+    if (old !== undefined) {
+      s.dropConnection(r.cid);
+      old.close('connection reinstatement');
+    } else if (s.connections.size >= r.maxConnections) {
+      return LOGIN_TOO_MANY_CONNECTIONS;
+    }
+    s.connections.set(r.cid, r.conn);
+    return { session: s };
+  }
+
+  /** A connection of `s` went away; the session ends with its last connection (ERL 0). */
+  connectionGone(s: IscsiSession, cid: number, conn: SessionConnection, onClose: (s: IscsiSession) => void): void {
+    if (s.connections.get(cid) !== conn) return;
+    s.dropConnection(cid);
+    if (s.connections.size === 0) this.close(s, 'last connection closed', onClose);
+  }
+
+  /** End a session: close every connection, drop the I_T nexus. */
+  close(s: IscsiSession, reason: string, onClose: (s: IscsiSession) => void): void {
+    if (s.closed) return;
+    s.closed = true;
+    this.sessions.delete(s.tsih);
+    if (!s.discovery) s.target?.removeNexus(s);
+    for (const c of [...s.connections.values()]) c.close(reason);
+    s.connections.clear();
+    onClose(s);
+  }
+
+  forTarget(tid: number): IscsiSession[] {
+    return [...this.sessions.values()].filter((s) => !s.discovery && s.target?.tid === tid);
+  }
+}

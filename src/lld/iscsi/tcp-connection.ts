@@ -1,0 +1,186 @@
+// RFC 7143 over TCP: PDU framing from a byte stream (BHS, AHS, digests, padding) and batched sends.
+
+import type { Socket } from 'node:net';
+import { IscsiConnection, type ConnectionHost } from '../../iscsi/connection.js';
+import * as P from '../../iscsi/pdu.js';
+import { RejectReason } from '../../iscsi/pdu-write.js';
+import { crc32cHeader, crc32cList, readDigest, writeDigest } from '../../iscsi/crc32c.js';
+
+const PAD = Buffer.alloc(4);
+/** During login the initiator may send up to the RFC default MaxRecvDataSegmentLength (8192). */
+const LOGIN_MAX_SEGMENT = 8192;
+
+export class TcpConnection extends IscsiConnection {
+  /** Received bytes not yet framed, as a list of views. */
+  private chunks: Buffer[] = [];
+  private buffered = 0;
+  /** Header of the PDU being received (BHS+AHS), once complete. */
+  private bhs: Buffer | null = null;
+  private ahs: Buffer = Buffer.alloc(0);
+  private dataLength = 0;
+  /** Digests are in effect for what we receive / send (after the final login response). */
+  private rxHeaderDigest = false;
+  private rxDataDigest = false;
+  private txHeaderDigest = false;
+  private txDataDigest = false;
+  private corked = false;
+  private readonly uncork = (): void => {
+    this.corked = false;
+    this.socket.uncork();
+  };
+
+  constructor(host: ConnectionHost, private readonly socket: Socket) {
+    const peerAddress = (socket.remoteAddress ?? '').replace(/^::ffff:/, '');
+    const localAddress = (socket.localAddress ?? '').replace(/^::ffff:/, '');
+    super(host, peerAddress, socket.remotePort ?? 0, localAddress, socket.localPort ?? 0, 'tcp');
+    socket.setNoDelay(true);
+    socket.setKeepAlive(true, 1800_000);
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('error', () => this.close('socket error'));
+    socket.on('close', () => this.close('peer closed'));
+  }
+
+  protected override onFullFeature(): void {
+    this.rxHeaderDigest = this.txHeaderDigest = this.params.headerDigest;
+    this.rxDataDigest = this.txDataDigest = this.params.dataDigest;
+  }
+
+  // ------------------------------------------------------------------ receive
+
+  private onData(chunk: Buffer): void {
+    this.chunks.push(chunk);
+    this.buffered += chunk.length;
+    while (this.state !== 'closed') {
+      if (this.bhs === null) {
+        if (!this.readHeader()) return;
+      }
+      if (!this.readData()) return;
+    }
+  }
+
+  /** Frame BHS + AHS (+ header digest). Returns false when more bytes are needed. */
+  private readHeader(): boolean {
+    if (this.buffered < P.BHS_LENGTH) return false;
+    const first = this.peek(P.BHS_LENGTH);
+    const ahsLen = P.totalAHSLength(first);
+    const hlen = P.BHS_LENGTH + ahsLen + (this.rxHeaderDigest ? 4 : 0);
+    if (this.buffered < hlen) return false;
+    const head = this.takeJoined(hlen);
+    if (this.rxHeaderDigest) {
+      const crc = crc32cHeader(head.subarray(0, hlen - 4));
+      if (crc !== readDigest(head, hlen - 4)) {
+        // The length fields cannot be trusted: the stream is lost (RFC 7143 7.8).
+        this.close('header digest error');
+        return false;
+      }
+    }
+    this.bhs = head.subarray(0, P.BHS_LENGTH);
+    this.ahs = head.subarray(P.BHS_LENGTH, P.BHS_LENGTH + ahsLen);
+    this.dataLength = P.dataSegmentLength(this.bhs);
+    const limit = this.state === 'login' ? LOGIN_MAX_SEGMENT : this.params.maxRecvSegment;
+    if (this.dataLength > limit) {
+      this.close(`data segment of ${this.dataLength} bytes exceeds ${limit}`);
+      return false;
+    }
+    return true;
+  }
+
+  /** Frame the data segment (+ padding, + data digest) and dispatch. */
+  private readData(): boolean {
+    const bhs = this.bhs!;
+    const len = this.dataLength;
+    const digest = this.rxDataDigest && len > 0 ? 4 : 0;
+    const total = P.padded(len) + digest;
+    if (this.buffered < total) return false;
+    const data = len > 0 ? this.take(len) : [];
+    const pad = P.padded(len) - len;
+    if (pad > 0) this.skip(pad);
+    this.bhs = null;
+    if (digest > 0) {
+      const d = readDigest(this.takeJoined(4), 0);
+      if (crc32cList(data, pad) !== d) {
+        // RFC 7143 7.8: a data digest error on a command or Data-Out is rejected; the PDU is dropped.
+        const op = P.opcode(bhs);
+        if (op === P.Op.ScsiCommand || op === P.Op.DataOut) this.reject(bhs, RejectReason.DataDigestError);
+        else this.close('data digest error');
+        return this.state !== 'closed';
+      }
+    }
+    this.receivePdu(bhs, this.ahs, data, len);
+    return this.state !== 'closed';
+  }
+
+  /** First `n` bytes without consuming (n <= buffered). */
+  private peek(n: number): Buffer {
+    const c0 = this.chunks[0]!;
+    if (c0.length >= n) return c0.subarray(0, n);
+    return Buffer.concat(this.chunks, Math.min(this.buffered, Math.max(n, 0))).subarray(0, n);
+  }
+
+  /** Consume `n` bytes as views into the received chunks (no copy). */
+  private take(n: number): Buffer[] {
+    const out: Buffer[] = [];
+    this.buffered -= n;
+    while (n > 0) {
+      const c = this.chunks[0]!;
+      if (c.length <= n) {
+        out.push(c);
+        this.chunks.shift();
+        n -= c.length;
+      } else {
+        out.push(c.subarray(0, n));
+        this.chunks[0] = c.subarray(n);
+        n = 0;
+      }
+    }
+    return out;
+  }
+
+  private takeJoined(n: number): Buffer {
+    const parts = this.take(n);
+    return parts.length === 1 ? parts[0]! : Buffer.concat(parts, n);
+  }
+
+  private skip(n: number): void {
+    this.take(n);
+  }
+
+  // ------------------------------------------------------------------ send
+
+  protected sendPdu(bhs: Buffer, data: readonly Buffer[] | Buffer | null, dataLength: number): void {
+    if (this.socket.destroyed) return;
+    if (!this.corked) {
+      // Batch every PDU of this event-loop turn into one writev (node-and-libraries.md §3.2).
+      this.corked = true;
+      this.socket.cork();
+      process.nextTick(this.uncork);
+    }
+    const s = this.socket;
+    s.write(bhs);
+    if (this.txHeaderDigest) {
+      const d = Buffer.allocUnsafe(4);
+      writeDigest(d, 0, crc32cHeader(bhs));
+      s.write(d);
+    }
+    if (data === null || dataLength === 0) return;
+    const list = Buffer.isBuffer(data) ? [data] : data;
+    for (const b of list) s.write(b);
+    const pad = P.padded(dataLength) - dataLength;
+    if (pad > 0) s.write(PAD.subarray(0, pad));
+    if (this.txDataDigest) {
+      const d = Buffer.allocUnsafe(4);
+      writeDigest(d, 0, crc32cList(list, pad));
+      s.write(d);
+    }
+  }
+
+  protected closeTransport(): void {
+    // Let queued responses (a Logout Response, a failed Login Response) go out first.
+    if (this.corked) {
+      this.corked = false;
+      this.socket.uncork();
+    }
+    this.socket.end();
+    setTimeout(() => this.socket.destroy(), 2000).unref();
+  }
+}
