@@ -152,6 +152,14 @@ export class Tgtd implements MgmtHost, DaemonServices {
   async stop(): Promise<void> {
     const { destroyTarget } = await import('../mgmt/handle-target.js');
     for (const tid of [...this.targets.keys()]) await destroyTarget(this, tid, true);
-    await this.registry.unloadAll();
+    for (const kind of ['lld', 'bs'] as const) {
+      for (const e of this.registry.list(kind).reverse()) {
+        try {
+          await this.registry.unload(kind, e.name);
+        } catch (err) {
+          this.opts.log.write('warn', `unload ${kind} ${e.name}: ${(err as Error).message}`);
+        }
+      }
+    }
   }
 }
