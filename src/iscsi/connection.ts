@@ -18,7 +18,8 @@ import { HeaderPool } from './header-pool.js';
 
 /** What a connection needs from its driver. */
 export interface ConnectionHost {
-  readonly loginHost: LoginHost;
+  /** The login/text host for one connection (it binds sessions to that connection). */
+  loginHostFor(conn: IscsiConnection): LoginHost;
   readonly sessions: SessionTable;
   /** The SCSI target behind a tid (null if it went away). */
   scsiTarget(tid: number): ScsiTargetPort | null;
@@ -76,6 +77,7 @@ export abstract class IscsiConnection implements SessionConnection {
   readonly tasks = new Map<number, IscsiTask>();
   protected readonly headers = new HeaderPool();
   private readonly login: LoginEngine;
+  private readonly loginHost: LoginHost;
   private text: TextEngine | null = null;
   private nopTimer: NodeJS.Timeout | null = null;
   private nopTag = 1;
@@ -89,7 +91,8 @@ export abstract class IscsiConnection implements SessionConnection {
     readonly localPort: number,
     readonly transport: 'tcp' | 'iser',
   ) {
-    this.login = createLoginEngine(host.loginHost, { peerAddress, localAddress, localPort, transport });
+    this.loginHost = host.loginHostFor(this);
+    this.login = createLoginEngine(this.loginHost, { peerAddress, localAddress, localPort, transport });
   }
 
   // ------------------------------------------------------------------ transport hooks
@@ -108,6 +111,10 @@ export abstract class IscsiConnection implements SessionConnection {
     return this.session?.maxCmdSN ?? this.loginCmdSN;
   }
   private loginCmdSN = 0;
+  /** CmdSN of the login request being answered (the session's first ExpCmdSN). */
+  get loginCmdSNValue(): number {
+    return this.loginCmdSN;
+  }
 
   /** StatSN for a PDU that carries status, advancing it. */
   protected nextStatSN(): number {
@@ -199,7 +206,7 @@ export abstract class IscsiConnection implements SessionConnection {
     const s = this.host.sessions.sessions.get(tsih) ?? null;
     this.session = s;
     this.state = 'ffp';
-    this.text = createTextEngine(this.host.loginHost, {
+    this.text = createTextEngine(this.loginHost, {
       discovery: r.sessionType === 'Discovery',
       initiatorName: r.initiatorName,
       peerAddress: this.peerAddress,

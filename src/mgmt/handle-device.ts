@@ -23,7 +23,7 @@ export async function deviceMgmt(m: MgmtRequest): Promise<MgmtReply> {
       if (lun === 0) return fail(TGTADM_INVALID_REQUEST); // LUN 0 goes only with its target
       const lu = lun === null ? undefined : target.luns.get(lun);
       if (lu === undefined) return fail(TGTADM_NO_LUN);
-      if (lu.busy()) return fail(TGTADM_LUN_ACTIVE);
+      if (lu.taskSet.list.length > 0) return fail(TGTADM_LUN_ACTIVE); // commands in flight
       target.removeLun(lu.lun);
       await host.closeLogicalUnit(lu);
       host.release('bs', lu.bsName);

@@ -8,7 +8,7 @@ import { SessionTable } from '../../iscsi/session-table.js';
 import type { IscsiSession } from '../../iscsi/session.js';
 import type { IscsiConnection, ConnectionHost } from '../../iscsi/connection.js';
 import { TcpConnection } from './tcp-connection.js';
-import { IscsiLoginHost, type IscsiServices } from './login-host.js';
+import { IscsiLoginHost, type IscsiLoginDriver, type IscsiServices } from './login-host.js';
 import { formatPortal, parseLldArgs, parsePortal, type Portal } from './portal.js';
 
 const OK: LldMgmtResult = { err: 0 };
@@ -20,21 +20,20 @@ const INVALID_REQUEST = 17;
 
 const T1 = '    ';
 
-export class IscsiTcpDriver implements LldDriver, ConnectionHost {
+export class IscsiTcpDriver implements LldDriver, ConnectionHost, IscsiLoginDriver {
+  readonly lldName = 'iscsi';
   readonly showsAccounts = true;
   readonly sessions = new SessionTable();
   readonly params = new Map<number, TargetParams>();
-  readonly loginHost: IscsiLoginHost;
   private readonly portals = new Map<string, { portal: Portal; server: net.Server }>();
   private readonly connections = new Set<IscsiConnection>();
   private readonly isns = { enabled: false, serverIP: '', serverPort: 3205, accessControl: false };
   private readonly nopDefaults: { nopInterval: number; nopCount: number };
-  private readonly services: IscsiServices;
+  readonly services: IscsiServices;
 
   private constructor(private readonly ctx: LldContext, nop: { nopInterval: number; nopCount: number }) {
     this.services = ctx.services as IscsiServices;
     this.nopDefaults = nop;
-    this.loginHost = new IscsiLoginHost(this.services, this.params, () => this.portalList(), 'iscsi');
   }
 
   static async create(ctx: LldContext): Promise<IscsiTcpDriver> {
@@ -82,7 +81,7 @@ export class IscsiTcpDriver implements LldDriver, ConnectionHost {
     this.connections.add(c);
   }
 
-  private portalList(): Portal[] {
+  portalList(): Portal[] {
     return [...this.portals.values()].map((p) => p.portal);
   }
 
@@ -236,6 +235,16 @@ export class IscsiTcpDriver implements LldDriver, ConnectionHost {
 
   connectionClosed(conn: IscsiConnection): void {
     this.connections.delete(conn);
+  }
+
+  loginHostFor(conn: IscsiConnection): IscsiLoginHost {
+    return new IscsiLoginHost(this, conn);
+  }
+
+  /** A normal session started on `conn`: arm the target's NOP-In pings. */
+  sessionStarted(conn: IscsiConnection, s: IscsiSession): void {
+    const p = s.target === null ? undefined : this.params.get(s.target.tid);
+    if (p !== undefined && p.nopInterval > 0) conn.startPings(p.nopInterval, p.nopCount);
   }
 
   sessionClosed(_s: IscsiSession): void {}
