@@ -1,0 +1,198 @@
+// SAM-5 4.x command lifecycle: the engine's pooled per-command record (parsed CDB, status, completion).
+import { Status } from './api.js';
+import type { ItNexus, ScsiTask } from './api.js';
+import { ParsedCdb } from './cdb.js';
+import type { LogicalUnit } from './logical-unit.js';
+import { Reason, buildSense } from './sense.js';
+import type { SenseReason } from './sense.js';
+import type { IoError } from '../bs/api.js';
+
+/** What command handlers may ask of the target that owns the command. */
+export interface EngineContext {
+  readonly tid: number;
+  readonly name: string;
+  /** LUs in ascending LUN order (REPORT LUNS). */
+  sortedLuns(): LogicalUnit[];
+  /** Ids of every I_T nexus (unit attentions to "all other initiators"). */
+  nexusIds(): Iterable<number>;
+  /** Nexus ids whose initiator port is `port` (PR unit attentions). */
+  nexusIdsForPort(port: string): number[];
+  /** PREEMPT AND ABORT: abort the tasks of these initiator ports on `lu` (except `by`). */
+  abortForPorts(lu: LogicalUnit, ports: readonly string[], by: Cmd): void;
+  /** Called by Cmd when it is finished. */
+  finish(c: Cmd): void;
+  /** Largest data transfer per command, in bytes (Block Limits MAXIMUM TRANSFER LENGTH). */
+  readonly maxXferBytes: number;
+}
+
+/** Pending task management function waiting for aborted, in-flight commands to drain. */
+export interface TmfWait {
+  remaining: number;
+  onDrained(): void;
+}
+
+export class Cmd {
+  task: ScsiTask = null!;
+  done: (task: ScsiTask) => void = noop;
+  lu: LogicalUnit | null = null;
+  ctx: EngineContext;
+  readonly p = new ParsedCdb();
+  // TaskSetEntry
+  attr = 0;
+  exclusive = false;
+  started = false;
+  /** In its LU's task set (not yet finished). */
+  inSet = false;
+  /** A TMF asked for this running command to be aborted: report it aborted when it completes. */
+  abortRequested = false;
+  tmfWaits: TmfWait[] = [];
+  /** Bytes being moved by the current read/write (for counters). */
+  ioBytes = 0;
+  /** The write needs a flush before completion (FUA, or write cache disabled). */
+  flushAfter = false;
+
+  // Pre-bound completions so the hot path allocates no closures.
+  readonly onReadDone: (err: IoError, data?: Buffer) => void;
+  readonly onWriteDone: (err: IoError) => void;
+  readonly onFlushDone: (err: IoError) => void;
+
+  constructor(ctx: EngineContext) {
+    this.ctx = ctx;
+    this.onReadDone = (err, data) => {
+      try {
+        const lu = this.lu!;
+        if (err || !data) {
+          lu.stats.errs++;
+          this.ioFail(err, false);
+          return;
+        }
+        lu.stats.rdDoneBytes += this.ioBytes;
+        lu.stats.rdDoneCmds++;
+        this.task.dataIn = data;
+        this.good();
+      } catch (e) {
+        this.internalError(e);
+      }
+    };
+    this.onWriteDone = (err) => {
+      try {
+        const lu = this.lu!;
+        if (err) {
+          lu.stats.errs++;
+          this.ioFail(err, true);
+          return;
+        }
+        lu.stats.wrDoneBytes += this.ioBytes;
+        lu.stats.wrDoneCmds++;
+        if (this.flushAfter) lu.dev.flush(this.onFlushDone);
+        else this.good();
+      } catch (e) {
+        this.internalError(e);
+      }
+    };
+    this.onFlushDone = (err) => {
+      try {
+        if (err) this.ioFail(err, true);
+        else this.good();
+      } catch (e) {
+        this.internalError(e);
+      }
+    };
+  }
+
+  init(task: ScsiTask, done: (task: ScsiTask) => void, lu: LogicalUnit | null): void {
+    this.task = task;
+    this.done = done;
+    this.lu = lu;
+    this.attr = task.attr;
+    this.exclusive = false;
+    this.started = false;
+    this.inSet = false;
+    this.abortRequested = false;
+    this.tmfWaits.length = 0;
+    this.ioBytes = 0;
+    this.flushAfter = false;
+  }
+
+  get nexus(): ItNexus {
+    return this.task.nexus;
+  }
+
+  /** Completes with GOOD. */
+  good(): void {
+    this.task.status = Status.Good;
+    this.ctx.finish(this);
+  }
+
+  /** Completes with GOOD and parameter data clipped to `allocLen` (SPC-4 4.2.5.6). */
+  dataIn(buf: Buffer, allocLen: number): void {
+    this.task.transferLength = allocLen;
+    this.task.dataIn = buf.length > allocLen ? buf.subarray(0, allocLen) : buf;
+    this.good();
+  }
+
+  /** Completes with CHECK CONDITION and sense for `reason` (INFORMATION = `info` when >= 0). */
+  fail(reason: SenseReason, info = -1): void {
+    const descriptor = this.lu ? this.lu.descriptorSense : false;
+    this.task.status = Status.CheckCondition;
+    this.task.sense = buildSense(reason, descriptor, info);
+    this.task.dataIn = null;
+    this.ctx.finish(this);
+  }
+
+  /** Completes with RESERVATION CONFLICT (no sense data). */
+  conflict(): void {
+    this.task.status = Status.ReservationConflict;
+    this.task.sense = null;
+    this.task.dataIn = null;
+    this.ctx.finish(this);
+  }
+
+  /** Maps a backing-store errno to sense: ENOSPC -> SPACE ALLOCATION FAILED, else MEDIUM ERROR. */
+  ioFail(err: IoError, write: boolean): void {
+    if (err && err.code === 'ENOSPC') this.fail(Reason.SpaceAllocationFailed);
+    else this.fail(write ? Reason.WriteError : Reason.UnrecoveredReadError);
+  }
+
+  internalError(_e: unknown): void {
+    // A thrown exception is a bug in the engine; the initiator sees a CHECK CONDITION, never a crash.
+    try {
+      this.fail(Reason.InternalTargetFailure);
+    } catch {
+      /* finishing twice or a broken transport callback: nothing more to do */
+    }
+  }
+
+  /**
+   * The first `len` bytes of Data-Out as buffers (views, no copy), or null when fewer were received.
+   * Returns the transport's own array when it holds exactly `len` bytes.
+   */
+  dataOutBufs(len: number): readonly Buffer[] | null {
+    const t = this.task;
+    if (t.dataOutLength < len) return null;
+    if (t.dataOutLength === len) return t.dataOut;
+    const out: Buffer[] = [];
+    let need = len;
+    for (const b of t.dataOut) {
+      if (need <= 0) break;
+      if (b.length <= need) {
+        out.push(b);
+        need -= b.length;
+      } else {
+        out.push(b.subarray(0, need));
+        need = 0;
+      }
+    }
+    return out;
+  }
+
+  /** The first `len` bytes of Data-Out as one contiguous buffer, or null when fewer were received. */
+  dataOutFlat(len: number): Buffer | null {
+    const bufs = this.dataOutBufs(len);
+    if (!bufs) return null;
+    if (bufs.length === 1) return bufs[0]!;
+    return Buffer.concat(bufs as Buffer[], len);
+  }
+}
+
+function noop(): void {}

@@ -1,0 +1,234 @@
+// SAM-5 4.6 Logical unit: identity, SPC/SBC attributes tgtadm sets, mode pages, UAs, reservations, counters.
+import type { BackingDevice } from '../bs/api.js';
+import { ModePages } from './mode-pages.js';
+import { PersistentReservations } from './persistent-reservations.js';
+import { TaskSet } from './task-set.js';
+import type { TaskSetEntry } from './task-set.js';
+import { UnitAttentions } from './unit-attention.js';
+import { TgtadmErr } from './tgtadm-codes.js';
+
+export interface LogicalUnitOptions {
+  tid: number;
+  lun: number;
+  deviceType: 'disk' | 'controller';
+  dev: BackingDevice;
+  bsName: string;
+  path: string | null;
+  oflags: { sync: boolean; direct: boolean };
+  blockSize: number;
+}
+
+/** Per-LU I/O counters shown by `tgtadm --op stat` (tgt's rd_subm/rd_done/wr_subm/wr_done/errs). */
+export class LuStats {
+  rdSubmBytes = 0;
+  rdSubmCmds = 0;
+  rdDoneBytes = 0;
+  rdDoneCmds = 0;
+  wrSubmBytes = 0;
+  wrSubmCmds = 0;
+  wrDoneBytes = 0;
+  wrDoneCmds = 0;
+  errs = 0;
+}
+
+function pad(s: string, n: number): string {
+  return s.length >= n ? s.slice(0, n) : s + ' '.repeat(n - s.length);
+}
+
+function parseBool(v: string): boolean | null {
+  const t = v.trim().toLowerCase();
+  if (t === '1' || t === 'yes' || t === 'on' || t === 'true') return true;
+  if (t === '0' || t === 'no' || t === 'off' || t === 'false') return false;
+  return null;
+}
+
+function parseUint(v: string, max: number): number | null {
+  const t = v.trim();
+  if (!/^(0x[0-9a-f]+|\d+)$/i.test(t)) return null;
+  const n = Number(t);
+  return Number.isSafeInteger(n) && n <= max ? n : null;
+}
+
+export class LogicalUnit {
+  readonly tid: number;
+  readonly lun: number;
+  /** "disk" or "controller" (the tgtadm `Type:` line). */
+  readonly typeName: 'disk' | 'controller';
+  /** SPC-4 Table 140 PERIPHERAL DEVICE TYPE: 00h disk, 0Ch storage array controller. */
+  readonly peripheralType: number;
+  dev: BackingDevice;
+  bsName: string;
+  path: string | null;
+  oflags: { sync: boolean; direct: boolean };
+  blockSize: number;
+  /** Capacity in bytes (whole blocks). */
+  size: number;
+
+  scsiId: string;
+  scsiSn: string;
+  /** INQUIRY T10 VENDOR IDENTIFICATION (8), PRODUCT IDENTIFICATION (16), PRODUCT REVISION LEVEL (4). */
+  vendorId = 'IET';
+  productId: string;
+  productRev = '0001';
+  online = true;
+  removable = false;
+  preventRemoval = false;
+  readonly = false;
+  thinProvisioning = false;
+  /** SBC-4 6.6.2 MEDIUM ROTATION RATE (1 = non-rotating). */
+  rotationRate = 0;
+  /** LOGICAL BLOCKS PER PHYSICAL BLOCK EXPONENT, LOWEST ALIGNED LBA (READ CAPACITY(16)). */
+  lbppbe = 0;
+  laLba = 0;
+  /** Block limits VPD OPTIMAL TRANSFER LENGTH GRANULARITY / OPTIMAL TRANSFER LENGTH, in blocks. */
+  optimalXferGran = 0;
+  optimalXferLen = 0;
+  /** Started (START STOP UNIT); a stopped disk reports NOT READY. */
+  started = true;
+
+  readonly modePages = new ModePages();
+  readonly ua = new UnitAttentions();
+  readonly pr = new PersistentReservations();
+  /** SPC-2 RESERVE(6/10) holder nexus id, or -1. */
+  reservedBy = -1;
+  readonly stats = new LuStats();
+  /** @internal the task set; entries are the engine's command records. */
+  readonly taskSet = new TaskSet<TaskSetEntry>();
+
+  constructor(opts: LogicalUnitOptions) {
+    this.tid = opts.tid;
+    this.lun = opts.lun;
+    this.typeName = opts.deviceType;
+    this.peripheralType = opts.deviceType === 'controller' ? 0x0c : 0x00;
+    this.dev = opts.dev;
+    this.bsName = opts.bsName;
+    this.path = opts.path;
+    this.oflags = opts.oflags;
+    this.blockSize = opts.blockSize > 0 ? opts.blockSize : 512;
+    this.size = opts.deviceType === 'controller' ? 0 : Math.floor(opts.dev.size / this.blockSize) * this.blockSize;
+    // tgt defaults: "IET     " + %04x tid + %04x lun, and "beaf" + tid + lun in decimal
+    this.scsiId = 'IET     ' + hex4(opts.tid) + hex4(opts.lun);
+    this.scsiSn = 'beaf' + String(opts.tid) + String(opts.lun);
+    this.productId = opts.deviceType === 'controller' ? 'Controller' : 'VIRTUAL-DISK';
+  }
+
+  /** Number of logical blocks. */
+  get blocks(): number {
+    return this.blockSize > 0 ? Math.floor(this.size / this.blockSize) : 0;
+  }
+
+  /** Control mode page SWP (software write protect). */
+  get swp(): boolean {
+    return this.modePages.swp;
+  }
+
+  /** Writes are refused: `readonly=1` or SWP set (SBC-4 4.12). */
+  get writeProtected(): boolean {
+    return this.readonly || this.modePages.swp;
+  }
+
+  /** Descriptor-format sense (sense_format=1 or D_SENSE set by MODE SELECT). */
+  get descriptorSense(): boolean {
+    return this.modePages.dSense;
+  }
+
+  /** Thin provisioning is usable only when asked for and the store can deallocate. */
+  get thin(): boolean {
+    return this.thinProvisioning && typeof this.dev.unmap === 'function';
+  }
+
+  /** Padded INQUIRY strings. */
+  get vendorField(): string {
+    return pad(this.vendorId, 8);
+  }
+  get productField(): string {
+    return pad(this.productId, 16);
+  }
+  get revisionField(): string {
+    return pad(this.productRev, 4);
+  }
+
+  /**
+   * Re-reads the backing device size (e.g. after the file grew). Returns true when it changed, so the
+   * caller can raise CAPACITY DATA HAS CHANGED.
+   */
+  refreshSize(): boolean {
+    if (this.typeName === 'controller') return false;
+    const raw = this.dev.resize ? this.dev.resize() : this.dev.size;
+    const size = Math.floor(raw / this.blockSize) * this.blockSize;
+    if (size === this.size) return false;
+    this.size = size;
+    return true;
+  }
+
+  /**
+   * tgtadm `--op update --mode logicalunit --params k=v,...` (tgt spc.c lu_config tokens).
+   * Returns 0 or a TgtadmErr code; unknown keys give TgtadmErr.UnknownParam. Keys the management
+   * layer owns (path, bsopts, bsoflags, blocksize...) are not handled here and also return UnknownParam.
+   */
+  updateParams(pairs: [string, string][]): number {
+    for (const [rawKey, value] of pairs) {
+      const key = rawKey.trim();
+      switch (key) {
+        case 'scsi_id':
+          this.scsiId = value.slice(0, 24);
+          break;
+        case 'scsi_sn':
+          this.scsiSn = value.slice(0, 36);
+          break;
+        case 'vendor_id':
+          this.vendorId = value.slice(0, 8);
+          break;
+        case 'product_id':
+          this.productId = value.slice(0, 16);
+          break;
+        case 'product_rev':
+          this.productRev = value.slice(0, 4);
+          break;
+        case 'sense_format': {
+          const n = parseUint(value, 1);
+          if (n === null) return TgtadmErr.InvalidRequest;
+          this.modePages.dSense = n === 1;
+          break;
+        }
+        case 'removable':
+        case 'readonly':
+        case 'online':
+        case 'thin_provisioning': {
+          const b = parseBool(value);
+          if (b === null) return TgtadmErr.InvalidRequest;
+          if (key === 'removable') this.removable = b;
+          else if (key === 'readonly') this.readonly = b;
+          else if (key === 'online') this.online = b;
+          else this.thinProvisioning = b;
+          break;
+        }
+        case 'mode_page':
+          if (!this.modePages.setFromParam(value)) return TgtadmErr.InvalidRequest;
+          break;
+        case 'rotation_rate':
+        case 'lbppbe':
+        case 'la_lba':
+        case 'optimal_xfer_gran':
+        case 'optimal_xfer_len': {
+          const max = key === 'lbppbe' ? 15 : key === 'la_lba' ? 0x3fff : key === 'rotation_rate' ? 0xffff : 0xffffffff;
+          const n = parseUint(value, max);
+          if (n === null) return TgtadmErr.InvalidRequest;
+          if (key === 'rotation_rate') this.rotationRate = n;
+          else if (key === 'lbppbe') this.lbppbe = n;
+          else if (key === 'la_lba') this.laLba = n;
+          else if (key === 'optimal_xfer_gran') this.optimalXferGran = n;
+          else this.optimalXferLen = n;
+          break;
+        }
+        default:
+          return TgtadmErr.UnknownParam;
+      }
+    }
+    return TgtadmErr.Success;
+  }
+}
+
+function hex4(n: number): string {
+  return (n & 0xffff).toString(16).padStart(4, '0');
+}

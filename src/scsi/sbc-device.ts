@@ -1,0 +1,100 @@
+// SBC-4 5.x device commands: READ CAPACITY(10/16), SYNCHRONIZE CACHE, PRE-FETCH, FORMAT UNIT, START STOP UNIT, PREVENT ALLOW.
+import { Op, ServiceAction } from './opcodes.js';
+import { Reason } from './sense.js';
+import type { Cmd } from './command.js';
+import { handlerKey } from './handler.js';
+import type { HandlerTable } from './handler.js';
+import { checkRange, checkWritable } from './sbc-io.js';
+
+function readCapacity10(c: Cmd): void {
+  const lu = c.lu!;
+  c.task.transferLength = 8;
+  // SBC-4 5.16: LOGICAL BLOCK ADDRESS must be zero unless PMI (obsolete) is set.
+  if (!c.p.pf && c.p.lba !== 0) return c.fail(Reason.InvalidFieldInCdb);
+  // 0..3 RETURNED LOGICAL BLOCK ADDRESS (FFFFFFFFh: use READ CAPACITY(16)), 4..7 BLOCK LENGTH IN BYTES
+  const b = Buffer.alloc(8);
+  const last = lu.blocks - 1;
+  b.writeUInt32BE(last > 0xfffffffe ? 0xffffffff : Math.max(last, 0), 0);
+  b.writeUInt32BE(lu.blockSize, 4);
+  c.dataIn(b, 8);
+}
+
+function readCapacity16(c: Cmd): void {
+  const lu = c.lu!;
+  // SBC-4 5.17: 0..7 RETURNED LBA, 8..11 BLOCK LENGTH, 12 P_TYPE|PROT_EN, 13 P_I_EXPONENT|LBPPBE,
+  // 14 LBPME(7) LBPRZ(6) LOWEST ALIGNED LBA(13:8), 15 LOWEST ALIGNED LBA(7:0)
+  if (!c.p.pf && c.p.lba !== 0) {
+    c.task.transferLength = c.p.allocLen;
+    return c.fail(Reason.InvalidFieldInCdb);
+  }
+  const b = Buffer.alloc(32);
+  const last = Math.max(lu.blocks - 1, 0);
+  b.writeUInt32BE(Math.floor(last / 0x100000000), 0);
+  b.writeUInt32BE(last >>> 0, 4);
+  b.writeUInt32BE(lu.blockSize, 8);
+  b[13] = lu.lbppbe & 0x0f;
+  b[14] = (lu.thin ? 0xc0 : 0) | ((lu.laLba >> 8) & 0x3f);
+  b[15] = lu.laLba & 0xff;
+  c.dataIn(b, c.p.allocLen);
+}
+
+function syncCache(c: Cmd): void {
+  const lu = c.lu!;
+  c.task.transferLength = 0;
+  // SBC-4 5.26: NUMBER OF LOGICAL BLOCKS 0 means "to the end of the medium".
+  if (!checkRange(c, lu, c.p.lba, c.p.blocks)) return;
+  lu.dev.flush(c.onFlushDone);
+}
+
+function preFetch(c: Cmd): void {
+  const lu = c.lu!;
+  c.task.transferLength = 0;
+  if (!checkRange(c, lu, c.p.lba, c.p.blocks)) return;
+  // SBC-4 5.10: nothing is cached above the backing store; GOOD says "no cache room guaranteed".
+  c.good();
+}
+
+function formatUnit(c: Cmd): void {
+  const lu = c.lu!;
+  c.task.transferLength = c.p.fmtData ? c.task.dataOutLength : 0;
+  // Protection information cannot be enabled (FMTPINFO must be 0).
+  if (c.p.protect !== 0) return c.fail(Reason.InvalidFieldInCdb);
+  if (!checkWritable(c, lu)) return;
+  // SBC-4 5.3: a virtual medium needs no formatting; the parameter header, if any, is accepted.
+  c.good();
+}
+
+function startStopUnit(c: Cmd): void {
+  const lu = c.lu!;
+  const p = c.p;
+  c.task.transferLength = 0;
+  // SBC-4 5.25: POWER CONDITION other than START_VALID (0) only changes power states; accept and ignore.
+  if (p.powerCondition !== 0) return c.good();
+  if (p.loej && !p.start) {
+    // An eject is refused while a PREVENT ALLOW MEDIUM REMOVAL prevent is in force (SBC-4 5.13).
+    if (lu.preventRemoval) return c.fail(Reason.MediumRemovalPrevented);
+  }
+  lu.started = p.start || !lu.removable ? true : lu.started;
+  c.good();
+}
+
+function preventAllow(c: Cmd): void {
+  const lu = c.lu!;
+  c.task.transferLength = 0;
+  // SBC-4 5.13: PREVENT 00b allow, 01b prevent; 10b/11b are obsolete for disks.
+  if (c.p.prevent > 1) return c.fail(Reason.InvalidFieldInCdb);
+  lu.preventRemoval = c.p.prevent === 1;
+  c.good();
+}
+
+export function registerSbcDevice(t: HandlerTable): void {
+  t.set(Op.ReadCapacity10, readCapacity10);
+  t.set(handlerKey(Op.ServiceActionIn16, ServiceAction.ReadCapacity16), readCapacity16);
+  t.set(Op.SyncCache10, syncCache);
+  t.set(Op.SyncCache16, syncCache);
+  t.set(Op.PreFetch10, preFetch);
+  t.set(Op.PreFetch16, preFetch);
+  t.set(Op.FormatUnit, formatUnit);
+  t.set(Op.StartStopUnit, startStopUnit);
+  t.set(Op.PreventAllow, preventAllow);
+}

@@ -1,0 +1,172 @@
+// SBC-4 4.7 Logical block provisioning: WRITE SAME(10/16), UNMAP, GET LBA STATUS.
+import { Op, ServiceAction } from './opcodes.js';
+import { Reason } from './sense.js';
+import type { Cmd } from './command.js';
+import { handlerKey } from './handler.js';
+import type { HandlerTable } from './handler.js';
+import { checkRange, checkWritable } from './sbc-io.js';
+
+/** Block Limits VPD: MAXIMUM WRITE SAME LENGTH (blocks). */
+export const MAX_WRITE_SAME_BLOCKS = 0x100000;
+/** Block Limits VPD: MAXIMUM UNMAP LBA COUNT and MAXIMUM UNMAP BLOCK DESCRIPTOR COUNT. */
+export const MAX_UNMAP_BLOCKS = 0x400000;
+export const MAX_UNMAP_DESCRIPTORS = 256;
+/** Bytes written per backing-store call by WRITE SAME. */
+const WS_CHUNK = 1 << 20;
+
+function isZero(b: Buffer): boolean {
+  for (let i = 0; i < b.length; i++) if (b[i] !== 0) return false;
+  return true;
+}
+
+function writeSame(c: Cmd): void {
+  const lu = c.lu!;
+  const p = c.p;
+  const bs = lu.blockSize;
+  c.task.transferLength = p.ndob ? 0 : bs;
+  if (p.protect !== 0) return c.fail(Reason.InvalidFieldInCdb);
+  // SBC-4 5.48: ANCHOR needs UNMAP, and anchored LBAs are not supported (ANC_SUP=0 in VPD B2h).
+  if (p.anchor) return c.fail(Reason.InvalidFieldInCdb);
+  // Block Limits WSNZ=1: a zero NUMBER OF LOGICAL BLOCKS is refused rather than meaning "to the end".
+  if (p.blocks === 0) {
+    if (!checkRange(c, lu, p.lba, 0)) return;
+    return c.fail(Reason.InvalidFieldInCdb);
+  }
+  if (!checkRange(c, lu, p.lba, p.blocks)) return;
+  if (p.blocks > MAX_WRITE_SAME_BLOCKS) return c.fail(Reason.InvalidFieldInCdb);
+  if (!checkWritable(c, lu)) return;
+  let pattern: Buffer;
+  if (p.ndob) {
+    pattern = Buffer.alloc(bs);
+  } else {
+    // exactly one logical block of Data-Out (libiscsi writesame*_invalid_dataout_size)
+    if (c.task.dataOutLength !== bs) return c.fail(Reason.InvalidFieldInIu);
+    pattern = c.dataOutFlat(bs)!;
+  }
+  const off = p.lba * bs;
+  const total = p.blocks * bs;
+  lu.stats.wrSubmBytes += total;
+  lu.stats.wrSubmCmds++;
+  c.ioBytes = total;
+  c.flushAfter = !lu.modePages.wce;
+  // SBC-4 4.7.3.4: with UNMAP=1 a thin LU may deallocate when the data equals what a deallocated
+  // block reads back (zeros, LBPRZ=1).
+  if (p.unmap && lu.thin && isZero(pattern)) {
+    lu.dev.unmap!(off, total, c.onWriteDone);
+    return;
+  }
+  const chunkBlocks = Math.max(1, Math.floor(WS_CHUNK / bs));
+  const chunk = Buffer.allocUnsafe(Math.min(p.blocks, chunkBlocks) * bs);
+  for (let o = 0; o < chunk.length; o += bs) pattern.copy(chunk, o);
+  let done = 0;
+  const step = (err: NodeJS.ErrnoException | null): void => {
+    try {
+      if (err) {
+        lu.stats.errs++;
+        return c.ioFail(err, true);
+      }
+      if (done >= total) return c.onWriteDone(null);
+      const n = Math.min(chunk.length, total - done);
+      const at = off + done;
+      done += n;
+      lu.dev.write(at, [n === chunk.length ? chunk : chunk.subarray(0, n)], step);
+    } catch (e) {
+      c.internalError(e);
+    }
+  };
+  step(null);
+}
+
+function unmap(c: Cmd): void {
+  const lu = c.lu!;
+  const p = c.p;
+  c.task.transferLength = p.paramLen;
+  // SBC-4 5.32: UNMAP exists only with logical block provisioning management (LBPU=1).
+  if (!lu.thin) return c.fail(Reason.InvalidOpcode);
+  if (p.anchor) return c.fail(Reason.InvalidFieldInCdb);
+  if (!checkWritable(c, lu)) return;
+  if (p.paramLen === 0) return c.good();
+  if (p.paramLen < 8) return c.fail(Reason.ParamListLengthError);
+  const data = c.dataOutFlat(p.paramLen);
+  if (!data) return c.fail(Reason.InvalidFieldInIu);
+  // 5.32.2 parameter list: 0..1 UNMAP DATA LENGTH, 2..3 UNMAP BLOCK DESCRIPTOR DATA LENGTH, 8.. descriptors
+  // (0..7 UNMAP LOGICAL BLOCK ADDRESS, 8..11 NUMBER OF LOGICAL BLOCKS)
+  const descLen = Math.min(data.readUInt16BE(2), p.paramLen - 8) & ~15;
+  const n = descLen / 16;
+  if (n > MAX_UNMAP_DESCRIPTORS) return c.fail(Reason.InvalidFieldInParamList);
+  const ranges: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const d = 8 + 16 * i;
+    const lba = data.readUInt32BE(d) * 0x100000000 + data.readUInt32BE(d + 4);
+    const cnt = data.readUInt32BE(d + 8);
+    if (lba + cnt > lu.blocks || lba > lu.blocks) return c.fail(Reason.LbaOutOfRange);
+    if (cnt > MAX_UNMAP_BLOCKS) return c.fail(Reason.InvalidFieldInParamList);
+    if (cnt > 0) ranges.push(lba * lu.blockSize, cnt * lu.blockSize);
+  }
+  let i = 0;
+  const next = (err: NodeJS.ErrnoException | null): void => {
+    try {
+      if (err) return c.ioFail(err, true);
+      if (i >= ranges.length) return c.good();
+      const off = ranges[i]!;
+      const len = ranges[i + 1]!;
+      i += 2;
+      lu.dev.unmap!(off, len, next);
+    } catch (e) {
+      c.internalError(e);
+    }
+  };
+  next(null);
+}
+
+/** Blocks examined per GET LBA STATUS: the answer covers a prefix of the range, as SBC-4 allows. */
+const GLS_SCAN_BLOCKS = 1024;
+
+function getLbaStatus(c: Cmd): void {
+  const lu = c.lu!;
+  const p = c.p;
+  c.task.transferLength = p.allocLen;
+  if (p.lba >= lu.blocks) return c.fail(Reason.LbaOutOfRange);
+  const remaining = lu.blocks - p.lba;
+  const emit = (runs: [number, number, number][]): void => {
+    // SBC-4 5.7.2: 0..3 PARAMETER DATA LENGTH, 8.. descriptors: 0..7 LBA, 8..11 NUMBER OF LOGICAL
+    // BLOCKS, 12 PROVISIONING STATUS (0 mapped, 1 deallocated)
+    const b = Buffer.alloc(8 + 16 * runs.length);
+    b.writeUInt32BE(4 + 16 * runs.length, 0);
+    runs.forEach(([lba, n, st], i) => {
+      const d = 8 + 16 * i;
+      b.writeUInt32BE(Math.floor(lba / 0x100000000), d);
+      b.writeUInt32BE(lba >>> 0, d + 4);
+      b.writeUInt32BE(n, d + 8);
+      b[d + 12] = st;
+    });
+    c.dataIn(b, p.allocLen);
+  };
+  if (!lu.thin) return emit([[p.lba, Math.min(remaining, 0xffffffff), 0]]);
+  // The backing store contract has no allocation map; with LBPRZ=1 a deallocated block reads as
+  // zeros, so an all-zero block is reported deallocated and anything else mapped.
+  const scan = Math.min(remaining, GLS_SCAN_BLOCKS);
+  const bs = lu.blockSize;
+  lu.dev.read(p.lba * bs, scan * bs, (err, data) => {
+    try {
+      if (err || !data) return c.ioFail(err, false);
+      const runs: [number, number, number][] = [];
+      for (let i = 0; i < scan; i++) {
+        const st = isZero(data.subarray(i * bs, (i + 1) * bs)) ? 1 : 0;
+        const last = runs[runs.length - 1];
+        if (last && last[2] === st) last[1]++;
+        else runs.push([p.lba + i, 1, st]);
+      }
+      emit(runs);
+    } catch (e) {
+      c.internalError(e);
+    }
+  });
+}
+
+export function registerSbcProvisioning(t: HandlerTable): void {
+  t.set(Op.WriteSame10, writeSame);
+  t.set(Op.WriteSame16, writeSame);
+  t.set(Op.Unmap, unmap);
+  t.set(handlerKey(Op.ServiceActionIn16, ServiceAction.GetLbaStatus), getLbaStatus);
+}

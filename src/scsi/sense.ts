@@ -1,0 +1,111 @@
+// SPC-4 4.5 Sense data: the one table of failure reasons (key/ASC/ASCQ) and the fixed/descriptor builders.
+
+/** SPC-4 4.5.6 Table 48 sense keys. */
+export const SenseKey = {
+  NoSense: 0x0,
+  RecoveredError: 0x1,
+  NotReady: 0x2,
+  MediumError: 0x3,
+  HardwareError: 0x4,
+  IllegalRequest: 0x5,
+  UnitAttention: 0x6,
+  DataProtect: 0x7,
+  AbortedCommand: 0xb,
+  Miscompare: 0xe,
+} as const;
+
+/** A failure reason: sense key plus additional sense code / qualifier (SPC-4 Annex D). */
+export interface SenseReason {
+  readonly name: string;
+  readonly key: number;
+  readonly asc: number;
+  readonly ascq: number;
+}
+
+function r(name: string, key: number, asc: number, ascq: number): SenseReason {
+  return Object.freeze({ name, key, asc, ascq });
+}
+
+const K = SenseKey;
+
+/** Every sense the engine can return, in one place (SPC-4 Annex D.2 for the codes). */
+export const Reason = {
+  // ILLEGAL REQUEST
+  InvalidOpcode: r('INVALID COMMAND OPERATION CODE', K.IllegalRequest, 0x20, 0x00),
+  LbaOutOfRange: r('LOGICAL BLOCK ADDRESS OUT OF RANGE', K.IllegalRequest, 0x21, 0x00),
+  InvalidFieldInCdb: r('INVALID FIELD IN CDB', K.IllegalRequest, 0x24, 0x00),
+  LunNotSupported: r('LOGICAL UNIT NOT SUPPORTED', K.IllegalRequest, 0x25, 0x00),
+  InvalidFieldInParamList: r('INVALID FIELD IN PARAMETER LIST', K.IllegalRequest, 0x26, 0x00),
+  ParamValueInvalid: r('PARAMETER VALUE INVALID', K.IllegalRequest, 0x26, 0x02),
+  InvalidReleaseOfPr: r('INVALID RELEASE OF PERSISTENT RESERVATION', K.IllegalRequest, 0x26, 0x04),
+  ParamListLengthError: r('PARAMETER LIST LENGTH ERROR', K.IllegalRequest, 0x1a, 0x00),
+  InvalidFieldInIu: r('INVALID FIELD IN INFORMATION UNIT', K.IllegalRequest, 0x0e, 0x03),
+  SavingParamsNotSupported: r('SAVING PARAMETERS NOT SUPPORTED', K.IllegalRequest, 0x39, 0x00),
+  MediumRemovalPrevented: r('MEDIUM REMOVAL PREVENTED', K.IllegalRequest, 0x53, 0x02),
+  InsufficientRegistrationResources: r('INSUFFICIENT REGISTRATION RESOURCES', K.IllegalRequest, 0x55, 0x04),
+  // DATA PROTECT
+  WriteProtected: r('WRITE PROTECTED', K.DataProtect, 0x27, 0x00),
+  SpaceAllocationFailed: r('SPACE ALLOCATION FAILED WRITE PROTECT', K.DataProtect, 0x27, 0x07),
+  // MEDIUM ERROR
+  UnrecoveredReadError: r('UNRECOVERED READ ERROR', K.MediumError, 0x11, 0x00),
+  WriteError: r('WRITE ERROR', K.MediumError, 0x0c, 0x00),
+  // MISCOMPARE
+  MiscompareDuringVerify: r('MISCOMPARE DURING VERIFY OPERATION', K.Miscompare, 0x1d, 0x00),
+  // NOT READY
+  NotReadyManualIntervention: r('LOGICAL UNIT NOT READY, MANUAL INTERVENTION REQUIRED', K.NotReady, 0x04, 0x03),
+  NotReadyCauseNotReportable: r('LOGICAL UNIT NOT READY, CAUSE NOT REPORTABLE', K.NotReady, 0x04, 0x00),
+  MediumNotPresent: r('MEDIUM NOT PRESENT', K.NotReady, 0x3a, 0x00),
+  // HARDWARE / ABORTED
+  InternalTargetFailure: r('INTERNAL TARGET FAILURE', K.HardwareError, 0x44, 0x00),
+  // UNIT ATTENTION (SAM-5 5.14, SPC-4 Annex D)
+  PowerOnReset: r('POWER ON, RESET, OR BUS DEVICE RESET OCCURRED', K.UnitAttention, 0x29, 0x00),
+  PowerOnOccurred: r('POWER ON OCCURRED', K.UnitAttention, 0x29, 0x01),
+  BusDeviceReset: r('BUS DEVICE RESET FUNCTION OCCURRED', K.UnitAttention, 0x29, 0x03),
+  ModeParametersChanged: r('MODE PARAMETERS CHANGED', K.UnitAttention, 0x2a, 0x01),
+  ReservationsPreempted: r('RESERVATIONS PREEMPTED', K.UnitAttention, 0x2a, 0x03),
+  ReservationsReleased: r('RESERVATIONS RELEASED', K.UnitAttention, 0x2a, 0x04),
+  RegistrationsPreempted: r('REGISTRATIONS PREEMPTED', K.UnitAttention, 0x2a, 0x05),
+  CapacityDataChanged: r('CAPACITY DATA HAS CHANGED', K.UnitAttention, 0x2a, 0x09),
+  CommandsCleared: r('COMMANDS CLEARED BY ANOTHER INITIATOR', K.UnitAttention, 0x2f, 0x00),
+  ReportedLunsChanged: r('REPORTED LUNS DATA HAS CHANGED', K.UnitAttention, 0x3f, 0x0e),
+  InquiryDataChanged: r('INQUIRY DATA HAS CHANGED', K.UnitAttention, 0x3f, 0x03),
+} as const;
+
+/** Fixed format sense data length we emit (SPC-4 4.5.3: 18 bytes, additional length 10). */
+export const FIXED_SENSE_LEN = 18;
+
+/**
+ * Builds sense data for `reason`. `info` (when >= 0) goes into the INFORMATION field, e.g. the
+ * miscompare offset for COMPARE AND WRITE (SBC-4 5.3) or VERIFY BYTCHK=1.
+ */
+export function buildSense(reason: SenseReason, descriptor: boolean, info = -1): Buffer {
+  if (descriptor) {
+    // SPC-4 4.5.2 descriptor format: 0 RESPONSE CODE 72h, 1 SENSE KEY, 2 ASC, 3 ASCQ, 7 ADDITIONAL SENSE LENGTH
+    const withInfo = info >= 0;
+    const b = Buffer.alloc(8 + (withInfo ? 12 : 0));
+    b[0] = 0x72;
+    b[1] = reason.key;
+    b[2] = reason.asc;
+    b[3] = reason.ascq;
+    b[7] = withInfo ? 12 : 0;
+    if (withInfo) {
+      // SPC-4 4.5.2.2 Information descriptor: 0 TYPE 00h, 1 ADDITIONAL LENGTH 0Ah, 2 VALID bit, 4..11 INFORMATION
+      b[8] = 0x00;
+      b[9] = 0x0a;
+      b[10] = 0x80;
+      b.writeUInt32BE(Math.floor(info / 0x100000000), 12);
+      b.writeUInt32BE(info >>> 0, 16);
+    }
+    return b;
+  }
+  // SPC-4 4.5.3 fixed format: 0 VALID|RESPONSE CODE 70h, 2 SENSE KEY, 3..6 INFORMATION,
+  // 7 ADDITIONAL SENSE LENGTH, 12 ASC, 13 ASCQ
+  const b = Buffer.alloc(FIXED_SENSE_LEN);
+  b[0] = info >= 0 ? 0xf0 : 0x70;
+  b[2] = reason.key;
+  if (info >= 0) b.writeUInt32BE(info >>> 0, 3);
+  b[7] = FIXED_SENSE_LEN - 8;
+  b[12] = reason.asc;
+  b[13] = reason.ascq;
+  return b;
+}

@@ -1,0 +1,140 @@
+// SPC-4 6.x primary commands: TEST UNIT READY, REQUEST SENSE, REPORT LUNS, REPORT SUPPORTED OPERATION CODES, SEND DIAGNOSTIC.
+import { Op, OPCODES, SA_OPCODES, ServiceAction } from './opcodes.js';
+import type { OpInfo } from './opcodes.js';
+import { Reason, buildSense } from './sense.js';
+import type { SenseReason } from './sense.js';
+import type { Cmd } from './command.js';
+import { handlerKey } from './handler.js';
+import type { HandlerTable } from './handler.js';
+
+function testUnitReady(c: Cmd): void {
+  c.task.transferLength = 0;
+  c.good();
+}
+
+/** NO SENSE with no additional sense code (SPC-4 6.39: nothing to report). */
+const NO_SENSE: SenseReason = { name: 'NO ADDITIONAL SENSE INFORMATION', key: 0, asc: 0, ascq: 0 };
+
+export function requestSense(c: Cmd): void {
+  const p = c.p;
+  c.task.transferLength = p.allocLen;
+  const lu = c.lu;
+  // SPC-4 6.39 / SAM-5 5.14: a pending unit attention is returned as parameter data and cleared.
+  let reason: SenseReason = lu ? (lu.ua.take(c.nexus.id) ?? NO_SENSE) : Reason.LunNotSupported;
+  if (lu && reason === NO_SENSE && !lu.online) reason = Reason.NotReadyManualIntervention;
+  c.dataIn(buildSense(reason, p.desc), p.allocLen);
+}
+
+/** SAM-5 4.7: single-level LUN, peripheral device addressing below 256, flat space addressing above. */
+export function encodeLun(lun: number, out: Buffer, off: number): void {
+  if (lun < 256) {
+    out[off] = 0;
+    out[off + 1] = lun;
+  } else {
+    out[off] = 0x40 | ((lun >> 8) & 0x3f);
+    out[off + 1] = lun & 0xff;
+  }
+}
+
+export function reportLuns(c: Cmd): void {
+  const p = c.p;
+  c.task.transferLength = p.allocLen;
+  // SPC-4 6.33: SELECT REPORT 00h all, 01h well known only (we have none), 02h all; SPC-5 10h-12h
+  if (p.selectReport > 2 && (p.selectReport < 0x10 || p.selectReport > 0x12)) return c.fail(Reason.InvalidFieldInCdb);
+  // SPC-4 6.33: ALLOCATION LENGTH below 16 is an invalid field
+  if (p.allocLen < 16) return c.fail(Reason.InvalidFieldInCdb);
+  const luns = p.selectReport === 1 || p.selectReport === 0x12 ? [] : c.ctx.sortedLuns();
+  // 0..3 LUN LIST LENGTH, 8.. eight-byte LUNs
+  const b = Buffer.alloc(8 + 8 * luns.length);
+  b.writeUInt32BE(8 * luns.length, 0);
+  luns.forEach((lu, i) => encodeLun(lu.lun, b, 8 + 8 * i));
+  // SPC-4 6.33: REPORT LUNS clears REPORTED LUNS DATA HAS CHANGED for this nexus
+  if (c.lu) c.lu.ua.clear(c.nexus.id, Reason.ReportedLunsChanged);
+  c.dataIn(b, p.allocLen);
+}
+
+/** Nominal / recommended command timeouts reported by RSOC with RCTD (seconds). */
+const NOMINAL_TIMEOUT = 30;
+const RECOMMENDED_TIMEOUT = 60;
+
+function timeoutsDescriptor(out: Buffer, off: number): void {
+  // SPC-4 6.35.4: 0..1 DESCRIPTOR LENGTH (0Ah), 3 COMMAND SPECIFIC, 4..7 NOMINAL, 8..11 RECOMMENDED
+  out.writeUInt16BE(0x0a, off);
+  out.writeUInt32BE(NOMINAL_TIMEOUT, off + 4);
+  out.writeUInt32BE(RECOMMENDED_TIMEOUT, off + 8);
+}
+
+function supportedOn(c: Cmd, info: OpInfo): boolean {
+  return c.lu === null || c.lu.typeName === 'disk' || info.controller;
+}
+
+function reportSupportedOpcodes(c: Cmd): void {
+  const p = c.p;
+  c.task.transferLength = p.allocLen;
+  const rctd = p.rctd;
+  if (p.reportingOptions === 0) {
+    // SPC-4 6.35.2 all commands: 0..3 COMMAND DATA LENGTH, then 8-byte descriptors (+12 with CTDP):
+    // 0 OPERATION CODE, 2..3 SERVICE ACTION, 5 CTDP(1)|SERVACTV(0), 6..7 CDB LENGTH
+    const infos: OpInfo[] = [];
+    const keys = [...OPCODES.keys()].sort((a, b) => a - b);
+    for (const k of keys) {
+      const info = OPCODES.get(k)!;
+      if (supportedOn(c, info)) infos.push(info);
+    }
+    const dlen = rctd ? 20 : 8;
+    const b = Buffer.alloc(4 + dlen * infos.length);
+    b.writeUInt32BE(dlen * infos.length, 0);
+    infos.forEach((info, i) => {
+      const o = 4 + dlen * i;
+      b[o] = info.usage[0]!;
+      if (info.sa >= 0) {
+        b.writeUInt16BE(info.sa, o + 2);
+        b[o + 5] |= 0x01;
+      }
+      if (rctd) {
+        b[o + 5] |= 0x02;
+        timeoutsDescriptor(b, o + 8);
+      }
+      b.writeUInt16BE(info.cdbLen, o + 6);
+    });
+    return c.dataIn(b, p.allocLen);
+  }
+  // one command: 1 (no SA), 2 (with SA), 3 (either, SPC-5)
+  if (p.reportingOptions > 3) return c.fail(Reason.InvalidFieldInCdb);
+  const hasSa = SA_OPCODES.has(p.reqOpcode);
+  if (p.reportingOptions === 1 && hasSa) return c.fail(Reason.InvalidFieldInCdb);
+  if (p.reportingOptions === 2 && !hasSa) return c.fail(Reason.InvalidFieldInCdb);
+  const info = hasSa ? OPCODES.get((p.reqOpcode << 8) | (p.reqSa & 0x1f)) : OPCODES.get(p.reqOpcode);
+  const supported = info !== undefined && (!hasSa || p.reqSa < 0x20) && supportedOn(c, info);
+  // SPC-4 6.35.3: 1 CTDP(7)|SUPPORT(2:0) (001b not supported, 011b supported), 2..3 CDB SIZE, 4.. CDB USAGE DATA
+  const usage = supported ? info!.usage : [];
+  const b = Buffer.alloc(4 + usage.length + (rctd && supported ? 12 : 0));
+  b[1] = supported ? 0x03 : 0x01;
+  b.writeUInt16BE(usage.length, 2);
+  usage.forEach((u, i) => (b[4 + i] = u));
+  if (supported && info!.sa >= 0) b[5] = info!.sa; // the service action field shows its own value
+  if (rctd && supported) {
+    b[1] |= 0x80;
+    timeoutsDescriptor(b, 4 + usage.length);
+  }
+  c.dataIn(b, p.allocLen);
+}
+
+function sendDiagnostic(c: Cmd): void {
+  const p = c.p;
+  c.task.transferLength = p.paramLen;
+  // SPC-4 6.42: SELFTEST=1 runs the default self-test (nothing to test); then SELF-TEST CODE must be 0
+  if (p.selfTest && p.selfTestCode !== 0) return c.fail(Reason.InvalidFieldInCdb);
+  if (!p.selfTest && p.selfTestCode === 0 && p.paramLen > 0 && !p.pf) return c.fail(Reason.InvalidFieldInCdb);
+  // background/foreground self-test codes (001b, 010b, 101b, 110b) complete at once; 100b abort: nothing runs
+  if (p.selfTestCode === 3 || p.selfTestCode === 7) return c.fail(Reason.InvalidFieldInCdb);
+  c.good();
+}
+
+export function registerSpcMisc(t: HandlerTable): void {
+  t.set(Op.TestUnitReady, testUnitReady);
+  t.set(Op.RequestSense, requestSense);
+  t.set(Op.ReportLuns, reportLuns);
+  t.set(handlerKey(Op.MaintenanceIn, ServiceAction.ReportSupportedOpcodes), reportSupportedOpcodes);
+  t.set(Op.SendDiagnostic, sendDiagnostic);
+}

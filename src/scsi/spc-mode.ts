@@ -1,0 +1,95 @@
+// SPC-4 6.11-6.14 MODE SELECT(6/10) and MODE SENSE(6/10) over the LU's mode pages.
+import { Op } from './opcodes.js';
+import { Reason } from './sense.js';
+import type { Cmd } from './command.js';
+import type { HandlerTable } from './handler.js';
+
+function modeSense(c: Cmd): void {
+  const lu = c.lu!;
+  const p = c.p;
+  const ten = p.opcode === Op.ModeSense10;
+  c.task.transferLength = p.allocLen;
+  const pages = lu.modePages.collect(p.pageCode, p.subpage, p.pc);
+  if (!pages) return c.fail(Reason.InvalidFieldInCdb);
+  // SBC-4 6.5.1 block descriptor: short (8 bytes) or, with LLBAA, long (16 bytes)
+  const longLba = ten && p.llbaa;
+  const bdLen = p.dbd ? 0 : longLba ? 16 : 8;
+  const hdrLen = ten ? 8 : 4;
+  let pagesLen = 0;
+  for (const pg of pages) pagesLen += pg.length;
+  const b = Buffer.alloc(hdrLen + bdLen + pagesLen);
+  // SBC-4 6.5.2 DEVICE-SPECIFIC PARAMETER: WP(7) | DPOFUA(4)
+  const dsp = (lu.writeProtected ? 0x80 : 0) | 0x10;
+  if (ten) {
+    // SPC-4 7.5.5: 0..1 MODE DATA LENGTH, 2 MEDIUM TYPE, 3 DEVICE-SPECIFIC, 4 LONGLBA, 6..7 BLOCK DESCRIPTOR LENGTH
+    b.writeUInt16BE(b.length - 2, 0);
+    b[3] = dsp;
+    b[4] = longLba ? 0x01 : 0;
+    b.writeUInt16BE(bdLen, 6);
+  } else {
+    // 0 MODE DATA LENGTH, 1 MEDIUM TYPE, 2 DEVICE-SPECIFIC, 3 BLOCK DESCRIPTOR LENGTH
+    b[0] = Math.min(b.length - 1, 0xff);
+    b[2] = dsp;
+    b[3] = bdLen;
+  }
+  let off = hdrLen;
+  const n = lu.blocks;
+  if (bdLen === 8) {
+    // 0..3 NUMBER OF LOGICAL BLOCKS (FFFFFFFFh if larger), 5..7 LOGICAL BLOCK LENGTH
+    b.writeUInt32BE(n > 0xffffffff ? 0xffffffff : n, off);
+    b.writeUIntBE(lu.blockSize, off + 5, 3);
+  } else if (bdLen === 16) {
+    // 0..7 NUMBER OF LOGICAL BLOCKS, 12..15 LOGICAL BLOCK LENGTH
+    b.writeUInt32BE(Math.floor(n / 0x100000000), off);
+    b.writeUInt32BE(n >>> 0, off + 4);
+    b.writeUInt32BE(lu.blockSize, off + 12);
+  }
+  off += bdLen;
+  for (const pg of pages) {
+    pg.copy(b, off);
+    off += pg.length;
+  }
+  c.dataIn(b, p.allocLen);
+}
+
+function modeSelect(c: Cmd): void {
+  const lu = c.lu!;
+  const p = c.p;
+  const ten = p.opcode === Op.ModeSelect10;
+  c.task.transferLength = p.paramLen;
+  // SPC-4 6.11: no page is savable, so SP=1 is an invalid field
+  if (p.sp) return c.fail(Reason.InvalidFieldInCdb);
+  if (p.paramLen === 0) return c.good();
+  const hdrLen = ten ? 8 : 4;
+  if (p.paramLen < hdrLen) return c.fail(Reason.ParamListLengthError);
+  const data = c.dataOutFlat(p.paramLen);
+  if (!data) return c.fail(Reason.InvalidFieldInIu);
+  const bdLen = ten ? data.readUInt16BE(6) : data[3]!;
+  if (hdrLen + bdLen > data.length) return c.fail(Reason.ParamListLengthError);
+  if (bdLen !== 0 && bdLen !== 8 && bdLen !== 16) return c.fail(Reason.InvalidFieldInParamList);
+  if (bdLen >= 8) {
+    // the block length cannot be changed: it must match or be zero
+    const bl = bdLen === 8 ? data.readUIntBE(hdrLen + 5, 3) : data.readUInt32BE(hdrLen + 12);
+    if (bl !== 0 && bl !== lu.blockSize) return c.fail(Reason.InvalidFieldInParamList);
+  }
+  const wceBefore = lu.modePages.wce;
+  const res = lu.modePages.select(data.subarray(hdrLen + bdLen));
+  if (res.reason) return c.fail(res.reason);
+  if (res.changed) {
+    // SPC-4 6.11: MODE PARAMETERS CHANGED for every other I_T nexus
+    lu.ua.addAll(c.ctx.nexusIds(), Reason.ModeParametersChanged, c.nexus.id);
+  }
+  if (wceBefore && !lu.modePages.wce) {
+    // turning the write cache off: what was cached must reach stable storage now
+    lu.dev.flush(c.onFlushDone);
+    return;
+  }
+  c.good();
+}
+
+export function registerMode(t: HandlerTable): void {
+  t.set(Op.ModeSense6, modeSense);
+  t.set(Op.ModeSense10, modeSense);
+  t.set(Op.ModeSelect6, modeSelect);
+  t.set(Op.ModeSelect10, modeSelect);
+}

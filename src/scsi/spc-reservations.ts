@@ -1,0 +1,60 @@
+// SPC-4 6.15/6.16 PERSISTENT RESERVE IN/OUT and SPC-2 RESERVE/RELEASE(6/10) handlers.
+import { Op } from './opcodes.js';
+import { Reason } from './sense.js';
+import type { Cmd } from './command.js';
+import type { HandlerTable } from './handler.js';
+import type { PrOutEffects } from './persistent-reservations.js';
+
+function prIn(c: Cmd): void {
+  const lu = c.lu!;
+  c.task.transferLength = c.p.allocLen;
+  const r = lu.pr.in(c.p.sa, 1);
+  if (!Buffer.isBuffer(r)) return c.fail(r);
+  c.dataIn(r, c.p.allocLen);
+}
+
+function prOut(c: Cmd): void {
+  const lu = c.lu!;
+  const p = c.p;
+  c.task.transferLength = p.paramLen;
+  // SPC-4 6.16.3: without SPEC_I_PT the parameter list is exactly 24 bytes
+  if (p.paramLen !== 24) return c.fail(Reason.ParamListLengthError);
+  const data = c.dataOutFlat(24);
+  if (!data) return c.fail(Reason.InvalidFieldInIu);
+  const fx: PrOutEffects = { ua: [], abortPorts: [] };
+  const r = lu.pr.out(c.nexus.initiatorPort, p.sa, p.prScope, p.prType, data, fx);
+  for (const [port, reason] of fx.ua) {
+    for (const id of c.ctx.nexusIdsForPort(port)) lu.ua.add(id, reason);
+  }
+  if (fx.abortPorts.length > 0) c.ctx.abortForPorts(lu, fx.abortPorts, c);
+  if (r === 'conflict') return c.conflict();
+  if (r) return c.fail(r);
+  c.good();
+}
+
+function reserve(c: Cmd): void {
+  const lu = c.lu!;
+  c.task.transferLength = 0;
+  // SPC-4 5.13.3: RESERVE conflicts while persistent reservation registrations exist
+  if (lu.pr.regs.length > 0 || lu.pr.reserved) return c.conflict();
+  if (lu.reservedBy !== -1 && lu.reservedBy !== c.nexus.id) return c.conflict();
+  lu.reservedBy = c.nexus.id;
+  c.good();
+}
+
+function release(c: Cmd): void {
+  const lu = c.lu!;
+  c.task.transferLength = 0;
+  // SPC-2 7.17: releasing a reservation held by another initiator is GOOD and changes nothing
+  if (lu.reservedBy === c.nexus.id) lu.reservedBy = -1;
+  c.good();
+}
+
+export function registerReservations(t: HandlerTable): void {
+  for (let sa = 0; sa <= 3; sa++) t.set((Op.PrIn << 8) | sa, prIn);
+  for (let sa = 0; sa <= 6; sa++) t.set((Op.PrOut << 8) | sa, prOut);
+  t.set(Op.Reserve6, reserve);
+  t.set(Op.Reserve10, reserve);
+  t.set(Op.Release6, release);
+  t.set(Op.Release10, release);
+}

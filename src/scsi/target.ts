@@ -1,0 +1,395 @@
+// SAM-5 4.6 SCSI target device: LUs, I_T nexuses, command dispatch, task sets, unit attentions, task management.
+import { DataDir, Status, TaskAttr, Tmf, TmfResponse } from './api.js';
+import type { ItNexus, ScsiTargetPort, ScsiTask } from './api.js';
+import type { BackingDevice } from '../bs/api.js';
+import { parseCdb } from './cdb.js';
+import { Cmd } from './command.js';
+import type { EngineContext, TmfWait } from './command.js';
+import { handlerKey } from './handler.js';
+import type { HandlerTable } from './handler.js';
+import { LogicalUnit } from './logical-unit.js';
+import { Op, SA_OPCODES } from './opcodes.js';
+import { Access } from './persistent-reservations.js';
+import { Reason, buildSense } from './sense.js';
+import { registerSbcDevice } from './sbc-device.js';
+import { registerSbcIo } from './sbc-io.js';
+import { registerSbcProvisioning } from './sbc-provisioning.js';
+import { inquiry, registerInquiry } from './spc-inquiry.js';
+import { registerSpcMisc, reportLuns, requestSense } from './spc-misc.js';
+import { registerMode } from './spc-mode.js';
+import { registerReservations } from './spc-reservations.js';
+
+export interface TargetOptions {
+  tid: number;
+  name: string;
+  lldName: string;
+  /** Largest data transfer per command in bytes (default 16 MiB). */
+  maxXferBytes?: number;
+}
+
+/** SAM-5 5.14: commands that neither report nor clear a pending unit attention. */
+const UA_EXEMPT = new Set<number>([Op.Inquiry, Op.ReportLuns, Op.RequestSense]);
+/** Commands answered while the LU is offline (`online=0`). */
+const OFFLINE_OK = new Set<number>([Op.Inquiry, Op.ReportLuns, Op.RequestSense, Op.MaintenanceIn]);
+/** SPC-2 reservation held by another nexus: these still run (SPC-2 5.5.1, RELEASE is a no-op). */
+const SPC2_RES_OK = new Set<number>([Op.Inquiry, Op.ReportLuns, Op.RequestSense, Op.Release6, Op.Release10, Op.MaintenanceIn]);
+/** Exclusive in the task set: atomic read-modify-write commands. */
+const ATOMIC = new Set<number>([Op.CompareAndWrite, Op.OrWrite16]);
+
+/** SPC-4 5.13.1 Table 63 command classes. */
+const ACCESS = new Map<number, Access>();
+for (const op of [Op.Read6, Op.Read10, Op.Read12, Op.Read16, Op.Verify10, Op.Verify12, Op.Verify16, Op.PreFetch10, Op.PreFetch16, Op.ServiceActionIn16, Op.ModeSense6, Op.ModeSense10]) ACCESS.set(op, Access.Read);
+for (const op of [Op.Write6, Op.Write10, Op.Write12, Op.Write16, Op.WriteAndVerify10, Op.WriteAndVerify12, Op.WriteAndVerify16, Op.WriteSame10, Op.WriteSame16, Op.Unmap, Op.CompareAndWrite, Op.OrWrite16, Op.FormatUnit, Op.SyncCache10, Op.SyncCache16]) ACCESS.set(op, Access.Write);
+for (const op of [Op.Inquiry, Op.ReportLuns, Op.RequestSense, Op.MaintenanceIn, Op.TestUnitReady, Op.ReadCapacity10, Op.PrIn, Op.PrOut, Op.Release6, Op.Release10]) ACCESS.set(op, Access.Always);
+
+/** The LUN 0 controller's device: no medium at all. */
+function nullDevice(): BackingDevice {
+  return {
+    size: 0,
+    read: (_o, len, cb) => cb(null, Buffer.alloc(len)),
+    write: (_o, _d, cb) => cb(null),
+    flush: (cb) => cb(null),
+    close: (cb) => cb(null),
+  };
+}
+
+function buildHandlers(): HandlerTable {
+  const t: HandlerTable = new Map();
+  registerSbcIo(t);
+  registerSbcDevice(t);
+  registerSbcProvisioning(t);
+  registerInquiry(t);
+  registerSpcMisc(t);
+  registerMode(t);
+  registerReservations(t);
+  return t;
+}
+
+export class Target implements ScsiTargetPort, EngineContext {
+  readonly tid: number;
+  name: string;
+  readonly lldName: string;
+  state: 'ready' | 'offline' = 'ready';
+  readonly luns = new Map<number, LogicalUnit>();
+  readonly nexuses = new Map<number, ItNexus>();
+  aclAddresses: string[] = [];
+  aclNames: string[] = [];
+  accounts: { incoming: string[]; outgoing: string | null } = { incoming: [], outgoing: null };
+  readonly maxXferBytes: number;
+
+  private readonly handlers: HandlerTable = buildHandlers();
+  private readonly pool: Cmd[] = [];
+  /** Commands in flight (in some LU's task set), for task management. */
+  private readonly live = new Set<Cmd>();
+
+  constructor(opts: TargetOptions) {
+    this.tid = opts.tid;
+    this.name = opts.name;
+    this.lldName = opts.lldName;
+    this.maxXferBytes = opts.maxXferBytes ?? 16 * 1024 * 1024;
+    const lu0 = new LogicalUnit({
+      tid: opts.tid,
+      lun: 0,
+      deviceType: 'controller',
+      dev: nullDevice(),
+      bsName: 'null',
+      path: null,
+      oflags: { sync: false, direct: false },
+      blockSize: 1,
+    });
+    lu0.blockSize = 1;
+    this.luns.set(0, lu0);
+  }
+
+  // ---- management
+
+  addLun(lu: LogicalUnit): void {
+    const ids = [...this.nexuses.keys()];
+    for (const other of this.luns.values()) other.ua.addAll(ids, Reason.ReportedLunsChanged);
+    for (const id of ids) lu.ua.add(id, Reason.PowerOnReset);
+    this.luns.set(lu.lun, lu);
+  }
+
+  removeLun(lun: number): void {
+    const lu = this.luns.get(lun);
+    if (!lu) return;
+    this.abortCmds(this.cmdsOf(lu, null), null);
+    this.luns.delete(lun);
+    const ids = [...this.nexuses.keys()];
+    for (const other of this.luns.values()) other.ua.addAll(ids, Reason.ReportedLunsChanged);
+  }
+
+  sortedLuns(): LogicalUnit[] {
+    return [...this.luns.values()].sort((a, b) => a.lun - b.lun);
+  }
+
+  /** After the backing store grew or shrank: re-read the size, raise CAPACITY DATA HAS CHANGED. */
+  capacityChanged(lun: number): boolean {
+    const lu = this.luns.get(lun);
+    if (!lu || !lu.refreshSize()) return false;
+    lu.ua.addAll(this.nexuses.keys(), Reason.CapacityDataChanged);
+    return true;
+  }
+
+  nexusIds(): Iterable<number> {
+    return this.nexuses.keys();
+  }
+
+  nexusIdsForPort(port: string): number[] {
+    const out: number[] = [];
+    for (const n of this.nexuses.values()) if (n.initiatorPort === port) out.push(n.id);
+    return out;
+  }
+
+  // ---- ScsiTargetPort
+
+  addNexus(nexus: ItNexus): void {
+    this.nexuses.set(nexus.id, nexus);
+    for (const lu of this.luns.values()) lu.ua.add(nexus.id, Reason.PowerOnReset);
+  }
+
+  removeNexus(nexus: ItNexus): void {
+    try {
+      for (const lu of this.luns.values()) {
+        this.abortCmds(this.cmdsOf(lu, nexus.id), null);
+        lu.ua.drop(nexus.id);
+        // SPC-2 reservations do not survive the loss of their I_T nexus; PR registrations do.
+        if (lu.reservedBy === nexus.id) lu.reservedBy = -1;
+      }
+    } finally {
+      this.nexuses.delete(nexus.id);
+    }
+  }
+
+  execute(task: ScsiTask, done: (task: ScsiTask) => void): void {
+    let c: Cmd | null = null;
+    try {
+      task.status = Status.Good;
+      task.sense = null;
+      task.dataIn = null;
+      task.transferLength = -1;
+      task.aborted = false;
+      if (this.state !== 'ready') {
+        // tgt's target_cmd_queue answers -EBUSY ("service delivery or target failure") when the
+        // target is not ready: the command is refused with BUSY so the initiator retries later.
+        task.status = Status.Busy;
+        done(task);
+        return;
+      }
+      const lu = this.luns.get(task.lun) ?? null;
+      c = this.pool.pop() ?? new Cmd(this);
+      c.init(task, done, lu);
+      this.live.add(c);
+      const bad = parseCdb(task.cdb, c.p);
+      const opcode = c.p.opcode;
+      if (!lu) return this.noLun(c, bad);
+      if (bad) {
+        const ua = UA_EXEMPT.has(opcode) ? null : lu.ua.take(task.nexus.id);
+        return c.fail(ua ?? bad);
+      }
+      if (lu.typeName === 'controller' && !c.p.info!.controller) {
+        const ua = lu.ua.take(task.nexus.id);
+        return c.fail(ua ?? Reason.InvalidOpcode);
+      }
+      c.exclusive = task.attr === TaskAttr.Ordered || ATOMIC.has(opcode);
+      c.inSet = true;
+      if (lu.taskSet.add(c)) {
+        c.started = true;
+        this.run(c);
+      }
+    } catch (e) {
+      if (c && c.task === task) c.internalError(e);
+      else {
+        try {
+          task.status = Status.CheckCondition;
+          task.sense = buildSense(Reason.InternalTargetFailure, false);
+          done(task);
+        } catch {
+          /* the transport's own callback failed: nothing left to report to */
+        }
+      }
+    }
+  }
+
+  /** A LUN with no logical unit: INQUIRY reports "no device", REPORT LUNS works, the rest fail. */
+  private noLun(c: Cmd, bad: ReturnType<typeof parseCdb>): void {
+    if (!bad && c.p.opcode === Op.Inquiry) return inquiry(c);
+    if (!bad && c.p.opcode === Op.ReportLuns) return reportLuns(c);
+    if (!bad && c.p.opcode === Op.RequestSense) return requestSense(c);
+    c.fail(Reason.LunNotSupported);
+  }
+
+  /** Runs a command the task set has enabled: UA, readiness and reservation checks, then its handler. */
+  private run(c: Cmd): void {
+    try {
+      if (c.abortRequested) return this.finish(c);
+      const lu = c.lu!;
+      const p = c.p;
+      const nexus = c.task.nexus;
+      if (!UA_EXEMPT.has(p.opcode)) {
+        const ua = lu.ua.take(nexus.id);
+        if (ua) return c.fail(ua);
+      }
+      if (!lu.online && !OFFLINE_OK.has(p.opcode)) return c.fail(Reason.NotReadyManualIntervention);
+      if (lu.reservedBy !== -1 && lu.reservedBy !== nexus.id && !SPC2_RES_OK.has(p.opcode)) return c.conflict();
+      if (lu.pr.reserved) {
+        let access = ACCESS.get(p.opcode) ?? Access.Other;
+        // READ CAPACITY(16) is always allowed; GET LBA STATUS reads
+        if (p.opcode === Op.ServiceActionIn16 && p.sa === 0x10) access = Access.Always;
+        if (lu.pr.conflicts(nexus.initiatorPort, access)) return c.conflict();
+      }
+      const h = this.handlers.get(handlerKey(p.opcode, SA_OPCODES.has(p.opcode) ? p.sa : -1));
+      if (!h) return c.fail(Reason.InvalidOpcode);
+      h(c);
+    } catch (e) {
+      c.internalError(e);
+    }
+  }
+
+  /** EngineContext: the command is complete. Reports it, starts what the task set now allows. */
+  finish(c: Cmd): void {
+    if (!this.live.has(c)) return; // finished twice: a bug, ignored rather than reporting twice
+    this.live.delete(c);
+    const task = c.task;
+    const lu = c.lu;
+    let ready: Cmd[] | null = null;
+    if (c.inSet && lu) {
+      c.inSet = false;
+      ready = lu.taskSet.remove(c) as Cmd[];
+    }
+    if (c.abortRequested) {
+      task.aborted = true;
+      task.status = Status.TaskAborted;
+      task.sense = null;
+      task.dataIn = null;
+    } else if (task.status === Status.CheckCondition && lu) {
+      lu.stats.errs++;
+    }
+    const done = c.done;
+    const waits = c.tmfWaits.length > 0 ? c.tmfWaits.splice(0) : null;
+    c.task = null!;
+    c.lu = null;
+    this.pool.push(c);
+    try {
+      done(task);
+    } catch {
+      /* a transport callback threw: the engine stays consistent */
+    }
+    if (waits) for (const w of waits) if (--w.remaining === 0) w.onDrained();
+    if (ready) for (const r of ready) this.run(r);
+  }
+
+  // ---- task management (SAM-5 7)
+
+  private cmdsOf(lu: LogicalUnit, nexusId: number | null): Cmd[] {
+    const out: Cmd[] = [];
+    for (const c of this.live) {
+      if (c.lu === lu && c.inSet && (nexusId === null || c.task.nexus.id === nexusId)) out.push(c);
+    }
+    return out;
+  }
+
+  /**
+   * Aborts `cmds`: queued ones complete at once as aborted; running ones (in the backing store)
+   * complete first and are then reported aborted. `onDrained` runs when all are done.
+   */
+  private abortCmds(cmds: Cmd[], onDrained: (() => void) | null): ScsiTask[] {
+    const tasks = cmds.map((c) => c.task);
+    for (const c of cmds) c.abortRequested = true;
+    const w: TmfWait = { remaining: 1, onDrained: onDrained ?? (() => {}) };
+    cmds.forEach((c, i) => {
+      if (c.task !== tasks[i] || !this.live.has(c)) return; // already finished meanwhile
+      if (!c.started) this.finish(c);
+      else {
+        w.remaining++;
+        c.tmfWaits.push(w);
+      }
+    });
+    if (--w.remaining === 0) w.onDrained();
+    return tasks;
+  }
+
+  /** EngineContext: PREEMPT AND ABORT (SPC-4 5.13.11.2.6) aborts the preempted nexuses' tasks. */
+  abortForPorts(lu: LogicalUnit, ports: readonly string[], by: Cmd): void {
+    const victims = this.cmdsOf(lu, null).filter((c) => c !== by && ports.includes(c.task.nexus.initiatorPort));
+    this.abortCmds(victims, null);
+  }
+
+  private resetLu(lu: LogicalUnit, reason: typeof Reason.BusDeviceReset): void {
+    // SAM-5 5.7.x: a reset clears SPC-2 reservations and prevent-removal; PR registrations survive.
+    lu.reservedBy = -1;
+    lu.preventRemoval = false;
+    lu.ua.addAll(this.nexuses.keys(), reason);
+  }
+
+  taskMgmt(
+    nexus: ItNexus,
+    fn: Tmf,
+    lun: number,
+    refTag: number,
+    done: (response: TmfResponse, aborted: readonly ScsiTask[]) => void,
+  ): void {
+    try {
+      const lu = this.luns.get(lun);
+      let aborted: ScsiTask[] = [];
+      const finish = (resp: TmfResponse): void => {
+        try {
+          done(resp, aborted);
+        } catch {
+          /* transport callback failure */
+        }
+      };
+      switch (fn) {
+        case Tmf.AbortTask: {
+          let victim: Cmd | undefined;
+          for (const c of this.live) {
+            if (c.inSet && c.task.nexus.id === nexus.id && c.task.tag === refTag) victim = c;
+          }
+          // RFC 7143 11.6.1 b): a task already completed (or never received) is "Function complete"
+          if (!victim) return finish(TmfResponse.Complete);
+          aborted = this.abortCmds([victim], () => finish(TmfResponse.Complete));
+          return;
+        }
+        case Tmf.AbortTaskSet:
+        case Tmf.ClearTaskSet:
+        case Tmf.LogicalUnitReset: {
+          if (!lu) return finish(TmfResponse.LunDoesNotExist);
+          const all = fn !== Tmf.AbortTaskSet;
+          const cmds = this.cmdsOf(lu, all ? null : nexus.id);
+          if (fn === Tmf.ClearTaskSet) {
+            // SAM-5 7.4: other nexuses whose tasks were cleared get COMMANDS CLEARED BY ANOTHER INITIATOR
+            const others = new Set<number>();
+            for (const c of cmds) if (c.task.nexus.id !== nexus.id) others.add(c.task.nexus.id);
+            for (const id of others) lu.ua.add(id, Reason.CommandsCleared);
+          }
+          if (fn === Tmf.LogicalUnitReset) this.resetLu(lu, Reason.BusDeviceReset);
+          aborted = this.abortCmds(cmds, () => finish(TmfResponse.Complete));
+          return;
+        }
+        case Tmf.TargetWarmReset:
+        case Tmf.TargetColdReset: {
+          const cmds: Cmd[] = [];
+          const reason = fn === Tmf.TargetColdReset ? Reason.PowerOnOccurred : Reason.BusDeviceReset;
+          for (const l of this.luns.values()) {
+            cmds.push(...this.cmdsOf(l, null));
+            this.resetLu(l, reason);
+          }
+          aborted = this.abortCmds(cmds, () => finish(TmfResponse.Complete));
+          return;
+        }
+        default:
+          // CLEAR ACA (no NACA support), TASK REASSIGN (ERL 0)
+          return finish(TmfResponse.NotSupported);
+      }
+    } catch {
+      try {
+        done(TmfResponse.Rejected, []);
+      } catch {
+        /* nothing more to do */
+      }
+    }
+  }
+}
+
+/** Re-exported for transports that want to name the direction of a task. */
+export { DataDir };

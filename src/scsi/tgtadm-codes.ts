@@ -1,0 +1,30 @@
+// tgt management error numbers (tgt usr/tgtadm_error.h enum tgtadm_errno numbering), as returned by updateParams.
+
+export const TgtadmErr = {
+  Success: 0,
+  UnknownErr: 1,
+  NoMem: 2,
+  NoDriver: 3,
+  NoTarget: 4,
+  NoLun: 5,
+  NoSession: 6,
+  NoConnection: 7,
+  NoBinding: 8,
+  TargetExist: 9,
+  LunExist: 10,
+  BindingExist: 11,
+  AclExist: 12,
+  AclNoExist: 13,
+  UserExist: 14,
+  NoUser: 15,
+  TooManyUser: 16,
+  InvalidRequest: 17,
+  OutAccountExist: 18,
+  TargetActive: 19,
+  LunActive: 20,
+  DriverActive: 21,
+  UnsupportedOperation: 22,
+  UnknownParam: 23,
+  PreventRemoval: 24,
+} as const;
+export type TgtadmErr = (typeof TgtadmErr)[keyof typeof TgtadmErr];
