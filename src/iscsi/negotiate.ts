@@ -126,6 +126,7 @@ export class OperationalNegotiator {
       return NEG_OK;
     }
     if (def.sender === 'T') {
+      if (key === 'TargetPortalGroupTag') return NEG_OK; // we declare ours in the first response
       answers.push([key, 'Reject']); // only the target may send these (RFC 7143 13.9-13.11)
       return NEG_OK;
     }
