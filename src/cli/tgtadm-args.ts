@@ -8,7 +8,8 @@ import { readdirSync } from 'node:fs';
 import { GetoptLong } from './getopt.js';
 import { EINVAL, ERANGE, strToInt, type CType } from './tgtadm-numbers.js';
 import {
-  DEVICE_TYPE_NAMES, LONG_OPTIONS, MODE_NAMES, OP_NAMES, SHORT_OPTIONS, TYPE_DISK, TYPE_MMC, TYPE_TAPE, lookup,
+  DEVICE_TYPE_NAMES, LLD_NAME_MAX, LONG_OPTIONS, MODE_NAMES, OP_BSLOAD, OP_BSUNLOAD, OP_LLDLOAD, OP_LLDUNLOAD,
+  OP_NAMES, SHORT_OPTIONS, TYPE_DISK, TYPE_MMC, TYPE_TAPE, lookup,
 } from './tgtadm-options.js';
 import * as ipc from '../mgmt/ipc.js';
 
@@ -44,6 +45,8 @@ export function helpText(): string {
     `Linux SCSI Target administration utility (stgt), version ${TGTADM_VERSION}\n\n` +
     `Usage: ${PROGRAM} [OPTION]\n` +
     '--lld <driver> --mode system --op show|update|delete|stat\n' +
+    '--mode system --op lldload|lldunload --lld <driver name, npm package or /path/module.js>\n' +
+    '--mode system --op bsload|bsunload --bstype <store name, npm package or /path/module.js>\n' +
     '--lld <driver> --mode target --op new|delete|show|update|bind|unbind|stat --tid <id> ...\n' +
     '--lld <driver> --mode logicalunit --op new|delete|update|stat --tid <id> --lun <lun> ...\n' +
     '--lld <driver> --mode account --op new|delete|show|bind|unbind --user <name> ...\n' +
@@ -242,6 +245,15 @@ function parse(
       if (op === ipc.OP_UPDATE) {
         check('LmonvC', notAllowed('system'));
         if (name === null || value === null) fail("update operation requires 'name' and 'value' options");
+      } else if (op === OP_LLDLOAD || op === OP_LLDUNLOAD) {
+        // stgt's run-time module ops (seed 000): the module is named by --lld.
+        check('LmoC', notAllowed('system'));
+        if (req.lld === '') fail(`${opName} operation requires the 'lld' option`);
+        if (Buffer.byteLength(req.lld) > LLD_NAME_MAX) fail(`lld name too long (max ${LLD_NAME_MAX} bytes): ${req.lld}`);
+      } else if (op === OP_BSLOAD || op === OP_BSUNLOAD) {
+        // The store is named by --bstype and travels in the payload as "bstype=NAME" (no length limit).
+        check('LmoEC', notAllowed('system'));
+        if (bstype === null || bstype === '') fail(`${opName} operation requires the 'bstype' option`);
       } else if (op !== ipc.OP_SHOW && op !== ipc.OP_DELETE && op !== ipc.OP_STATS) {
         fail(`operation ${opName} not supported in system mode`);
       }

@@ -28,10 +28,24 @@ export const MODE_NAMES: Readonly<Record<string, number>> = {
   lld: ipc.MODE_LLD,
 };
 
+/**
+ * stgt's ops after tgt's OP_STOP = 8 (the same numbers as mgmt/handlers.ts, which the client does
+ * not import: it would pull the daemon's handlers into tgtadm). Stock tgtadm rejects these names
+ * with "unknown operation".
+ */
+export const OP_LLDLOAD = 9;
+export const OP_LLDUNLOAD = 10;
+export const OP_BSLOAD = 11;
+export const OP_BSUNLOAD = 12;
+
 export const OP_NAMES: Readonly<Record<string, number>> = {
   new: ipc.OP_NEW, delete: ipc.OP_DELETE, bind: ipc.OP_BIND, unbind: ipc.OP_UNBIND, show: ipc.OP_SHOW,
   update: ipc.OP_UPDATE, stat: ipc.OP_STATS, start: ipc.OP_START, stop: ipc.OP_STOP,
+  lldload: OP_LLDLOAD, lldunload: OP_LLDUNLOAD, bsload: OP_BSLOAD, bsunload: OP_BSUNLOAD,
 };
+
+/** tgtadm_req.lld is char[64] and tgtd forces lld[63] = 0: longer names (module paths) would be cut. */
+export const LLD_NAME_MAX = 63;
 
 /** SCSI peripheral device types (SPC-4 table 49) sent in tgtadm_req.device_type. */
 export const TYPE_DISK = 0x00;
