@@ -1,0 +1,20 @@
+// Unit tests: SPC-4 4.5 fixed and descriptor sense data, byte for byte.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Reason, buildSense } from './sense.js';
+
+test('fixed format without INFORMATION', () => {
+  const b = buildSense(Reason.LbaOutOfRange, false);
+  assert.deepEqual([...b], [0x70, 0, 0x05, 0, 0, 0, 0, 10, 0, 0, 0, 0, 0x21, 0x00, 0, 0, 0, 0]);
+});
+
+test('fixed format with INFORMATION (miscompare offset)', () => {
+  const b = buildSense(Reason.MiscompareDuringVerify, false, 0x1234);
+  assert.deepEqual([...b], [0xf0, 0, 0x0e, 0, 0, 0x12, 0x34, 10, 0, 0, 0, 0, 0x1d, 0x00, 0, 0, 0, 0]);
+});
+
+test('descriptor format with information descriptor', () => {
+  const b = buildSense(Reason.MiscompareDuringVerify, true, 5);
+  assert.deepEqual([...b], [0x72, 0x0e, 0x1d, 0x00, 0, 0, 0, 12, 0x00, 0x0a, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 5]);
+  assert.deepEqual([...buildSense(Reason.WriteProtected, true)], [0x72, 0x07, 0x27, 0x00, 0, 0, 0, 0]);
+});

@@ -1,0 +1,225 @@
+// Unit tests: SBC-4 media access and provisioning through Target.execute with the memory device.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Status } from './api.js';
+import { cdb10, cdb16, rig, senseOf } from './testing/harness.js';
+
+test('WRITE(10) then READ(10) round trip; transferLength = blocks * block size', async () => {
+  const r = rig();
+  await r.clearUa();
+  const data = Buffer.alloc(1024, 0xab);
+  const w = await r.run(cdb10(0x2a, 3, 2), { dataOut: data });
+  assert.equal(w.status, Status.Good);
+  assert.equal(w.transferLength, 1024);
+  assert.deepEqual(r.dev.data.subarray(1536, 2560), data);
+  const rd = await r.run(cdb10(0x28, 3, 2));
+  assert.equal(rd.status, Status.Good);
+  assert.deepEqual(rd.dataIn, data);
+  assert.equal(r.lu.stats.wrDoneBytes, 1024);
+  assert.equal(r.lu.stats.rdDoneCmds, 1);
+});
+
+test('async device: READ(16) completes later', async () => {
+  const r = rig({ dev: { async: true } });
+  await r.clearUa();
+  r.dev.data.fill(7, 0, 512);
+  const t = await r.run(cdb16(0x88, 0, 1));
+  assert.equal(t.status, Status.Good);
+  assert.equal(t.dataIn![0], 7);
+});
+
+test('LBA out of range, including a zero-length access past the end', async () => {
+  const r = rig({ blocks: 100 });
+  await r.clearUa();
+  let t = await r.run(cdb10(0x28, 99, 2));
+  assert.equal(t.status, Status.CheckCondition);
+  assert.deepEqual(senseOf(t), [0x05, 0x21, 0x00]);
+  t = await r.run(cdb10(0x28, 101, 0));
+  assert.deepEqual(senseOf(t), [0x05, 0x21, 0x00]);
+  t = await r.run(cdb16(0x88, 2 ** 40, 1));
+  assert.deepEqual(senseOf(t), [0x05, 0x21, 0x00]);
+  t = await r.run(cdb10(0x28, 100, 0));
+  assert.equal(t.status, Status.Good);
+});
+
+test('short Data-Out (EDTL < SPDTL) writes nothing: INVALID FIELD IN INFORMATION UNIT', async () => {
+  const r = rig();
+  await r.clearUa();
+  const t = await r.run(cdb10(0x2a, 0, 2), { dataOut: Buffer.alloc(512, 1) });
+  assert.deepEqual(senseOf(t), [0x05, 0x0e, 0x03]);
+  assert.equal(t.transferLength, 1024);
+  assert.equal(r.dev.writes, 0);
+  // longer Data-Out than the CDB asks: only the CDB's length is written
+  const u = await r.run(cdb10(0x2a, 0, 1), { dataOut: Buffer.alloc(1024, 2) });
+  assert.equal(u.status, Status.Good);
+  assert.equal(r.dev.data[512], 0);
+  assert.equal(r.dev.data[511], 2);
+});
+
+test('readonly LU: DATA PROTECT WRITE PROTECTED', async () => {
+  const r = rig();
+  await r.clearUa();
+  assert.equal(r.lu.updateParams([['readonly', '1']]), 0);
+  const t = await r.run(cdb10(0x2a, 0, 1), { dataOut: Buffer.alloc(512) });
+  assert.deepEqual(senseOf(t), [0x07, 0x27, 0x00]);
+});
+
+test('FUA and write cache off flush before completion', async () => {
+  const r = rig();
+  await r.clearUa();
+  await r.run(cdb10(0x2a, 0, 1), { dataOut: Buffer.alloc(512) });
+  assert.equal(r.dev.flushes, 0);
+  await r.run(cdb10(0x2a, 0, 1, 0x08), { dataOut: Buffer.alloc(512) });
+  assert.equal(r.dev.flushes, 1);
+  r.lu.updateParams([['mode_page', '8:0:18:0x10:0:0xff:0xff:0:0:0xff:0xff:0xff:0xff:0x80:0x14:0:0:0:0:0:0']]);
+  assert.equal(r.lu.modePages.wce, false);
+  await r.run(cdb10(0x2a, 0, 1), { dataOut: Buffer.alloc(512) });
+  assert.equal(r.dev.flushes, 2);
+});
+
+test('I/O errors: EIO -> MEDIUM ERROR, ENOSPC -> SPACE ALLOCATION FAILED', async () => {
+  const r = rig();
+  await r.clearUa();
+  r.dev.failWith = 'EIO';
+  let t = await r.run(cdb10(0x28, 0, 1));
+  assert.deepEqual(senseOf(t), [0x03, 0x11, 0x00]);
+  r.dev.failWith = 'ENOSPC';
+  t = await r.run(cdb10(0x2a, 0, 1), { dataOut: Buffer.alloc(512) });
+  assert.deepEqual(senseOf(t), [0x07, 0x27, 0x07]);
+});
+
+test('COMPARE AND WRITE: match writes, miscompare reports offset in INFORMATION', async () => {
+  const r = rig();
+  await r.clearUa();
+  r.dev.data.fill(0x41, 0, 1024);
+  const cw = [0x89, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0];
+  const good = Buffer.concat([Buffer.alloc(1024, 0x41), Buffer.alloc(1024, 0x42)]);
+  let t = await r.run(cw, { dataOut: good });
+  assert.equal(t.status, Status.Good);
+  assert.equal(t.transferLength, 2048);
+  assert.equal(r.dev.data[1023], 0x42);
+  const bad = Buffer.concat([Buffer.alloc(1024, 0x42), Buffer.alloc(1024, 0x43)]);
+  bad[700] = 0x5a;
+  t = await r.run(cw, { dataOut: bad });
+  assert.equal(t.status, Status.CheckCondition);
+  assert.deepEqual(senseOf(t), [0x0e, 0x1d, 0x00]);
+  assert.equal(t.sense![0], 0xf0); // VALID
+  assert.equal(t.sense!.readUInt32BE(3), 700);
+  assert.equal(r.dev.data[0], 0x42, 'not written on miscompare');
+  // wrong Data-Out size
+  t = await r.run(cw, { dataOut: Buffer.alloc(4096) });
+  assert.equal(t.status, Status.CheckCondition);
+});
+
+test('VERIFY BYTCHK=1 miscompare, BYTCHK=0 range only', async () => {
+  const r = rig();
+  await r.clearUa();
+  r.dev.data.fill(1, 0, 1024);
+  const expect = Buffer.alloc(1024, 1);
+  expect[600] = 9;
+  let t = await r.run(cdb10(0x2f, 0, 2, 0x02), { dataOut: expect });
+  assert.deepEqual(senseOf(t), [0x0e, 0x1d, 0x00]);
+  assert.equal(t.sense!.readUInt32BE(3), 600);
+  t = await r.run(cdb10(0x2f, 0, 2, 0x02), { dataOut: Buffer.alloc(1024, 1) });
+  assert.equal(t.status, Status.Good);
+  t = await r.run(cdb10(0x2f, 0, 2));
+  assert.equal(t.status, Status.Good);
+  assert.equal(t.transferLength, 0);
+});
+
+test('ORWRITE ORs the Data-Out into the medium', async () => {
+  const r = rig();
+  await r.clearUa();
+  r.dev.data.fill(0x0f, 0, 512);
+  const t = await r.run(cdb16(0x8b, 0, 1), { dataOut: Buffer.alloc(512, 0xf0) });
+  assert.equal(t.status, Status.Good);
+  assert.equal(r.dev.data[10], 0xff);
+});
+
+test('WRITE SAME(10/16): pattern, UNMAP on thin LU, NDOB, zero blocks, data size', async () => {
+  const r = rig({ thin: true });
+  await r.clearUa();
+  let t = await r.run(cdb10(0x41, 4, 3), { dataOut: Buffer.alloc(512, 0x33) });
+  assert.equal(t.status, Status.Good);
+  assert.equal(r.dev.data[4 * 512], 0x33);
+  assert.equal(r.dev.data[7 * 512 - 1], 0x33);
+  assert.equal(r.dev.data[7 * 512], 0);
+  t = await r.run(cdb16(0x93, 4, 3, 0x09)); // UNMAP + NDOB
+  assert.equal(t.status, Status.Good);
+  assert.equal(r.dev.unmaps, 1);
+  assert.equal(r.dev.data[4 * 512], 0);
+  t = await r.run(cdb10(0x41, 0, 0), { dataOut: Buffer.alloc(512) });
+  assert.deepEqual(senseOf(t), [0x05, 0x24, 0x00]); // WSNZ
+  t = await r.run(cdb10(0x41, 0, 1), { dataOut: Buffer.alloc(1024) });
+  assert.equal(t.status, Status.CheckCondition);
+  t = await r.run(cdb10(0x41, 0, 1, 0x10), { dataOut: Buffer.alloc(512) }); // ANCHOR
+  assert.deepEqual(senseOf(t), [0x05, 0x24, 0x00]);
+});
+
+test('UNMAP and GET LBA STATUS on a thin LU', async () => {
+  const r = rig({ thin: true });
+  await r.clearUa();
+  r.dev.data.fill(0x41, 0, 16 * 512);
+  const param = Buffer.alloc(24);
+  param.writeUInt16BE(22, 0);
+  param.writeUInt16BE(16, 2);
+  param.writeUInt32BE(2, 12);
+  param.writeUInt32BE(4, 16);
+  let t = await r.run([0x42, 0, 0, 0, 0, 0, 0, 0, 24, 0], { dataOut: param });
+  assert.equal(t.status, Status.Good);
+  assert.equal(r.dev.data[2 * 512], 0);
+  assert.equal(r.dev.data[6 * 512], 0x41);
+  t = await r.run([0x9e, 0x12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 56, 0, 0]);
+  assert.equal(t.status, Status.Good);
+  const d = t.dataIn!;
+  assert.equal(d.readUInt32BE(0), 4 + 16 * 4); // ..., [16, 1024) zeros again
+  // [0,2) mapped, [2,6) deallocated, [6,16) mapped
+  assert.equal(d.readUInt32BE(8 + 4), 0);
+  assert.equal(d.readUInt32BE(8 + 8), 2);
+  assert.equal(d[8 + 12], 0);
+  assert.equal(d.readUInt32BE(24 + 4), 2);
+  assert.equal(d.readUInt32BE(24 + 8), 4);
+  assert.equal(d[24 + 12], 1);
+  // out of range descriptor
+  param.writeUInt32BE(5000, 12);
+  t = await r.run([0x42, 0, 0, 0, 0, 0, 0, 0, 24, 0], { dataOut: param });
+  assert.deepEqual(senseOf(t), [0x05, 0x21, 0x00]);
+});
+
+test('UNMAP on a fully provisioned LU is not supported', async () => {
+  const r = rig();
+  await r.clearUa();
+  const t = await r.run([0x42, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+  assert.deepEqual(senseOf(t), [0x05, 0x20, 0x00]);
+});
+
+test('READ CAPACITY(10/16): last LBA, block size, LBPME/LBPRZ when thin', async () => {
+  const r = rig({ blocks: 1000, thin: true });
+  await r.clearUa();
+  let t = await r.run([0x25, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+  assert.deepEqual([...t.dataIn!], [0, 0, 0x03, 0xe7, 0, 0, 0x02, 0]);
+  t = await r.run([0x9e, 0x10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 32, 0, 0]);
+  assert.equal(t.dataIn!.length, 32);
+  assert.equal(t.dataIn!.readUInt32BE(4), 999);
+  assert.equal(t.dataIn!.readUInt32BE(8), 512);
+  assert.equal(t.dataIn![14], 0xc0);
+  t = await r.run([0x9e, 0x10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 8, 0, 0]);
+  assert.equal(t.dataIn!.length, 8, 'clipped to allocation length');
+});
+
+test('SYNCHRONIZE CACHE flushes; PRE-FETCH checks range', async () => {
+  const r = rig({ blocks: 100 });
+  await r.clearUa();
+  let t = await r.run(cdb10(0x35, 0, 0));
+  assert.equal(t.status, Status.Good);
+  assert.equal(r.dev.flushes, 1);
+  t = await r.run(cdb16(0x90, 99, 2));
+  assert.deepEqual(senseOf(t), [0x05, 0x21, 0x00]);
+});
+
+test('WRITE with WRPROTECT != 0 is an invalid field', async () => {
+  const r = rig();
+  await r.clearUa();
+  const t = await r.run(cdb10(0x2a, 0, 1, 0x20), { dataOut: Buffer.alloc(512) });
+  assert.deepEqual(senseOf(t), [0x05, 0x24, 0x00]);
+});
