@@ -347,7 +347,8 @@ export class Target implements ScsiTargetPort, EngineContext {
           }
           // RFC 7143 11.6.1 b): a task already completed (or never received) is "Function complete"
           if (!victim) return finish(TmfResponse.Complete);
-          aborted = this.abortCmds([victim], () => finish(TmfResponse.Complete));
+          aborted = [victim.task];
+          this.abortCmds([victim], () => finish(TmfResponse.Complete));
           return;
         }
         case Tmf.AbortTaskSet:
@@ -363,7 +364,8 @@ export class Target implements ScsiTargetPort, EngineContext {
             for (const id of others) lu.ua.add(id, Reason.CommandsCleared);
           }
           if (fn === Tmf.LogicalUnitReset) this.resetLu(lu, Reason.BusDeviceReset);
-          aborted = this.abortCmds(cmds, () => finish(TmfResponse.Complete));
+          aborted = cmds.map((c) => c.task);
+          this.abortCmds(cmds, () => finish(TmfResponse.Complete));
           return;
         }
         case Tmf.TargetWarmReset:
@@ -374,7 +376,8 @@ export class Target implements ScsiTargetPort, EngineContext {
             cmds.push(...this.cmdsOf(l, null));
             this.resetLu(l, reason);
           }
-          aborted = this.abortCmds(cmds, () => finish(TmfResponse.Complete));
+          aborted = cmds.map((c) => c.task);
+          this.abortCmds(cmds, () => finish(TmfResponse.Complete));
           return;
         }
         default:
