@@ -1,0 +1,137 @@
+// stgt-bs-faulty: a third-party stgt backing store (contract: stgt docs/writing-a-backing-store.md, bs API version 1).
+//
+// It serves a regular file like stgt's rdwr store and fails reads, writes or flushes that touch
+// chosen block ranges, optionally after a delay: a way to see how an initiator, a filesystem or a
+// multipath setup copes with a failing disk. It imports nothing from stgt; the contract constants
+// are copied here, as the contract document asks.
+//
+//   tgtadm --mode system --op bsload --bstype /path/to/stgt-bs-faulty/index.js   (or: --bstype stgt-bs-faulty)
+//   tgtadm --mode logicalunit --op new --tid 1 --lun 1 -b /srv/disk.img --bstype faulty \
+//          --bsopts "read_error=2048-2055;errno=EIO;delay_ms=2"
+import fs from 'node:fs';
+import { hits, ioError, parseRules } from './rules.js';
+
+/** The stgt backing-store API version this module implements (src/bs/api.ts BS_API_VERSION). */
+const BS_API_VERSION = 1;
+/** Shown in tgtd's log at init: after `bsunload` + `bsload` the newest code runs, and this says which. */
+export const VERSION = '1.0.0';
+
+class FaultyDevice {
+  /** @param {number} fd @param {number} size @param {number} blockSize @param {import('./rules.js').Rules} rules */
+  constructor(fd, size, blockSize, rules) {
+    this.fd = fd;
+    this.size = size;
+    this.blockSize = blockSize;
+    this.rules = rules;
+  }
+
+  /** Runs `fn` now, or after the configured delay. */
+  later(fn) {
+    if (this.rules.delayMs > 0) setTimeout(fn, this.rules.delayMs);
+    else fn();
+  }
+
+  read(offset, length, cb) {
+    this.later(() => {
+      if (hits(this.rules.readError, offset, length, this.blockSize)) return cb(ioError(this.rules.errno, 'read'));
+      const buf = Buffer.allocUnsafe(length);
+      const step = (done) => {
+        if (done === length) return cb(null, buf);
+        fs.read(this.fd, buf, done, length - done, offset + done, (err, n) => {
+          if (err) return cb(err);
+          // Past the end of a shorter file: the rest reads as zeros, as from a hole.
+          if (n === 0) {
+            buf.fill(0, done);
+            return cb(null, buf);
+          }
+          step(done + n);
+        });
+      };
+      step(0);
+    });
+  }
+
+  write(offset, data, cb) {
+    this.later(() => {
+      let length = 0;
+      for (const b of data) length += b.length;
+      if (hits(this.rules.writeError, offset, length, this.blockSize)) return cb(ioError(this.rules.errno, 'write'));
+      const step = (bufs, pos) => {
+        if (bufs.length === 0) return cb(null);
+        fs.writev(this.fd, bufs, pos, (err, n) => {
+          if (err) return cb(err);
+          // Short write: continue with what is left.
+          let skip = n;
+          const rest = [];
+          for (const b of bufs) {
+            if (skip >= b.length) skip -= b.length;
+            else {
+              rest.push(skip > 0 ? b.subarray(skip) : b);
+              skip = 0;
+            }
+          }
+          step(rest, pos + n);
+        });
+      };
+      step(data.slice(), offset);
+    });
+  }
+
+  flush(cb) {
+    this.later(() => {
+      if (this.rules.flushError) return cb(ioError(this.rules.errno, 'fdatasync'));
+      fs.fdatasync(this.fd, (err) => cb(err ?? null));
+    });
+  }
+
+  resize() {
+    const st = fs.fstatSync(this.fd);
+    this.size = st.size - (st.size % this.blockSize);
+    return this.size;
+  }
+
+  close(cb) {
+    fs.close(this.fd, (err) => cb(err ?? null));
+  }
+}
+
+/** @param {{ log(level: string, msg: string): void }} ctx */
+function init(ctx) {
+  ctx.log('info', `stgt-bs-faulty ${VERSION} ready`);
+  return {
+    open(opts, cb) {
+      let rules;
+      try {
+        rules = parseRules(opts.bsopts);
+      } catch (e) {
+        return cb(e);
+      }
+      if (opts.path === '') return cb(new Error('faulty: a backing file is needed (-b PATH)'));
+      let flags = opts.readonly ? fs.constants.O_RDONLY : fs.constants.O_RDWR;
+      if (opts.oflags.sync) flags |= fs.constants.O_SYNC;
+      fs.open(opts.path, flags, (err, fd) => {
+        if (err) return cb(err);
+        fs.fstat(fd, (err2, st) => {
+          if (err2) {
+            fs.close(fd, () => cb(err2));
+            return;
+          }
+          const size = st.size - (st.size % opts.blockSize);
+          ctx.log('info', `${opts.path}: ${size} bytes, ${rules.readError.length + rules.writeError.length} fault range(s)`);
+          cb(null, new FaultyDevice(fd, size, opts.blockSize, rules));
+        });
+      });
+    },
+    exit() {
+      ctx.log('info', `stgt-bs-faulty ${VERSION} unloaded`);
+    },
+  };
+}
+
+export default {
+  kind: 'bs',
+  apiVersion: BS_API_VERSION,
+  name: 'faulty',
+  oflagsSupported: { sync: true, direct: false },
+  init,
+};
