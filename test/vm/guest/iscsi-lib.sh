@@ -1,0 +1,106 @@
+# Guest-side helpers for the kernel-initiator tests (open-iscsi, RFC 7143 login/discovery); sourced by the step scripts
+# Environment from the host: PORTAL (guest's view of the target, e.g. 10.0.2.100:3260).
+set -euo pipefail
+: "${PORTAL:?PORTAL not set}"
+
+# step NAME CMD...: runs one step, prints "STEP NAME ok|FAILED <ms>" (the host test parses these).
+step() {
+  local name=$1 t0 rc=0
+  shift
+  t0=$(date +%s%N)
+  echo "=== $name" >&2
+  # A subshell with its own errexit: in `cmd || rc=$?` bash would ignore set -e inside functions.
+  set +e
+  (
+    set -e
+    "$@"
+  )
+  rc=$?
+  set -e
+  local ms=$((($(date +%s%N) - t0) / 1000000))
+  if ((rc != 0)); then
+    echo "STEP $name FAILED ${ms}ms (exit $rc)"
+    exit "$rc"
+  fi
+  echo "STEP $name ok ${ms}ms"
+}
+
+fail() {
+  echo "FAIL: $*" >&2
+  return 1
+}
+
+start_iscsid() {
+  modprobe iscsi_tcp
+  iscsid
+  # iscsid daemonizes; wait for its control socket before the first iscsiadm.
+  for _ in $(seq 50); do
+    iscsiadm -m session >/dev/null 2>&1 && return 0
+    [[ $? == 21 ]] && return 0 # "No active sessions": iscsid answers
+    sleep 0.2
+  done
+  fail "iscsid did not start"
+}
+
+# discover IQN...: SendTargets discovery must list every IQN given.
+discover() {
+  local out
+  out=$(iscsiadm -m discovery -t sendtargets -p "$PORTAL")
+  echo "$out" >&2
+  local iqn
+  for iqn in "$@"; do
+    grep -q " $iqn\$" <<<"$out" || fail "discovery did not list $iqn"
+  done
+}
+
+# The target reports its own portal (127.0.0.1 on the host), which the guest cannot reach:
+# make a node record for the forwarded portal instead.
+node_new() {
+  iscsiadm -m node -o new -T "$1" -p "$PORTAL" >/dev/null
+}
+
+# node_set IQN NAME VALUE
+node_set() {
+  iscsiadm -m node -T "$1" -p "$PORTAL" -o update -n "$2" -v "$3"
+}
+
+login() {
+  iscsiadm -m node -T "$1" -p "$PORTAL" --login
+}
+
+logout() {
+  iscsiadm -m node -T "$1" -p "$PORTAL" --logout
+}
+
+# disks_of IQN: the sd names the kernel attached for the session to IQN, in LUN order.
+disks_of() {
+  iscsiadm -m session -P3 2>/dev/null | awk -v t="$1" '
+    $1 == "Target:" { cur = $2 }
+    /scsi[0-9]+ Channel [0-9]+ Id [0-9]+ Lun:/ { lun = $NF }
+    /Attached scsi disk/ { if (cur == t) print lun, $4 }' | sort -n | awk '{ print $2 }'
+}
+
+# wait_disks IQN N: waits (30 s) until N disks of IQN exist, prints their /dev paths.
+wait_disks() {
+  local iqn=$1 n=$2 d found
+  for _ in $(seq 150); do
+    found=()
+    for d in $(disks_of "$iqn"); do
+      [[ -b /dev/$d ]] && found+=("/dev/$d")
+    done
+    if ((${#found[@]} == n)); then
+      printf '%s\n' "${found[@]}"
+      return 0
+    fi
+    sleep 0.2
+  done
+  iscsiadm -m session -P3 >&2 || true
+  fail "expected $n disks for $iqn, have ${#found[@]}"
+}
+
+# drop_caches DEV: forget everything cached for DEV so later reads come from the target.
+drop_caches() {
+  sync
+  blockdev --flushbufs "$1"
+  echo 3 >/proc/sys/vm/drop_caches
+}
