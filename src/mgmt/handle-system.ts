@@ -75,7 +75,7 @@ export function systemShow(host: MgmtHost): string {
   for (const l of host.llds()) s += `    ${l.name}: ${l.state}\n`;
   s += 'Backing stores:\n';
   // tgt lists stores newest-registered first.
-  for (const b of host.bstores().slice().reverse()) {
+  for (const b of host.bstores().filter((x) => x.state === 'ready').reverse()) {
     const f = b.oflagsSupported;
     s += f !== null && (f.sync || f.direct) ? `    ${b.name} (bsoflags ${oflagsText(f)})\n` : `    ${b.name}\n`;
   }

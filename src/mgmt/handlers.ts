@@ -62,7 +62,11 @@ export async function executeRequest(host: MgmtHost, req: IpcRequest): Promise<M
       lld = { name: req.lld, state: 'uninitialized', error: null, driver: null };
     } else if (req.lld === '') {
       lld = llds[0];
-      if (lld === undefined) return fail(TGTADM_NO_DRIVER);
+      if (lld === undefined) {
+        // With every LLD unloaded, the daemon still answers system and lld requests.
+        if (req.mode !== MODE_SYSTEM && req.mode !== MODE_LLD) return fail(TGTADM_NO_DRIVER);
+        lld = { name: '', state: 'uninitialized', error: null, driver: null };
+      }
     } else {
       lld = llds.find((l) => l.name === req.lld);
       // tgt: a driver that is not ready only answers `--mode lld` requests.
