@@ -132,6 +132,7 @@ modprobe virtio_net; modprobe sd_mod
 ip link set lo up
 ip link set eth0 up && ip addr add 10.0.2.15/24 dev eth0 && ip route add default via 10.0.2.2 || echo "stgt-vm: eth0 setup failed"
 hostname stgt-vm
+mkdir -p /run/lock
 cut -d' ' -f1 /proc/uptime >$ctl/boot-uptime
 set -a; . $ctl/env.sh; set +a
 cd /root

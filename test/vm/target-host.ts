@@ -66,7 +66,7 @@ export class HostTarget {
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), `stgt-vm-target-${bins.kind}-`));
     this.port = port;
     // Any free number works as a control port: it only names the socket file.
-    this.controlPort = 1000 + (port % 50000);
+    this.controlPort = 100 + (port % 9000); // tgtd refuses large -C values
     this.socket = path.join(this.dir, 'socket');
   }
 

@@ -16,8 +16,8 @@ step mkfs mkfs.ext4 -q -F "$dev"
 step mount mount "$dev" $mnt
 write_files() {
   local i
-  for i in 1 2 3 4 5 6; do
-    dd if=/dev/urandom of=$mnt/big$i bs=1M count=4 status=none
+  for i in 1 2 3 4; do
+    dd if=/dev/urandom of=$mnt/big$i bs=1M count=2 status=none
   done
   mkdir -p $mnt/small
   for i in $(seq 1 200); do
@@ -30,9 +30,9 @@ step write-files write_files
 step umount umount $mnt
 step remount eval 'drop_caches "$dev" && mount "$dev" $mnt'
 step verify-checksums eval '(cd $mnt && sha256sum --quiet -c /root/sums)'
-step fio-verify fio --name=verify --filename=$mnt/fio.dat --size=24M --rw=randwrite --bs=4k \
+step fio-verify fio --name=verify --filename=$mnt/fio.dat --size=8M --rw=randwrite --bs=4k \
   --ioengine=libaio --iodepth=8 --direct=1 --verify=crc32c --do_verify=1 --verify_fatal=1 \
-  --verify_dump=0 --runtime=40 --output-format=terse
+  --verify_dump=0 --output-format=terse
 step umount-2 umount $mnt
 step e2fsck eval 'drop_caches "$dev" && e2fsck -fn "$dev" >&2'
 step logout logout "$IQN_PLAIN"

@@ -31,6 +31,7 @@ fail() {
 }
 
 start_iscsid() {
+  mkdir -p /run/lock/iscsi
   modprobe iscsi_tcp
   iscsid
   # iscsid daemonizes; wait for its control socket before the first iscsiadm.
