@@ -3,8 +3,9 @@
 import { LUN_UNSET, OP_DELETE, OP_NEW, OP_STATS, OP_UPDATE, parsePayload } from './ipc.js';
 import {
   TGTADM_INVALID_REQUEST, TGTADM_LUN_ACTIVE, TGTADM_LUN_EXIST, TGTADM_NO_LUN, TGTADM_NO_TARGET,
-  TGTADM_SUCCESS, TGTADM_UNSUPPORTED_OPERATION,
+  TGTADM_SUCCESS, TGTADM_UNKNOWN_PARAM, TGTADM_UNSUPPORTED_OPERATION,
 } from './errors.js';
+import { noMediumLogicalUnit } from './no-medium.js';
 import { statHeader, statLu } from './stat.js';
 import { fail, ok, type MgmtReply, type MgmtRequest } from './handlers.js';
 
@@ -18,7 +19,8 @@ export async function deviceMgmt(m: MgmtRequest): Promise<MgmtReply> {
     case OP_NEW:
       return fail(await createDevice(m));
     case OP_DELETE: {
-      if (target === undefined) return fail(TGTADM_NO_TARGET);
+      // tgt looks the LU up through its target and reports a missing target as a missing LU.
+      if (target === undefined) return fail(TGTADM_NO_LUN);
       const lun = lunOf(req.lun);
       if (lun === 0) return fail(TGTADM_INVALID_REQUEST); // LUN 0 goes only with its target
       const lu = lun === null ? undefined : target.luns.get(lun);
@@ -36,7 +38,10 @@ export async function deviceMgmt(m: MgmtRequest): Promise<MgmtReply> {
       if (lu === undefined) return fail(TGTADM_NO_LUN);
       const parsed = parsePayload(req.payload);
       const pairs = parsed.opsKind !== null ? [...parsed.pairs, ...parsed.ops] : parsed.pairs;
-      return fail(lu.updateParams(pairs));
+      // tgt answers any rejected parameter with "invalid request" (spc.c lu_config returns
+      // TGTADM_INVALID_REQUEST), never with "unknown parameter".
+      const err = lu.updateParams(pairs);
+      return fail(err === TGTADM_UNKNOWN_PARAM ? TGTADM_INVALID_REQUEST : err);
     }
     case OP_STATS: {
       if (target === undefined) return fail(TGTADM_NO_TARGET);
@@ -83,10 +88,21 @@ async function createDevice({ req, host }: MgmtRequest): Promise<number> {
   if (req.deviceType !== TYPE_DISK) return TGTADM_UNSUPPORTED_OPERATION;
   const oflags = parseOflags(kv.get('bsoflags'));
   if (oflags === null) return TGTADM_INVALID_REQUEST;
+  const path = kv.get('path') ?? '';
+  const bstype = kv.get('bstype') ?? null;
+  if (path === '' && (bstype === null || bstype === 'rdwr')) {
+    // tgt creates a disk without -b as an empty removable drive that is offline (no medium):
+    // sbc.c leaves it with no backing file, so it prints "Backing store path: None".
+    const bsName = bstype ?? 'rdwr';
+    if (!host.bstores().some((b) => b.name === bsName && b.state === 'ready')) return TGTADM_INVALID_REQUEST;
+    host.acquire('bs', bsName);
+    target.addLun(noMediumLogicalUnit(target.tid, lun, bsName, oflags, parseBlockSize(kv.get('blocksize'))));
+    return TGTADM_SUCCESS;
+  }
   const lu = await host.createLogicalUnit(target, {
     lun,
-    bstype: kv.get('bstype') ?? null,
-    path: kv.get('path') ?? '',
+    bstype,
+    path,
     bsopts: kv.get('bsopts') ?? '',
     oflags,
     blockSize: parseBlockSize(kv.get('blocksize')),

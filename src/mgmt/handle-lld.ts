@@ -1,6 +1,6 @@
 // `--mode lld|portal|session|connection`: requests the transport driver answers (tgt mgmt.c).
 
-import { OP_DELETE, OP_NEW, OP_SHOW, OP_START, OP_STATS, OP_STOP } from './ipc.js';
+import { OP_DELETE, OP_NEW, OP_SHOW, OP_START, OP_STATS, OP_STOP, parsePayload } from './ipc.js';
 import { TGTADM_INVALID_REQUEST, TGTADM_SUCCESS } from './errors.js';
 import { fail, ok, type MgmtReply, type MgmtRequest } from './handlers.js';
 import type { LldMgmtResult } from '../lld/api.js';
@@ -32,16 +32,26 @@ export async function lldMgmt({ req, host, lld }: MgmtRequest): Promise<MgmtRepl
   }
 }
 
+/**
+ * tgt keeps portals on a list it adds to at the head, so `--mode portal --op show` prints the
+ * newest first; the driver lists them in creation order.
+ */
+function newestFirst(text: string): string {
+  const lines = text.split('\n').filter((l) => l !== '');
+  return lines.length === 0 ? '' : lines.reverse().join('\n') + '\n';
+}
+
 export async function portalMgmt({ req, lld }: MgmtRequest): Promise<MgmtReply> {
   const d = lld.driver;
   switch (req.op) {
     case OP_SHOW:
-      return d?.portalShow === undefined ? fail(TGTADM_INVALID_REQUEST) : ok(d.portalShow());
+      return d?.portalShow === undefined ? fail(TGTADM_INVALID_REQUEST) : ok(newestFirst(d.portalShow()));
     case OP_NEW:
     case OP_DELETE: {
-      const i = req.payload.indexOf('portal=');
-      if (i < 0) return fail(TGTADM_INVALID_REQUEST);
-      const arg = req.payload.slice(i + 'portal='.length);
+      // tgtadm sends `--param portal=A:P` as "portalOps portal=A:P," (tgt mgmt.c portal_mgmt).
+      const parsed = parsePayload(req.payload);
+      const arg = [...parsed.ops, ...parsed.pairs].find(([k]) => k === 'portal')?.[1];
+      if (arg === undefined) return fail(TGTADM_INVALID_REQUEST);
       const fn = req.op === OP_NEW ? d?.portalCreate : d?.portalDestroy;
       if (fn === undefined) return fail(TGTADM_INVALID_REQUEST);
       return reply(await fn.call(d, arg));
