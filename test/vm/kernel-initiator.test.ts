@@ -43,6 +43,9 @@ describe(`kernel initiator in a VM against ${kind} tgtd`, { timeout: 30 * 60_000
     process.stderr.write(`stgt-vm: image ${image.dir} ${image.built ? `built in ${image.buildMs} ms` : 'from cache'} (${Date.now() - t0} ms)\n`);
     target = await HostTarget.start(bins);
     target.addTarget(1, IQN_PLAIN, [target.backingFile('plain.img', 256)]);
+    // tgt offers no digest unless told to (its default is None): allow CRC32C as an admin would.
+    target.setParam(1, 'HeaderDigest', 'CRC32C,None');
+    target.setParam(1, 'DataDigest', 'CRC32C,None');
     target.addTarget(2, IQN_CHAP, [target.backingFile('chap.img', 32)]);
     target.addChap(2, CHAP_USER, CHAP_PASS);
     target.addTarget(3, IQN_MULTI, [1, 2, 3].map((i) => target.backingFile(`multi${i}.img`, MULTI_MIB)));

@@ -150,6 +150,11 @@ export class HostTarget {
     this.tgtadm('--mode', 'target', '--op', 'bind', '--tid', String(tid), '-I', 'ALL');
   }
 
+  /** Sets an iSCSI key of target `tid` (tgtadm --op update --name --value), e.g. HeaderDigest CRC32C,None. */
+  setParam(tid: number, name: string, value: string): void {
+    this.tgtadm('--mode', 'target', '--op', 'update', '--tid', String(tid), '--name', name, '--value', value);
+  }
+
   /** Incoming CHAP: the initiator must authenticate as user/password to log in to `tid`. */
   addChap(tid: number, user: string, password: string): void {
     this.tgtadm('--mode', 'account', '--op', 'new', '--user', user, '--password', password);

@@ -31,7 +31,7 @@ digest_login() {
 }
 step digest-login digest_login
 dev=$(wait_disks "$IQN_PLAIN" 1)
-step digest-io pattern_check "$dev" 16 digest
+step digest-io pattern_check "$dev" 4 digest
 step digest-fio fio --name=dverify --filename="$dev" --offset=32M --size=16M --rw=randwrite --bs=8k \
   --ioengine=libaio --iodepth=8 --direct=1 --verify=crc32c --do_verify=1 --verify_fatal=1 \
   --verify_dump=0 --output-format=terse
@@ -55,7 +55,7 @@ chap_wrong() {
 step chap-wrong-secret-refused chap_wrong
 step chap-login eval 'chap_set "$CHAP_PASS" && login "$IQN_CHAP"'
 dev=$(wait_disks "$IQN_CHAP" 1)
-step chap-io pattern_check "$dev" 8 chap
+step chap-io pattern_check "$dev" 4 chap
 step chap-logout logout "$IQN_CHAP"
 
 # --- three LUNs: three disks of the right size, each holding its own data.
