@@ -39,7 +39,7 @@ export function makeImages(dir: string): void {
 
 /** Cuts the store and device-type lists out of a system show (keeps their headings). */
 export function splitSystemShow(text: string): { text: string; stores: string[]; deviceTypes: string[] } | null {
-  const m = /^Backing stores:\n((?: {4}.*\n)*)Device types:\n((?: {4}.*\n)*)/m.exec(text);
+  const m = /^Backing stores:\n((?: {4}.*\n)*)Device types:\n((?: {4}[^:\n]*\n)*)/m.exec(text);
   if (m === null) return null;
   const lines = (s: string): string[] => s.split('\n').filter((l) => l !== '');
   return {
