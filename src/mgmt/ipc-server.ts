@@ -13,6 +13,7 @@ import net from 'node:net';
 import { dirname } from 'node:path';
 import * as ipc from './ipc.js';
 import { TGTADM_UNKNOWN_ERR } from './errors.js';
+import { loadPeerCredReader, peerAllowed, type PeerCredReader } from './peer-cred.js';
 
 export type IpcReply = (err: number, text: string) => void;
 export type IpcHandler = (req: ipc.IpcRequest, reply: IpcReply) => void;
@@ -81,7 +82,12 @@ export class IpcServer {
       } catch {
         // absent
       }
-      const server = net.createServer((sock) => serveConnection(sock, opts));
+      const peerCred = await loadPeerCredReader();
+      if (peerCred === null) opts.log?.('warn', 'koffi is not installed: management peers are not checked with SO_PEERCRED');
+      const server = net.createServer((sock) => {
+        if (!checkPeer(sock, peerCred, opts)) return;
+        serveConnection(sock, opts);
+      });
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
         server.listen({ path, backlog: 32 }, () => {
@@ -111,6 +117,19 @@ export class IpcServer {
       }
     });
   }
+}
+
+/** SO_PEERCRED: a peer with another uid/gid is closed unanswered, as tgtd does. */
+function checkPeer(sock: net.Socket, reader: PeerCredReader | null, opts: IpcServerOptions): boolean {
+  if (reader === null) return true;
+  const peer = reader(sock);
+  const self = { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 };
+  if (peer !== null && peerAllowed(peer, self)) return true;
+  opts.log?.('warn', peer === null ? 'management peer credentials unavailable: refused'
+    : `management request from uid ${peer.uid} gid ${peer.gid} (pid ${peer.pid}) refused`);
+  sock.on('error', () => undefined);
+  sock.destroy();
+  return false;
 }
 
 /** Reads one request, hands it to the handler, writes the one answer and closes. */
