@@ -1,4 +1,5 @@
 // SBC-4 5.x media access: READ, WRITE, WRITE AND VERIFY, VERIFY, ORWRITE, COMPARE AND WRITE.
+import { DataDir } from './api.js';
 import { Op } from './opcodes.js';
 import { Reason } from './sense.js';
 import type { Cmd } from './command.js';
@@ -64,17 +65,28 @@ function write(c: Cmd): void {
   c.task.transferLength = len;
   if (!checkProtect(c) || !checkRange(c, lu, p.lba, p.blocks) || !checkWritable(c, lu) || !checkXferLimit(c, len)) return;
   if (p.blocks === 0) return c.good();
-  // FCP-4 / libiscsi residual tests: fewer bytes than the CDB asks for (EDTL < SPDTL) means no
-  // write at all, CHECK CONDITION INVALID FIELD IN INFORMATION UNIT; extra bytes are ignored.
-  const bufs = c.dataOutBufs(len);
-  if (!bufs) return c.fail(Reason.InvalidFieldInIu);
-  lu.stats.wrSubmBytes += len;
+  // RFC 7143 11.4.5.1 residual overflow: when the initiator's Expected Data Transfer Length is
+  // shorter than the CDB's transfer length, the command runs on the data that was transferred and
+  // the response reports the untransferred bytes as a residual overflow (transferLength stays the
+  // CDB's length so the transport computes it). Only whole blocks can reach the medium, so a
+  // partial tail block is not written (libiscsi iSCSIResiduals.Write*Residuals: GOOD, the first
+  // EDTL bytes' blocks written, nothing beyond). Extra Data-Out beyond the CDB's length is ignored.
+  const bytes = writableBytes(c.task.dataOutLength, len, lu.blockSize);
+  if (bytes === 0) return c.good();
+  const bufs = c.dataOutBufs(bytes)!;
+  lu.stats.wrSubmBytes += bytes;
   lu.stats.wrSubmCmds++;
-  c.ioBytes = len;
+  c.ioBytes = bytes;
   // SBC-4 4.15: FUA, or a disabled write cache, means stable storage before GOOD.
   // WRITE AND VERIFY also implies the data reached the medium (SBC-4 5.42).
   c.flushAfter = p.fua || !lu.modePages.wce || isWriteAndVerify(p.opcode);
   lu.dev.write(p.lba * lu.blockSize, bufs, c.onWriteDone);
+}
+
+/** Bytes of a write that go to the medium: the whole blocks of min(Data-Out received, CDB length). */
+export function writableBytes(received: number, cdbBytes: number, blockSize: number): number {
+  const n = Math.min(received, cdbBytes);
+  return n - (n % blockSize);
 }
 
 function isWriteAndVerify(op: number): boolean {
@@ -153,6 +165,11 @@ function compareAndWrite(c: Cmd): void {
   c.task.transferLength = 2 * len;
   if (!checkProtect(c)) return;
   if (p.blocks > MAX_COMPARE_AND_WRITE) return c.fail(Reason.InvalidFieldInCdb);
+  // SBC-4 5.3: NUMBER OF LOGICAL BLOCKS zero transfers no data. An initiator that sends Data-Out
+  // anyway has a CDB that disagrees with its own transfer (e.g. 256 blocks truncated to the one-byte
+  // field): the NUMBER OF LOGICAL BLOCKS field is invalid (libiscsi CompareAndWrite.Simple at 256).
+  const sendsData = (c.task.dir & DataDir.Write) !== 0 && c.task.expectedLength > 0;
+  if (p.blocks === 0 && sendsData) return c.fail(Reason.InvalidFieldInCdb);
   if (!checkRange(c, lu, p.lba, p.blocks) || !checkWritable(c, lu)) return;
   if (p.blocks === 0) return c.good();
   if (c.task.dataOutLength !== 2 * len) return c.fail(Reason.InvalidFieldInIu);

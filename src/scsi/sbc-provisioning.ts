@@ -25,6 +25,12 @@ function writeSame(c: Cmd): void {
   const bs = lu.blockSize;
   c.task.transferLength = p.ndob ? 0 : bs;
   if (p.protect !== 0) return c.fail(Reason.InvalidFieldInCdb);
+  // SBC-4 4.7.3.4: UNMAP=1 asks for the unmap operation, which exists only with logical block
+  // provisioning management (LBPME=1, LBPWS/LBPWS10=1 in VPD B2h). A fully provisioned LU answers
+  // INVALID COMMAND OPERATION CODE, as LIO does without emulate_tpws, rather than writing the data
+  // and letting the initiator believe the blocks were unmapped (libiscsi WriteSame*.UnmapVPD takes
+  // GOOD to mean "unmap available" and then requires LBPME and LBPWS*).
+  if (p.unmap && !lu.thin) return c.fail(Reason.InvalidOpcode);
   // SBC-4 5.48: ANCHOR needs UNMAP, and anchored LBAs are not supported (ANC_SUP=0 in VPD B2h).
   if (p.anchor) return c.fail(Reason.InvalidFieldInCdb);
   // Block Limits WSNZ=1: a zero NUMBER OF LOGICAL BLOCKS is refused rather than meaning "to the end".

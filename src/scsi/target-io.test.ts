@@ -42,17 +42,28 @@ test('LBA out of range, including a zero-length access past the end', async () =
   assert.equal(t.status, Status.Good);
 });
 
-test('short Data-Out (EDTL < SPDTL) writes nothing: INVALID FIELD IN INFORMATION UNIT', async () => {
+test('short Data-Out (EDTL < SPDTL): GOOD, the whole blocks received are written, residual from the CDB length', async () => {
   const r = rig();
   await r.clearUa();
+  r.dev.data.fill(0xaa, 0, 1024);
   const t = await r.run(cdb10(0x2a, 0, 2), { dataOut: Buffer.alloc(512, 1) });
-  assert.deepEqual(senseOf(t), [0x05, 0x0e, 0x03]);
+  assert.equal(t.status, Status.Good);
+  assert.equal(t.sense, null);
   assert.equal(t.transferLength, 1024);
-  assert.equal(r.dev.writes, 0);
+  assert.equal(r.dev.data[0], 1);
+  assert.equal(r.dev.data[511], 1);
+  assert.equal(r.dev.data[512], 0xaa, 'block beyond the EDTL not written');
+  // a partial block (200 of 512 bytes) writes nothing and is still GOOD
+  const writes = r.dev.writes;
+  const p = await r.run(cdb10(0x2a, 4, 1), { dataOut: Buffer.alloc(200, 3) });
+  assert.equal(p.status, Status.Good);
+  assert.equal(p.transferLength, 512);
+  assert.equal(r.dev.writes, writes);
+  assert.equal(r.dev.data[4 * 512], 0);
   // longer Data-Out than the CDB asks: only the CDB's length is written
   const u = await r.run(cdb10(0x2a, 0, 1), { dataOut: Buffer.alloc(1024, 2) });
   assert.equal(u.status, Status.Good);
-  assert.equal(r.dev.data[512], 0);
+  assert.equal(r.dev.data[512], 0xaa);
   assert.equal(r.dev.data[511], 2);
 });
 

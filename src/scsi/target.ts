@@ -315,11 +315,17 @@ export class Target implements ScsiTargetPort, EngineContext {
     this.abortCmds(victims, null);
   }
 
-  private resetLu(lu: LogicalUnit, reason: typeof Reason.BusDeviceReset): void {
-    // SAM-5 5.7.x: a reset clears SPC-2 reservations and prevent-removal; PR registrations survive.
+  /**
+   * SAM-5 6.3.3 logical unit reset: clears SPC-2 reservations and prevent-removal (PR registrations
+   * survive) and raises a unit attention for the other I_T nexuses: they have no other way to learn
+   * that their tasks, reservation and mode state went away. The nexus that asked for the reset
+   * learns of it from the task management response, so it gets none (libiscsi 1.19's
+   * Reserve6.LUNReset and the suite after it fail on a 29/03 to the issuing session).
+   */
+  private resetLu(lu: LogicalUnit, reason: typeof Reason.BusDeviceReset, by: ItNexus): void {
     lu.reservedBy = -1;
     lu.preventRemoval = false;
-    lu.ua.addAll(this.nexuses.keys(), reason);
+    lu.ua.addAll(this.nexuses.keys(), reason, by.id);
   }
 
   taskMgmt(
@@ -345,8 +351,12 @@ export class Target implements ScsiTargetPort, EngineContext {
           for (const c of this.live) {
             if (c.inSet && c.task.nexus.id === nexus.id && c.task.tag === refTag) victim = c;
           }
-          // RFC 7143 11.6.1 b): a task already completed (or never received) is "Function complete"
-          if (!victim) return finish(TmfResponse.Complete);
+          // No such task here: it completed already (or never reached the engine). RFC 7143 11.6.1
+          // c) answers "Task does not exist" for a RefCmdSN outside the CmdSN window (already
+          // received); b) "Function complete" for one inside it (not yet received) is the
+          // transport's call, as only it knows the window (libiscsi iSCSITMF.AbortTaskSimpleAsync
+          // expects WRITE good + "Task does not exist" when the write finished first).
+          if (!victim) return finish(TmfResponse.TaskDoesNotExist);
           aborted = [victim.task];
           this.abortCmds([victim], () => finish(TmfResponse.Complete));
           return;
@@ -363,7 +373,7 @@ export class Target implements ScsiTargetPort, EngineContext {
             for (const c of cmds) if (c.task.nexus.id !== nexus.id) others.add(c.task.nexus.id);
             for (const id of others) lu.ua.add(id, Reason.CommandsCleared);
           }
-          if (fn === Tmf.LogicalUnitReset) this.resetLu(lu, Reason.BusDeviceReset);
+          if (fn === Tmf.LogicalUnitReset) this.resetLu(lu, Reason.BusDeviceReset, nexus);
           aborted = cmds.map((c) => c.task);
           this.abortCmds(cmds, () => finish(TmfResponse.Complete));
           return;
@@ -374,7 +384,7 @@ export class Target implements ScsiTargetPort, EngineContext {
           const reason = fn === Tmf.TargetColdReset ? Reason.PowerOnOccurred : Reason.BusDeviceReset;
           for (const l of this.luns.values()) {
             cmds.push(...this.cmdsOf(l, null));
-            this.resetLu(l, reason);
+            this.resetLu(l, reason, nexus);
           }
           aborted = cmds.map((c) => c.task);
           this.abortCmds(cmds, () => finish(TmfResponse.Complete));

@@ -1,0 +1,91 @@
+// Unit tests: SAM-5 / SBC-4 behaviour found by libiscsi iscsi-test-cu (resets, ABORT TASK, COMPARE AND WRITE, WRITE SAME UNMAP).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { DataDir, Status, Tmf, TmfResponse } from './api.js';
+import type { ItNexus, ScsiTask } from './api.js';
+import { cdb10, cdb16, makeTask, rig, senseOf } from './testing/harness.js';
+import type { Rig } from './testing/harness.js';
+
+const TUR = [0, 0, 0, 0, 0, 0];
+
+function tmf(r: Rig, n: ItNexus, fn: Tmf, lun = 1, ref = 0): Promise<[number, readonly ScsiTask[]]> {
+  return new Promise((res) => r.target.taskMgmt(n, fn, lun, ref, (resp, ab) => res([resp, ab])));
+}
+
+test('LOGICAL UNIT RESET: 29/03 for the other nexus only, SPC-2 reservation released', async () => {
+  const r = rig();
+  await r.clearUa();
+  assert.equal((await r.run([0x16, 0, 0, 0, 0, 0])).status, Status.Good); // RESERVE(6) by i1
+  const [resp] = await tmf(r, r.i1, Tmf.LogicalUnitReset);
+  assert.equal(resp, TmfResponse.Complete);
+  // the issuer's next command runs: no unit attention, and its reservation is gone
+  const own = await r.run([0x16, 0, 0, 0, 0, 0]);
+  assert.equal(own.status, Status.Good);
+  assert.equal(own.sense, null);
+  // the other nexus sees BUS DEVICE RESET FUNCTION OCCURRED once, then the reservation conflict
+  const other = await r.run(TUR, { n: r.i2 });
+  assert.deepEqual(senseOf(other), [0x06, 0x29, 0x03]);
+  assert.equal((await r.run(TUR, { n: r.i2 })).status, Status.ReservationConflict);
+});
+
+test('TARGET WARM RESET: 29/03 on every LU for the other nexus; COLD RESET: 29/01; none for the issuer', async () => {
+  const r = rig();
+  await r.clearUa();
+  assert.equal((await tmf(r, r.i2, Tmf.TargetWarmReset))[0], TmfResponse.Complete);
+  assert.equal((await r.run(TUR, { n: r.i2 })).status, Status.Good);
+  assert.deepEqual(senseOf(await r.run(TUR)), [0x06, 0x29, 0x03]);
+  assert.deepEqual(senseOf(await r.run(TUR, { lun: 0 })), [0x06, 0x29, 0x03]);
+  assert.equal((await r.run(TUR)).status, Status.Good);
+  assert.equal((await tmf(r, r.i2, Tmf.TargetColdReset))[0], TmfResponse.Complete);
+  assert.equal((await r.run(TUR, { n: r.i2 })).status, Status.Good);
+  assert.deepEqual(senseOf(await r.run(TUR)), [0x06, 0x29, 0x01]);
+});
+
+test('ABORT TASK of a task that already completed: TASK DOES NOT EXIST', async () => {
+  const r = rig();
+  await r.clearUa();
+  const w = await r.run(cdb10(0x2a, 0, 1), { dataOut: Buffer.alloc(512, 1), tag: 77 });
+  assert.equal(w.status, Status.Good);
+  const [resp, aborted] = await tmf(r, r.i1, Tmf.AbortTask, 1, 77);
+  assert.equal(resp, TmfResponse.TaskDoesNotExist);
+  assert.equal(aborted.length, 0);
+});
+
+test('COMPARE AND WRITE: NUMBER OF LOGICAL BLOCKS 0 with Data-Out is INVALID FIELD IN CDB; without, GOOD', async () => {
+  const r = rig();
+  await r.clearUa();
+  // libiscsi sends 256 blocks: the one-byte field wraps to 0 while 2 * 256 blocks of data follow
+  const cw = [0x89, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+  const t = await r.run(cw, { dataOut: Buffer.alloc(2 * 256 * 512, 0x41) });
+  assert.equal(t.status, Status.CheckCondition);
+  assert.deepEqual([...t.sense!.subarray(0, 14)], [0x70, 0, 0x05, 0, 0, 0, 0, 10, 0, 0, 0, 0, 0x24, 0x00]);
+  assert.equal(r.dev.writes, 0);
+  const none = makeTask(r.i1, 1, cw, { expectedLength: 0 });
+  none.dir = DataDir.None;
+  const z = await new Promise<ScsiTask>((res) => r.target.execute(none, res));
+  assert.equal(z.status, Status.Good);
+});
+
+test('WRITE SAME UNMAP=1 on a fully provisioned LU: INVALID COMMAND OPERATION CODE, nothing written', async () => {
+  const r = rig();
+  await r.clearUa();
+  r.dev.data.fill(0x55, 0, 512);
+  const ws10 = cdb10(0x41, 0, 1, 0x08);
+  let t = await r.run(ws10, { dataOut: Buffer.alloc(512) });
+  assert.deepEqual([...t.sense!.subarray(0, 14)], [0x70, 0, 0x05, 0, 0, 0, 0, 10, 0, 0, 0, 0, 0x20, 0x00]);
+  t = await r.run(cdb16(0x93, 0, 1, 0x08), { dataOut: Buffer.alloc(512) });
+  assert.deepEqual(senseOf(t), [0x05, 0x20, 0x00]);
+  assert.equal(r.dev.data[0], 0x55);
+  // UNMAP=0 still writes
+  t = await r.run(cdb10(0x41, 0, 1), { dataOut: Buffer.alloc(512, 7) });
+  assert.equal(t.status, Status.Good);
+  assert.equal(r.dev.data[511], 7);
+});
+
+test('WRITE SAME UNMAP=1 on a thin LU with zero data deallocates', async () => {
+  const r = rig({ thin: true });
+  await r.clearUa();
+  const t = await r.run(cdb10(0x41, 0, 8, 0x08), { dataOut: Buffer.alloc(512) });
+  assert.equal(t.status, Status.Good);
+  assert.equal(r.dev.unmaps, 1);
+});
