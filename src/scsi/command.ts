@@ -131,11 +131,14 @@ export class Cmd {
     this.good();
   }
 
-  /** Completes with CHECK CONDITION and sense for `reason` (INFORMATION = `info` when >= 0). */
-  fail(reason: SenseReason, info = -1): void {
+  /**
+   * Completes with CHECK CONDITION and sense for `reason` (INFORMATION = `info` when >= 0; the
+   * sense key specific field pointer = `field` when >= 0, see `fieldPointer`).
+   */
+  fail(reason: SenseReason, info = -1, field = -1): void {
     const descriptor = this.lu ? this.lu.descriptorSense : false;
     this.task.status = Status.CheckCondition;
-    this.task.sense = buildSense(reason, descriptor, info);
+    this.task.sense = buildSense(reason, descriptor, info, field);
     this.task.dataIn = null;
     this.ctx.finish(this);
   }

@@ -8,8 +8,11 @@ import { checkRange, checkWritable } from './sbc-io.js';
 
 /** Block Limits VPD: MAXIMUM WRITE SAME LENGTH (blocks). */
 export const MAX_WRITE_SAME_BLOCKS = 0x100000;
-/** Block Limits VPD: MAXIMUM UNMAP LBA COUNT and MAXIMUM UNMAP BLOCK DESCRIPTOR COUNT. */
-export const MAX_UNMAP_BLOCKS = 0x400000;
+/**
+ * Block Limits VPD: MAXIMUM UNMAP LBA COUNT (1 Mi blocks: libiscsi Inquiry.BlockLimits calls more
+ * than 1024*1024 insane) and MAXIMUM UNMAP BLOCK DESCRIPTOR COUNT.
+ */
+export const MAX_UNMAP_BLOCKS = 0x100000;
 export const MAX_UNMAP_DESCRIPTORS = 256;
 /** Bytes written per backing-store call by WRITE SAME. */
 const WS_CHUNK = 1 << 20;

@@ -75,19 +75,43 @@ export const Reason = {
 export const FIXED_SENSE_LEN = 18;
 
 /**
- * Builds sense data for `reason`. `info` (when >= 0) goes into the INFORMATION field, e.g. the
- * miscompare offset for COMPARE AND WRITE (SBC-4 5.3) or VERIFY BYTCHK=1.
+ * SPC-4 4.5.2.4.2 field pointer: which byte (and optionally which bit) of the CDB or parameter
+ * list holds the invalid field. Encoded as `byte << 4 | (bit >= 0 ? 8 | bit : 0) | (cdb ? 0 : 0x100000)`
+ * by `fieldPointer`, so a failing handler passes a number rather than building an object.
  */
-export function buildSense(reason: SenseReason, descriptor: boolean, info = -1): Buffer {
+export function fieldPointer(byte: number, bit = -1, inCdb = true): number {
+  return ((byte & 0xffff) << 4) | (bit >= 0 ? 0x8 | (bit & 7) : 0) | (inCdb ? 0 : 0x100000);
+}
+
+/** SENSE KEY SPECIFIC bytes 0..2 (SKSV, C/D, BPV, BIT POINTER, FIELD POINTER) into `b` at `off`. */
+function writeFieldPointer(b: Buffer, off: number, field: number): void {
+  b[off] = 0x80 | ((field & 0x100000) === 0 ? 0x40 : 0) | (field & 0xf);
+  b.writeUInt16BE((field >> 4) & 0xffff, off + 1);
+}
+
+/**
+ * Builds sense data for `reason`. `info` (when >= 0) goes into the INFORMATION field, e.g. the
+ * miscompare offset for COMPARE AND WRITE (SBC-4 5.3) or VERIFY BYTCHK=1. `field` (when >= 0, from
+ * `fieldPointer`) fills the sense key specific field pointer of an ILLEGAL REQUEST.
+ */
+export function buildSense(reason: SenseReason, descriptor: boolean, info = -1, field = -1): Buffer {
   if (descriptor) {
     // SPC-4 4.5.2 descriptor format: 0 RESPONSE CODE 72h, 1 SENSE KEY, 2 ASC, 3 ASCQ, 7 ADDITIONAL SENSE LENGTH
     const withInfo = info >= 0;
-    const b = Buffer.alloc(8 + (withInfo ? 12 : 0));
+    const withField = field >= 0;
+    const b = Buffer.alloc(8 + (withInfo ? 12 : 0) + (withField ? 8 : 0));
     b[0] = 0x72;
     b[1] = reason.key;
     b[2] = reason.asc;
     b[3] = reason.ascq;
-    b[7] = withInfo ? 12 : 0;
+    b[7] = b.length - 8;
+    if (withField) {
+      // SPC-4 4.5.2.3 sense key specific descriptor: 0 TYPE 02h, 1 ADDITIONAL LENGTH 06h, 4..6 SENSE KEY SPECIFIC
+      const o = b.length - 8;
+      b[o] = 0x02;
+      b[o + 1] = 0x06;
+      writeFieldPointer(b, o + 4, field);
+    }
     if (withInfo) {
       // SPC-4 4.5.2.2 Information descriptor: 0 TYPE 00h, 1 ADDITIONAL LENGTH 0Ah, 2 VALID bit, 4..11 INFORMATION
       b[8] = 0x00;
@@ -107,5 +131,7 @@ export function buildSense(reason: SenseReason, descriptor: boolean, info = -1):
   b[7] = FIXED_SENSE_LEN - 8;
   b[12] = reason.asc;
   b[13] = reason.ascq;
+  // 15..17 SENSE KEY SPECIFIC
+  if (field >= 0) writeFieldPointer(b, 15, field);
   return b;
 }

@@ -1,7 +1,7 @@
 // SPC-4 6.x primary commands: TEST UNIT READY, REQUEST SENSE, REPORT LUNS, REPORT SUPPORTED OPERATION CODES, SEND DIAGNOSTIC.
 import { Op, OPCODES, SA_OPCODES, ServiceAction } from './opcodes.js';
 import type { OpInfo } from './opcodes.js';
-import { Reason, buildSense } from './sense.js';
+import { Reason, buildSense, fieldPointer } from './sense.js';
 import type { SenseReason } from './sense.js';
 import type { Cmd } from './command.js';
 import { handlerKey } from './handler.js';
@@ -99,11 +99,14 @@ function reportSupportedOpcodes(c: Cmd): void {
     });
     return c.dataIn(b, p.allocLen);
   }
-  // one command: 1 (no SA), 2 (with SA), 3 (either, SPC-5)
-  if (p.reportingOptions > 3) return c.fail(Reason.InvalidFieldInCdb);
+  // one command: 1 (no SA), 2 (with SA), 3 (either, SPC-5). A mismatch between REPORTING OPTIONS
+  // and the requested opcode points at CDB byte 2 bit 2 (SPC-4 6.35.1): with the field pointer the
+  // initiator can tell "this request is wrong" from "RSOC is not supported" (libiscsi OneCommand).
+  const optionsField = fieldPointer(2, 2);
+  if (p.reportingOptions > 3) return c.fail(Reason.InvalidFieldInCdb, -1, optionsField);
   const hasSa = SA_OPCODES.has(p.reqOpcode);
-  if (p.reportingOptions === 1 && hasSa) return c.fail(Reason.InvalidFieldInCdb);
-  if (p.reportingOptions === 2 && !hasSa) return c.fail(Reason.InvalidFieldInCdb);
+  if (p.reportingOptions === 1 && hasSa) return c.fail(Reason.InvalidFieldInCdb, -1, optionsField);
+  if (p.reportingOptions === 2 && !hasSa) return c.fail(Reason.InvalidFieldInCdb, -1, optionsField);
   const info = hasSa ? OPCODES.get((p.reqOpcode << 8) | (p.reqSa & 0x1f)) : OPCODES.get(p.reqOpcode);
   const supported = info !== undefined && (!hasSa || p.reqSa < 0x20) && supportedOn(c, info);
   // SPC-4 6.35.3: 1 CTDP(7)|SUPPORT(2:0) (001b not supported, 011b supported), 2..3 CDB SIZE, 4.. CDB USAGE DATA

@@ -89,3 +89,20 @@ test('WRITE SAME UNMAP=1 on a thin LU with zero data deallocates', async () => {
   assert.equal(t.status, Status.Good);
   assert.equal(r.dev.unmaps, 1);
 });
+
+test('RSOC one command: REPORTING OPTIONS mismatch carries a field pointer to CDB byte 2 bit 2', async () => {
+  const r = rig();
+  await r.clearUa();
+  // REPORTING OPTIONS 010b (with service action) for TEST UNIT READY, which has none
+  const t = await r.run([0xa3, 0x0c, 0x02, 0x00, 0, 0, 0, 0, 0xff, 0xff, 0, 0]);
+  assert.equal(t.status, Status.CheckCondition);
+  // 15 SKSV|C/D|BPV|BIT POINTER 2, 16..17 FIELD POINTER 2
+  assert.deepEqual([...t.sense!], [0x70, 0, 0x05, 0, 0, 0, 0, 10, 0, 0, 0, 0, 0x24, 0x00, 0, 0xca, 0x00, 0x02]);
+  // 001b for an opcode with service actions (PERSISTENT RESERVE IN)
+  const u = await r.run([0xa3, 0x0c, 0x01, 0x5e, 0, 0, 0, 0, 0xff, 0xff, 0, 0]);
+  assert.deepEqual([...u.sense!.subarray(12, 18)], [0x24, 0x00, 0, 0xca, 0x00, 0x02]);
+  // 010b for PERSISTENT RESERVE IN / READ KEYS works
+  const v = await r.run([0xa3, 0x0c, 0x02, 0x5e, 0x00, 0x00, 0, 0, 0xff, 0xff, 0, 0]);
+  assert.equal(v.status, Status.Good);
+  assert.equal(v.dataIn![1]! & 0x07, 0x03);
+});

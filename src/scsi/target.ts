@@ -23,7 +23,11 @@ export interface TargetOptions {
   tid: number;
   name: string;
   lldName: string;
-  /** Largest data transfer per command in bytes (default 16 MiB). */
+  /**
+   * Largest data transfer per command in bytes (default 64 MiB: 128 Ki blocks of 512 bytes, enough
+   * for libiscsi's 65536-block WRITE(16)/READ(16) in WriteSame16.Unmap, which ignores MAXIMUM
+   * TRANSFER LENGTH; Linux sizes its requests from the Block Limits VPD anyway).
+   */
   maxXferBytes?: number;
 }
 
@@ -86,7 +90,7 @@ export class Target implements ScsiTargetPort, EngineContext {
     this.tid = opts.tid;
     this.name = opts.name;
     this.lldName = opts.lldName;
-    this.maxXferBytes = opts.maxXferBytes ?? 16 * 1024 * 1024;
+    this.maxXferBytes = opts.maxXferBytes ?? 64 * 1024 * 1024;
     const lu0 = new LogicalUnit({
       tid: opts.tid,
       lun: 0,
