@@ -63,6 +63,8 @@ export class ParsedCdb {
   selfTestCode = 0;
   /** GROUP NUMBER (informational). */
   group = 0;
+  /** READ DEFECT DATA REQ_PLIST, REQ_GLIST and DEFECT LIST FORMAT (5 bits). */
+  defectFlags = 0;
 
   reset(): void {
     this.opcode = this.sa = this.lba = this.blocks = this.allocLen = this.paramLen = 0;
@@ -72,7 +74,7 @@ export class ParsedCdb {
     this.start = this.loej = this.desc = this.fmtData = this.selfTest = false;
     this.bytchk = this.protect = this.pageCode = this.subpage = this.pc = this.selectReport = 0;
     this.reportingOptions = this.reqOpcode = this.reqSa = this.powerCondition = this.prevent = 0;
-    this.prScope = this.prType = this.selfTestCode = this.group = 0;
+    this.prScope = this.prType = this.selfTestCode = this.group = this.defectFlags = 0;
   }
 }
 
@@ -283,6 +285,17 @@ export function parseCdb(c: Buffer, p: ParsedCdb): SenseReason | null {
     case Op.ReportLuns:
       // SPC-4 6.33: 2 SELECT REPORT, 6..9 ALLOCATION LENGTH
       p.selectReport = c[2]!;
+      p.allocLen = c.readUInt32BE(6);
+      break;
+    case Op.ReadDefectData10:
+      // SBC-4 5.20: 2 REQ_PLIST 4, REQ_GLIST 3, DEFECT LIST FORMAT 2:0; 7..8 ALLOCATION LENGTH
+      p.defectFlags = c[2]! & 0x1f;
+      p.allocLen = c.readUInt16BE(7);
+      break;
+    case Op.ReadDefectData12:
+      // SBC-4 5.21: 1 REQ_PLIST 4, REQ_GLIST 3, DEFECT LIST FORMAT 2:0; 2..5 ADDRESS DESCRIPTOR INDEX;
+      // 6..9 ALLOCATION LENGTH
+      p.defectFlags = c[1]! & 0x1f;
       p.allocLen = c.readUInt32BE(6);
       break;
     case Op.MaintenanceIn:

@@ -20,6 +20,7 @@ export const Op = {
   Write10: 0x2a,
   WriteAndVerify10: 0x2e,
   Verify10: 0x2f,
+  ReadDefectData10: 0x37,
   PreFetch10: 0x34,
   SyncCache10: 0x35,
   WriteSame10: 0x41,
@@ -46,6 +47,7 @@ export const Op = {
   Write12: 0xaa,
   WriteAndVerify12: 0xae,
   Verify12: 0xaf,
+  ReadDefectData12: 0xb7,
 } as const;
 
 /** Service actions of SERVICE ACTION IN(16) (SBC-4 5.x) and MAINTENANCE IN (SPC-4 6.x). */
@@ -95,6 +97,7 @@ export const OPCODES: ReadonlyMap<number, OpInfo> = new Map<number, OpInfo>([
   [Op.Write10, op('WRITE(10)', '2a fa ff ff ff ff 1f ff ff 07')],
   [Op.WriteAndVerify10, op('WRITE AND VERIFY(10)', '2e f2 ff ff ff ff 1f ff ff 07')],
   [Op.Verify10, op('VERIFY(10)', '2f f6 ff ff ff ff 1f ff ff 07')],
+  [Op.ReadDefectData10, op('READ DEFECT DATA(10)', '37 00 1f 00 00 00 00 ff ff 07')],
   [Op.PreFetch10, op('PRE-FETCH(10)', '34 02 ff ff ff ff 1f ff ff 07')],
   [Op.SyncCache10, op('SYNCHRONIZE CACHE(10)', '35 06 ff ff ff ff 1f ff ff 07')],
   [Op.WriteSame10, op('WRITE SAME(10)', '41 ec ff ff ff ff 1f ff ff 07')],
@@ -130,6 +133,7 @@ export const OPCODES: ReadonlyMap<number, OpInfo> = new Map<number, OpInfo>([
   [Op.Write12, op('WRITE(12)', 'aa fa ff ff ff ff ff ff ff ff 1f 07')],
   [Op.WriteAndVerify12, op('WRITE AND VERIFY(12)', 'ae f2 ff ff ff ff ff ff ff ff 1f 07')],
   [Op.Verify12, op('VERIFY(12)', 'af f6 ff ff ff ff ff ff ff ff 1f 07')],
+  [Op.ReadDefectData12, op('READ DEFECT DATA(12)', 'b7 1f ff ff ff ff ff ff ff ff 00 07')],
 ]);
 
 /** Opcodes whose table key includes a service action (byte 1 bits 4:0). */

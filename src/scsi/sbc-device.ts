@@ -1,4 +1,4 @@
-// SBC-4 5.x device commands: READ CAPACITY(10/16), SYNCHRONIZE CACHE, PRE-FETCH, FORMAT UNIT, START STOP UNIT, PREVENT ALLOW.
+// SBC-4 5.x device commands: READ CAPACITY(10/16), SYNCHRONIZE CACHE, PRE-FETCH, FORMAT UNIT, START STOP UNIT, PREVENT ALLOW, READ DEFECT DATA.
 import { Op, ServiceAction } from './opcodes.js';
 import { Reason } from './sense.js';
 import type { Cmd } from './command.js';
@@ -87,7 +87,29 @@ function preventAllow(c: Cmd): void {
   c.good();
 }
 
+/**
+ * SBC-4 5.20 / 5.21 READ DEFECT DATA(10/12): a virtual medium has no defects, so the answer is a
+ * header with an empty list, echoing REQ_PLIST, REQ_GLIST and the requested DEFECT LIST FORMAT.
+ */
+function readDefectData(c: Cmd): void {
+  const p = c.p;
+  c.task.transferLength = p.allocLen;
+  if (p.opcode === Op.ReadDefectData10) {
+    // 0 reserved, 1 REQ_PLIST|REQ_GLIST|DEFECT LIST FORMAT, 2..3 DEFECT LIST LENGTH (0)
+    const b = Buffer.alloc(4);
+    b[1] = p.defectFlags;
+    return c.dataIn(b, p.allocLen);
+  }
+  // 0 reserved, 1 REQ_PLIST|REQ_GLIST|DEFECT LIST FORMAT, 2..3 GENERATION CODE (0: not
+  // supported), 4..7 DEFECT LIST LENGTH (0)
+  const b = Buffer.alloc(8);
+  b[1] = p.defectFlags;
+  c.dataIn(b, p.allocLen);
+}
+
 export function registerSbcDevice(t: HandlerTable): void {
+  t.set(Op.ReadDefectData10, readDefectData);
+  t.set(Op.ReadDefectData12, readDefectData);
   t.set(Op.ReadCapacity10, readCapacity10);
   t.set(handlerKey(Op.ServiceActionIn16, ServiceAction.ReadCapacity16), readCapacity16);
   t.set(Op.SyncCache10, syncCache);

@@ -106,3 +106,15 @@ test('RSOC one command: REPORTING OPTIONS mismatch carries a field pointer to CD
   assert.equal(v.status, Status.Good);
   assert.equal(v.dataIn![1]! & 0x07, 0x03);
 });
+
+test('READ DEFECT DATA(10/12): empty list in the requested format', async () => {
+  const r = rig();
+  await r.clearUa();
+  // REQ_GLIST, format 101b (physical sector), ALLOCATION LENGTH 32
+  const t = await r.run([0x37, 0, 0x0d, 0, 0, 0, 0, 0, 32, 0]);
+  assert.equal(t.status, Status.Good);
+  assert.deepEqual([...t.dataIn!], [0, 0x0d, 0, 0]);
+  const u = await r.run([0xb7, 0x15, 0, 0, 0, 0, 0, 0, 0, 32, 0, 0]);
+  assert.equal(u.status, Status.Good);
+  assert.deepEqual([...u.dataIn!], [0, 0x15, 0, 0, 0, 0, 0, 0]);
+});

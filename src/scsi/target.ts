@@ -42,7 +42,7 @@ const ATOMIC = new Set<number>([Op.CompareAndWrite, Op.OrWrite16]);
 
 /** SPC-4 5.13.1 Table 63 command classes. */
 const ACCESS = new Map<number, Access>();
-for (const op of [Op.Read6, Op.Read10, Op.Read12, Op.Read16, Op.Verify10, Op.Verify12, Op.Verify16, Op.PreFetch10, Op.PreFetch16, Op.ServiceActionIn16, Op.ModeSense6, Op.ModeSense10]) ACCESS.set(op, Access.Read);
+for (const op of [Op.ReadDefectData10, Op.ReadDefectData12, Op.Read6, Op.Read10, Op.Read12, Op.Read16, Op.Verify10, Op.Verify12, Op.Verify16, Op.PreFetch10, Op.PreFetch16, Op.ServiceActionIn16, Op.ModeSense6, Op.ModeSense10]) ACCESS.set(op, Access.Read);
 for (const op of [Op.Write6, Op.Write10, Op.Write12, Op.Write16, Op.WriteAndVerify10, Op.WriteAndVerify12, Op.WriteAndVerify16, Op.WriteSame10, Op.WriteSame16, Op.Unmap, Op.CompareAndWrite, Op.OrWrite16, Op.FormatUnit, Op.SyncCache10, Op.SyncCache16]) ACCESS.set(op, Access.Write);
 for (const op of [Op.Inquiry, Op.ReportLuns, Op.RequestSense, Op.MaintenanceIn, Op.TestUnitReady, Op.ReadCapacity10, Op.PrIn, Op.PrOut, Op.Release6, Op.Release10]) ACCESS.set(op, Access.Always);
 
