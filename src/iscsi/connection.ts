@@ -81,6 +81,7 @@ export abstract class IscsiConnection implements SessionConnection {
   private text: TextEngine | null = null;
   private nopTimer: NodeJS.Timeout | null = null;
   private nopTag = 1;
+  private nextTTT = 1;
   private nopOutstanding = 0;
 
   constructor(
@@ -313,7 +314,7 @@ export abstract class IscsiConnection implements SessionConnection {
       const expected = t.dir === DataDir.Bidi ? t.expectedReadLength : t.expectedLength;
       readLen = Math.min(t.dataIn.length, expected);
       const canCollapse = t.status === 0 && t.sense === null && t.dir !== DataDir.Bidi;
-      collapsed = this.sendDataIn(task, t.dataIn, readLen, canCollapse);
+      if (readLen > 0) collapsed = this.sendDataIn(task, t.dataIn, readLen, canCollapse);
     }
     this.tasks.delete(task.itt);
     if (collapsed) return;
@@ -393,9 +394,12 @@ export abstract class IscsiConnection implements SessionConnection {
     while (task.r2tOffset < task.edtl && task.outstandingR2T < this.params.maxOutstandingR2T) {
       const len = Math.min(this.params.maxBurstLength, task.edtl - task.r2tOffset);
       const hdr = this.headers.get();
-      // TTT = the R2T's offset-independent tag: the ITT is unique per connection, use R2TSN-tagged ITT.
+      // Each R2T gets its own TTT: it names the Data-Out sequence (and DataSN restarts for it).
+      const ttt = this.nextTTT;
+      this.nextTTT = this.nextTTT >= 0x7fffffff ? 1 : this.nextTTT + 1;
+      task.r2tTags.push(ttt);
       W.writeR2T(
-        hdr, task.itt, task.itt, task.scsi.lun, task.r2tSN, task.r2tOffset, len, this.statSN, s.expCmdSN,
+        hdr, task.itt, ttt, task.scsi.lun, task.r2tSN, task.r2tOffset, len, this.statSN, s.expCmdSN,
         s.maxCmdSN,
       );
       task.r2tSN++;
@@ -416,13 +420,26 @@ export abstract class IscsiConnection implements SessionConnection {
     const ttt = P.ttt(bhs);
     if (
       offset !== task.received || offset + dataLength > task.edtl || dataLength > this.params.maxRecvSegment ||
-      (ttt === P.RESERVED_TAG ? offset + dataLength > task.unsolicitedEnd : ttt !== task.itt)
+      (ttt === P.RESERVED_TAG ? offset + dataLength > task.unsolicitedEnd : !task.r2tTags.includes(ttt))
     ) {
       // Out of order or beyond what was asked (DataPDUInOrder=Yes): a protocol error.
       return this.reject(bhs, W.RejectReason.ProtocolError);
     }
+    // DataSN counts from 0 in each sequence (the unsolicited one and each R2T's, RFC 7143 11.7.5).
+    if (ttt !== task.seqTTT) {
+      task.seqTTT = ttt;
+      task.expDataOutSN = 0;
+    }
+    if (P.dataSN(bhs) !== task.expDataOutSN) {
+      // At ErrorRecoveryLevel 0 a lost or reordered Data-Out cannot be recovered: drop the connection.
+      return this.close(`Data-Out DataSN ${P.dataSN(bhs)}, expected ${task.expDataOutSN}`);
+    }
+    task.expDataOutSN = (task.expDataOutSN + 1) >>> 0;
     task.addData(data, dataLength);
-    if (P.isFinal(bhs) && ttt !== P.RESERVED_TAG) task.outstandingR2T--;
+    if (P.isFinal(bhs) && ttt !== P.RESERVED_TAG) {
+      task.outstandingR2T--;
+      task.r2tTags.splice(task.r2tTags.indexOf(ttt), 1);
+    }
     if (task.aborted) return;
     if (task.dataComplete) this.maybeSubmit(task);
     else if (task.received >= task.r2tOffset || task.outstandingR2T < this.params.maxOutstandingR2T) this.requestData(task);

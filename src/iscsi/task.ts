@@ -16,6 +16,12 @@ export class IscsiTask {
   /** Write bytes the initiator may send unsolicited (immediate + unsolicited Data-Out). */
   unsolicitedEnd = 0;
   outstandingR2T = 0;
+  /** Target transfer tags of the R2Ts not yet answered in full. */
+  readonly r2tTags: number[] = [];
+  /** DataSN expected on the next Data-Out of the current sequence (RFC 7143 11.7.5: 0 at each sequence start). */
+  expDataOutSN = 0;
+  /** TTT of the Data-Out sequence in progress (0xffffffff: unsolicited). */
+  seqTTT = 0xffffffff;
   r2tSN = 0;
   /** Data-In sequence number (RFC 7143 11.7.5), also counts R2Ts on writes for DataSN/R2TSN sharing. */
   dataSN = 0;

@@ -62,6 +62,11 @@ export class TcpConnection extends IscsiConnection {
   private readHeader(): boolean {
     if (this.buffered < P.BHS_LENGTH) return false;
     const first = this.peek(P.BHS_LENGTH);
+    if (this.state === 'login' && P.opcode(first) !== P.Op.Login) {
+      // Only Login PDUs are allowed before full feature phase (RFC 7143 6.3): do not wait for the rest.
+      this.close('non-login PDU during login');
+      return false;
+    }
     const ahsLen = P.totalAHSLength(first);
     const hlen = P.BHS_LENGTH + ahsLen + (this.rxHeaderDigest ? 4 : 0);
     if (this.buffered < hlen) return false;
