@@ -60,3 +60,22 @@ test('qemu-img: 64 MiB of random data to a file LUN and back is byte-identical, 
   assert.match(cmp.stdout + cmp.stderr, /Images are identical/);
   await d.stop();
 });
+
+test('CHAP: libiscsi logs in with the bound account, and is refused with a wrong secret or none', async () => {
+  const d = await TestDaemon.start();
+  daemons.push(d);
+  const iqn = 'iqn.2026-11.org.stgt.test:chap';
+  await d.addTarget(1, iqn);
+  await d.tgtadmOk('--mode', 'logicalunit', '--op', 'new', '--tid', '1', '--lun', '1', '-b', '16M', '--bstype', 'memory');
+  await d.tgtadmOk('--mode', 'account', '--op', 'new', '--user', 'alice', '--password', 'secretpass12');
+  await d.tgtadmOk('--mode', 'account', '--op', 'bind', '--tid', '1', '--user', 'alice');
+  const url = (cred: string): string => `iscsi://${cred}127.0.0.1:${d.iscsiPort}/${iqn}/1`;
+  const good = await run('iscsi-inq', [url('alice%secretpass12@')], { timeoutMs: 20_000 });
+  assert.equal(good.code, 0, good.stderr);
+  assert.match(good.stdout, /Product:VIRTUAL-DISK/);
+  const bad = await run('iscsi-inq', [url('alice%wrongsecret99@')], { timeoutMs: 20_000 });
+  assert.notEqual(bad.code, 0);
+  const none = await run('iscsi-inq', [url('')], { timeoutMs: 20_000 });
+  assert.notEqual(none.code, 0);
+  await d.stop();
+});
