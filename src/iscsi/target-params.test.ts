@@ -2,7 +2,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { TargetParams, cStrtolU32, cAtoi } from './target-params.js';
-import { TgtadmErr, tgtadmMessage } from './tgtadm-codes.js';
+import { TgtadmErr } from '../scsi/tgtadm-codes.js';
+import { tgtadmStrerror as tgtadmMessage } from '../mgmt/errors.js';
 
 const DEFAULT_SHOW = `nop_interval=0
 nop_count=0

@@ -6,7 +6,7 @@
 // nop_* names are matched by prefix, and nop values are read with atoi at a fixed offset.
 
 import { TGT_PARAMS, tgtParamIndex, tgtParamToString, DIGEST_NONE, DIGEST_CRC32C, type TgtParamDef } from './params.js';
-import { TgtadmErr } from './tgtadm-codes.js';
+import { TgtadmErr } from '../scsi/tgtadm-codes.js';
 
 /** Login redirect reasons: Login Response status detail with class 1 (RFC 7143 11.13.5). */
 export const RedirectReason = { None: 0, Temporary: 0x01, Permanent: 0x02 } as const;

@@ -4,31 +4,33 @@
 // after "tgtadm: " on stderr. Scripts (Cinder, tgt-admin) match substrings of them, so both the
 // numbering and the text are part of the interface and must never change.
 
-export const TGTADM_SUCCESS = 0;
-export const TGTADM_UNKNOWN_ERR = 1;
-export const TGTADM_NOMEM = 2;
-export const TGTADM_NO_DRIVER = 3;
-export const TGTADM_NO_TARGET = 4;
-export const TGTADM_NO_LUN = 5;
-export const TGTADM_NO_SESSION = 6;
-export const TGTADM_NO_CONNECTION = 7;
-export const TGTADM_NO_BINDING = 8;
-export const TGTADM_TARGET_EXIST = 9;
-export const TGTADM_LUN_EXIST = 10;
-export const TGTADM_BINDING_EXIST = 11;
-export const TGTADM_ACL_EXIST = 12;
-export const TGTADM_ACL_NOEXIST = 13;
-export const TGTADM_USER_EXIST = 14;
-export const TGTADM_NO_USER = 15;
-export const TGTADM_TOO_MANY_USER = 16;
-export const TGTADM_INVALID_REQUEST = 17;
-export const TGTADM_OUTACCOUNT_EXIST = 18;
-export const TGTADM_TARGET_ACTIVE = 19;
-export const TGTADM_LUN_ACTIVE = 20;
-export const TGTADM_DRIVER_ACTIVE = 21;
-export const TGTADM_UNSUPPORTED_OPERATION = 22;
-export const TGTADM_UNKNOWN_PARAM = 23;
-export const TGTADM_PREVENT_REMOVAL = 24;
+import { TgtadmErr } from '../scsi/tgtadm-codes.js';
+
+export const TGTADM_SUCCESS = TgtadmErr.Success;
+export const TGTADM_UNKNOWN_ERR = TgtadmErr.UnknownErr;
+export const TGTADM_NOMEM = TgtadmErr.NoMem;
+export const TGTADM_NO_DRIVER = TgtadmErr.NoDriver;
+export const TGTADM_NO_TARGET = TgtadmErr.NoTarget;
+export const TGTADM_NO_LUN = TgtadmErr.NoLun;
+export const TGTADM_NO_SESSION = TgtadmErr.NoSession;
+export const TGTADM_NO_CONNECTION = TgtadmErr.NoConnection;
+export const TGTADM_NO_BINDING = TgtadmErr.NoBinding;
+export const TGTADM_TARGET_EXIST = TgtadmErr.TargetExist;
+export const TGTADM_LUN_EXIST = TgtadmErr.LunExist;
+export const TGTADM_BINDING_EXIST = TgtadmErr.BindingExist;
+export const TGTADM_ACL_EXIST = TgtadmErr.AclExist;
+export const TGTADM_ACL_NOEXIST = TgtadmErr.AclNoExist;
+export const TGTADM_USER_EXIST = TgtadmErr.UserExist;
+export const TGTADM_NO_USER = TgtadmErr.NoUser;
+export const TGTADM_TOO_MANY_USER = TgtadmErr.TooManyUser;
+export const TGTADM_INVALID_REQUEST = TgtadmErr.InvalidRequest;
+export const TGTADM_OUTACCOUNT_EXIST = TgtadmErr.OutAccountExist;
+export const TGTADM_TARGET_ACTIVE = TgtadmErr.TargetActive;
+export const TGTADM_LUN_ACTIVE = TgtadmErr.LunActive;
+export const TGTADM_DRIVER_ACTIVE = TgtadmErr.DriverActive;
+export const TGTADM_UNSUPPORTED_OPERATION = TgtadmErr.UnsupportedOperation;
+export const TGTADM_UNKNOWN_PARAM = TgtadmErr.UnknownParam;
+export const TGTADM_PREVENT_REMOVAL = TgtadmErr.PreventRemoval;
 
 /** Message per code, verbatim from tgtadm's strerror table. */
 const MESSAGES: Readonly<Record<number, string>> = {

@@ -98,7 +98,7 @@ function bindAcl(host: MgmtHost, tid: number, payload: string, bind: boolean): n
   const t = host.targets.get(tid);
   if (t === undefined) return TGTADM_NO_TARGET;
   const pairs = parsePayload(payload).pairs;
-  let err = TGTADM_INVALID_REQUEST;
+  let err: number = TGTADM_INVALID_REQUEST;
   for (const [k, v] of pairs) {
     const list = k === 'initiator-address' ? t.aclAddresses : k === 'initiator-name' ? t.aclNames : null;
     if (list === null) continue;

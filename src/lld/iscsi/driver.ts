@@ -4,6 +4,7 @@ import net from 'node:net';
 import type { LldContext, LldDriver, LldMgmtResult } from '../api.js';
 import type { ScsiTargetPort } from '../../scsi/api.js';
 import { TargetParams } from '../../iscsi/target-params.js';
+import { TgtadmErr } from '../../scsi/tgtadm-codes.js';
 import { SessionTable } from '../../iscsi/session-table.js';
 import type { IscsiSession } from '../../iscsi/session.js';
 import type { IscsiConnection, ConnectionHost } from '../../iscsi/connection.js';
@@ -12,11 +13,7 @@ import { IscsiLoginHost, type IscsiLoginDriver, type IscsiServices } from './log
 import { formatPortal, parseLldArgs, parsePortal, type Portal } from './portal.js';
 
 const OK: LldMgmtResult = { err: 0 };
-/** tgtadm codes this driver answers with (tgt usr/tgtadm_error.h). */
-const NO_TARGET = 4;
-const NO_SESSION = 6;
-const NO_CONNECTION = 7;
-const INVALID_REQUEST = 17;
+const { NoTarget: NO_TARGET, NoSession: NO_SESSION, NoConnection: NO_CONNECTION, InvalidRequest: INVALID_REQUEST } = TgtadmErr;
 
 const T1 = '    ';
 
