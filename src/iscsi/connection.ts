@@ -206,6 +206,17 @@ export abstract class IscsiConnection implements SessionConnection {
     };
     const s = this.host.sessions.sessions.get(tsih) ?? null;
     this.session = s;
+    if (s !== null) {
+      // Session-wide keys: the leading connection sets them, later ones inherit (RFC 7143 13).
+      const sw = ['initialR2T', 'immediateData', 'firstBurstLength', 'maxBurstLength', 'maxOutstandingR2T'] as const;
+      if (s.sessionParams === null) {
+        s.sessionParams = {};
+        for (const k of sw) s.sessionParams[k] = this.params[k];
+      } else {
+        const inherited = s.sessionParams as Pick<ConnParams, (typeof sw)[number]>;
+        for (const k of sw) (this.params as unknown as Record<string, unknown>)[k] = inherited[k];
+      }
+    }
     this.state = 'ffp';
     this.text = createTextEngine(this.loginHost, {
       discovery: r.sessionType === 'Discovery',

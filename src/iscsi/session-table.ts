@@ -57,6 +57,7 @@ export class SessionTable {
         this.allocTsih(), Buffer.from(r.isid), r.initiatorName, r.initiatorAlias, r.target, r.targetName,
         r.cmdSN, r.queueDepth, r.discovery,
       );
+      s.maxConnections = r.maxConnections;
       s.connections.set(r.cid, r.conn);
       this.sessions.set(s.tsih, s);
       if (!r.discovery) r.target?.addNexus(s);
@@ -73,7 +74,7 @@ export class SessionTable {
     if (old !== undefined) {
       s.dropConnection(r.cid);
       old.close('connection reinstatement');
-    } else if (s.connections.size >= r.maxConnections) {
+    } else if (s.connections.size >= s.maxConnections) {
       return LOGIN_TOO_MANY_CONNECTIONS;
     }
     s.connections.set(r.cid, r.conn);

@@ -34,6 +34,13 @@ export class IscsiSession implements ItNexus {
   private readonly early = new Map<number, PendingCommand>();
   /** True once the session has been closed; its connections are going away. */
   closed = false;
+  /** MaxConnections negotiated by the leading login (a leading-only key, RFC 7143 13.2). */
+  maxConnections = 1;
+  /**
+   * Session-wide negotiated values from the leading login (RFC 7143 13: scope SW), which later
+   * connections inherit because they may not negotiate them again.
+   */
+  sessionParams: Record<string, number | boolean> | null = null;
 
   constructor(
     readonly tsih: number,

@@ -30,6 +30,13 @@ export function parseTextData(data: Buffer): Map<string, string> {
   return m;
 }
 
+/** A failed login with its status (class << 8 | detail), -1 when the connection closed. */
+export class LoginError extends Error {
+  constructor(msg: string, readonly status: number) {
+    super(msg);
+  }
+}
+
 export class MiniInitiator {
   private buf = Buffer.alloc(0);
   private waiters: Array<(p: Pdu | null) => void> = [];
@@ -38,7 +45,10 @@ export class MiniInitiator {
   cmdSN = 1;
   expStatSN = 0;
   itt = 1;
-  readonly isid = Buffer.from([0x80, 0x12, 0x34, 0x56, 0x78, Math.floor(Math.random() * 256)]);
+  /** TSIH to log in with (0: a new session); set from the final Login Response. */
+  tsih = 0;
+  cid = 0;
+  isid = Buffer.from([0x80, 0x12, 0x34, 0x56, 0x78, Math.floor(Math.random() * 256)]);
 
   private constructor(readonly sock: net.Socket) {
     sock.on('data', (d: Buffer) => this.onData(d));
@@ -109,7 +119,9 @@ export class MiniInitiator {
     b[1] = (transit ? 0x80 : 0) | (csg << 2) | nsg;
     b.writeUIntBE(dataLen, 5, 3);
     this.isid.copy(b, 8);
+    b.writeUInt16BE(this.tsih, 14);
     b.writeUInt32BE(this.itt, 16);
+    b.writeUInt16BE(this.cid, 20);
     b.writeUInt32BE(this.cmdSN, 24);
     b.writeUInt32BE(this.expStatSN, 28);
     return b;
@@ -126,7 +138,9 @@ export class MiniInitiator {
     let data = textData(keys);
     this.send(this.loginBhs(0, 1, true, data.length), data);
     let rsp = await this.recv();
-    if (rsp === null || rsp.bhs[36] !== 0) throw new Error(`security login failed: ${rsp?.bhs[36]}/${rsp?.bhs[37]}`);
+    if (rsp === null || rsp.bhs[36] !== 0) {
+      throw new LoginError(`security login failed: ${rsp?.bhs[36]}/${rsp?.bhs[37]}`, rsp === null ? -1 : (rsp.bhs[36]! << 8) | rsp.bhs[37]!);
+    }
     const answers = parseTextData(rsp.data);
     this.expStatSN = (rsp.bhs.readUInt32BE(24) + 1) >>> 0;
     const op: Record<string, string> = {
@@ -140,10 +154,15 @@ export class MiniInitiator {
     this.send(this.loginBhs(1, 3, true, data.length), data);
     for (;;) {
       rsp = await this.recv();
-      if (rsp === null || rsp.bhs[36] !== 0) throw new Error(`operational login failed: ${rsp?.bhs[36]}/${rsp?.bhs[37]}`);
+      if (rsp === null || rsp.bhs[36] !== 0) {
+        throw new LoginError(`operational login failed: ${rsp?.bhs[36]}/${rsp?.bhs[37]}`, rsp === null ? -1 : (rsp.bhs[36]! << 8) | rsp.bhs[37]!);
+      }
       this.expStatSN = (rsp.bhs.readUInt32BE(24) + 1) >>> 0;
       for (const [k, v] of parseTextData(rsp.data)) answers.set(k, v);
-      if ((rsp.bhs[1]! & 0x80) !== 0 && (rsp.bhs[1]! & 3) === 3) return answers;
+      if ((rsp.bhs[1]! & 0x80) !== 0 && (rsp.bhs[1]! & 3) === 3) {
+        this.tsih = rsp.bhs.readUInt16BE(14);
+        return answers;
+      }
       // The target offered keys of its own and did not transit: answer with nothing new.
       this.send(this.loginBhs(1, 3, true, 0));
     }

@@ -1,0 +1,114 @@
+// RFC 7143 sessions against the real daemon with raw PDUs: MaxConnections > 1, the CmdSN window across
+// connections, logout of one connection, session reinstatement, and refusals (6.3.5, 11.14).
+
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { TestDaemon } from '../helpers/daemon.js';
+import { LoginError, MiniInitiator } from '../helpers/mini-initiator.js';
+
+const IQN = 'iqn.2026-11.org.stgt.test:sessions';
+const INIT = 'iqn.2026-11.org.stgt.test:mcs-initiator';
+const daemons: TestDaemon[] = [];
+const conns: MiniInitiator[] = [];
+after(() => {
+  conns.forEach((c) => c.close());
+  daemons.forEach((d) => d.kill());
+});
+
+async function start(): Promise<TestDaemon> {
+  const d = await TestDaemon.start();
+  daemons.push(d);
+  await d.addTarget(1, IQN);
+  await d.tgtadmOk('--mode', 'logicalunit', '--op', 'new', '--tid', '1', '--lun', '1', '-b', '16M', '--bstype', 'memory');
+  return d;
+}
+
+async function connect(d: TestDaemon): Promise<MiniInitiator> {
+  const m = await MiniInitiator.connect(d.iscsiPort);
+  conns.push(m);
+  return m;
+}
+
+/** TEST UNIT READY on LUN 1; returns the SCSI status, or null without a response. */
+async function tur(m: MiniInitiator): Promise<number | null> {
+  for (let i = 0; i < 3; i++) {
+    m.send(m.scsiBhs(Buffer.from([0, 0, 0, 0, 0, 0]), { lun: 1 }));
+    const r = await m.recv(5000);
+    if (r === null) return null;
+    if ((r.bhs[0]! & 0x3f) !== 0x21) continue;
+    if (r.bhs[3] === 0x02) continue; // the first command reports the power-on unit attention
+    return r.bhs[3]!;
+  }
+  return null;
+}
+
+test('two connections in one session share the CmdSN window; one logs out, the other goes on', async () => {
+  const d = await start();
+  await d.tgtadmOk('--mode', 'target', '--op', 'update', '--tid', '1', '--name', 'MaxConnections', '--value', '2');
+  const a = await connect(d);
+  const keys = await a.login(IQN, INIT, { MaxConnections: '2' });
+  assert.equal(keys.get('MaxConnections'), '2');
+  assert.equal(await tur(a), 0);
+
+  const b = await connect(d);
+  b.isid = a.isid;
+  b.tsih = a.tsih;
+  b.cid = 1;
+  b.cmdSN = a.cmdSN;
+  await b.login(IQN, INIT, { MaxConnections: '2' });
+  assert.equal(b.tsih, a.tsih, 'the second connection joined the same session');
+  const show = await d.tgtadmOk('--mode', 'conn', '--op', 'show', '--tid', '1');
+  assert.match(show, new RegExp(`^Session: ${a.tsih}\\n {4}Connection: 0\\n[^]*\\n {4}Connection: 1\\n`));
+
+  // Commands alternate between the connections in CmdSN order.
+  b.cmdSN = a.cmdSN;
+  assert.equal(await tur(b), 0);
+  a.cmdSN = b.cmdSN;
+  assert.equal(await tur(a), 0);
+
+  // Logout of connection 1 only (reason 1 = close the connection).
+  const lo = Buffer.alloc(48);
+  lo[0] = 0x46;
+  lo[1] = 0x80 | 1;
+  lo.writeUInt32BE(b.itt++, 16);
+  lo.writeUInt16BE(1, 20);
+  lo.writeUInt32BE(b.cmdSN, 24);
+  b.send(lo);
+  const rsp = await b.recv();
+  assert.ok(rsp !== null && (rsp.bhs[0]! & 0x3f) === 0x26 && rsp.bhs[2] === 0, 'logout response "closed successfully"');
+  assert.equal(await b.recv(3000), null);
+  assert.ok(b.closed, 'the logged-out connection is closed');
+  a.cmdSN = b.cmdSN + 1;
+  assert.equal(await tur(a), 0, 'the session goes on with its other connection');
+  await d.stop();
+});
+
+test('with MaxConnections=1 a second connection is refused; same ISID with TSIH 0 reinstates the session', async () => {
+  const d = await start();
+  const a = await connect(d);
+  await a.login(IQN, INIT);
+  assert.equal(await tur(a), 0);
+
+  const b = await connect(d);
+  b.isid = a.isid;
+  b.tsih = a.tsih;
+  b.cid = 1;
+  await assert.rejects(b.login(IQN, INIT), (e: unknown) => e instanceof LoginError && e.status === 0x0206);
+
+  const c = await connect(d);
+  c.isid = a.isid;
+  await c.login(IQN, INIT);
+  assert.notEqual(c.tsih, a.tsih, 'a new session');
+  assert.equal(await a.recv(3000), null);
+  assert.ok(a.closed, 'the reinstated session lost its connection');
+  assert.equal(await tur(c), 0);
+  const show = await d.tgtadmOk('--mode', 'target', '--op', 'show');
+  assert.equal((show.match(/I_T nexus: /g) ?? []).length, 1, show);
+
+  // An unknown TSIH is "session does not exist".
+  const e = await connect(d);
+  e.isid = a.isid;
+  e.tsih = 0x7777;
+  await assert.rejects(e.login(IQN, INIT), (x: unknown) => x instanceof LoginError && x.status === 0x020a);
+  await d.stop();
+});
