@@ -63,15 +63,15 @@ async function run(opts: DaemonOptions): Promise<void> {
     try {
       await tgtd.registry.load('lld', name);
     } catch (e) {
-      // The LLD stays listed in state "error" with its reason; the others go on (seed 000).
-      log.write('error', `lld ${name}: ${(e as Error).message}`);
+      // The LLD stays listed in state "error" with its reason (the registry logged it); the others go on.
+      log.write('debug', `lld ${name}: ${(e as Error).message}`);
     }
   }
   for (const name of opts.bstypes) {
     try {
       await tgtd.registry.load('bs', name);
     } catch (e) {
-      log.write('error', `backing store ${name}: ${(e as Error).message}`);
+      log.write('debug', `backing store ${name}: ${(e as Error).message}`);
     }
   }
   if (opts.pidFile !== null) fs.writeFileSync(opts.pidFile, `${process.pid}\n`);
