@@ -1,13 +1,15 @@
-// Target inside the guest for iSER (RFC 7145) tests: rdma_rxe on eth0, stgt's tgtd from the repo, kernel ib_iser
+// Target inside the guest for iSER (RFC 7145) tests: rdma_rxe on eth0, stgt's tgtd from the repo, kernel initiator
 //
 // iSER needs RDMA, which the host lacks; the guest kernel has rdma_rxe (Soft-RoCE), which works
 // over a real NIC (eth0), not lo. So the target runs in the guest too: the host's node binary
-// (9p share /mnt/node) runs <repo>/bin/tgtd (9p share /mnt/repo, read-only, built on the host),
-// listening on the guest's 10.0.2.15, and the kernel initiator logs in with `-I iser`.
+// (9p share /mnt/node) runs <repo>/bin/tgtd (9p share /mnt/repo, read-only, built on the host:
+// `npx tsc -p tsconfig.json` first, bin/ imports dist/), listening on the guest's 10.0.2.15, and
+// the kernel initiator logs in over TCP or with `-I iser`.
 import { runInGuest, type GuestResult, type RunOptions } from './harness.js';
 
 export const GUEST_ADDR = '10.0.2.15';
 export const GUEST_ISCSI_PORT = 3260;
+export const GUEST_PORTAL = `${GUEST_ADDR}:${GUEST_ISCSI_PORT}`;
 
 /** Bash that brings up rxe0 on eth0 and checks it (rdma link, ibv_devices). */
 export const RXE_SETUP = 'bash /mnt/repo/test/vm/guest/rxe-check.sh\n';
@@ -20,25 +22,38 @@ export interface GuestTargetOptions extends RunOptions {
 }
 
 /**
- * Runs `opts.script` in a guest where rxe0 is up and stgt's tgtd runs in the background
- * (log in /tmp/tgtd.log, printed to stderr at the end). Helpers in the script: `tgtadm`
- * (the repo's bin/tgtadm under the host's node) and `iser_login IQN` (iface iser, portal
- * 10.0.2.15:3260).
+ * Runs `opts.script` in a guest where rxe0 is up, stgt's tgtd runs in the background (log in
+ * /tmp/tgtd.log, printed to stderr at the end) and iscsid runs with iscsi_tcp and ib_iser loaded.
+ * The script runs under `set -euo pipefail` with test/vm/guest/iscsi-lib.sh sourced (PORTAL is
+ * 10.0.2.15:3260; `step`, `login`, `wait_disks`, ...), plus `tgtadm` (the repo's bin/tgtadm under
+ * the host's node), `tgtd_alive` (fails when the daemon has exited) and `iser_login IQN`.
+ * Setup prints `STEP rxe|tgtd-start|iscsid ok <ms>ms` lines (steps.ts parses them).
  */
 export function runWithGuestTarget(opts: GuestTargetOptions): Promise<GuestResult> {
-  const tgtdArgs = opts.tgtdArgs ?? `--iscsi portal=${GUEST_ADDR}:${GUEST_ISCSI_PORT} --lld iscsi,iser`;
+  const tgtdArgs = opts.tgtdArgs ?? `--iscsi portal=${GUEST_PORTAL} --lld iscsi,iser`;
   const script = `set -euo pipefail
-${RXE_SETUP}
+export PORTAL=${GUEST_PORTAL}
+source /mnt/repo/test/vm/guest/iscsi-lib.sh
+step rxe ${RXE_SETUP}
 tgtadm() { node /mnt/repo/bin/tgtadm "$@"; }
 node /mnt/repo/bin/tgtd -f ${tgtdArgs} >/tmp/tgtd.log 2>&1 &
 tgtd_pid=$!
+tgtd_alive() { kill -0 "$tgtd_pid" 2>/dev/null || fail "tgtd (pid $tgtd_pid) has exited"; }
 trap 'echo "--- tgtd log" >&2; cat /tmp/tgtd.log >&2; kill $tgtd_pid 2>/dev/null || true' EXIT
-for _ in $(seq 150); do tgtadm --mode system --op show >/dev/null 2>&1 && break; sleep 0.2; done
-tgtadm --mode system --op show >/dev/null
-mkdir -p /run/lock/iscsi; modprobe ib_iser; iscsid
+# Node under TCG starts in seconds, not milliseconds: poll the IPC socket for up to 60 s.
+wait_tgtd() {
+  for _ in $(seq 120); do
+    tgtd_alive
+    tgtadm --mode system --op show >/dev/null 2>&1 && return 0
+    sleep 0.5
+  done
+  fail "tgtd did not answer tgtadm within 60 s"
+}
+step tgtd-start wait_tgtd
+step iscsid eval 'start_iscsid && modprobe ib_iser'
 iser_login() {
-  iscsiadm -m node -o new -T "$1" -p ${GUEST_ADDR}:${GUEST_ISCSI_PORT} -I iser >/dev/null
-  iscsiadm -m node -T "$1" -p ${GUEST_ADDR}:${GUEST_ISCSI_PORT} -I iser --login
+  iscsiadm -m node -o new -T "$1" -p ${GUEST_PORTAL} -I iser >/dev/null
+  iscsiadm -m node -T "$1" -p ${GUEST_PORTAL} -I iser --login
 }
 ${opts.script}
 `;
