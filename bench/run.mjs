@@ -1,0 +1,240 @@
+#!/usr/bin/env node
+// Side-by-side benchmark of stgt's tgtd and Debian's tgtd over iSCSI/TCP on 127.0.0.1 (libiscsi iscsi-perf, qemu-img bench).
+//
+// Both daemons get the same setup: one target, LUN 1 on its own 1 GiB sparse file (rdwr) in the
+// same temporary directory, bound to ALL. The same clients then run against each, case by case,
+// alternating which daemon goes first, for several rounds; the table reports the median of each
+// case (the machine is shared and noisy, so single runs mean little) and the stgt/tgt ratio.
+//
+// Usage: node bench/run.mjs [--rounds 3] [--secs 5] [--dist <dir>] [--only stgt|tgt]
+//                           [--cases perf|qemu|all] [--env K=V ...] [--json]
+// --dist selects the compiled stgt tree (default: the repository's dist/); --env passes variables to
+// stgt's tgtd only (e.g. --env UV_THREADPOOL_SIZE=2). Never part of `npm test`.
+
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const DEBIAN_TGTD = '/usr/sbin/tgtd';
+const TGTADM = '/usr/sbin/tgtadm'; // Debian's client speaks the same IPC to both daemons
+const IQN = 'iqn.2026-01.org.stgt.bench:lun';
+const INITIATOR = 'iqn.2026-01.org.stgt.bench:client';
+const LUN_SIZE = 1 << 30;
+
+function parseArgs(argv) {
+  const o = { rounds: 3, secs: 5, dist: resolve(HERE, '..', 'dist'), only: null, cases: 'all', env: {}, json: false };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const v = () => argv[++i];
+    if (a === '--rounds') o.rounds = Number(v());
+    else if (a === '--secs') o.secs = Number(v());
+    else if (a === '--dist') o.dist = resolve(v());
+    else if (a === '--only') o.only = v();
+    else if (a === '--cases') o.cases = v();
+    else if (a === '--json') o.json = true;
+    else if (a === '--env') {
+      const [k, ...rest] = v().split('=');
+      o.env[k] = rest.join('=');
+    } else {
+      console.error(`unknown option ${a}`);
+      process.exit(2);
+    }
+  }
+  return o;
+}
+
+function freePort() {
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.on('error', rej);
+    s.listen(0, '127.0.0.1', () => {
+      const p = s.address().port;
+      s.close(() => res(p));
+    });
+  });
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function tgtadm(d, args) {
+  const r = spawnSync(TGTADM, ['-C', String(d.control), ...args], {
+    env: { ...process.env, TGT_IPC_SOCKET: d.socket },
+    encoding: 'utf8',
+  });
+  return { code: r.status, out: `${r.stdout}${r.stderr}` };
+}
+
+/** Starts one daemon on a private socket and free port, sets up target 1 / LUN 1. */
+async function startDaemon(kind, dir, opts, started) {
+  const control = 1000 + Math.floor(Math.random() * 8000);
+  const port = await freePort();
+  const socket = join(dir, `${kind}-socket`);
+  const image = join(dir, `${kind}.img`);
+  writeFileSync(image, '');
+  spawnSync('truncate', ['-s', String(LUN_SIZE), image]);
+  const args = ['-f', '-C', String(control), '--iscsi', `portal=127.0.0.1:${port}`];
+  let cmd;
+  let argv;
+  const env = { ...process.env, TGT_IPC_SOCKET: socket };
+  if (kind === 'tgt') {
+    cmd = DEBIAN_TGTD;
+    argv = args;
+  } else {
+    // A shim importing the chosen dist, so a tree compiled elsewhere (--dist) can be measured.
+    const shim = join(dir, 'stgt-tgtd.mjs');
+    const main = pathToFileURL(join(opts.dist, 'src', 'daemon', 'main.js')).href;
+    writeFileSync(shim, `import { main } from ${JSON.stringify(main)};\nawait main();\n`);
+    cmd = process.execPath;
+    argv = [...(process.env.STGT_NODE_FLAGS ?? '').split(' ').filter(Boolean), shim, ...args];
+    Object.assign(env, opts.env);
+  }
+  const proc = spawn(cmd, argv, { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  proc.stderr.setEncoding('utf8').on('data', (s) => (stderr += s));
+  const d = { kind, control, port, socket, proc, image, url: `iscsi://127.0.0.1:${port}/${IQN}/1` };
+  started.push(d); // stopped by the caller even when the setup below fails
+  for (let i = 0; ; i++) {
+    if (proc.exitCode !== null) throw new Error(`${kind} tgtd exited: ${stderr}`);
+    // The control socket may answer before the iscsi LLD is up: wait for "iscsi: ready".
+    if (existsSync(`${socket}.${control}`) && /iscsi: ready/.test(tgtadm(d, ['--mode', 'sys', '--op', 'show']).out)) break;
+    if (i > 100) throw new Error(`${kind} tgtd did not start: ${stderr}`);
+    await sleep(100);
+  }
+  const steps = [
+    ['--lld', 'iscsi', '--mode', 'target', '--op', 'new', '--tid', '1', '-T', IQN],
+    ['--lld', 'iscsi', '--mode', 'logicalunit', '--op', 'new', '--tid', '1', '--lun', '1', '-b', image, '--bstype', 'rdwr'],
+    ['--lld', 'iscsi', '--mode', 'target', '--op', 'bind', '--tid', '1', '-I', 'ALL'],
+  ];
+  for (const s of steps) {
+    const r = tgtadm(d, s);
+    if (r.code !== 0) throw new Error(`${kind}: tgtadm ${s.join(' ')}: ${r.out}`);
+  }
+  return d;
+}
+
+async function stopDaemon(d) {
+  if (d.proc.exitCode !== null) return;
+  const gone = new Promise((r) => d.proc.on('exit', r));
+  d.proc.kill('SIGTERM');
+  const t = setTimeout(() => d.proc.kill('SIGKILL'), 5000);
+  await gone;
+  clearTimeout(t);
+}
+
+/** Runs a program for `secs` seconds, then SIGINT (iscsi-perf runs until interrupted). */
+function runFor(cmd, args, secs) {
+  return new Promise((res) => {
+    const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    p.stdout.setEncoding('utf8').on('data', (s) => (out += s));
+    p.stderr.setEncoding('utf8').on('data', (s) => (out += s));
+    const t = secs > 0 ? setTimeout(() => p.kill('SIGINT'), secs * 1000) : null;
+    p.on('exit', (code) => {
+      if (t) clearTimeout(t);
+      res({ code, out });
+    });
+  });
+}
+
+/** iscsi-perf: the last "iops average N" it printed (the whole run's average). */
+async function iscsiPerf(d, { qd, random, blocks }, secs) {
+  const args = ['-i', INITIATOR, '-m', String(qd), '-b', String(blocks)];
+  if (random) args.push('-r');
+  const r = await runFor('iscsi-perf', [...args, d.url], secs);
+  const all = [...r.out.matchAll(/iops average (\d+)/g)];
+  if (all.length === 0) throw new Error(`iscsi-perf against ${d.kind}: ${r.out.slice(-400)}`);
+  return Number(all[all.length - 1][1]);
+}
+
+/** qemu-img bench: MB/s of `count` requests of `size` bytes at queue depth `qd`. */
+async function qemuBench(d, { write, size, qd, count }) {
+  const args = ['bench', '-f', 'raw', '-t', 'none', '-c', String(count), '-d', String(qd), '-s', String(size)];
+  if (write) args.push('-w');
+  const r = await runFor('qemu-img', [...args, d.url], 0);
+  const m = /Run completed in ([\d.]+) seconds/.exec(r.out);
+  if (r.code !== 0 || !m) throw new Error(`qemu-img bench against ${d.kind}: ${r.out.slice(-400)}`);
+  return (count * size) / Number(m[1]) / 1e6;
+}
+
+function buildCases(which) {
+  const perf = [
+    { name: '4k seq read QD1 (IOPS)', run: (d, s) => iscsiPerf(d, { qd: 1, random: false, blocks: 8 }, s) },
+    { name: '4k seq read QD32 (IOPS)', run: (d, s) => iscsiPerf(d, { qd: 32, random: false, blocks: 8 }, s) },
+    { name: '4k rand read QD1 (IOPS)', run: (d, s) => iscsiPerf(d, { qd: 1, random: true, blocks: 8 }, s) },
+    { name: '4k rand read QD32 (IOPS)', run: (d, s) => iscsiPerf(d, { qd: 32, random: true, blocks: 8 }, s) },
+  ];
+  const qemu = [
+    { name: '1M seq read QD8 (MB/s)', run: (d) => qemuBench(d, { write: false, size: 1 << 20, qd: 8, count: 1024 }) },
+    { name: '1M seq write QD8 (MB/s)', run: (d) => qemuBench(d, { write: true, size: 1 << 20, qd: 8, count: 1024 }) },
+    { name: '64k rand write QD16 (MB/s)', run: (d) => qemuBench(d, { write: true, size: 65536, qd: 16, count: 8192 }) },
+  ];
+  if (which === 'perf') return perf;
+  if (which === 'qemu') return qemu;
+  return [...perf, ...qemu];
+}
+
+function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  const n = s.length;
+  if (n === 0) return NaN;
+  return n % 2 ? s[(n - 1) / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+}
+
+function fmt(x) {
+  if (!Number.isFinite(x)) return '-';
+  return x >= 100 ? String(Math.round(x)) : x.toFixed(1);
+}
+
+async function main() {
+  const o = parseArgs(process.argv.slice(2));
+  const dir = mkdtempSync(join(tmpdir(), 'stgt-bench-'));
+  const kinds = o.only ? [o.only] : ['stgt', 'tgt'];
+  const daemons = [];
+  const cases = buildCases(o.cases);
+  /** results[case][kind] = number[] */
+  const results = cases.map(() => ({ stgt: [], tgt: [] }));
+  try {
+    for (const k of kinds) await startDaemon(k, dir, o, daemons);
+    for (let round = 0; round < o.rounds; round++) {
+      for (let ci = 0; ci < cases.length; ci++) {
+        // Alternate which daemon goes first so drift in machine load hits both alike.
+        const order = (round + ci) % 2 === 0 ? daemons : [...daemons].reverse();
+        for (const d of order) {
+          const v = await cases[ci].run(d, o.secs);
+          results[ci][d.kind].push(v);
+          process.stderr.write(`round ${round + 1} ${cases[ci].name} ${d.kind}: ${fmt(v)}\n`);
+        }
+      }
+    }
+  } finally {
+    for (const d of daemons) await stopDaemon(d);
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const rows = cases.map((c, i) => {
+    const s = median(results[i].stgt);
+    const t = median(results[i].tgt);
+    return { case: c.name, stgt: s, tgt: t, ratio: s / t, stgtRuns: results[i].stgt, tgtRuns: results[i].tgt };
+  });
+  if (o.json) {
+    console.log(JSON.stringify(rows, null, 2));
+    return;
+  }
+  const head = ['case', 'stgt', 'tgt', 'stgt/tgt', 'stgt runs', 'tgt runs'];
+  const body = rows.map((r) => [
+    r.case, fmt(r.stgt), fmt(r.tgt), Number.isFinite(r.ratio) ? r.ratio.toFixed(2) : '-',
+    r.stgtRuns.map(fmt).join(' '), r.tgtRuns.map(fmt).join(' '),
+  ]);
+  console.log(`medians of ${o.rounds} interleaved rounds (${o.secs} s per iscsi-perf run)`);
+  console.log(`| ${head.join(' | ')} |`);
+  console.log(`|${head.map(() => '---').join('|')}|`);
+  for (const b of body) console.log(`| ${b.join(' | ')} |`);
+}
+
+main().catch((e) => {
+  console.error(e instanceof Error ? e.message : e);
+  process.exitCode = 1;
+});
