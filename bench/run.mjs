@@ -12,7 +12,7 @@
 // stgt's tgtd only (e.g. --env UV_THREADPOOL_SIZE=2). Never part of `npm test`.
 
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -162,19 +162,30 @@ async function qemuBench(d, { write, size, qd, count }) {
 
 function buildCases(which) {
   const perf = [
-    { name: '4k seq read QD1 (IOPS)', run: (d, s) => iscsiPerf(d, { qd: 1, random: false, blocks: 8 }, s) },
-    { name: '4k seq read QD32 (IOPS)', run: (d, s) => iscsiPerf(d, { qd: 32, random: false, blocks: 8 }, s) },
-    { name: '4k rand read QD1 (IOPS)', run: (d, s) => iscsiPerf(d, { qd: 1, random: true, blocks: 8 }, s) },
-    { name: '4k rand read QD32 (IOPS)', run: (d, s) => iscsiPerf(d, { qd: 32, random: true, blocks: 8 }, s) },
+    { name: '4k seq read QD1 (IOPS)', unit: 'µs/IO', run: (d, s) => iscsiPerf(d, { qd: 1, random: false, blocks: 8 }, s) },
+    { name: '4k seq read QD32 (IOPS)', unit: 'µs/IO', run: (d, s) => iscsiPerf(d, { qd: 32, random: false, blocks: 8 }, s) },
+    { name: '4k rand read QD1 (IOPS)', unit: 'µs/IO', run: (d, s) => iscsiPerf(d, { qd: 1, random: true, blocks: 8 }, s) },
+    { name: '4k rand read QD32 (IOPS)', unit: 'µs/IO', run: (d, s) => iscsiPerf(d, { qd: 32, random: true, blocks: 8 }, s) },
   ];
   const qemu = [
-    { name: '1M seq read QD8 (MB/s)', run: (d) => qemuBench(d, { write: false, size: 1 << 20, qd: 8, count: 1024 }) },
-    { name: '1M seq write QD8 (MB/s)', run: (d) => qemuBench(d, { write: true, size: 1 << 20, qd: 8, count: 1024 }) },
-    { name: '64k rand write QD16 (MB/s)', run: (d) => qemuBench(d, { write: true, size: 65536, qd: 16, count: 8192 }) },
+    { name: '1M seq read QD8 (MB/s)', unit: 'µs/MB', run: (d) => qemuBench(d, { write: false, size: 1 << 20, qd: 8, count: 1024 }) },
+    { name: '1M seq write QD8 (MB/s)', unit: 'µs/MB', run: (d) => qemuBench(d, { write: true, size: 1 << 20, qd: 8, count: 1024 }) },
+    { name: '64k rand write QD16 (MB/s)', unit: 'µs/MB', run: (d) => qemuBench(d, { write: true, size: 65536, qd: 16, count: 8192 }) },
   ];
   if (which === 'perf') return perf;
   if (which === 'qemu') return qemu;
   return [...perf, ...qemu];
+}
+
+/** utime + stime of a daemon process, all threads (/proc/<pid>/stat fields 14 and 15, in clock ticks). */
+function cpuSeconds(d) {
+  try {
+    const stat = readFileSync(`/proc/${d.proc.pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return NaN;
+  }
 }
 
 function median(xs) {
@@ -197,6 +208,7 @@ async function main() {
   const cases = buildCases(o.cases);
   /** results[case][kind] = number[] */
   const results = cases.map(() => ({ stgt: [], tgt: [] }));
+  const costs = cases.map(() => ({ stgt: [], tgt: [] }));
   try {
     for (const k of kinds) await startDaemon(k, dir, o, daemons);
     for (let round = 0; round < o.rounds; round++) {
@@ -204,9 +216,15 @@ async function main() {
         // Alternate which daemon goes first so drift in machine load hits both alike.
         const order = (round + ci) % 2 === 0 ? daemons : [...daemons].reverse();
         for (const d of order) {
+          const c0 = cpuSeconds(d);
+          const w0 = performance.now();
           const v = await cases[ci].run(d, o.secs);
+          const wall = (performance.now() - w0) / 1000;
+          // Daemon CPU (all threads) per unit of work: robust to a noisy machine, unlike throughput.
+          const cost = ((cpuSeconds(d) - c0) / (v * wall)) * 1e6;
           results[ci][d.kind].push(v);
-          process.stderr.write(`round ${round + 1} ${cases[ci].name} ${d.kind}: ${fmt(v)}\n`);
+          costs[ci][d.kind].push(cost);
+          process.stderr.write(`round ${round + 1} ${cases[ci].name} ${d.kind}: ${fmt(v)} (cpu ${cost.toFixed(1)} ${cases[ci].unit})\n`);
         }
       }
     }
@@ -217,16 +235,21 @@ async function main() {
   const rows = cases.map((c, i) => {
     const s = median(results[i].stgt);
     const t = median(results[i].tgt);
-    return { case: c.name, stgt: s, tgt: t, ratio: s / t, stgtRuns: results[i].stgt, tgtRuns: results[i].tgt };
+    return {
+      case: c.name, stgt: s, tgt: t, ratio: s / t, stgtRuns: results[i].stgt, tgtRuns: results[i].tgt,
+      unit: c.unit, stgtCpu: median(costs[i].stgt), tgtCpu: median(costs[i].tgt),
+    };
   });
   if (o.json) {
     console.log(JSON.stringify(rows, null, 2));
     return;
   }
-  const head = ['case', 'stgt', 'tgt', 'stgt/tgt', 'stgt runs', 'tgt runs'];
+  const head = ['case', 'stgt', 'tgt', 'stgt/tgt', 'stgt runs', 'tgt runs', 'daemon CPU stgt', 'daemon CPU tgt'];
   const body = rows.map((r) => [
     r.case, fmt(r.stgt), fmt(r.tgt), Number.isFinite(r.ratio) ? r.ratio.toFixed(2) : '-',
     r.stgtRuns.map(fmt).join(' '), r.tgtRuns.map(fmt).join(' '),
+    Number.isFinite(r.stgtCpu) ? `${r.stgtCpu.toFixed(1)} ${r.unit}` : '-',
+    Number.isFinite(r.tgtCpu) ? `${r.tgtCpu.toFixed(1)} ${r.unit}` : '-',
   ]);
   console.log(`medians of ${o.rounds} interleaved rounds (${o.secs} s per iscsi-perf run)`);
   console.log(`| ${head.join(' | ')} |`);

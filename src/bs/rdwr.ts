@@ -76,7 +76,9 @@ export class RdwrDevice implements BackingDevice {
   }
 
   read(offset: number, length: number, cb: (err: IoError, data?: Buffer) => void): void {
-    const buf = Buffer.alloc(length); // zeroed, so a short read past EOF reads as zeros
+    // Not zeroed up front (a 1 MiB memset per read): the kernel fills it, and a short read at EOF
+    // zeroes only the tail it did not fill, so no stale heap bytes ever reach the initiator.
+    const buf = Buffer.allocUnsafe(length);
     this.readInto(this.fd, buf, 0, offset, cb);
   }
 
@@ -89,7 +91,10 @@ export class RdwrDevice implements BackingDevice {
         }
         return cb(err);
       }
-      if (n === 0) return cb(null, buf);
+      if (n === 0) {
+        buf.fill(0, done);
+        return cb(null, buf);
+      }
       this.readInto(fd, buf, done + n, offset, cb);
     });
   }

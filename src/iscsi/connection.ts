@@ -32,6 +32,9 @@ export interface ConnectionHost {
   log(level: 'debug' | 'info' | 'warn' | 'error', msg: string): void;
 }
 
+/** Tasks kept for reuse per connection: above tgt's default MaxQueueCmd (128). */
+const TASK_POOL_MAX = 256;
+
 export type ConnState = 'login' | 'ffp' | 'logout' | 'closed';
 
 /** Negotiated values the data path reads on every PDU (from LoginResult.params). */
@@ -75,6 +78,8 @@ export abstract class IscsiConnection implements SessionConnection {
   loginResult: LoginResult | null = null;
   /** Outstanding tasks by ITT. */
   readonly tasks = new Map<number, IscsiTask>();
+  /** Completed tasks kept for reuse (design.md §4). */
+  private readonly taskPool: IscsiTask[] = [];
   protected readonly headers = new HeaderPool();
   private readonly login: LoginEngine;
   private readonly loginHost: LoginHost;
@@ -253,13 +258,17 @@ export abstract class IscsiConnection implements SessionConnection {
     const cdb = ahs.length > 0 ? fullCdb(bhs, ahs) : P.cdb(bhs);
     if (cdb === null) return this.rejectCommand(bhs, immediate, cmdSN, W.RejectReason.InvalidPduField);
 
-    const task = new IscsiTask(s);
+    const task = this.newTask(s);
     task.itt = itt;
     task.cmdSN = cmdSN;
     task.immediate = immediate;
     const t = task.scsi;
     t.lun = P.lun(bhs);
-    t.cdb = Buffer.from(cdb);
+    // Own the CDB: the BHS may be a transport receive buffer that is reused (iSER).
+    if (cdb.length === 16) {
+      cdb.copy(task.cdb16);
+      t.cdb = task.cdb16;
+    } else t.cdb = Buffer.from(cdb);
     t.attr = P.attr(bhs) as typeof t.attr;
     t.tag = itt;
     t.dir = r && w ? DataDir.Bidi : w ? DataDir.Write : r ? DataDir.Read : DataDir.None;
@@ -276,11 +285,8 @@ export abstract class IscsiConnection implements SessionConnection {
     if (immediate) {
       task.due = true;
     } else {
-      const pending: PendingCommand = { cmdSN, conn: this, run: () => this.commandDue(task) };
-      s.order(pending);
-      if (!task.due) {
-        // Ahead of a gap (multi-connection): wait for its turn; data may still flow meanwhile.
-      }
+      // Ahead of a gap (multi-connection) it waits for its turn; data may still flow meanwhile.
+      s.order(task);
     }
     if (task.isWrite && !task.dataComplete) this.requestData(task);
     this.maybeSubmit(task);
@@ -301,7 +307,20 @@ export abstract class IscsiConnection implements SessionConnection {
     const target = this.session?.target;
     if (target === undefined || target === null) return;
     task.submitted = true;
-    target.execute(task.scsi, () => this.commandDone(task));
+    target.execute(task.scsi, task.onDone);
+  }
+
+  /** A task from this connection's pool (or a new one, whose callbacks are bound once). */
+  private newTask(s: IscsiSession): IscsiTask {
+    const pooled = this.taskPool.pop();
+    if (pooled !== undefined) {
+      pooled.reset(s);
+      return pooled;
+    }
+    const task = new IscsiTask(s, this);
+    task.run = () => this.commandDue(task);
+    task.onDone = () => this.commandDone(task);
+    return task;
   }
 
   private commandDone(task: IscsiTask): void {
@@ -328,7 +347,7 @@ export abstract class IscsiConnection implements SessionConnection {
       if (readLen > 0) collapsed = this.sendDataIn(task, t.dataIn, readLen, canCollapse);
     }
     this.tasks.delete(task.itt);
-    if (collapsed) return;
+    if (collapsed) return this.recycle(task);
     let flags = 0;
     let count = 0;
     let bidiCount = 0;
@@ -360,6 +379,12 @@ export abstract class IscsiConnection implements SessionConnection {
       s.maxCmdSN, data?.length ?? 0,
     );
     this.sendPdu(hdr, data, data?.length ?? 0);
+    this.recycle(task);
+  }
+
+  /** A task whose response went out: nothing refers to it any more, reuse it. */
+  private recycle(task: IscsiTask): void {
+    if (this.taskPool.length < TASK_POOL_MAX) this.taskPool.push(task);
   }
 
   /**

@@ -1,9 +1,14 @@
 // One iSCSI task (RFC 7143 4.2.2 / 10): a SCSI command and its data transfer state on a connection.
 
 import { DataDir, type ScsiTask, TaskAttr } from '../scsi/api.js';
-import type { IscsiSession } from './session.js';
+import type { IscsiSession, PendingCommand, SessionConnection } from './session.js';
 
-export class IscsiTask {
+/**
+ * Tasks are pooled per connection (design.md §4: no new object per command): a task that completed
+ * normally is `reset` and reused; one that was aborted or outlived its connection is left to the GC,
+ * because the SCSI engine or a task management response may still hold it.
+ */
+export class IscsiTask implements PendingCommand {
   itt = 0;
   cmdSN = 0;
   immediate = false;
@@ -32,8 +37,14 @@ export class IscsiTask {
   /** Aborted by task management: no response is sent. */
   aborted = false;
   readonly scsi: ScsiTask;
+  /** PendingCommand: its CmdSN came due (set once by the owning connection). */
+  run: () => void = noop;
+  /** The SCSI engine's completion callback (set once by the owning connection). */
+  onDone: () => void = noop;
+  /** Owned copy of a 16-byte CDB (the BHS one), reused across commands. */
+  readonly cdb16 = Buffer.alloc(16);
 
-  constructor(nexus: IscsiSession) {
+  constructor(nexus: IscsiSession, readonly conn: SessionConnection) {
     this.scsi = {
       nexus,
       lun: 0,
@@ -51,6 +62,42 @@ export class IscsiTask {
       transferLength: -1,
       aborted: false,
     };
+  }
+
+  /** Back to the state of a new task, for reuse by the next command. */
+  reset(nexus: IscsiSession): void {
+    this.itt = 0;
+    this.cmdSN = 0;
+    this.immediate = false;
+    this.edtl = 0;
+    this.received = 0;
+    this.r2tOffset = 0;
+    this.unsolicitedEnd = 0;
+    this.outstandingR2T = 0;
+    this.r2tTags.length = 0;
+    this.expDataOutSN = 0;
+    this.seqTTT = 0xffffffff;
+    this.r2tSN = 0;
+    this.dataSN = 0;
+    this.due = false;
+    this.submitted = false;
+    this.aborted = false;
+    const t = this.scsi;
+    t.nexus = nexus;
+    t.lun = 0;
+    t.attr = TaskAttr.Simple;
+    t.tag = 0;
+    t.dir = DataDir.None;
+    t.expectedLength = 0;
+    t.expectedReadLength = 0;
+    // A fresh array: the old one may still be referenced by a finished backing-store write.
+    if (t.dataOut.length > 0) t.dataOut = [];
+    t.dataOutLength = 0;
+    t.status = 0;
+    t.sense = null;
+    t.dataIn = null;
+    t.transferLength = -1;
+    t.aborted = false;
   }
 
   get isWrite(): boolean {
@@ -72,3 +119,5 @@ export class IscsiTask {
     this.received += len;
   }
 }
+
+function noop(): void {}

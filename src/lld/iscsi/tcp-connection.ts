@@ -25,6 +25,7 @@ export class TcpConnection extends IscsiConnection {
   private txDataDigest = false;
   private corked = false;
   private readonly uncork = (): void => {
+    if (!this.corked) return; // closeTransport flushed already
     this.corked = false;
     this.socket.uncork();
   };
@@ -155,10 +156,12 @@ export class TcpConnection extends IscsiConnection {
   protected sendPdu(bhs: Buffer, data: readonly Buffer[] | Buffer | null, dataLength: number): void {
     if (this.socket.destroyed) return;
     if (!this.corked) {
-      // Batch every PDU of this event-loop turn into one writev (node-and-libraries.md §3.2).
+      // Batch every PDU of this event-loop turn into one writev (node-and-libraries.md §3.2):
+      // setImmediate runs after the poll phase, so the responses to every backing-store completion
+      // and every received chunk of this turn share one syscall (nextTick would flush after each).
       this.corked = true;
       this.socket.cork();
-      process.nextTick(this.uncork);
+      setImmediate(this.uncork);
     }
     const s = this.socket;
     s.write(bhs);
