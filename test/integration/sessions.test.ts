@@ -112,3 +112,44 @@ test('with MaxConnections=1 a second connection is refused; same ISID with TSIH 
   await assert.rejects(e.login(IQN, INIT), (x: unknown) => x instanceof LoginError && x.status === 0x020a);
   await d.stop();
 });
+
+test('target NOP-In pings (nop_interval/nop_count): answered pings keep the connection, silence closes it', { timeout: 60_000 }, async () => {
+  const d = await start();
+  await d.tgtadmOk('--mode', 'target', '--op', 'update', '--tid', '1', '--name', 'nop_interval', '--value', '1');
+  await d.tgtadmOk('--mode', 'target', '--op', 'update', '--tid', '1', '--name', 'nop_count', '--value', '2');
+  assert.match(await d.tgtadmOk('--mode', 'target', '--op', 'show'), /\n {8}Nop interval: 1\n {8}Nop count: 2\n/);
+
+  // An initiator that answers every ping (NOP-Out with ITT 0xffffffff echoing the TTT) stays.
+  const a = await connect(d);
+  await a.login(IQN, `${INIT}-answers`);
+  let pings = 0;
+  const end = Date.now() + 4500;
+  while (Date.now() < end) {
+    const p = await a.recv(end - Date.now());
+    if (p === null) break;
+    if ((p.bhs[0]! & 0x3f) !== 0x20) continue;
+    assert.equal(p.bhs.readUInt32BE(16), 0xffffffff, 'a target ping carries the reserved ITT');
+    const ttt = p.bhs.readUInt32BE(20);
+    assert.notEqual(ttt, 0xffffffff);
+    pings++;
+    const out = Buffer.alloc(48);
+    out[0] = 0x40; // NOP-Out, immediate
+    out[1] = 0x80;
+    out.writeUInt32BE(0xffffffff, 16);
+    out.writeUInt32BE(ttt, 20);
+    out.writeUInt32BE(a.cmdSN, 24);
+    a.send(out);
+  }
+  assert.ok(pings >= 3, `expected a ping a second, got ${pings}`);
+  assert.equal(a.closed, false, 'a connection that answers pings stays open');
+  assert.equal(await tur(a), 0);
+
+  // One that never answers is closed after nop_count unanswered pings.
+  const b = await connect(d);
+  await b.login(IQN, `${INIT}-silent`);
+  const t0 = Date.now();
+  while (!b.closed && Date.now() - t0 < 10_000) await b.recv(1000);
+  assert.ok(b.closed, 'the silent connection was closed');
+  assert.ok(Date.now() - t0 < 6000, `closed after ${Date.now() - t0} ms`);
+  await d.stop();
+});
