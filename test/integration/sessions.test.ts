@@ -153,3 +153,48 @@ test('target NOP-In pings (nop_interval/nop_count): answered pings keep the conn
   assert.ok(Date.now() - t0 < 6000, `closed after ${Date.now() - t0} ms`);
   await d.stop();
 });
+
+/** Send a task management request; returns the TMF Response code, or null without one. */
+async function tmf(m: MiniInitiator, fn: number, lun: number, ref = 0xffffffff): Promise<number | null> {
+  const b = Buffer.alloc(48);
+  b[0] = 0x42; // Task Management Function Request, immediate
+  b[1] = 0x80 | fn;
+  b[9] = lun;
+  b.writeUInt32BE(m.itt++, 16);
+  b.writeUInt32BE(ref, 20);
+  b.writeUInt32BE(m.cmdSN, 24);
+  b.writeUInt32BE(m.cmdSN, 32);
+  m.send(b);
+  for (;;) {
+    const r = await m.recv(5000);
+    if (r === null) return null;
+    if ((r.bhs[0]! & 0x3f) === 0x22) return r.bhs[2]!;
+  }
+}
+
+test('task management: every function of RFC 7143 11.5 is answered; resets raise unit attentions elsewhere', async () => {
+  const d = await start();
+  const a = await connect(d);
+  await a.login(IQN, `${INIT}-tmf-a`);
+  const other = await connect(d);
+  await other.login(IQN, `${INIT}-tmf-b`);
+  assert.equal(await tur(a), 0);
+  assert.equal(await tur(other), 0);
+  assert.equal(await tmf(a, 1, 1, 0x1234), 1, 'ABORT TASK of an unknown task: task does not exist');
+  assert.equal(await tmf(a, 2, 1), 0, 'ABORT TASK SET');
+  assert.equal(await tmf(a, 4, 1), 0, 'CLEAR TASK SET');
+  assert.equal(await tmf(a, 5, 1), 0, 'LOGICAL UNIT RESET');
+  // The other nexus sees the reset as a unit attention (29h) on its next command.
+  other.send(other.scsiBhs(Buffer.from([0, 0, 0, 0, 0, 0]), { lun: 1 }));
+  const rsp = await other.recv(5000);
+  assert.ok(rsp !== null && rsp.bhs[3] === 0x02, 'CHECK CONDITION after the reset');
+  const sense = rsp.data.subarray(2);
+  assert.equal(sense[2]! & 0x0f, 0x06, 'UNIT ATTENTION');
+  assert.equal(sense[12], 0x29, 'POWER ON, RESET, OR BUS DEVICE RESET OCCURRED');
+  assert.equal(await tmf(a, 6, 0), 0, 'TARGET WARM RESET');
+  assert.equal(await tmf(a, 3, 1), 5, 'CLEAR ACA: not supported');
+  assert.equal(await tmf(a, 7, 0), 0, 'TARGET COLD RESET');
+  assert.equal(await a.recv(3000), null);
+  assert.ok(a.closed, 'a cold reset ends the session');
+  await d.stop();
+});
