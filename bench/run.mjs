@@ -209,6 +209,14 @@ async function main() {
   /** results[case][kind] = number[] */
   const results = cases.map(() => ({ stgt: [], tgt: [] }));
   const costs = cases.map(() => ({ stgt: [], tgt: [] }));
+  // An interrupted bench (Ctrl-C, timeout) must not leave daemons behind.
+  for (const sig of ['SIGINT', 'SIGTERM']) {
+    process.on(sig, () => {
+      for (const d of daemons) d.proc.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+      process.exit(130);
+    });
+  }
   try {
     for (const k of kinds) await startDaemon(k, dir, o, daemons);
     for (let round = 0; round < o.rounds; round++) {
