@@ -10,6 +10,7 @@ export function stderrLogger(debug: boolean): Logger {
     debug,
     write(level: string, msg: string): void {
       if (level === 'debug' && !this.debug) return;
+      if (process.stderr.destroyed || !process.stderr.writable) return;
       process.stderr.write(`tgtd: ${level}: ${msg}\n`);
     },
   };

@@ -44,6 +44,9 @@ function daemonize(argv: string[]): void {
 }
 
 async function run(opts: DaemonOptions): Promise<void> {
+  // Logging must never kill or spin the daemon when stderr goes away (EPIPE under a dead parent).
+  process.stderr.on('error', () => {});
+  process.stdout.on('error', () => {});
   const log = stderrLogger(opts.debug);
   const tgtd = new Tgtd({ controlPort: opts.controlPort, lldArgs: opts.lldArgs, moduleDirs: opts.moduleDirs, log });
   let ipc: IpcServer;
@@ -93,8 +96,20 @@ async function run(opts: DaemonOptions): Promise<void> {
   tgtd.onShutdown(() => void shutdown('tgtadm --op delete --mode system'));
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
-  // A bug in one request must not take the storage down (design.md §4).
-  process.on('uncaughtException', (e) => log.write('error', `uncaught: ${e.stack ?? e}`));
+  // A bug in one request must not take the storage down (design.md §4). Log writes can fail too
+  // (stderr closed under a dead parent: EPIPE); never let that turn into an error-logging loop.
+  let inHandler = false;
+  process.on('uncaughtException', (e) => {
+    if (inHandler) return;
+    inHandler = true;
+    try {
+      log.write('error', `uncaught: ${e.stack ?? e}`);
+    } catch {
+      // nowhere left to report it
+    } finally {
+      inHandler = false;
+    }
+  });
   await sdNotify('READY=1');
   log.write('info', `tgtd ready, control port ${opts.controlPort}`);
 }

@@ -15,6 +15,7 @@ import type { SessionTable } from './session-table.js';
 import type { LoginEngine, LoginHost, LoginResult } from './login.js';
 import { createLoginEngine, createTextEngine, type TextEngine } from './engines.js';
 import { HeaderPool } from './header-pool.js';
+import { handleTaskMgmt } from './ffp-tmf.js';
 
 /** What a connection needs from its driver. */
 export interface ConnectionHost {
@@ -547,53 +548,25 @@ export abstract class IscsiConnection implements SessionConnection {
     else this.close('logout');
   }
 
-  // ------------------------------------------------------------------ task management
+  // ------------------------------------------------------------------ task management (ffp-tmf.ts)
 
   private onTaskMgmt(bhs: Buffer): void {
-    const s = this.session!;
-    const target = s.target;
-    if (!P.isImmediate(bhs)) s.advance(P.cmdSN(bhs));
-    const fn = P.tmfFunction(bhs);
-    const itt = P.itt(bhs);
-    const lun = P.lun(bhs);
-    const ref = P.refTaskTag(bhs);
-    const respond = (response: number): void => {
-      if (this.state === 'closed') return;
-      const hdr = this.headers.get();
-      W.writeTmfResponse(hdr, itt, response, this.nextStatSN(), s.expCmdSN, s.maxCmdSN);
-      this.sendPdu(hdr, null, 0);
-    };
-    if (target === null || s.discovery) return respond(TmfResponse.NotSupported);
-    // Tasks still gathering Data-Out never reached the SCSI engine: abort them here.
-    const local = (pred: (t: IscsiTask) => boolean): boolean => {
-      let any = false;
-      for (const t of this.tasks.values()) {
-        if (!t.submitted && pred(t)) {
-          t.aborted = true;
-          this.tasks.delete(t.itt);
-          any = true;
-        }
-      }
-      return any;
-    };
-    if (fn === Tmf.AbortTask) {
-      if (local((t) => t.itt === ref)) return respond(TmfResponse.Complete);
-    } else if (fn === Tmf.AbortTaskSet || fn === Tmf.ClearTaskSet || fn === Tmf.LogicalUnitReset) {
-      local((t) => t.scsi.lun === lun);
-    } else if (fn === Tmf.TargetWarmReset || fn === Tmf.TargetColdReset) {
-      local(() => true);
-    }
-    target.taskMgmt(s, fn as Tmf, lun, ref, (response, aborted) => {
-      for (const a of aborted) {
-        // Find our iSCSI task for each aborted SCSI task: no response will be sent for them.
-        for (const t of this.tasks.values()) if (t.scsi === a) t.aborted = true;
-      }
-      respond(response);
-      if (fn === Tmf.TargetColdReset && response === TmfResponse.Complete) {
-        // A cold reset drops every session on the target (RFC 7143 11.5.1).
-        this.host.sessions.close(s, 'target cold reset', (x) => this.host.sessionClosed(x));
-      }
-    });
+    handleTaskMgmt(this, bhs);
+  }
+
+  /** Queue a Task Management Function Response (RFC 7143 11.6). */
+  sendTmfResponse(itt: number, response: number): void {
+    const s = this.session;
+    if (this.state === 'closed' || s === null) return;
+    const hdr = this.headers.get();
+    W.writeTmfResponse(hdr, itt, response, this.nextStatSN(), s.expCmdSN, s.maxCmdSN);
+    this.sendPdu(hdr, null, 0);
+  }
+
+  /** End this connection's whole session (logout of the session, target cold reset). */
+  closeSession(reason: string): void {
+    const s = this.session;
+    if (s !== null) this.host.sessions.close(s, reason, (x) => this.host.sessionClosed(x));
   }
 
   // ------------------------------------------------------------------ errors

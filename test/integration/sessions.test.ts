@@ -155,7 +155,7 @@ test('target NOP-In pings (nop_interval/nop_count): answered pings keep the conn
 });
 
 /** Send a task management request; returns the TMF Response code, or null without one. */
-async function tmf(m: MiniInitiator, fn: number, lun: number, ref = 0xffffffff): Promise<number | null> {
+async function tmf(m: MiniInitiator, fn: number, lun: number, ref = 0xffffffff, refCmdSN = m.cmdSN): Promise<number | null> {
   const b = Buffer.alloc(48);
   b[0] = 0x42; // Task Management Function Request, immediate
   b[1] = 0x80 | fn;
@@ -163,7 +163,7 @@ async function tmf(m: MiniInitiator, fn: number, lun: number, ref = 0xffffffff):
   b.writeUInt32BE(m.itt++, 16);
   b.writeUInt32BE(ref, 20);
   b.writeUInt32BE(m.cmdSN, 24);
-  b.writeUInt32BE(m.cmdSN, 32);
+  b.writeUInt32BE(refCmdSN >>> 0, 32);
   m.send(b);
   for (;;) {
     const r = await m.recv(5000);
@@ -180,7 +180,8 @@ test('task management: every function of RFC 7143 11.5 is answered; resets raise
   await other.login(IQN, `${INIT}-tmf-b`);
   assert.equal(await tur(a), 0);
   assert.equal(await tur(other), 0);
-  assert.equal(await tmf(a, 1, 1, 0x1234), 1, 'ABORT TASK of an unknown task: task does not exist');
+  assert.equal(await tmf(a, 1, 1, 0x1234, a.cmdSN - 1), 1, 'ABORT TASK of a finished task: task does not exist');
+  assert.equal(await tmf(a, 1, 1, 0x1235, a.cmdSN + 3), 0, 'ABORT TASK of a command not yet received: complete');
   assert.equal(await tmf(a, 2, 1), 0, 'ABORT TASK SET');
   assert.equal(await tmf(a, 4, 1), 0, 'CLEAR TASK SET');
   assert.equal(await tmf(a, 5, 1), 0, 'LOGICAL UNIT RESET');
@@ -193,6 +194,7 @@ test('task management: every function of RFC 7143 11.5 is answered; resets raise
   assert.equal(sense[12], 0x29, 'POWER ON, RESET, OR BUS DEVICE RESET OCCURRED');
   assert.equal(await tmf(a, 6, 0), 0, 'TARGET WARM RESET');
   assert.equal(await tmf(a, 3, 1), 5, 'CLEAR ACA: not supported');
+  assert.equal(await tmf(a, 8, 1), 4, 'TASK REASSIGN at ErrorRecoveryLevel 0: reassignment not supported');
   assert.equal(await tmf(a, 7, 0), 0, 'TARGET COLD RESET');
   assert.equal(await a.recv(3000), null);
   assert.ok(a.closed, 'a cold reset ends the session');

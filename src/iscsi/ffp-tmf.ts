@@ -1,0 +1,71 @@
+// RFC 7143 11.5 / 11.6 Task Management Function requests in full feature phase.
+//
+// Tasks still gathering Data-Out never reached the SCSI engine, so the transport aborts those
+// itself; everything else goes to the target's task manager. What is iSCSI-specific stays here:
+// TASK REASSIGN needs ErrorRecoveryLevel 2, and an ABORT TASK for a command not yet received
+// (RefCmdSN inside the CmdSN window) is "Function complete" (11.5.1 b).
+
+import * as P from './pdu.js';
+import { Tmf, TmfResponse } from '../scsi/api.js';
+import type { IscsiConnection } from './connection.js';
+import type { IscsiTask } from './task.js';
+
+/** Abort the not-yet-submitted tasks of `conn` matching `pred`; true if any. */
+function abortLocal(conn: IscsiConnection, pred: (t: IscsiTask) => boolean): boolean {
+  let any = false;
+  for (const t of conn.tasks.values()) {
+    if (!t.submitted && pred(t)) {
+      t.aborted = true;
+      conn.tasks.delete(t.itt);
+      any = true;
+    }
+  }
+  return any;
+}
+
+export function handleTaskMgmt(conn: IscsiConnection, bhs: Buffer): void {
+  const s = conn.session!;
+  const target = s.target;
+  if (!P.isImmediate(bhs)) s.advance(P.cmdSN(bhs));
+  const fn = P.tmfFunction(bhs);
+  const itt = P.itt(bhs);
+  const lun = P.lun(bhs);
+  const ref = P.refTaskTag(bhs);
+  const refCmdSN = P.refCmdSN(bhs);
+  if (target === null || s.discovery) return conn.sendTmfResponse(itt, TmfResponse.NotSupported);
+  switch (fn) {
+    case Tmf.TaskReassign:
+      // Connection allegiance reassignment exists only at ErrorRecoveryLevel 2; we run at 0.
+      return conn.sendTmfResponse(itt, TmfResponse.ReassignmentNotSupported);
+    case Tmf.AbortTask:
+      if (abortLocal(conn, (t) => t.itt === ref)) return conn.sendTmfResponse(itt, TmfResponse.Complete);
+      break;
+    case Tmf.AbortTaskSet:
+    case Tmf.ClearTaskSet:
+    case Tmf.LogicalUnitReset:
+      abortLocal(conn, (t) => t.scsi.lun === lun);
+      break;
+    case Tmf.TargetWarmReset:
+    case Tmf.TargetColdReset:
+      abortLocal(conn, () => true);
+      break;
+    default:
+      break;
+  }
+  target.taskMgmt(s, fn as Tmf, lun, ref, (response, aborted) => {
+    for (const a of aborted) {
+      // No SCSI Response is sent for an aborted task.
+      for (const t of conn.tasks.values()) if (t.scsi === a) t.aborted = true;
+    }
+    let r: number = response;
+    if (fn === Tmf.AbortTask && r === TmfResponse.TaskDoesNotExist && s.inWindow(refCmdSN)) {
+      // The referenced command has not arrived yet: it is as good as aborted (RFC 7143 11.5.1 b).
+      r = TmfResponse.Complete;
+    }
+    conn.sendTmfResponse(itt, r);
+    if (fn === Tmf.TargetColdReset && r === TmfResponse.Complete) {
+      // A cold reset drops every session on the target (RFC 7143 11.5.1).
+      conn.closeSession('target cold reset');
+    }
+  });
+}
