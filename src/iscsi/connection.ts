@@ -2,8 +2,9 @@
 //
 // A transport (lld/iscsi TCP, lld/iser RDMA) extends this class: it frames PDUs and hands each one
 // to `receivePdu`, and implements `sendPdu` and `closeTransport`. The data movement of SCSI
-// commands (R2T + Data-Out, Data-In) lives in ffp-data.ts with overridable hooks, because iSER
-// moves data with RDMA READ/WRITE instead.
+// commands (R2T + Data-Out, Data-In) is in overridable methods (requestData, sendDataIn,
+// completeTask), because iSER moves data with RDMA READ/WRITE instead; task management is in
+// ffp-tmf.ts.
 
 import * as P from './pdu.js';
 import * as W from './pdu-write.js';

@@ -200,3 +200,16 @@ test('task management: every function of RFC 7143 11.5 is answered; resets raise
   assert.ok(a.closed, 'a cold reset ends the session');
   await d.stop();
 });
+
+test('target state offline: logins are refused with a target error, ready admits them again', async () => {
+  const d = await start();
+  await d.tgtadmOk('--mode', 'target', '--op', 'update', '--tid', '1', '--name', 'state', '--value', 'offline');
+  assert.match(await d.tgtadmOk('--mode', 'target', '--op', 'show'), /\n {8}State: offline\n/);
+  const a = await connect(d);
+  await assert.rejects(a.login(IQN, `${INIT}-offline`), (e: unknown) => e instanceof LoginError && e.status >> 8 === 0x03);
+  await d.tgtadmOk('--mode', 'target', '--op', 'update', '--tid', '1', '--name', 'state', '--value', 'ready');
+  const b = await connect(d);
+  await b.login(IQN, `${INIT}-online`);
+  assert.equal(await tur(b), 0);
+  await d.stop();
+});
