@@ -13,7 +13,7 @@ import { DataDir, Tmf, TmfResponse, type ScsiTargetPort } from '../scsi/api.js';
 import { IscsiSession, type PendingCommand, type SessionConnection } from './session.js';
 import { IscsiTask } from './task.js';
 import type { SessionTable } from './session-table.js';
-import type { LoginEngine, LoginHost, LoginResult } from './login.js';
+import type { LoginEngine, LoginHost, LoginResult, NegotiatedParams } from './login.js';
 import { createLoginEngine, createTextEngine, type TextEngine } from './engines.js';
 import { HeaderPool } from './header-pool.js';
 import { handleTaskMgmt } from './ffp-tmf.js';
@@ -39,23 +39,20 @@ const TASK_POOL_MAX = 256;
 
 export type ConnState = 'login' | 'ffp' | 'logout' | 'closed';
 
-/** Negotiated values the data path reads on every PDU (from LoginResult.params). */
-export interface ConnParams {
+/**
+ * Negotiated values the data path reads on every PDU: the session keys as negotiated
+ * (LoginResult.params), with the two data segment limits named by direction.
+ */
+export type ConnParams = Pick<
+  NegotiatedParams,
+  | 'headerDigest' | 'dataDigest' | 'initialR2T' | 'immediateData' | 'firstBurstLength' | 'maxBurstLength'
+  | 'maxOutstandingR2T' | 'maxConnections' | 'defaultTime2Wait' | 'defaultTime2Retain'
+> & {
   /** Largest data segment we may send (the initiator's MaxRecvDataSegmentLength). */
   maxSendSegment: number;
   /** Largest data segment we accept (our MaxRecvDataSegmentLength). */
   maxRecvSegment: number;
-  headerDigest: boolean;
-  dataDigest: boolean;
-  initialR2T: boolean;
-  immediateData: boolean;
-  firstBurstLength: number;
-  maxBurstLength: number;
-  maxOutstandingR2T: number;
-  maxConnections: number;
-  defaultTime2Wait: number;
-  defaultTime2Retain: number;
-}
+};
 
 export abstract class IscsiConnection implements SessionConnection {
   state: ConnState = 'login';
