@@ -39,6 +39,9 @@ const TASK_POOL_MAX = 256;
 
 export type ConnState = 'login' | 'ffp' | 'logout' | 'closed';
 
+/** Read data a connection lets pile up (running + unsent) before new commands wait (back-pressure). */
+export const MAX_QUEUED_READ_BYTES = 32 * 1024 * 1024;
+
 /**
  * Negotiated values the data path reads on every PDU: the session keys as negotiated
  * (LoginResult.params), with the two data segment limits named by direction.
@@ -75,6 +78,10 @@ export abstract class IscsiConnection implements SessionConnection {
     defaultTime2Retain: 20,
   };
   loginResult: LoginResult | null = null;
+  /** Read bytes the submitted commands may still produce (see congested). */
+  private inflightReadBytes = 0;
+  /** Due commands held back while the transport is congested (see maybeSubmit). */
+  private readonly deferredTasks: IscsiTask[] = [];
   /** Outstanding tasks by ITT. */
   readonly tasks = new Map<number, IscsiTask>();
   /** Completed tasks kept for reuse (design.md §4). */
@@ -302,11 +309,46 @@ export abstract class IscsiConnection implements SessionConnection {
   }
 
   protected maybeSubmit(task: IscsiTask): void {
-    if (task.submitted || task.aborted || !task.due || !task.dataComplete) return;
+    if (task.submitted || task.deferred || task.aborted || !task.due || !task.dataComplete) return;
+    if (this.deferredTasks.length > 0 || this.congested()) {
+      // The initiator is behind on reading our responses: keep new work (and its read buffers)
+      // out of memory until it catches up, in arrival order.
+      task.deferred = true;
+      this.deferredTasks.push(task);
+      return;
+    }
+    this.submit(task);
+  }
+
+  private submit(task: IscsiTask): void {
     const target = this.session?.target;
     if (target === undefined || target === null) return;
     task.submitted = true;
+    task.inflight = task.isRead ? task.scsi.expectedLength : 0;
+    this.inflightReadBytes += task.inflight;
     target.execute(task.scsi, task.onDone);
+  }
+
+  /** Transport hook: response bytes queued but not yet sent (TCP: the socket's buffer). */
+  protected unsentBytes(): number {
+    return 0;
+  }
+
+  /**
+   * Too much read data is on its way to an initiator that may not be reading: what the running
+   * commands will produce plus what waits to be sent (bounds memory per connection).
+   */
+  protected congested(): boolean {
+    return this.inflightReadBytes + this.unsentBytes() > MAX_QUEUED_READ_BYTES;
+  }
+
+  /** Transport hook: the initiator caught up; run the commands held back meanwhile. */
+  protected drained(): void {
+    while (this.deferredTasks.length > 0 && !this.congested() && this.state !== 'closed') {
+      const task = this.deferredTasks.shift()!;
+      task.deferred = false;
+      if (!task.aborted && this.tasks.get(task.itt) === task) this.submit(task);
+    }
   }
 
   /** A task from this connection's pool (or a new one, whose callbacks are bound once). */
@@ -323,11 +365,14 @@ export abstract class IscsiConnection implements SessionConnection {
   }
 
   private commandDone(task: IscsiTask): void {
+    this.inflightReadBytes -= task.inflight;
+    task.inflight = 0;
     if (task.aborted || task.scsi.aborted || this.state === 'closed') {
       this.tasks.delete(task.itt);
       return;
     }
     this.completeTask(task);
+    if (this.deferredTasks.length > 0) this.drained();
   }
 
   /**

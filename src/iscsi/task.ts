@@ -34,6 +34,10 @@ export class IscsiTask implements PendingCommand {
   due = false;
   /** It has been handed to the SCSI engine. */
   submitted = false;
+  /** Waiting in the connection's deferred queue until the initiator reads our earlier responses. */
+  deferred = false;
+  /** Read bytes counted against the connection's back-pressure limit while it runs. */
+  inflight = 0;
   /** Aborted by task management: no response is sent. */
   aborted = false;
   readonly scsi: ScsiTask;
@@ -81,6 +85,8 @@ export class IscsiTask implements PendingCommand {
     this.dataSN = 0;
     this.due = false;
     this.submitted = false;
+    this.deferred = false;
+    this.inflight = 0;
     this.aborted = false;
     const t = this.scsi;
     t.nexus = nexus;

@@ -24,10 +24,21 @@ export class TcpConnection extends IscsiConnection {
   private txHeaderDigest = false;
   private txDataDigest = false;
   private corked = false;
+  /** A 'drain' listener is armed (see uncork). */
+  private waitingDrain = false;
   private readonly uncork = (): void => {
     if (!this.corked) return; // closeTransport flushed already
     this.corked = false;
     this.socket.uncork();
+    // Back-pressure: an initiator that does not read what we send must not make us queue without
+    // bound. The connection holds back new commands until the socket drains (IscsiConnection.drained).
+    if (!this.waitingDrain && this.congested()) {
+      this.waitingDrain = true;
+      this.socket.once('drain', () => {
+        this.waitingDrain = false;
+        this.drained();
+      });
+    }
   };
 
   constructor(host: ConnectionHost, private readonly socket: Socket) {
@@ -44,6 +55,10 @@ export class TcpConnection extends IscsiConnection {
   protected override onFullFeature(): void {
     this.rxHeaderDigest = this.txHeaderDigest = this.params.headerDigest;
     this.rxDataDigest = this.txDataDigest = this.params.dataDigest;
+  }
+
+  protected override unsentBytes(): number {
+    return this.socket.writableLength;
   }
 
   // ------------------------------------------------------------------ receive
