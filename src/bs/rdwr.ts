@@ -158,7 +158,9 @@ export class RdwrDevice implements BackingDevice {
 
   close(cb: (err: IoError) => void): void {
     if (this.fallbackFd >= 0) fs.close(this.fallbackFd, () => undefined);
-    fs.close(this.fd, (err) => cb(err));
+    // Leave nothing that was acknowledged only in the page cache: a LUN removed or a daemon
+    // stopped before a power loss still has its data on stable storage.
+    fs.fdatasync(this.fd, () => fs.close(this.fd, (err) => cb(err)));
   }
 }
 
