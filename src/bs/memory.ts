@@ -26,20 +26,26 @@ export class MemoryDevice implements BackingDevice {
     return null;
   }
 
-  read(offset: number, length: number, cb: (err: IoError, data?: Buffer) => void): void {
-    const bad = this.outOfRange(offset, length);
-    if (bad) return cb(bad);
-    const out = Buffer.alloc(length);
+  /** Calls `fn` for each chunk-sized piece of [offset, offset + length): chunk index, offset in it, length, bytes before it. */
+  private static spans(offset: number, length: number, fn: (idx: number, within: number, n: number, done: number) => void): void {
     let done = 0;
     while (done < length) {
       const pos = offset + done;
       const idx = Math.floor(pos / CHUNK_SIZE);
       const within = pos - idx * CHUNK_SIZE;
       const n = Math.min(CHUNK_SIZE - within, length - done);
-      const chunk = this.chunks.get(idx);
-      if (chunk !== undefined) chunk.copy(out, done, within, within + n);
+      fn(idx, within, n, done);
       done += n;
     }
+  }
+
+  read(offset: number, length: number, cb: (err: IoError, data?: Buffer) => void): void {
+    const bad = this.outOfRange(offset, length);
+    if (bad) return cb(bad);
+    const out = Buffer.alloc(length);
+    MemoryDevice.spans(offset, length, (idx, within, n, done) => {
+      this.chunks.get(idx)?.copy(out, done, within, within + n);
+    });
     cb(null, out);
   }
 
@@ -50,20 +56,15 @@ export class MemoryDevice implements BackingDevice {
     if (bad) return cb(bad);
     let pos = offset;
     for (const b of data) {
-      let src = 0;
-      while (src < b.length) {
-        const idx = Math.floor(pos / CHUNK_SIZE);
-        const within = pos - idx * CHUNK_SIZE;
-        const n = Math.min(CHUNK_SIZE - within, b.length - src);
+      MemoryDevice.spans(pos, b.length, (idx, within, n, done) => {
         let chunk = this.chunks.get(idx);
         if (chunk === undefined) {
           chunk = Buffer.alloc(CHUNK_SIZE);
           this.chunks.set(idx, chunk);
         }
-        b.copy(chunk, within, src, src + n);
-        src += n;
-        pos += n;
-      }
+        b.copy(chunk, within, done, done + n);
+      });
+      pos += b.length;
     }
     cb(null);
   }
@@ -75,16 +76,10 @@ export class MemoryDevice implements BackingDevice {
   unmap(offset: number, length: number, cb: (err: IoError) => void): void {
     const bad = this.outOfRange(offset, length);
     if (bad) return cb(bad);
-    let done = 0;
-    while (done < length) {
-      const pos = offset + done;
-      const idx = Math.floor(pos / CHUNK_SIZE);
-      const within = pos - idx * CHUNK_SIZE;
-      const n = Math.min(CHUNK_SIZE - within, length - done);
+    MemoryDevice.spans(offset, length, (idx, within, n) => {
       if (n === CHUNK_SIZE) this.chunks.delete(idx);
       else this.chunks.get(idx)?.fill(0, within, within + n);
-      done += n;
-    }
+    });
     cb(null);
   }
 
