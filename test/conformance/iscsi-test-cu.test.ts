@@ -5,11 +5,12 @@
 
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TestDaemon, iscsiUrl, run } from '../helpers/daemon.js';
 import { countTestcuLog } from './testcu-count.js';
+import { sparseDisk } from '../helpers/fixtures.js';
 
 const IQN = 'iqn.2026-11.org.stgt.test:conformance';
 /** Failures understood and accepted for now, each with its reason (see the README's conformance notes). */
@@ -30,11 +31,8 @@ after(() => {
 });
 
 test('iscsi-test-cu --dataloss --test ALL: no failure beyond the known ones, fewer than tgt 1.0.85', { timeout: 1_800_000 }, async () => {
-  const work = mkdtempSync(join(tmpdir(), 'stgt-cu-'));
+  const { work, disk } = sparseDisk('stgt-cu-', 1 << 30);
   dirs.push(work);
-  const disk = join(work, 'lun1.img');
-  writeFileSync(disk, '');
-  truncateSync(disk, 1 << 30);
   const d = await TestDaemon.start();
   daemons.push(d);
   await d.addTarget(1, IQN);

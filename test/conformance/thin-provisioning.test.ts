@@ -4,11 +4,11 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TestDaemon, iscsiUrl, run } from '../helpers/daemon.js';
 import { countTestcuLog } from './testcu-count.js';
+import { sparseDisk } from '../helpers/fixtures.js';
 
 const IQN = 'iqn.2026-11.org.stgt.test:thin';
 const dirs: string[] = [];
@@ -19,11 +19,8 @@ after(() => {
 });
 
 async function thinLun(): Promise<{ d: TestDaemon; disk: string; work: string }> {
-  const work = mkdtempSync(join(tmpdir(), 'stgt-thin-'));
+  const { work, disk } = sparseDisk('stgt-thin-', 1 << 30);
   dirs.push(work);
-  const disk = join(work, 'lun1.img');
-  writeFileSync(disk, '');
-  truncateSync(disk, 1 << 30);
   const d = await TestDaemon.start();
   daemons.push(d);
   await d.addTarget(1, IQN);

@@ -6,23 +6,12 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { TestDaemon, iscsiUrl, run, waitFor } from '../helpers/daemon.js';
 import { MiniInitiator, BHS, textData } from '../helpers/mini-initiator.js';
+import { rng } from '../helpers/fixtures.js';
 
 const IQN = 'iqn.2026-11.org.stgt.test:fuzz';
 const daemons: TestDaemon[] = [];
 after(() => daemons.forEach((d) => d.kill()));
 
-/** Deterministic PRNG (xorshift32) so a failure can be replayed. */
-function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x / 0x100000000;
-  };
-}
 
 type Outcome = 'reject' | 'closed' | 'other' | 'silent';
 

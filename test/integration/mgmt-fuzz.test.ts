@@ -5,22 +5,12 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { TestDaemon } from '../helpers/daemon.js';
+import { rng } from '../helpers/fixtures.js';
 import { emptyRequest, encodeRequest } from '../../src/mgmt/ipc.js';
 
 const daemons: TestDaemon[] = [];
 after(() => daemons.forEach((d) => d.kill()));
 
-function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x / 0x100000000;
-  };
-}
 
 /** Send raw bytes to the socket; resolves with what came back before the server closed (or 2 s). */
 function exchange(path: string, bytes: Buffer): Promise<Buffer> {
