@@ -10,12 +10,12 @@ export interface LuStat {
   wrSubmCmds: number;
   wrDoneBytes: number;
   wrDoneCmds: number;
-  errors: number;
+  errs: number;
 }
 
 interface StatTarget {
   readonly tid: number;
-  sortedLuns(): readonly { readonly lun: number; statsByNexus?(): Iterable<[number, LuStat]> }[];
+  sortedLuns(): readonly { readonly lun: number; statsByNexus(): Iterable<[number, LuStat]> }[];
 }
 
 export function statHeader(): string {
@@ -29,13 +29,13 @@ export function statLine(tid: number, lun: number, sid: number, s: LuStat): stri
     `${pad(tid, 3)} ${pad(lun, 3)} ${pad(sid, 3)} ` +
     `${pad(s.rdSubmBytes, 12)} ${pad(s.rdSubmCmds, 6)} ${pad(s.rdDoneBytes, 12)} ${pad(s.rdDoneCmds, 6)} ` +
     `${pad(s.wrSubmBytes, 12)} ${pad(s.wrSubmCmds, 6)} ${pad(s.wrDoneBytes, 12)} ${pad(s.wrDoneCmds, 6)} ` +
-    `${pad(s.errors, 4)}\n`
+    `${pad(s.errs, 4)}\n`
   );
 }
 
 export function statLu(tid: number, lu: ReturnType<StatTarget['sortedLuns']>[number]): string {
   let s = '';
-  for (const [sid, st] of lu.statsByNexus?.() ?? []) s += statLine(tid, lu.lun, sid, st);
+  for (const [sid, st] of lu.statsByNexus()) s += statLine(tid, lu.lun, sid, st);
   return s;
 }
 

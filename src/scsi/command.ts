@@ -2,7 +2,7 @@
 import { Status } from './api.js';
 import type { ItNexus, ScsiTask } from './api.js';
 import { ParsedCdb } from './cdb.js';
-import type { LogicalUnit } from './logical-unit.js';
+import type { LogicalUnit, LuStats } from './logical-unit.js';
 import { Reason, buildSense } from './sense.js';
 import type { SenseReason } from './sense.js';
 import type { IoError } from '../bs/api.js';
@@ -35,6 +35,12 @@ export class Cmd {
   task: ScsiTask = null!;
   done: (task: ScsiTask) => void = noop;
   lu: LogicalUnit | null = null;
+
+  /** The LU's counters for this command's I_T nexus (`tgtadm --op stat`). */
+  get stats(): LuStats {
+    return this.lu!.statsFor(this.task.nexus.id);
+  }
+
   ctx: EngineContext;
   readonly p = new ParsedCdb();
   // TaskSetEntry
@@ -62,12 +68,12 @@ export class Cmd {
       try {
         const lu = this.lu!;
         if (err || !data) {
-          lu.stats.errs++;
+          this.stats.errs++;
           this.ioFail(err, false);
           return;
         }
-        lu.stats.rdDoneBytes += this.ioBytes;
-        lu.stats.rdDoneCmds++;
+        this.stats.rdDoneBytes += this.ioBytes;
+        this.stats.rdDoneCmds++;
         this.task.dataIn = data;
         this.good();
       } catch (e) {
@@ -78,12 +84,12 @@ export class Cmd {
       try {
         const lu = this.lu!;
         if (err) {
-          lu.stats.errs++;
+          this.stats.errs++;
           this.ioFail(err, true);
           return;
         }
-        lu.stats.wrDoneBytes += this.ioBytes;
-        lu.stats.wrDoneCmds++;
+        this.stats.wrDoneBytes += this.ioBytes;
+        this.stats.wrDoneCmds++;
         if (this.flushAfter) lu.dev.flush(this.onFlushDone);
         else this.good();
       } catch (e) {

@@ -91,7 +91,8 @@ export class LogicalUnit {
   readonly pr = new PersistentReservations();
   /** SPC-2 RESERVE(6/10) holder nexus id, or -1. */
   reservedBy = -1;
-  readonly stats = new LuStats();
+  /** Counters per I_T nexus (tgt keeps them per LU and nexus: `--op stat` rows). */
+  private readonly nexusStats = new Map<number, LuStats>();
   /** @internal the task set; entries are the engine's command records. */
   readonly taskSet = new TaskSet<TaskSetEntry>();
 
@@ -110,6 +111,25 @@ export class LogicalUnit {
     this.scsiId = 'IET     ' + hex4(opts.tid) + hex4(opts.lun);
     this.scsiSn = 'beaf' + String(opts.tid) + String(opts.lun);
     this.productId = opts.deviceType === 'controller' ? 'Controller' : 'VIRTUAL-DISK';
+  }
+
+  /** The counters of this LU for one I_T nexus (created on first use). */
+  statsFor(nexusId: number): LuStats {
+    let st = this.nexusStats.get(nexusId);
+    if (st === undefined) {
+      st = new LuStats();
+      this.nexusStats.set(nexusId, st);
+    }
+    return st;
+  }
+
+  dropStats(nexusId: number): void {
+    this.nexusStats.delete(nexusId);
+  }
+
+  /** [nexus id, counters] in the order the nexuses logged in. */
+  statsByNexus(): Iterable<[number, LuStats]> {
+    return this.nexusStats.entries();
   }
 
   /** Number of logical blocks. */

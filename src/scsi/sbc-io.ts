@@ -52,8 +52,8 @@ function read(c: Cmd): void {
   c.task.transferLength = len;
   if (!checkProtect(c) || !checkRange(c, lu, p.lba, p.blocks) || !checkXferLimit(c, len)) return;
   if (p.blocks === 0) return c.good();
-  lu.stats.rdSubmBytes += len;
-  lu.stats.rdSubmCmds++;
+  c.stats.rdSubmBytes += len;
+  c.stats.rdSubmCmds++;
   c.ioBytes = len;
   lu.dev.read(p.lba * lu.blockSize, len, c.onReadDone);
 }
@@ -74,8 +74,8 @@ function write(c: Cmd): void {
   const bytes = writableBytes(c.task.dataOutLength, len, lu.blockSize);
   if (bytes === 0) return c.good();
   const bufs = c.dataOutBufs(bytes)!;
-  lu.stats.wrSubmBytes += bytes;
-  lu.stats.wrSubmCmds++;
+  c.stats.wrSubmBytes += bytes;
+  c.stats.wrSubmCmds++;
   c.ioBytes = bytes;
   // SBC-4 4.15: FUA, or a disabled write cache, means stable storage before GOOD.
   // WRITE AND VERIFY also implies the data reached the medium (SBC-4 5.42).
@@ -128,13 +128,13 @@ function verify(c: Cmd): void {
     if (!expect) return c.fail(Reason.InvalidFieldInIu);
   }
   const len = p.blocks * bs;
-  lu.stats.rdSubmBytes += len;
-  lu.stats.rdSubmCmds++;
+  c.stats.rdSubmBytes += len;
+  c.stats.rdSubmCmds++;
   lu.dev.read(p.lba * bs, len, (err, data) => {
     try {
       if (err || !data) return c.ioFail(err, false);
-      lu.stats.rdDoneBytes += len;
-      lu.stats.rdDoneCmds++;
+      c.stats.rdDoneBytes += len;
+      c.stats.rdDoneCmds++;
       if (expect) {
         if (p.bytchk === 1) {
           const d = firstDiff(data, expect);
@@ -176,19 +176,19 @@ function compareAndWrite(c: Cmd): void {
   const buf = c.dataOutFlat(2 * len)!;
   const verifyData = buf.subarray(0, len);
   const writeData = buf.subarray(len, 2 * len);
-  lu.stats.rdSubmBytes += len;
-  lu.stats.rdSubmCmds++;
+  c.stats.rdSubmBytes += len;
+  c.stats.rdSubmCmds++;
   // The engine runs COMPARE AND WRITE alone in the task set (exclusive), so read-compare-write is atomic.
   lu.dev.read(p.lba * bs, len, (err, data) => {
     try {
       if (err || !data) return c.ioFail(err, false);
-      lu.stats.rdDoneBytes += len;
-      lu.stats.rdDoneCmds++;
+      c.stats.rdDoneBytes += len;
+      c.stats.rdDoneCmds++;
       const d = firstDiff(data, verifyData);
       // SBC-4 5.3: MISCOMPARE DURING VERIFY OPERATION, INFORMATION = offset of the first mismatch
       if (d >= 0) return c.fail(Reason.MiscompareDuringVerify, d);
-      lu.stats.wrSubmBytes += len;
-      lu.stats.wrSubmCmds++;
+      c.stats.wrSubmBytes += len;
+      c.stats.wrSubmCmds++;
       c.ioBytes = len;
       c.flushAfter = p.fua || !lu.modePages.wce;
       lu.dev.write(p.lba * bs, [writeData], c.onWriteDone);
@@ -213,8 +213,8 @@ function orWrite(c: Cmd): void {
     try {
       if (err || !data) return c.ioFail(err, false);
       for (let i = 0; i < len; i++) data[i] = data[i]! | src[i]!;
-      lu.stats.wrSubmBytes += len;
-      lu.stats.wrSubmCmds++;
+      c.stats.wrSubmBytes += len;
+      c.stats.wrSubmCmds++;
       c.ioBytes = len;
       c.flushAfter = p.fua || !lu.modePages.wce;
       lu.dev.write(p.lba * bs, [data], c.onWriteDone);

@@ -54,8 +54,8 @@ function writeSame(c: Cmd): void {
   }
   const off = p.lba * bs;
   const total = p.blocks * bs;
-  lu.stats.wrSubmBytes += total;
-  lu.stats.wrSubmCmds++;
+  c.stats.wrSubmBytes += total;
+  c.stats.wrSubmCmds++;
   c.ioBytes = total;
   c.flushAfter = !lu.modePages.wce;
   // SBC-4 4.7.3.4: with UNMAP=1 a thin LU may deallocate when the data equals what a deallocated
@@ -71,7 +71,7 @@ function writeSame(c: Cmd): void {
   const step = (err: NodeJS.ErrnoException | null): void => {
     try {
       if (err) {
-        lu.stats.errs++;
+        c.stats.errs++;
         return c.ioFail(err, true);
       }
       if (done >= total) return c.onWriteDone(null);

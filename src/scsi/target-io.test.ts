@@ -15,8 +15,11 @@ test('WRITE(10) then READ(10) round trip; transferLength = blocks * block size',
   const rd = await r.run(cdb10(0x28, 3, 2));
   assert.equal(rd.status, Status.Good);
   assert.deepEqual(rd.dataIn, data);
-  assert.equal(r.lu.stats.wrDoneBytes, 1024);
-  assert.equal(r.lu.stats.rdDoneCmds, 1);
+  assert.equal(r.lu.statsFor(r.i1.id).wrDoneBytes, 1024);
+  assert.equal(r.lu.statsFor(r.i1.id).rdDoneCmds, 1);
+  // Counters are per I_T nexus, as tgt's `--op stat` rows are.
+  assert.equal(r.lu.statsFor(r.i2.id).rdDoneCmds, 0);
+  assert.deepEqual([...r.lu.statsByNexus()].map(([id]) => id), [r.i1.id, r.i2.id]);
 });
 
 test('async device: READ(16) completes later', async () => {

@@ -110,7 +110,10 @@ export class Target implements ScsiTargetPort, EngineContext {
   addLun(lu: LogicalUnit): void {
     const ids = [...this.nexuses.keys()];
     for (const other of this.luns.values()) other.ua.addAll(ids, Reason.ReportedLunsChanged);
-    for (const id of ids) lu.ua.add(id, Reason.PowerOnReset);
+    for (const id of ids) {
+      lu.ua.add(id, Reason.PowerOnReset);
+      lu.statsFor(id);
+    }
     this.luns.set(lu.lun, lu);
   }
 
@@ -149,7 +152,10 @@ export class Target implements ScsiTargetPort, EngineContext {
 
   addNexus(nexus: ItNexus): void {
     this.nexuses.set(nexus.id, nexus);
-    for (const lu of this.luns.values()) lu.ua.add(nexus.id, Reason.PowerOnReset);
+    for (const lu of this.luns.values()) {
+      lu.ua.add(nexus.id, Reason.PowerOnReset);
+      lu.statsFor(nexus.id); // tgt lists every I_T nexus of a LU in `--op stat`, idle or not
+    }
   }
 
   removeNexus(nexus: ItNexus): void {
@@ -157,6 +163,7 @@ export class Target implements ScsiTargetPort, EngineContext {
       for (const lu of this.luns.values()) {
         this.abortCmds(this.cmdsOf(lu, nexus.id), null);
         lu.ua.drop(nexus.id);
+        lu.dropStats(nexus.id);
         // SPC-2 reservations do not survive the loss of their I_T nexus; PR registrations do.
         if (lu.reservedBy === nexus.id) lu.reservedBy = -1;
       }
@@ -267,7 +274,7 @@ export class Target implements ScsiTargetPort, EngineContext {
       task.sense = null;
       task.dataIn = null;
     } else if (task.status === Status.CheckCondition && lu) {
-      lu.stats.errs++;
+      c.stats.errs++;
     }
     const done = c.done;
     const waits = c.tmfWaits.length > 0 ? c.tmfWaits.splice(0) : null;
