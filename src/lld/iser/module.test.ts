@@ -88,6 +88,8 @@ test('init with a working provider returns a driver and logs the devices', async
   assert.equal(d.options.port, 3262);
   assert.deepEqual(d.devices.map((x) => x.name), ['rxe0']);
   assert.match(c.lines[0]!, /^info: RDMA devices: rxe0 \(InfiniBand\)$/);
+  // Without the iSER data transport a target on iser could not be reached: refuse to create one.
+  assert.equal(d.targetCreate().err, 22);
   assert.equal(d.isClosed, false);
   await d.exit();
   assert.equal(d.isClosed, true);

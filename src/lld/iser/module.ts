@@ -3,9 +3,10 @@
 // init loads the RDMA provider addon and fails with the reason when RDMA cannot be used (addon not
 // built, no device, no RDMA CM), which leaves `iser: error` in `--mode system --op show` while the
 // other LLDs go on serving; `tgtadm --mode lld --op start --lld iser` (or lldload) retries.
-// The iSER data transport itself is a later issue: until then a ready iser driver accepts targets
-// but listens nowhere, and says so in the log.
+// The iSER data transport itself is a later issue: until then a ready iser driver refuses targets
+// ("this operation isn't supported") rather than accept ones nobody could reach.
 import { LLD_API_VERSION, type LldContext, type LldDriver, type LldModule } from '../api.js';
+import { TgtadmErr } from '../../scsi/tgtadm-codes.js';
 import { parseIserArgs, type IserOptions } from './options.js';
 import { defaultProbeDeps, probeRdma, type ProbeDeps, type RdmaDevice, type RdmaProvider } from './rdma-provider.js';
 
@@ -29,7 +30,7 @@ export class IserDriver implements LldDriver {
   }
 
   targetCreate(): { err: number } {
-    return { err: 0 };
+    return { err: TgtadmErr.UnsupportedOperation };
   }
 
   targetDestroy(): { err: number } {
