@@ -396,19 +396,19 @@ export abstract class IscsiConnection implements SessionConnection {
     let count = 0;
     let bidiCount = 0;
     if (t.dir === DataDir.Read) {
-      const r = residualFor(t.expectedLength, t.transferLength, readLen);
-      flags = r.flags;
-      count = r.count;
+      const r = residual(t.expectedLength, t.transferLength, readLen);
+      flags = residualFlags(r);
+      count = Math.abs(r);
     } else if (task.isWrite) {
       const used = t.transferLength >= 0 ? t.transferLength : task.received;
-      const r = residualFor(task.edtl, t.transferLength, used);
-      flags = r.flags;
-      count = r.count;
+      const r = residual(task.edtl, t.transferLength, used);
+      flags = residualFlags(r);
+      count = Math.abs(r);
       if (t.dir === DataDir.Bidi) {
-        const rr = residualFor(t.expectedReadLength, -1, readLen);
-        if (rr.flags & W.Residual.Overflow) flags |= W.Residual.BidiOverflow;
-        if (rr.flags & W.Residual.Underflow) flags |= W.Residual.BidiUnderflow;
-        bidiCount = rr.count;
+        const rr = residual(t.expectedReadLength, -1, readLen);
+        if (rr < 0) flags |= W.Residual.BidiOverflow;
+        if (rr > 0) flags |= W.Residual.BidiUnderflow;
+        bidiCount = Math.abs(rr);
       }
     }
     let data: Buffer | null = null;
@@ -441,8 +441,9 @@ export abstract class IscsiConnection implements SessionConnection {
     const t = task.scsi;
     const seg = this.params.maxSendSegment;
     const burst = this.params.maxBurstLength;
-    let r = { flags: 0, count: 0 };
-    if (withStatus) r = residualFor(t.expectedLength, t.transferLength, len);
+    const r = withStatus ? residual(t.expectedLength, t.transferLength, len) : 0;
+    const rFlags = residualFlags(r);
+    const rCount = Math.abs(r);
     let offset = 0;
     let burstLeft = burst;
     while (offset < len) {
@@ -452,10 +453,10 @@ export abstract class IscsiConnection implements SessionConnection {
       let flags = 0;
       if (last || burstLeft === 0) flags |= W.DataInFlag.Final;
       const status = last && withStatus;
-      if (status) flags |= W.DataInFlag.Status | r.flags;
+      if (status) flags |= W.DataInFlag.Status | rFlags;
       const hdr = this.headers.get();
       W.writeDataIn(
-        hdr, task.itt, P.RESERVED_TAG, t.lun, flags, t.status, task.dataSN, offset, r.count,
+        hdr, task.itt, P.RESERVED_TAG, t.lun, flags, t.status, task.dataSN, offset, rCount,
         status ? this.nextStatSN() : this.statSN, s.expCmdSN, s.maxCmdSN, n,
       );
       task.dataSN = (task.dataSN + 1) >>> 0;
@@ -663,12 +664,19 @@ export abstract class IscsiConnection implements SessionConnection {
   }
 }
 
-/** Residual flags and count of the final status (RFC 7143 11.4.5). */
-export function residualFor(expected: number, wanted: number, transferred: number): { flags: number; count: number } {
-  if (wanted >= 0 && wanted > expected) return { flags: W.Residual.Overflow, count: wanted - expected };
+/**
+ * Residual of the final status (RFC 7143 11.4.5) as one signed number, so the hot path builds no
+ * object: > 0 underflow by that many bytes, < 0 overflow by minus that, 0 none.
+ */
+export function residual(expected: number, wanted: number, transferred: number): number {
+  if (wanted >= 0 && wanted > expected) return expected - wanted;
   const used = wanted >= 0 ? Math.min(wanted, transferred) : transferred;
-  if (used < expected) return { flags: W.Residual.Underflow, count: expected - used };
-  return { flags: 0, count: 0 };
+  return used < expected ? expected - used : 0;
+}
+
+/** The SCSI Response / Data-In residual flag bits of a `residual()` value. */
+export function residualFlags(r: number): number {
+  return r > 0 ? W.Residual.Underflow : r < 0 ? W.Residual.Overflow : 0;
 }
 
 function joinData(data: readonly Buffer[], len: number): Buffer {

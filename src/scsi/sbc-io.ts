@@ -128,29 +128,48 @@ function verify(c: Cmd): void {
     if (!expect) return c.fail(Reason.InvalidFieldInIu);
   }
   const len = p.blocks * bs;
+  readThen(c, p.lba * bs, len, (data) => {
+    if (expect) {
+      if (p.bytchk === 1) {
+        const d = firstDiff(data, expect);
+        if (d >= 0) return c.fail(Reason.MiscompareDuringVerify, d);
+      } else {
+        for (let o = 0; o < len; o += bs) {
+          const d = firstDiff(data.subarray(o, o + bs), expect);
+          if (d >= 0) return c.fail(Reason.MiscompareDuringVerify, o + d);
+        }
+      }
+    }
+    c.good();
+  });
+}
+
+/**
+ * The read half of VERIFY, COMPARE AND WRITE and ORWRITE: counts it, turns an I/O error into sense
+ * and an exception in `then` into an internal error.
+ */
+function readThen(c: Cmd, offset: number, len: number, then: (data: Buffer) => void): void {
   c.stats.rdSubmBytes += len;
   c.stats.rdSubmCmds++;
-  lu.dev.read(p.lba * bs, len, (err, data) => {
+  c.lu!.dev.read(offset, len, (err, data) => {
     try {
       if (err || !data) return c.ioFail(err, false);
       c.stats.rdDoneBytes += len;
       c.stats.rdDoneCmds++;
-      if (expect) {
-        if (p.bytchk === 1) {
-          const d = firstDiff(data, expect);
-          if (d >= 0) return c.fail(Reason.MiscompareDuringVerify, d);
-        } else {
-          for (let o = 0; o < len; o += bs) {
-            const d = firstDiff(data.subarray(o, o + bs), expect);
-            if (d >= 0) return c.fail(Reason.MiscompareDuringVerify, o + d);
-          }
-        }
-      }
-      c.good();
+      then(data);
     } catch (e) {
       c.internalError(e);
     }
   });
+}
+
+/** The write half of COMPARE AND WRITE and ORWRITE; FUA or WCE=0 flush before GOOD (SBC-4 4.15). */
+function writeBack(c: Cmd, offset: number, data: Buffer): void {
+  c.stats.wrSubmBytes += data.length;
+  c.stats.wrSubmCmds++;
+  c.ioBytes = data.length;
+  c.flushAfter = c.p.fua || !c.lu!.modePages.wce;
+  c.lu!.dev.write(offset, [data], c.onWriteDone);
 }
 
 /** Maximum NUMBER OF LOGICAL BLOCKS of COMPARE AND WRITE (Block Limits VPD byte 5). */
@@ -176,25 +195,12 @@ function compareAndWrite(c: Cmd): void {
   const buf = c.dataOutFlat(2 * len)!;
   const verifyData = buf.subarray(0, len);
   const writeData = buf.subarray(len, 2 * len);
-  c.stats.rdSubmBytes += len;
-  c.stats.rdSubmCmds++;
   // The engine runs COMPARE AND WRITE alone in the task set (exclusive), so read-compare-write is atomic.
-  lu.dev.read(p.lba * bs, len, (err, data) => {
-    try {
-      if (err || !data) return c.ioFail(err, false);
-      c.stats.rdDoneBytes += len;
-      c.stats.rdDoneCmds++;
-      const d = firstDiff(data, verifyData);
-      // SBC-4 5.3: MISCOMPARE DURING VERIFY OPERATION, INFORMATION = offset of the first mismatch
-      if (d >= 0) return c.fail(Reason.MiscompareDuringVerify, d);
-      c.stats.wrSubmBytes += len;
-      c.stats.wrSubmCmds++;
-      c.ioBytes = len;
-      c.flushAfter = p.fua || !lu.modePages.wce;
-      lu.dev.write(p.lba * bs, [writeData], c.onWriteDone);
-    } catch (e) {
-      c.internalError(e);
-    }
+  readThen(c, p.lba * bs, len, (data) => {
+    const d = firstDiff(data, verifyData);
+    // SBC-4 5.3: MISCOMPARE DURING VERIFY OPERATION, INFORMATION = offset of the first mismatch
+    if (d >= 0) return c.fail(Reason.MiscompareDuringVerify, d);
+    writeBack(c, p.lba * bs, writeData);
   });
 }
 
@@ -209,18 +215,9 @@ function orWrite(c: Cmd): void {
   const src = c.dataOutFlat(len);
   if (!src) return c.fail(Reason.InvalidFieldInIu);
   // SBC-4 5.9: ORWRITE = read, OR with the Data-Out, write back (runs exclusive, so atomic).
-  lu.dev.read(p.lba * bs, len, (err, data) => {
-    try {
-      if (err || !data) return c.ioFail(err, false);
-      for (let i = 0; i < len; i++) data[i] = data[i]! | src[i]!;
-      c.stats.wrSubmBytes += len;
-      c.stats.wrSubmCmds++;
-      c.ioBytes = len;
-      c.flushAfter = p.fua || !lu.modePages.wce;
-      lu.dev.write(p.lba * bs, [data], c.onWriteDone);
-    } catch (e) {
-      c.internalError(e);
-    }
+  readThen(c, p.lba * bs, len, (data) => {
+    for (let i = 0; i < len; i++) data[i] = data[i]! | src[i]!;
+    writeBack(c, p.lba * bs, data);
   });
 }
 
