@@ -126,17 +126,7 @@ export function writeNopIn(
   setSequence(bhs, statSN, expCmdSN, maxCmdSN);
 }
 
-/** RFC 7143 11.6.1 TMF Response codes. */
-export const TmfResponse = {
-  Complete: 0,
-  TaskNotExist: 1,
-  LunNotExist: 2,
-  TaskStillAllegiant: 3,
-  ReassignNotSupported: 4,
-  NotSupported: 5,
-  AuthFailed: 6,
-  Rejected: 255,
-} as const;
+// RFC 7143 11.6.1 TMF Response codes: TmfResponse in ../scsi/api.ts (one table for engine and wire).
 
 /** RFC 7143 11.6 Task Management Function Response. */
 export function writeTmfResponse(

@@ -1,4 +1,5 @@
 // Byte-exact tests of the RFC 7143 11 BHS accessors, target PDU writers and AHS helpers.
+import { TmfResponse } from '../scsi/api.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as P from './pdu.js';
@@ -104,7 +105,7 @@ test('R2T, NOP-In, TMF response, Logout response', () => {
     '00000006' + '00000000' + '00010000' + '00040000');
   W.writeNopIn(b, 0xffffffff, 0x55, 0, 1, 2, 3, 0);
   assert.equal(b.subarray(0, 24).toString('hex'), '2080000000000000' + '0000000000000000' + 'ffffffff00000055');
-  W.writeTmfResponse(b, 9, W.TmfResponse.NotSupported, 1, 2, 3);
+  W.writeTmfResponse(b, 9, TmfResponse.NotSupported, 1, 2, 3);
   assert.equal(b.subarray(0, 4).toString('hex'), '22800500');
   assert.equal(b.readUInt32BE(16), 9);
   W.writeLogoutResponse(b, 3, 0, 1, 2, 3, 2, 20);
