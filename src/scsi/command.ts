@@ -38,7 +38,7 @@ export class Cmd {
 
   /** The LU's counters for this command's I_T nexus (`tgtadm --op stat`). */
   get stats(): LuStats {
-    return this.lu!.statsFor(this.task.nexus.id);
+    return this.lu!.countersOf(this.task.nexus.id);
   }
 
   ctx: EngineContext;

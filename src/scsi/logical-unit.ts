@@ -93,6 +93,8 @@ export class LogicalUnit {
   reservedBy = -1;
   /** Counters per I_T nexus (tgt keeps them per LU and nexus: `--op stat` rows). */
   private readonly nexusStats = new Map<number, LuStats>();
+  /** Where commands of a nexus that has gone count (countersOf). */
+  private readonly goneStats = new LuStats();
   /** @internal the task set; entries are the engine's command records. */
   readonly taskSet = new TaskSet<TaskSetEntry>();
 
@@ -125,6 +127,15 @@ export class LogicalUnit {
 
   dropStats(nexusId: number): void {
     this.nexusStats.delete(nexusId);
+  }
+
+  /**
+   * The counters a command counts into: its nexus's, or a sink no `--op stat` row shows when the
+   * nexus is gone (a read or write still in the backing store when its session ended completes
+   * after removeNexus; creating its row again would show a session that no longer exists).
+   */
+  countersOf(nexusId: number): LuStats {
+    return this.nexusStats.get(nexusId) ?? this.goneStats;
   }
 
   /** [nexus id, counters] in the order the nexuses logged in. */

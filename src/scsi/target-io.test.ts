@@ -237,3 +237,14 @@ test('WRITE with WRPROTECT != 0 is an invalid field', async () => {
   const t = await r.run(cdb10(0x2a, 0, 1, 0x20), { dataOut: Buffer.alloc(512) });
   assert.deepEqual(senseOf(t), [0x05, 0x24, 0x00]);
 });
+
+test('a READ and a WRITE still running when their I_T nexus goes leave no `--op stat` row behind', async () => {
+  const r = rig({ dev: { async: true } });
+  await r.clearUa();
+  // Both are in the backing store (it completes on a later tick) when the session ends.
+  const rd = r.run(cdb10(0x28, 0, 1));
+  const wr = r.run(cdb10(0x2a, 1, 1), { dataOut: Buffer.alloc(512, 1) });
+  r.target.removeNexus(r.i1);
+  await Promise.all([rd, wr]);
+  assert.deepEqual([...r.lu.statsByNexus()].map(([id]) => id), [r.i2.id]);
+});
