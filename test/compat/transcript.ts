@@ -127,8 +127,10 @@ async function endSession(perf: ChildProcess, tgtadm: (a: string[]) => Promise<{
   const gone = new Promise<void>((res) => (perf.exitCode !== null ? res() : perf.once('exit', () => res())));
   perf.kill('SIGKILL');
   await gone;
-  await waitFor(async () => !(await tgtadm(['--mode', 'target', '--op', 'show'])).stdout.includes('Connection:'),
-    15_000, 'the session to end');
+  // Gone means no I_T nexus at all, not just no connection line: the `--op stat` steps after
+  // @endsession print a row per nexus, and neither daemon promises to drop both in the same turn.
+  await waitFor(async () => !/I_T nexus: \d|Connection:/.test((await tgtadm(['--mode', 'target', '--op', 'show'])).stdout),
+    15_000, 'the session to end (no I_T nexus left)');
 }
 
 /** A transcript as one readable text (for diffs in assertion messages). */
