@@ -8,7 +8,7 @@
 
 export const BS_API_VERSION = 1;
 
-/** errno-style failure of one I/O; the SCSI layer maps it to sense data (EIO -> MEDIUM ERROR, ENOSPC -> SPACE ALLOCATION FAILED). */
+/** errno-style failure of one I/O; the SCSI layer maps it to sense data (Cmd.ioFail: reads -> MEDIUM ERROR; writes: ENOSPC -> SPACE ALLOCATION FAILED, EROFS -> WRITE PROTECTED, else MEDIUM ERROR). */
 export type IoError = NodeJS.ErrnoException | null;
 
 export interface BsOpenOptions {

@@ -157,10 +157,20 @@ export class Cmd {
     this.ctx.finish(this);
   }
 
-  /** Maps a backing-store errno to sense: ENOSPC -> SPACE ALLOCATION FAILED, else MEDIUM ERROR. */
+  /**
+   * Maps a backing-store errno to sense (codes: SPC-4 Annex D). A failed read is always MEDIUM
+   * ERROR / UNRECOVERED READ ERROR: every DATA PROTECT code of ASC 27h names a write protection,
+   * which would mislead on a read. A failed write or flush: ENOSPC/EDQUOT (the file could not get
+   * its blocks) -> DATA PROTECT / SPACE ALLOCATION FAILED WRITE PROTECT (what SBC-4 thin
+   * provisioning says when the pool is exhausted); EROFS (the host remounted the filesystem read-only) -> DATA PROTECT
+   * / WRITE PROTECTED, as no retry can succeed; anything else -> MEDIUM ERROR / WRITE ERROR.
+   */
   ioFail(err: IoError, write: boolean): void {
-    if (err && err.code === 'ENOSPC') this.fail(Reason.SpaceAllocationFailed);
-    else this.fail(write ? Reason.WriteError : Reason.UnrecoveredReadError);
+    const code = err ? err.code : undefined;
+    if (!write) this.fail(Reason.UnrecoveredReadError);
+    else if (code === 'ENOSPC' || code === 'EDQUOT') this.fail(Reason.SpaceAllocationFailed);
+    else if (code === 'EROFS') this.fail(Reason.WriteProtected);
+    else this.fail(Reason.WriteError);
   }
 
   internalError(_e: unknown): void {

@@ -102,6 +102,34 @@ test('I/O errors: EIO -> MEDIUM ERROR, ENOSPC -> SPACE ALLOCATION FAILED', async
   assert.deepEqual(senseOf(t), [0x07, 0x27, 0x07]);
 });
 
+test('I/O errors by errno and direction: reads are UNRECOVERED READ ERROR, writes and flushes by cause', async () => {
+  const r = rig();
+  await r.clearUa();
+  const read10 = cdb10(0x28, 0, 1);
+  const write10 = cdb10(0x2a, 0, 1);
+  const sync10 = [0x35, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+  // [errno, READ sense, WRITE sense, SYNCHRONIZE CACHE sense]
+  const table: [string, number[], number[], number[]][] = [
+    ['EIO', [0x03, 0x11, 0x00], [0x03, 0x0c, 0x00], [0x03, 0x0c, 0x00]],
+    ['ENOSPC', [0x03, 0x11, 0x00], [0x07, 0x27, 0x07], [0x07, 0x27, 0x07]],
+    ['EDQUOT', [0x03, 0x11, 0x00], [0x07, 0x27, 0x07], [0x07, 0x27, 0x07]],
+    ['EROFS', [0x03, 0x11, 0x00], [0x07, 0x27, 0x00], [0x07, 0x27, 0x00]],
+    ['ETIMEDOUT', [0x03, 0x11, 0x00], [0x03, 0x0c, 0x00], [0x03, 0x0c, 0x00]],
+  ];
+  for (const [code, rd, wr, sy] of table) {
+    r.dev.failWith = code;
+    let t = await r.run(read10);
+    assert.equal(t.status, Status.CheckCondition);
+    assert.deepEqual(senseOf(t), rd, `${code} READ`);
+    t = await r.run(write10, { dataOut: Buffer.alloc(512) });
+    assert.deepEqual(senseOf(t), wr, `${code} WRITE`);
+    t = await r.run(sync10);
+    assert.deepEqual(senseOf(t), sy, `${code} SYNCHRONIZE CACHE`);
+  }
+  r.dev.failWith = null;
+  assert.equal((await r.run(read10)).status, Status.Good);
+});
+
 test('COMPARE AND WRITE: match writes, miscompare reports offset in INFORMATION', async () => {
   const r = rig();
   await r.clearUa();
