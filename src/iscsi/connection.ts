@@ -12,7 +12,7 @@ import { fullCdb, bidiReadLength, ahsValid } from './ahs.js';
 import { DataDir, Tmf, TmfResponse, type ScsiTargetPort } from '../scsi/api.js';
 import { IscsiSession, type PendingCommand, type SessionConnection } from './session.js';
 import { IscsiTask } from './task.js';
-import type { SessionTable } from './session-table.js';
+import { errorText, type SessionTable } from './session-table.js';
 import type { LoginEngine, LoginHost, LoginResult, NegotiatedParams } from './login.js';
 import { createLoginEngine, createTextEngine, type TextEngine } from './engines.js';
 import { HeaderPool } from './header-pool.js';
@@ -32,7 +32,15 @@ export interface ConnectionHost {
   /** Called when a session ends. */
   sessionClosed(s: IscsiSession): void;
   log(level: 'debug' | 'info' | 'warn' | 'error', msg: string): void;
+  /** How long a connection may take to reach full feature phase (default LOGIN_TIMEOUT_MS). */
+  readonly loginTimeoutMs?: number;
 }
+
+/**
+ * A connection that has not finished its login after this long is closed, so connections that
+ * never log in cannot pin descriptors and memory for ever (LIO and open-iscsi both use 15 s).
+ */
+export const LOGIN_TIMEOUT_MS = 15_000;
 
 /** Tasks kept for reuse per connection: above tgt's default MaxQueueCmd (128). */
 const TASK_POOL_MAX = 256;
@@ -91,6 +99,7 @@ export abstract class IscsiConnection implements SessionConnection {
   private readonly loginHost: LoginHost;
   private text: TextEngine | null = null;
   private nopTimer: NodeJS.Timeout | null = null;
+  private loginTimer: NodeJS.Timeout | null = null;
   private nopTag = 1;
   private nextTTT = 1;
   private nopOutstanding = 0;
@@ -105,6 +114,24 @@ export abstract class IscsiConnection implements SessionConnection {
   ) {
     this.loginHost = host.loginHostFor(this);
     this.login = createLoginEngine(this.loginHost, { peerAddress, localAddress, localPort, transport });
+    const ms = host.loginTimeoutMs ?? LOGIN_TIMEOUT_MS;
+    if (ms > 0) {
+      this.loginTimer = setTimeout(() => this.close('login timeout'), ms);
+      this.loginTimer.unref();
+    }
+  }
+
+  /**
+   * The login host bound this connection to a session (the login is about to succeed). From now
+   * on the session counts this connection, so every close must tell it, even one that happens
+   * before full feature phase (a final login text sent in several PDUs).
+   */
+  sessionBound(s: IscsiSession): void {
+    this.session = s;
+  }
+
+  get isClosed(): boolean {
+    return this.state === 'closed';
   }
 
   // ------------------------------------------------------------------ transport hooks
@@ -171,7 +198,7 @@ export abstract class IscsiConnection implements SessionConnection {
           return this.reject(bhs, W.RejectReason.CommandNotSupported);
       }
     } catch (e) {
-      this.host.log('error', `connection ${this.peerAddress}: ${(e as Error).stack ?? e}`);
+      this.host.log('error', `connection ${this.peerAddress}:${this.peerPort}: ${errorText(e)}`);
       this.close('internal error');
     }
   }
@@ -180,7 +207,8 @@ export abstract class IscsiConnection implements SessionConnection {
 
   private onLogin(bhs: Buffer, data: Buffer): void {
     const req = P.parseLoginRequest(bhs, data);
-    this.cid = req.cid;
+    // Once bound the CID is the one the session knows the connection by.
+    if (this.session === null) this.cid = req.cid;
     this.loginCmdSN = req.cmdSN;
     this.statSN = req.expStatSN; // RFC 7143 11.12.8: StatSN starts from the initiator's ExpStatSN
     const rep = this.login.step(req);
@@ -215,18 +243,19 @@ export abstract class IscsiConnection implements SessionConnection {
       defaultTime2Wait: p.defaultTime2Wait,
       defaultTime2Retain: p.defaultTime2Retain,
     };
-    const s = this.host.sessions.sessions.get(tsih) ?? null;
+    const s = this.session ?? this.host.sessions.sessions.get(tsih) ?? null;
+    if (s === null || s.closed) throw new Error(`login done but session ${tsih} is gone`);
     this.session = s;
-    if (s !== null) {
-      // Session-wide keys: the leading connection sets them, later ones inherit (RFC 7143 13).
-      const sw = ['initialR2T', 'immediateData', 'firstBurstLength', 'maxBurstLength', 'maxOutstandingR2T'] as const;
-      if (s.sessionParams === null) {
-        s.sessionParams = {};
-        for (const k of sw) s.sessionParams[k] = this.params[k];
-      } else {
-        const inherited = s.sessionParams as Pick<ConnParams, (typeof sw)[number]>;
-        for (const k of sw) (this.params as unknown as Record<string, unknown>)[k] = inherited[k];
-      }
+    if (this.loginTimer !== null) clearTimeout(this.loginTimer);
+    this.loginTimer = null;
+    // Session-wide keys: the leading connection sets them, later ones inherit (RFC 7143 13).
+    const sw = ['initialR2T', 'immediateData', 'firstBurstLength', 'maxBurstLength', 'maxOutstandingR2T'] as const;
+    if (s.sessionParams === null) {
+      s.sessionParams = {};
+      for (const k of sw) s.sessionParams[k] = this.params[k];
+    } else {
+      const inherited = s.sessionParams as Pick<ConnParams, (typeof sw)[number]>;
+      for (const k of sw) (this.params as unknown as Record<string, unknown>)[k] = inherited[k];
     }
     this.state = 'ffp';
     this.text = createTextEngine(this.loginHost, {
@@ -368,7 +397,8 @@ export abstract class IscsiConnection implements SessionConnection {
     this.inflightReadBytes -= task.inflight;
     task.inflight = 0;
     if (task.aborted || task.scsi.aborted || this.state === 'closed') {
-      this.tasks.delete(task.itt);
+      // An aborted task's ITT may already name a new command: only remove this one.
+      if (this.tasks.get(task.itt) === task) this.tasks.delete(task.itt);
       return;
     }
     this.completeTask(task);
@@ -532,7 +562,7 @@ export abstract class IscsiConnection implements SessionConnection {
     const s = this.session!;
     const itt = P.itt(bhs);
     if (!P.isImmediate(bhs)) {
-      if (!s.discovery || s.inWindow(P.cmdSN(bhs))) s.advance(P.cmdSN(bhs));
+      if (!s.discovery || s.inWindow(P.cmdSN(bhs))) s.advance(P.cmdSN(bhs), this);
     }
     if (itt === P.RESERVED_TAG) {
       // The answer to our ping (RFC 7143 11.18.2): no reply.
@@ -547,7 +577,7 @@ export abstract class IscsiConnection implements SessionConnection {
 
   private onText(bhs: Buffer, data: Buffer): void {
     const s = this.session!;
-    if (!P.isImmediate(bhs)) s.advance(P.cmdSN(bhs));
+    if (!P.isImmediate(bhs)) s.advance(P.cmdSN(bhs), this);
     const rep = this.text!.step({
       final: P.isFinal(bhs), cont: P.isContinue(bhs), itt: P.itt(bhs), ttt: P.ttt(bhs), data,
     });
@@ -559,7 +589,7 @@ export abstract class IscsiConnection implements SessionConnection {
 
   private onLogout(bhs: Buffer): void {
     const s = this.session!;
-    if (!P.isImmediate(bhs)) s.advance(P.cmdSN(bhs));
+    if (!P.isImmediate(bhs)) s.advance(P.cmdSN(bhs), this);
     const reason = P.logoutReason(bhs);
     let response: number = W.LogoutResponse.Closed;
     let closeSession = false;
@@ -617,7 +647,7 @@ export abstract class IscsiConnection implements SessionConnection {
 
   /** Reject a command PDU: it still consumes its CmdSN (RFC 7143 11.17.1 / 6.2). */
   private rejectCommand(bhs: Buffer, immediate: boolean, cmdSN: number, reason: number): void {
-    if (!immediate) this.session?.advance(cmdSN);
+    if (!immediate) this.session?.advance(cmdSN, this);
     this.reject(bhs, reason);
   }
 
@@ -650,17 +680,42 @@ export abstract class IscsiConnection implements SessionConnection {
 
   // ------------------------------------------------------------------ close
 
+  /**
+   * End the connection, however it ends (logout, reset, protocol error, TMF, reinstatement,
+   * target delete, LLD stop). Every step runs even if an earlier one throws: the tasks, timers,
+   * queued commands, the session's hold on this connection (and the I_T nexus with the last
+   * connection) and the transport are always released.
+   */
   close(reason: string): void {
     if (this.state === 'closed') return;
     this.state = 'closed';
     if (this.nopTimer !== null) clearInterval(this.nopTimer);
+    if (this.loginTimer !== null) clearTimeout(this.loginTimer);
+    this.nopTimer = this.loginTimer = null;
     this.host.log('debug', `connection ${this.peerAddress}:${this.peerPort} cid ${this.cid} closed: ${reason}`);
     for (const t of this.tasks.values()) t.aborted = true;
     this.tasks.clear();
+    for (const t of this.deferredTasks) t.aborted = true;
+    this.deferredTasks.length = 0;
+    this.taskPool.length = 0;
+    this.inflightReadBytes = 0;
     const s = this.session;
-    if (s !== null) this.host.sessions.connectionGone(s, this.cid, this, (x) => this.host.sessionClosed(x));
-    this.closeTransport();
-    this.host.connectionClosed(this);
+    if (s !== null) {
+      this.teardownStep('leaving the session', () =>
+        this.host.sessions.connectionGone(s, this, (x) => this.host.sessionClosed(x)),
+      );
+    }
+    this.teardownStep('closing the transport', () => this.closeTransport());
+    this.teardownStep('releasing the connection', () => this.host.connectionClosed(this));
+  }
+
+  /** One step of close(): a throw is a bug to report, and must not stop the rest of the teardown. */
+  private teardownStep(what: string, fn: () => void): void {
+    try {
+      fn();
+    } catch (e) {
+      this.host.log('error', `connection ${this.peerAddress}:${this.peerPort}: ${what}: ${errorText(e)}`);
+    }
   }
 }
 

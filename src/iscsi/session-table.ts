@@ -28,6 +28,9 @@ export class SessionTable {
   readonly sessions = new Map<number, IscsiSession>();
   private nextTsih = 1;
 
+  /** `onError` hears of throws during teardown (which is finished regardless). */
+  constructor(private readonly onError: (msg: string) => void = () => {}) {}
+
   private allocTsih(): number {
     // TSIH 0 is reserved for "new session" (RFC 7143 11.12.6); wrap within 16 bits skipping live ones.
     for (let i = 0; i < 0xffff; i++) {
@@ -72,8 +75,8 @@ export class SessionTable {
     }
     const old = s.connections.get(r.cid);
     if (old !== undefined) {
-      s.dropConnection(r.cid);
-      old.close('connection reinstatement');
+      s.dropConnection(old);
+      closeQuietly(old, 'connection reinstatement', this.onError);
     } else if (s.connections.size >= s.maxConnections) {
       return LOGIN_TOO_MANY_CONNECTIONS;
     }
@@ -82,24 +85,51 @@ export class SessionTable {
   }
 
   /** A connection of `s` went away; the session ends with its last connection (ERL 0). */
-  connectionGone(s: IscsiSession, cid: number, conn: SessionConnection, onClose: (s: IscsiSession) => void): void {
-    if (s.connections.get(cid) !== conn) return;
-    s.dropConnection(cid);
+  connectionGone(s: IscsiSession, conn: SessionConnection, onClose: (s: IscsiSession) => void): void {
+    // A connection already replaced (reinstatement) or dropped is no longer the session's.
+    if (!s.hasConnection(conn)) return;
+    s.dropConnection(conn);
     if (s.connections.size === 0) this.close(s, 'last connection closed', onClose);
   }
 
-  /** End a session: close every connection, drop the I_T nexus. */
+  /**
+   * End a session: drop the I_T nexus, close every connection. Every step runs even when an
+   * earlier one throws (a throw is reported to onError), so a session can never stay half-closed.
+   */
   close(s: IscsiSession, reason: string, onClose: (s: IscsiSession) => void): void {
     if (s.closed) return;
     s.closed = true;
     this.sessions.delete(s.tsih);
-    if (!s.discovery) s.target?.removeNexus(s);
-    for (const c of [...s.connections.values()]) c.close(reason);
+    try {
+      if (!s.discovery) s.target?.removeNexus(s);
+    } catch (e) {
+      this.onError(`session ${s.tsih}: removing the I_T nexus: ${errorText(e)}`);
+    }
+    const conns = [...s.connections.values()];
     s.connections.clear();
-    onClose(s);
+    s.clearWaiting();
+    for (const c of conns) closeQuietly(c, reason, this.onError);
+    try {
+      onClose(s);
+    } catch (e) {
+      this.onError(`session ${s.tsih}: close callback: ${errorText(e)}`);
+    }
   }
 
   forTarget(tid: number): IscsiSession[] {
     return [...this.sessions.values()].filter((s) => !s.discovery && s.target?.tid === tid);
   }
+}
+
+/** Close a connection as part of a wider teardown: a throw is reported, never propagated. */
+function closeQuietly(c: SessionConnection, reason: string, onError: (msg: string) => void): void {
+  try {
+    c.close(reason);
+  } catch (e) {
+    onError(`connection ${c.cid}: close: ${errorText(e)}`);
+  }
+}
+
+export function errorText(e: unknown): string {
+  return e instanceof Error ? (e.stack ?? e.message) : String(e);
 }

@@ -19,7 +19,8 @@ export interface SessionConnection {
 /** A non-immediate command held until all lower CmdSNs have arrived (multi-connection ordering). */
 export interface PendingCommand {
   cmdSN: number;
-  conn: SessionConnection;
+  /** The connection it arrived on: its entries go when that connection does. */
+  readonly conn: SessionConnection;
   run(): void;
 }
 
@@ -91,13 +92,35 @@ export class IscsiSession implements ItNexus {
     return true;
   }
 
-  /** A CmdSN that consumes a slot without a command (e.g. a non-immediate NOP-Out or TMF). */
-  advance(cmdSN: number): boolean {
-    return this.order({ cmdSN, conn: null as unknown as SessionConnection, run: () => {} });
+  /**
+   * A CmdSN that consumes a slot without a command (a non-immediate NOP-Out, Text, Logout or TMF
+   * request, or a rejected command), received on `conn`.
+   */
+  advance(cmdSN: number, conn: SessionConnection): boolean {
+    return this.order({ cmdSN, conn, run: noop });
   }
 
-  dropConnection(cid: number): void {
-    this.connections.delete(cid);
-    for (const [sn, c] of this.early) if (c.conn.cid === cid) this.early.delete(sn);
+  hasConnection(conn: SessionConnection): boolean {
+    for (const c of this.connections.values()) if (c === conn) return true;
+    return false;
+  }
+
+  /** Commands waiting for a CmdSN gap to fill (bounded by the window). */
+  get waiting(): number {
+    return this.early.size;
+  }
+
+  /** `conn` left the session: forget it and whatever it queued ahead of a gap. */
+  dropConnection(conn: SessionConnection): void {
+    // By identity, not by CID: the CID a connection reports is whatever its login said last.
+    for (const [cid, c] of this.connections) if (c === conn) this.connections.delete(cid);
+    for (const [sn, c] of this.early) if (c.conn === conn) this.early.delete(sn);
+  }
+
+  /** The session ended: nothing queued will ever run. */
+  clearWaiting(): void {
+    this.early.clear();
   }
 }
+
+function noop(): void {}

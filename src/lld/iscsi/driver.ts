@@ -5,7 +5,7 @@ import type { LldContext, LldDriver, LldMgmtResult } from '../api.js';
 import type { ScsiTargetPort } from '../../scsi/api.js';
 import { TargetParams } from '../../iscsi/target-params.js';
 import { TgtadmErr } from '../../scsi/tgtadm-codes.js';
-import { SessionTable } from '../../iscsi/session-table.js';
+import { SessionTable, errorText } from '../../iscsi/session-table.js';
 import type { IscsiSession } from '../../iscsi/session.js';
 import type { IscsiConnection, ConnectionHost } from '../../iscsi/connection.js';
 import { TcpConnection } from './tcp-connection.js';
@@ -20,7 +20,7 @@ const T1 = '    ';
 export class IscsiTcpDriver implements LldDriver, ConnectionHost, IscsiLoginDriver {
   readonly lldName = 'iscsi';
   readonly showsAccounts = true;
-  readonly sessions = new SessionTable();
+  readonly sessions = new SessionTable((msg) => this.log('error', msg));
   readonly params = new Map<number, TargetParams>();
   private readonly portals = new Map<string, { portal: Portal; server: net.Server }>();
   private readonly connections = new Set<IscsiConnection>();
@@ -247,7 +247,16 @@ export class IscsiTcpDriver implements LldDriver, ConnectionHost, IscsiLoginDriv
   sessionClosed(_s: IscsiSession): void {}
 
   async exit(): Promise<void> {
-    for (const c of [...this.connections]) c.close('driver exit');
+    for (const c of [...this.connections]) {
+      try {
+        c.close('driver exit');
+      } catch (e) {
+        this.log('error', `driver exit: ${errorText(e)}`);
+      }
+    }
+    // Sessions whose connections are all gone already went with them; anything left is a bug to
+    // clean up rather than keep: the nexus would pin the target.
+    for (const s of [...this.sessions.sessions.values()]) this.sessions.close(s, 'driver exit', (x) => this.sessionClosed(x));
     await Promise.all(
       [...this.portals.values()].map((p) => new Promise<void>((r) => p.server.close(() => r()))),
     );

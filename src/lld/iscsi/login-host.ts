@@ -143,6 +143,7 @@ export class IscsiLoginHost implements LoginHost {
       (s) => this.drv.sessionClosed(s),
     );
     if ('statusClass' in b) return b;
+    this.conn.sessionBound(b.session);
     this.drv.sessionStarted(this.conn, b.session);
     return { tsih: b.session.tsih };
   }

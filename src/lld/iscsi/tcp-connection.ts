@@ -2,6 +2,7 @@
 
 import type { Socket } from 'node:net';
 import { IscsiConnection, type ConnectionHost } from '../../iscsi/connection.js';
+import { errorText } from '../../iscsi/session-table.js';
 import * as P from '../../iscsi/pdu.js';
 import { RejectReason } from '../../iscsi/pdu-write.js';
 import { crc32cHeader, crc32cList, readDigest, writeDigest } from '../../iscsi/crc32c.js';
@@ -64,13 +65,20 @@ export class TcpConnection extends IscsiConnection {
   // ------------------------------------------------------------------ receive
 
   private onData(chunk: Buffer): void {
+    if (this.isClosed) return;
     this.chunks.push(chunk);
     this.buffered += chunk.length;
-    while (this.state !== 'closed') {
-      if (this.bhs === null) {
-        if (!this.readHeader()) return;
+    try {
+      while (this.state !== 'closed') {
+        if (this.bhs === null) {
+          if (!this.readHeader()) return;
+        }
+        if (!this.readData()) return;
       }
-      if (!this.readData()) return;
+    } catch (e) {
+      // A framing bug must cost this one connection, never reach the process-wide handler.
+      this.host.log('error', `connection ${this.peerAddress}:${this.peerPort}: framing: ${errorText(e)}`);
+      this.close('internal error');
     }
   }
 
@@ -198,12 +206,18 @@ export class TcpConnection extends IscsiConnection {
   }
 
   protected closeTransport(): void {
-    // Let queued responses (a Logout Response, a failed Login Response) go out first.
+    this.chunks = [];
+    this.buffered = 0;
+    if (this.socket.destroyed) return;
+    // Let queued responses (a Logout Response, a failed Login Response) go out first, but do not
+    // wait on a peer that stops reading: destroy after a grace period.
     if (this.corked) {
       this.corked = false;
       this.socket.uncork();
     }
     this.socket.end();
-    setTimeout(() => this.socket.destroy(), 2000).unref();
+    const t = setTimeout(() => this.socket.destroy(), 2000);
+    t.unref();
+    this.socket.once('close', () => clearTimeout(t));
   }
 }

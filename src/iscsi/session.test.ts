@@ -1,0 +1,128 @@
+// Tests for the session's CmdSN ordering and teardown (RFC 7143 3.2.2.1, 6.3.5): nothing of a closed connection or session is kept.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { IscsiSession, type SessionConnection } from './session.js';
+import { SessionTable } from './session-table.js';
+import type { ItNexus, ScsiTargetPort } from '../scsi/api.js';
+
+function fakeConn(cid: number, onClose: (c: SessionConnection) => void = () => {}): SessionConnection & { closed: string[] } {
+  const c = {
+    cid,
+    closed: [] as string[],
+    deliver: () => {},
+    close(reason: string) {
+      c.closed.push(reason);
+      onClose(c);
+    },
+  };
+  return c;
+}
+
+function session(): IscsiSession {
+  return new IscsiSession(1, Buffer.alloc(6), 'iqn.i', null, null, 'iqn.t', 10, 8, false);
+}
+
+test('a non-command PDU ahead of the window is queued with its connection and dropped with it', () => {
+  const s = session();
+  const a = fakeConn(1);
+  const b = fakeConn(2);
+  s.connections.set(1, a);
+  s.connections.set(2, b);
+  assert.equal(s.advance(12, a), true); // NOP-Out/Text/TMF with a CmdSN gap before it
+  assert.equal(s.advance(13, b), true);
+  assert.equal(s.waiting, 2);
+  s.dropConnection(a); // used to throw: the queued placeholder had conn null
+  assert.equal(s.waiting, 1);
+  assert.equal(s.connections.has(1), false);
+  assert.equal(s.expCmdSN, 10);
+  s.advance(10, b);
+  s.advance(11, b);
+  // 12 went with its connection: the window waits for it again (the initiator must resend).
+  assert.equal(s.expCmdSN, 12);
+});
+
+test('out-of-window CmdSNs are refused and never queued', () => {
+  const s = session();
+  const a = fakeConn(1);
+  assert.equal(s.advance(18, a), false); // MaxCmdSN = 10 + 8 - 1 = 17
+  assert.equal(s.advance(9, a), false);
+  assert.equal(s.waiting, 0);
+  assert.equal(s.advance(17, a), true);
+  assert.equal(s.waiting, 1);
+});
+
+test('dropConnection goes by identity, whatever CID the connection reports now', () => {
+  const s = session();
+  const a = fakeConn(1);
+  s.connections.set(1, a);
+  (a as { cid: number }).cid = 7; // a later login PDU said something else
+  assert.equal(s.hasConnection(a), true);
+  s.dropConnection(a);
+  assert.equal(s.connections.size, 0);
+});
+
+function fakeTarget(): ScsiTargetPort & { nexuses: Set<number> } {
+  const nexuses = new Set<number>();
+  return {
+    tid: 1,
+    nexuses,
+    addNexus: (n: ItNexus) => void nexuses.add(n.id),
+    removeNexus: (n: ItNexus) => void nexuses.delete(n.id),
+  } as unknown as ScsiTargetPort & { nexuses: Set<number> };
+}
+
+test('a session closes completely even when one of its connections throws while closing', () => {
+  const errors: string[] = [];
+  const table = new SessionTable((m) => errors.push(m));
+  const target = fakeTarget();
+  const closedSessions: IscsiSession[] = [];
+  const bad = fakeConn(1, () => {
+    throw new TypeError('boom');
+  });
+  const good = fakeConn(2);
+  const b = table.bind(
+    {
+      discovery: false, initiatorName: 'iqn.i', initiatorAlias: null, isid: Buffer.alloc(6), tsih: 0, cid: 1,
+      target, targetName: 'iqn.t', cmdSN: 1, maxConnections: 2, queueDepth: 8, conn: bad,
+    },
+    (x) => closedSessions.push(x),
+  );
+  assert.ok('session' in b);
+  const s = b.session;
+  s.connections.set(2, good);
+  s.advance(3, good);
+  assert.equal(target.nexuses.size, 1);
+  table.close(s, 'target deleted', (x) => closedSessions.push(x));
+  assert.equal(table.sessions.size, 0);
+  assert.equal(target.nexuses.size, 0);
+  assert.deepEqual(good.closed, ['target deleted']);
+  assert.equal(s.connections.size, 0);
+  assert.equal(s.waiting, 0);
+  assert.equal(closedSessions.length, 1);
+  assert.match(errors.join('\n'), /connection 1: close: TypeError: boom/);
+});
+
+test('the last connection going ends the session; a replaced connection does not', () => {
+  const table = new SessionTable();
+  const target = fakeTarget();
+  const first = fakeConn(1);
+  const req = {
+    discovery: false, initiatorName: 'iqn.i', initiatorAlias: null, isid: Buffer.alloc(6), tsih: 0, cid: 1,
+    target, targetName: 'iqn.t', cmdSN: 1, maxConnections: 1, queueDepth: 8, conn: first,
+  };
+  const b = table.bind(req, () => {});
+  assert.ok('session' in b);
+  // Connection reinstatement: same CID on the same session replaces the old connection.
+  const second = fakeConn(1, (c) => table.connectionGone(b.session, c, () => {}));
+  const first2 = fakeConn(1);
+  const r = table.bind({ ...req, tsih: b.session.tsih, conn: second }, () => {});
+  assert.ok('session' in r);
+  assert.equal(table.sessions.size, 1);
+  const r2 = table.bind({ ...req, tsih: b.session.tsih, conn: first2 }, () => {});
+  assert.ok('session' in r2);
+  assert.deepEqual(second.closed, ['connection reinstatement']);
+  assert.equal(table.sessions.size, 1, 'the replaced connection leaving must not end the session');
+  table.connectionGone(b.session, first2, () => {});
+  assert.equal(table.sessions.size, 0);
+  assert.equal(target.nexuses.size, 0);
+});
