@@ -52,3 +52,36 @@ test('serves tgtadm requests and refuses a second server', async () => {
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('without a working SO_PEERCRED check every management connection is refused unanswered', async () => {
+  const dir = fs.mkdtempSync(join(tmpdir(), 'stgt-ipc-'));
+  const env = { TGT_IPC_SOCKET: join(dir, 'socket') };
+  const logs: string[] = [];
+  let handled = 0;
+  const server = await IpcServer.start({
+    controlPort: 11,
+    env,
+    peerCredReader: null,
+    log: (level, msg) => void logs.push(`${level}: ${msg}`),
+    handler: (_req, reply) => {
+      handled++;
+      reply(0, 'should never be sent\n');
+    },
+  });
+  try {
+    const out: string[] = [];
+    const err: string[] = [];
+    const io = { env, stdout: (x: string) => void out.push(x), stderr: (x: string) => void err.push(x) };
+    // tgtadm, like tgt's, reports a socket closed without an answer on stderr (its exit status then
+    // depends on whether its write or its read sees the close first).
+    await runTgtadm(['tgtadm', '-C', '11', '--mode', 'target', '--op', 'show'], io);
+    assert.deepEqual(out, []);
+    assert.match(err.join(''), /tgtd closed the socket|Transport endpoint|partial response/);
+    assert.equal(handled, 0);
+    assert.ok(logs.some((l) => /^error: SO_PEERCRED cannot be read/.test(l)), logs.join('\n'));
+    assert.ok(logs.some((l) => /management peer credentials unavailable: refused/.test(l)), logs.join('\n'));
+  } finally {
+    await server.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -24,6 +24,8 @@ export interface IpcServerOptions {
   /** Environment for TGT_IPC_SOCKET (default process.env). */
   env?: Readonly<Record<string, string | undefined>>;
   log?: (level: 'debug' | 'info' | 'warn' | 'error', msg: string) => void;
+  /** Tests only: the SO_PEERCRED reader to use (null: as if it could not be loaded). */
+  peerCredReader?: PeerCredReader | null;
 }
 
 const TGT_IPC_DIR = '/var/run/tgtd';
@@ -82,8 +84,10 @@ export class IpcServer {
       } catch {
         // absent
       }
-      const peerCred = await loadPeerCredReader();
-      if (peerCred === null) opts.log?.('warn', 'koffi is not installed: management peers are not checked with SO_PEERCRED');
+      const peerCred = opts.peerCredReader !== undefined ? opts.peerCredReader : await loadPeerCredReader();
+      if (peerCred === null) {
+        opts.log?.('error', 'SO_PEERCRED cannot be read (koffi failed to load): every management request will be refused');
+      }
       const server = net.createServer((sock) => {
         if (!checkPeer(sock, peerCred, opts)) return;
         serveConnection(sock, opts);
@@ -121,8 +125,8 @@ export class IpcServer {
 
 /** SO_PEERCRED: a peer with another uid/gid is closed unanswered, as tgtd does. */
 function checkPeer(sock: net.Socket, reader: PeerCredReader | null, opts: IpcServerOptions): boolean {
-  if (reader === null) return true;
-  const peer = reader(sock);
+  // No check, no service: an unchecked socket would take orders from anyone who can reach it.
+  const peer = reader === null ? null : reader(sock);
   const self = { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 };
   if (peer !== null && peerAllowed(peer, self)) return true;
   opts.log?.('warn', peer === null ? 'management peer credentials unavailable: refused'

@@ -2,7 +2,8 @@
 //
 // tgtd answers only a peer with its own uid and gid; anyone else's connection is closed without an
 // answer. Node exposes no SO_PEERCRED, so getsockopt(2) goes through koffi on the fd libuv holds
-// (`socket._handle.fd`). Without koffi the socket's mode (0600, owner only) is the only guard.
+// (`socket._handle.fd`). koffi is a required dependency; if it cannot load, the IPC server
+// refuses every management connection rather than serve unchecked ones.
 
 import type net from 'node:net';
 
@@ -26,11 +27,11 @@ export type PeerCredReader = (sock: net.Socket) => PeerCred | null;
 
 type GetSockOpt = (fd: number, level: number, name: number, val: Buffer, len: Buffer) => number;
 
-/** Binds getsockopt(2) through koffi; null when koffi (an optional dependency) cannot load it. */
+/** Binds getsockopt(2) through koffi; null when koffi cannot load it (then nobody is served). */
 export async function loadPeerCredReader(): Promise<PeerCredReader | null> {
   let getsockopt: GetSockOpt;
   try {
-    const spec = 'koffi'; // a variable, so tsc does not require the optional package
+    const spec = 'koffi'; // imported lazily: only the daemon's management server needs it
     const k = (await import(spec)).default as { load(l: string): { func(s: string): unknown } };
     getsockopt = k.load('libc.so.6').func('int getsockopt(int, int, int, _Out_ uint8_t *, _Inout_ uint32_t *)') as GetSockOpt;
   } catch {
