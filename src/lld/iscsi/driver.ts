@@ -27,15 +27,21 @@ export class IscsiTcpDriver implements LldDriver, ConnectionHost, IscsiLoginDriv
   private readonly isns = { enabled: false, serverIP: '', serverPort: 3205, accessControl: false };
   private readonly nopDefaults: { nopInterval: number; nopCount: number };
   readonly services: IscsiServices;
+  readonly loginTimeoutMs: number | undefined;
 
-  private constructor(private readonly ctx: LldContext, nop: { nopInterval: number; nopCount: number }) {
+  private constructor(
+    private readonly ctx: LldContext,
+    nop: { nopInterval: number; nopCount: number },
+    loginTimeout: number | null,
+  ) {
     this.services = ctx.services as IscsiServices;
     this.nopDefaults = nop;
+    this.loginTimeoutMs = loginTimeout === null ? undefined : loginTimeout * 1000;
   }
 
   static async create(ctx: LldContext): Promise<IscsiTcpDriver> {
     const args = parseLldArgs(ctx.args);
-    const d = new IscsiTcpDriver(ctx, { nopInterval: args.nopInterval, nopCount: args.nopCount });
+    const d = new IscsiTcpDriver(ctx, { nopInterval: args.nopInterval, nopCount: args.nopCount }, args.loginTimeout);
     const portals = args.portals.length > 0 ? args.portals : [{ host: '0.0.0.0', port: 3260 }, { host: '::', port: 3260 }];
     try {
       for (const p of portals) await d.listen(p);

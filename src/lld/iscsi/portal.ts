@@ -38,14 +38,16 @@ export interface IscsiLldArgs {
   portals: Portal[];
   nopInterval: number;
   nopCount: number;
+  /** Seconds a connection may take to log in (stgt's `login_timeout`; 0 = no limit); null = default. */
+  loginTimeout: number | null;
 }
 
 /**
- * `--iscsi portal=ADDR:PORT,nop_interval=N,nop_count=N` (the option may be given several times;
+ * `--iscsi portal=ADDR:PORT,nop_interval=N,nop_count=N,login_timeout=S` (the option may be given several times;
  * the daemon joins them with ','). Unknown keys are an error, as a typo should not go unnoticed.
  */
 export function parseLldArgs(args: string): IscsiLldArgs {
-  const out: IscsiLldArgs = { portals: [], nopInterval: 0, nopCount: 0 };
+  const out: IscsiLldArgs = { portals: [], nopInterval: 0, nopCount: 0, loginTimeout: null };
   for (const part of args.split(',')) {
     if (part === '') continue;
     const eq = part.indexOf('=');
@@ -55,11 +57,12 @@ export function parseLldArgs(args: string): IscsiLldArgs {
       const p = parsePortal(v);
       if (p === null) throw new Error(`bad portal '${v}'`);
       out.portals.push(p);
-    } else if (k === 'nop_interval' || k === 'nop_count') {
+    } else if (k === 'nop_interval' || k === 'nop_count' || k === 'login_timeout') {
       const n = Number(v);
-      if (!Number.isInteger(n) || n < 0) throw new Error(`bad ${k} '${v}'`);
+      if (!/^\d+$/.test(v) || !Number.isSafeInteger(n)) throw new Error(`bad ${k} '${v}'`);
       if (k === 'nop_interval') out.nopInterval = n;
-      else out.nopCount = n;
+      else if (k === 'nop_count') out.nopCount = n;
+      else out.loginTimeout = n;
     } else {
       throw new Error(`unknown iscsi option '${k}'`);
     }
