@@ -7,7 +7,7 @@
 // UNMAP punches a hole with fallocate(PUNCH_HOLE|KEEP_SIZE) via koffi (optional, loaded on first
 // use); without koffi, or where the filesystem cannot punch holes, it writes zeros instead.
 import fs from 'node:fs';
-import { BS_API_VERSION, type BackingDevice, type BackingStore, type BackingStoreModule, type BsOpenOptions, type IoError } from './api.js';
+import { BS_API_VERSION, type BackingDevice, type BackingStore, type BackingStoreModule, type BsContext, type BsOpenOptions, type IoError } from './api.js';
 
 const FALLOC_FL_KEEP_SIZE = 0x01;
 const FALLOC_FL_PUNCH_HOLE = 0x02;
@@ -56,6 +56,8 @@ export class RdwrDevice implements BackingDevice {
   /** Buffered O_SYNC fd used when O_DIRECT refuses a transfer (-1: not opened yet). */
   private fallbackFd = -1;
   private fallocate: Promise<Fallocate | null> | null = null;
+  /** A read past the end of the (truncated) file was logged already. */
+  private warnedEof = false;
 
   constructor(
     private readonly fd: number,
@@ -63,6 +65,7 @@ export class RdwrDevice implements BackingDevice {
     private readonly opts: BsOpenOptions,
     size: number,
     private readonly isBlock: boolean,
+    private readonly log: BsContext['log'] = () => undefined,
   ) {
     this.size = size;
   }
@@ -76,10 +79,33 @@ export class RdwrDevice implements BackingDevice {
   }
 
   read(offset: number, length: number, cb: (err: IoError, data?: Buffer) => void): void {
-    // Not zeroed up front (a 1 MiB memset per read): the kernel fills it, and a short read at EOF
-    // zeroes only the tail it did not fill, so no stale heap bytes ever reach the initiator.
+    // Not zeroed up front (a 1 MiB memset per read): the kernel fills all of it, or the read
+    // fails, so no stale heap bytes ever reach the initiator.
     const buf = Buffer.allocUnsafe(length);
     this.readInto(this.fd, buf, 0, offset, cb);
+  }
+
+  /**
+   * End of file inside the LU: the file shrank after the LU was created (the LU's size is the
+   * file's size at open, rounded down to whole blocks, so nothing else gets here). The blocks
+   * there are lost; answering zeros would let a filesystem on the initiator trust zeroed metadata,
+   * so the read fails (MEDIUM ERROR, as tgt answers a short pread) and the log says why, once.
+   */
+  private pastEof(offset: number, cb: (err: IoError, data?: Buffer) => void): void {
+    let now = -1;
+    try {
+      now = fs.fstatSync(this.fd).size;
+    } catch {
+      /* the error below says enough */
+    }
+    if (!this.warnedEof) {
+      this.warnedEof = true;
+      this.log('warn', `${this.path}: read at byte ${offset} is past the end of the file (${now} bytes now, ` +
+        `${this.size} when the LU was created): the file was truncated; such reads fail with MEDIUM ERROR`);
+    }
+    const e: NodeJS.ErrnoException = new Error(`${this.path}: read past the end of the file (truncated to ${now} bytes?)`);
+    e.code = 'EIO';
+    cb(e);
   }
 
   private readInto(fd: number, buf: Buffer, done: number, offset: number, cb: (err: IoError, data?: Buffer) => void): void {
@@ -91,10 +117,7 @@ export class RdwrDevice implements BackingDevice {
         }
         return cb(err);
       }
-      if (n === 0) {
-        buf.fill(0, done);
-        return cb(null, buf);
-      }
+      if (n === 0) return this.pastEof(offset + done, cb);
       this.readInto(fd, buf, done + n, offset, cb);
     });
   }
@@ -164,7 +187,7 @@ export class RdwrDevice implements BackingDevice {
   }
 }
 
-function openDevice(opts: BsOpenOptions, cb: (err: Error | null, dev?: BackingDevice) => void): void {
+function openDevice(ctx: BsContext, opts: BsOpenOptions, cb: (err: Error | null, dev?: BackingDevice) => void): void {
   if (opts.path.length === 0) return cb(new Error('rdwr needs a backing-store path'));
   const c = fs.constants;
   let flags = opts.readonly ? c.O_RDONLY : c.O_RDWR;
@@ -186,19 +209,17 @@ function openDevice(opts: BsOpenOptions, cb: (err: Error | null, dev?: BackingDe
         fs.close(fd, () => undefined);
         return cb(e as Error);
       }
-      cb(null, new RdwrDevice(fd, opts.path, opts, size, st.isBlockDevice()));
+      cb(null, new RdwrDevice(fd, opts.path, opts, size, st.isBlockDevice(), (level, msg) => ctx.log(level, msg)));
     });
   });
 }
-
-const store: BackingStore = { open: openDevice };
 
 const rdwrModule: BackingStoreModule = {
   kind: 'bs',
   apiVersion: BS_API_VERSION,
   name: 'rdwr',
   oflagsSupported: { sync: true, direct: true },
-  init: () => store,
+  init: (ctx): BackingStore => ({ open: (opts, cb) => openDevice(ctx, opts, cb) }),
 };
 
 export default rdwrModule;

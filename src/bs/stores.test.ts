@@ -60,7 +60,7 @@ test('memory store: sparse chunks, read back, unmap frees', async () => {
   await assert.rejects(open(memoryModule, { path: '/not/a/size' }));
 });
 
-test('rdwr store: file I/O, zero-fill past EOF, unmap punches a hole', async () => {
+test('rdwr store: file I/O, zeros from holes, unmap punches a hole', async () => {
   const dir = fs.mkdtempSync(join(tmpdir(), 'stgt-rdwr-'));
   const file = join(dir, 'disk.img');
   try {
@@ -75,20 +75,36 @@ test('rdwr store: file I/O, zero-fill past EOF, unmap punches a hole', async () 
     assert.equal(b[8191], 0xbb);
     const onDisk = fs.readFileSync(file);
     assert.equal(onDisk[4096], 0xaa);
-    // Reads beyond the file's end come back zero-filled at the requested length.
-    fs.truncateSync(file, 4096 + 8192);
-    const tail = await read(d, 8192, 8192);
-    assert.equal(tail.length, 8192);
-    assert.equal(tail[0], 0xbb);
-    assert.equal(tail[8191], 0);
+    // Holes inside the file read as zeros.
+    assert.deepEqual(await read(d, 2 * 2 ** 20, 4096), Buffer.alloc(4096));
     // unmap: zeros afterwards (hole punched via koffi, or zeros written without it)
     await unmap(d, 4096, 4096);
     const u = await read(d, 4096, 8192);
     assert.deepEqual(u.subarray(0, 4096), Buffer.alloc(4096));
     assert.equal(u[4096], 0xbb);
-    assert.equal(fs.statSync(file).size, 4096 + 8192, 'KEEP_SIZE');
+    assert.equal(fs.statSync(file).size, 8 * 2 ** 20, 'KEEP_SIZE');
     await close(d);
     await assert.rejects(open(rdwrModule, { path: join(dir, 'missing.img') }), { code: 'ENOENT' });
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('rdwr store: a read past the end of a file truncated under it fails (EIO, logged once), inside still reads', async () => {
+  const dir = fs.mkdtempSync(join(tmpdir(), 'stgt-rdwr-'));
+  const file = join(dir, 'disk.img');
+  const logs: string[] = [];
+  try {
+    fs.writeFileSync(file, Buffer.alloc(64 * 1024, 0x5a));
+    const store = await rdwrModule.init({ log: (level, msg) => logs.push(`${level}: ${msg}`) });
+    const d = await new Promise<BackingDevice>((res, rej) => store.open(opts({ path: file }), (e, dev) => (e ? rej(e) : res(dev!))));
+    fs.truncateSync(file, 8192);
+    assert.deepEqual(await read(d, 0, 8192), Buffer.alloc(8192, 0x5a));
+    await assert.rejects(read(d, 16384, 4096), { code: 'EIO', message: /read past the end of the file \(truncated to 8192 bytes\?\)/ });
+    await assert.rejects(read(d, 4096, 8192), { code: 'EIO' }, 'a read across the new end fails as a whole');
+    assert.equal(logs.length, 1, logs.join('\n'));
+    assert.match(logs[0]!, /^warn: .*disk\.img: read at byte 16384 is past the end of the file \(8192 bytes now, 65536 when/);
+    await close(d);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

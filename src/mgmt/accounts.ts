@@ -12,21 +12,7 @@ import {
   TGTADM_SUCCESS,
   TGTADM_USER_EXIST,
 } from './errors.js';
-
-/** The binding lists of one target (or of discovery). Empty string = a free incoming slot. */
-export interface AccountBindings {
-  incoming: string[];
-  outgoing: string | null;
-}
-
-export function emptyBindings(): AccountBindings {
-  return { incoming: [], outgoing: null };
-}
-
-/** Bound incoming users in slot order, skipping freed slots. */
-export function incomingUsers(b: AccountBindings): string[] {
-  return b.incoming.filter((u) => u !== '');
-}
+import { emptyBindings, type AccountBindings } from '../iscsi/chap-accounts.js';
 
 export class AccountStore {
   /** user -> password, in insertion order; shown newest first. */

@@ -4,7 +4,7 @@ import { OP_DELETE, OP_SHOW, OP_STATS, OP_UPDATE, parsePayload } from './ipc.js'
 import { TGTADM_INVALID_REQUEST, TGTADM_SUCCESS } from './errors.js';
 import { oflagsText } from './show.js';
 import { statHeader, statTarget } from './stat.js';
-import { incomingUsers } from './accounts.js';
+import { incomingUsers } from '../iscsi/chap-accounts.js';
 import { fail, ok, OP_BSLOAD, OP_BSUNLOAD, OP_LLDLOAD, OP_LLDUNLOAD, type MgmtReply, type MgmtRequest } from './handlers.js';
 import type { MgmtHost } from './host.js';
 

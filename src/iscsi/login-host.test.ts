@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { aclAllows, addressMatches } from './login-host.js';
-import { Target } from '../../scsi/target.js';
+import { Target } from '../scsi/target.js';
 
 test('addressMatches: ALL, exact, IPv4/IPv6 CIDR, brackets, mapped IPv4', () => {
   assert.equal(addressMatches('ALL', '10.1.2.3'), true);

@@ -1,18 +1,27 @@
-// The daemon side of login and SendTargets for one connection: targets, ACLs, CHAP accounts, sessions.
+// The target side of login and SendTargets for one connection, for every iSCSI transport: targets, ACLs, CHAP bindings, sessions (RFC 7143 6, 12).
 
 import net from 'node:net';
-import type { LoginHost, LoginResult, LoginTarget } from '../../iscsi/login.js';
-import type { TargetParams } from '../../iscsi/target-params.js';
-import type { IscsiConnection } from '../../iscsi/connection.js';
-import type { SessionTable } from '../../iscsi/session-table.js';
-import type { IscsiSession } from '../../iscsi/session.js';
-import type { Target } from '../../scsi/target.js';
-import { incomingUsers, type AccountBindings } from '../../mgmt/accounts.js';
+import type { ScsiTargetPort } from '../scsi/api.js';
+import type { LoginHost, LoginResult, LoginTarget } from './login.js';
+import type { TargetParams } from './target-params.js';
+import type { IscsiConnection } from './connection.js';
+import type { SessionTable } from './session-table.js';
+import type { IscsiSession } from './session.js';
+import { incomingUsers, type AccountBindings } from './chap-accounts.js';
 import { formatPortal, type Portal } from './portal.js';
+
+/** What iSCSI needs to know of a target beyond its SCSI port: name, driver, state, ACLs, CHAP bindings. */
+export interface IscsiTargetInfo extends ScsiTargetPort {
+  readonly lldName: string;
+  readonly state: 'ready' | 'offline';
+  readonly aclAddresses: readonly string[];
+  readonly aclNames: readonly string[];
+  readonly accounts: AccountBindings;
+}
 
 /** What the iSCSI LLDs need of the daemon (LldContext.services). */
 export interface IscsiServices {
-  readonly targets: Map<number, Target>;
+  readonly targets: ReadonlyMap<number, IscsiTargetInfo>;
   readonly accounts: {
     readonly discovery: AccountBindings;
     password(user: string): string | null;
@@ -36,7 +45,7 @@ export interface IscsiLoginDriver {
  * tgt's ACL rule (iscsi/target.c): a login or a SendTargets entry is allowed when the initiator's
  * address matches an address rule (ALL, exact, or CIDR) or its name matches a name rule.
  */
-export function aclAllows(t: Target, initiatorName: string, peerAddress: string): boolean {
+export function aclAllows(t: IscsiTargetInfo, initiatorName: string, peerAddress: string): boolean {
   for (const rule of t.aclAddresses) if (addressMatches(rule, peerAddress)) return true;
   return t.aclNames.includes(initiatorName);
 }
@@ -64,7 +73,7 @@ export function addressMatches(rule: string, address: string): boolean {
 export class IscsiLoginHost implements LoginHost {
   constructor(private readonly drv: IscsiLoginDriver, private readonly conn: IscsiConnection) {}
 
-  private loginTarget(t: Target): LoginTarget | null {
+  private loginTarget(t: IscsiTargetInfo): LoginTarget | null {
     const params = this.drv.params.get(t.tid);
     if (params === undefined || t.lldName !== this.drv.lldName) return null;
     return { tid: t.tid, name: t.name, params, ready: t.state === 'ready' };
