@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { planTgtadm } from './tgtadm-args.js';
 import { OP_BSLOAD, OP_BSUNLOAD, OP_LLDLOAD, OP_LLDUNLOAD } from './tgtadm-options.js';
-import * as handlers from '../mgmt/handlers.js';
+import * as handlers from '../mgmt/reply.js';
 import * as ipc from '../mgmt/ipc.js';
 
 const plan = (...a: string[]) => planTgtadm(['tgtadm', ...a], { env: {} });

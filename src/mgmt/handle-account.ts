@@ -2,7 +2,7 @@
 
 import { ACCOUNT_TYPE_OUTGOING, GLOBAL_TID, OP_BIND, OP_DELETE, OP_NEW, OP_SHOW, OP_UNBIND } from './ipc.js';
 import { TGTADM_INVALID_REQUEST, TGTADM_UNSUPPORTED_OPERATION } from './errors.js';
-import { fail, ok, type MgmtReply, type MgmtRequest } from './handlers.js';
+import { fail, ok, type MgmtReply, type MgmtRequest } from './reply.js';
 
 export function accountMgmt({ req, host }: MgmtRequest): MgmtReply {
   if (req.op === OP_SHOW) return ok(host.accounts.showText());

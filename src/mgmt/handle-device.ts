@@ -7,7 +7,7 @@ import {
 } from './errors.js';
 import { noMediumLogicalUnit } from './no-medium.js';
 import { statHeader, statLu } from './stat.js';
-import { fail, ok, type MgmtReply, type MgmtRequest } from './handlers.js';
+import { fail, ok, type MgmtReply, type MgmtRequest } from './reply.js';
 
 /** SCSI peripheral device types tgtadm sends in device_type (SPC-4 table 49). */
 const TYPE_DISK = 0x00;

@@ -2,7 +2,7 @@
 
 import { OP_DELETE, OP_NEW, OP_SHOW, OP_START, OP_STATS, OP_STOP, parsePayload } from './ipc.js';
 import { TGTADM_INVALID_REQUEST, TGTADM_SUCCESS } from './errors.js';
-import { fail, ok, type MgmtReply, type MgmtRequest } from './handlers.js';
+import { fail, ok, type MgmtReply, type MgmtRequest } from './reply.js';
 import type { LldMgmtResult } from '../lld/api.js';
 
 const reply = (r: LldMgmtResult | undefined): MgmtReply =>

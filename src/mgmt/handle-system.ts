@@ -5,7 +5,7 @@ import { TGTADM_INVALID_REQUEST, TGTADM_SUCCESS } from './errors.js';
 import { oflagsText } from './show.js';
 import { statHeader, statTarget } from './stat.js';
 import { incomingUsers } from '../iscsi/chap-accounts.js';
-import { fail, ok, OP_BSLOAD, OP_BSUNLOAD, OP_LLDLOAD, OP_LLDUNLOAD, type MgmtReply, type MgmtRequest } from './handlers.js';
+import { fail, ok, OP_BSLOAD, OP_BSUNLOAD, OP_LLDLOAD, OP_LLDUNLOAD, type MgmtReply, type MgmtRequest } from './reply.js';
 import type { MgmtHost } from './host.js';
 
 /** Device types stgt emulates, in the order `--mode system --op show` lists them. */

@@ -8,7 +8,7 @@ import {
 import { Target } from '../scsi/target.js';
 import { showTarget } from './show.js';
 import { statHeader, statTarget } from './stat.js';
-import { fail, ok, type MgmtReply, type MgmtRequest } from './handlers.js';
+import { fail, ok, type MgmtReply, type MgmtRequest } from './reply.js';
 import type { MgmtHost } from './host.js';
 
 /** tgt accepts target names of [A-Za-z0-9:.-] only. */
