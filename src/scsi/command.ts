@@ -120,6 +120,16 @@ export class Cmd {
     this.flushAfter = false;
   }
 
+  /**
+   * Back to the pool: drop the finished command's task (its data buffers) and `done` (the
+   * transport's callback, which holds the connection), so a pooled Cmd keeps no client alive.
+   */
+  release(): void {
+    this.task = null!;
+    this.done = noop;
+    this.lu = null;
+  }
+
   get nexus(): ItNexus {
     return this.task.nexus;
   }

@@ -278,8 +278,7 @@ export class Target implements ScsiTargetPort, EngineContext {
     }
     const done = c.done;
     const waits = c.tmfWaits.length > 0 ? c.tmfWaits.splice(0) : null;
-    c.task = null!;
-    c.lu = null;
+    c.release();
     this.pool.push(c);
     try {
       done(task);
