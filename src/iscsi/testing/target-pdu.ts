@@ -72,17 +72,24 @@ export class TargetPdu {
   }
 }
 
-/** Splits a target byte stream into PDUs (RFC 7143 11.2), checking digests; digests on/off per PDU index. */
-export function parseTargetStream(bytes: Buffer, digestsFrom: (index: number) => { header: boolean; data: boolean }): TargetPdu[] {
+/** Digests in effect for one target PDU, decided from its BHS (Login Responses never carry them). */
+export type DigestsFor = (bhs: Buffer) => { header: boolean; data: boolean };
+
+/**
+ * Splits a target byte stream into PDUs (RFC 7143 11.2), checking digests. Returns the PDUs and
+ * the number of bytes they used (a trailing incomplete PDU is left for the next call).
+ */
+export function parseTargetStream(bytes: Buffer, digestsFor: DigestsFor): { pdus: TargetPdu[]; used: number } {
   const out: TargetPdu[] = [];
   let o = 0;
-  while (o < bytes.length) {
-    const dg = digestsFrom(out.length);
-    if (bytes.length - o < 48) throw new Error(`truncated BHS at ${o}`);
+  while (bytes.length - o >= 48) {
     const bhs = bytes.subarray(o, o + 48);
+    const dg = digestsFor(bhs);
     const ahs = bhs[4]! * 4;
     const len = (bhs[5]! << 16) | (bhs[6]! << 8) | bhs[7]!;
     let p = o + 48 + ahs;
+    const whole = p + (dg.header ? 4 : 0) + len + ((4 - (len & 3)) & 3) + (dg.data && len > 0 ? 4 : 0);
+    if (whole > bytes.length) break;
     if (dg.header) {
       if (readDigest(bytes, p) !== crc32cHeader(bytes.subarray(o, p))) throw new Error(`bad header digest at ${o}`);
       p += 4;
@@ -94,11 +101,10 @@ export function parseTargetStream(bytes: Buffer, digestsFrom: (index: number) =>
       if (readDigest(bytes, p) !== crc32cList([data], pad)) throw new Error(`bad data digest at ${o}`);
       p += 4;
     }
-    if (p > bytes.length) throw new Error(`truncated PDU at ${o}`);
     out.push(new TargetPdu(Buffer.from(bhs), data));
     o = p;
   }
-  return out;
+  return { pdus: out, used: o };
 }
 
 // ------------------------------------------------------------------ expected BHSs (byte-exact oracles)
