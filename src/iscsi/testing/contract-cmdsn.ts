@@ -3,8 +3,9 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { MakeConnection } from './capture-connection.js';
-import { assertBhs, loggedIn, type Rig } from './contract-fixture.js';
-import { nopInBhs, scsiResponseBhs, TOp } from './target-pdu.js';
+import { assertBhs, loggedIn, seq, type Rig } from './contract-fixture.js';
+import { TestInitiator } from './initiator.js';
+import { nopInBhs, rejectBhs, scsiResponseBhs, TOp } from './target-pdu.js';
 
 /** TEST UNIT READY: no data and no backing-store I/O, so an accepted one is answered in the same turn. */
 const TUR = [0, 0, 0, 0, 0, 0];
@@ -110,6 +111,55 @@ export function cmdSNContract(make: MakeConnection): void {
       assert.deepEqual(out.map((p) => p.itt), [a, b]);
       assert.deepEqual(out.map((p) => p.statSN), [sn(st), sn(st + 1)]);
       for (const p of out) assert.equal(p.expCmdSN, sn(START + 2));
+    });
+
+    test('MaxQueueCmd 1: the window is ExpCmdSN alone; the next CmdSN is dropped, not held', () => {
+      const r = loggedIn(make, { cmdSN: 7 }, { depth: 1 });
+      const st = r.ini.expStatSN;
+      const ahead = tur(r, 8);
+      assert.equal(r.ini.take().length, 0);
+      const c7 = tur(r, 7);
+      assertBhs(r.ini.take()[0], scsiResponseBhs({ statSN: st, expCmdSN: 8, maxCmdSN: 8, itt: c7, status: 0 }), 'window of one');
+      const c8 = tur(r, 8);
+      assert.deepEqual(r.ini.take().map((p) => p.itt), [c8], 'the early one was never kept');
+      assert.notEqual(ahead, c8);
+    });
+
+    test('StatSN starts at the ExpStatSN of the login and wraps at 2^32', () => {
+      const r = loggedIn(make, { expStatSN: 0xfffffffe });
+      assert.equal(r.ini.expStatSN, 0, 'the final Login Response had StatSN 0xffffffff');
+      const a = tur(r, r.ini.cmdSN);
+      r.ini.cmdSN++;
+      assertBhs(r.ini.take()[0], scsiResponseBhs({ ...seq(r, 0), itt: a, status: 0 }), 'StatSN 0 after the wrap');
+      const b = tur(r, r.ini.cmdSN);
+      r.ini.cmdSN++;
+      assertBhs(r.ini.take()[0], scsiResponseBhs({ ...seq(r, 1), itt: b, status: 0 }), 'StatSN 1');
+    });
+
+    test('an ITT still in use is rejected with Task in progress, and its CmdSN is consumed', () => {
+      const r = loggedIn(make);
+      const st = r.ini.expStatSN;
+      const w = r.ini.write(0, 8);
+      assert.equal(r.ini.take()[0]!.opcode, TOp.R2T);
+      r.ini.read(0, 1, { itt: w });
+      const out = r.ini.take();
+      assertBhs(out[0], rejectBhs({ ...seq(r, st), reason: 0x07 }), 'Reject (task in progress)');
+      assert.ok(out[0]!.data.equals(r.ini.last!.bhs));
+      assert.ok(r.wire.conn.tasks.has(w), 'the first command is untouched');
+    });
+
+    test('two connections of one session: a command on one waits for the lower CmdSN sent on the other', () => {
+      const r = loggedIn(make, { cmdSN: 100, keys: { MaxConnections: '2' }, target: { MaxConnections: '2' } });
+      const w2 = make(r.host);
+      const ini2 = new TestInitiator(r.host, w2);
+      ini2.login({ cid: 1, tsih: r.ini.session.tsih, keys: { MaxConnections: '2' } });
+      const onA = tur(r, 101);
+      assert.equal(r.ini.take().length, 0, 'CmdSN 101 waits for 100');
+      const onB = ini2.command({ cdb: TUR, edtl: 0, cmdSN: 100 });
+      assert.deepEqual(ini2.take().map((p) => p.itt), [onB]);
+      const a = r.ini.take();
+      assert.deepEqual(a.map((p) => p.itt), [onA], 'released on its own connection');
+      assert.equal(a[0]!.expCmdSN, 102);
     });
   });
 }

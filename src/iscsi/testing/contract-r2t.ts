@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import type { MakeConnection } from './capture-connection.js';
 import { assertBhs, assertTornDown, disk, loggedIn, seq, type Rig } from './contract-fixture.js';
 import { pattern } from './initiator.js';
+import { rw10 } from './pdus.js';
 import { r2tBhs, rejectBhs, scsiResponseBhs, TOp, type TargetPdu } from './target-pdu.js';
 
 const BURSTS = { MaxBurstLength: '8192', FirstBurstLength: '4096' };
@@ -158,6 +159,30 @@ export function r2tContract(make: MakeConnection): void {
       r.ini.answerR2T(r2t, 0, 8192);
       const out = await r.ini.status(itt);
       assertBhs(out[0], scsiResponseBhs({ ...seq(r, st + 3), itt, status: 0 }), 'the write still completes');
+    });
+
+    test('immediate data beyond FirstBurstLength or beyond EDTL is rejected (the CmdSN is consumed)', () => {
+      const r = loggedIn(make, { keys: BURSTS });
+      const st = r.ini.expStatSN;
+      r.ini.write(0, 16, { immediateData: 4608 }); // FirstBurstLength is 4096
+      assertBhs(r.ini.take()[0], rejectBhs({ ...seq(r, st), reason: 0x04 }), 'above FirstBurstLength');
+      r.ini.command({ cdb: rw10(0x2a, 0, 1), write: true, edtl: 512, data: pattern(0, 1024) });
+      assertBhs(r.ini.take()[0], rejectBhs({ ...seq(r, st + 1), reason: 0x04 }), 'above EDTL');
+      assert.equal(r.host.dev.writes, 0);
+    });
+
+    test('write residuals: EDTL above the CDB (U, the CDB length is written), EDTL below it (O)', async () => {
+      const r = loggedIn(make);
+      let st = r.ini.expStatSN;
+      let itt = r.ini.command({ cdb: rw10(0x2a, 4, 1), write: true, edtl: 1024, data: pattern(4 * 512, 1024) });
+      let out = await r.ini.status(itt);
+      assertBhs(out[0], scsiResponseBhs({ ...seq(r, st), itt, status: 0, underflow: true, residual: 512 }), 'underflow');
+      assert.ok(disk(r, 4 * 512, 512).equals(pattern(4 * 512, 512)));
+      assert.ok(disk(r, 5 * 512, 512).equals(Buffer.alloc(512)), 'nothing written beyond the CDB');
+      st = r.ini.expStatSN;
+      itt = r.ini.command({ cdb: rw10(0x2a, 8, 2), write: true, edtl: 512, data: pattern(8 * 512, 512) });
+      out = await r.ini.status(itt);
+      assertBhs(out[0], scsiResponseBhs({ ...seq(r, st), itt, status: 0, overflow: true, residual: 512 }), 'overflow');
     });
 
     test('Data-Out DataSN counts from 0 in each sequence; a gap closes the connection (ERL 0)', () => {

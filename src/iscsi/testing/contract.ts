@@ -12,6 +12,7 @@ import { dataInContract } from './contract-data-in.js';
 import { cmdSNContract } from './contract-cmdsn.js';
 import { sessionContract } from './contract-session.js';
 import { backPressureContract } from './contract-backpressure.js';
+import { teardownContract } from './contract-teardown.js';
 
 export function connectionContract(make: MakeConnection, name = 'connection contract'): void {
   describe(name, () => {
@@ -19,6 +20,7 @@ export function connectionContract(make: MakeConnection, name = 'connection cont
     dataInContract(make);
     cmdSNContract(make);
     sessionContract(make);
+    teardownContract(make);
     backPressureContract(make);
   });
 }

@@ -63,6 +63,8 @@ export class TestConnectionHost implements ConnectionHost {
   readonly logs: { level: string; msg: string }[] = [];
   readonly closedConnections: IscsiConnection[] = [];
   readonly closedSessions: IscsiSession[] = [];
+  /** Backing-store reads and writes started and not yet completed (wait for 0 to let the engine settle). */
+  ioInFlight = 0;
 
   constructor(opts: TestHostOptions = {}) {
     this.dev = new MemoryDevice((opts.blocks ?? 4096) * BLOCK, { async: opts.asyncDevice ?? true });
@@ -72,6 +74,23 @@ export class TestConnectionHost implements ConnectionHost {
       oflags: { sync: false, direct: false }, blockSize: BLOCK,
     }));
     this.loginTarget = { tid: 1, name: TEST_TARGET, params: this.params, ready: true };
+    const dev = this.dev;
+    const read = dev.read.bind(dev);
+    const write = dev.write.bind(dev);
+    dev.read = (offset, length, cb) => {
+      this.ioInFlight++;
+      read(offset, length, (err, data) => {
+        this.ioInFlight--;
+        cb(err, data);
+      });
+    };
+    dev.write = (offset, data, cb) => {
+      this.ioInFlight++;
+      write(offset, data, (err) => {
+        this.ioInFlight--;
+        cb(err);
+      });
+    };
   }
 
   loginHostFor(conn: IscsiConnection): FakeHost {

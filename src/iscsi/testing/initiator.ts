@@ -31,6 +31,8 @@ export interface LoginOptions {
   isid?: Buffer;
   tsih?: number;
   cid?: number;
+  /** A discovery session (SessionType=Discovery, no TargetName). */
+  discovery?: boolean;
   /** Keep the POWER ON unit attentions of the new nexus (default: cleared). */
   keepUnitAttention?: boolean;
 }
@@ -82,7 +84,9 @@ export class TestInitiator {
       this.expStatSN = (rep.statSN + 1) >>> 0;
       return rep;
     };
-    const r1 = step(0, 1, [['InitiatorName', TEST_INITIATOR], ['SessionType', 'Normal'], ['TargetName', TEST_TARGET], ['AuthMethod', 'None']]);
+    const r1 = step(0, 1, o.discovery === true
+      ? [['InitiatorName', TEST_INITIATOR], ['SessionType', 'Discovery'], ['AuthMethod', 'None']]
+      : [['InitiatorName', TEST_INITIATOR], ['SessionType', 'Normal'], ['TargetName', TEST_TARGET], ['AuthMethod', 'None']]);
     if ((r1.flags & 0x83) !== 0x81) throw new Error(`security stage did not transit: ${r1}`);
     const offered = { ...DEFAULT_KEYS, ...(o.keys ?? {}) };
     let keys: [string, string][] = Object.entries(offered).filter(([, v]) => v !== '');
@@ -90,7 +94,7 @@ export class TestInitiator {
       const rep = step(1, 3, keys);
       if ((rep.flags & 0x83) === 0x83) {
         this.seen = this.wire.sent.length;
-        if (o.keepUnitAttention !== true) this.host.clearUnitAttentions(this.session);
+        if (o.keepUnitAttention !== true && o.discovery !== true) this.host.clearUnitAttentions(this.session);
         return rep;
       }
       // The target offered keys of its own and waits: answer them with its values (we accept them).
