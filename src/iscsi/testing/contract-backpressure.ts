@@ -39,5 +39,20 @@ export function backPressureContract(make: MakeConnection): void {
       assert.ok(statuses.every((p) => p.status === 0));
       assert.ok(disk(r, 8 * 512, 512).equals(pattern(8 * 512, 512)));
     });
+
+    test('read data still running counts too: past MAX_QUEUED_READ_BYTES the next read waits for a completion', async () => {
+      const r = loggedIn(make);
+      const size = r.host.dev.size; // one whole-disk read each
+      const fit = Math.floor(MAX_QUEUED_READ_BYTES / size) + 1; // the last one that starts takes it over the limit
+      const itts: number[] = [];
+      for (let i = 0; i <= fit; i++) itts.push(r.ini.read(0, size / 512));
+      const tasks = itts.map((itt) => r.wire.conn.tasks.get(itt)!);
+      assert.ok(tasks.slice(0, fit).every((t) => t.submitted), `${fit} reads running`);
+      assert.ok(tasks[fit]!.deferred && !tasks[fit]!.submitted, 'the next one waits');
+      await r.ini.waitFor((p) => p.itt === itts[fit] && isStatus(p), 'the waiting read');
+      const statuses = r.ini.take().filter(isStatus);
+      assert.deepEqual(statuses.map((p) => p.itt), itts);
+      assert.ok(statuses.every((p) => p.status === 0));
+    });
   });
 }

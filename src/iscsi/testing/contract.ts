@@ -1,7 +1,7 @@
 // The connection contract (RFC 7143 connection base over any transport): every transport's test file runs these tests.
 //
 // `connectionContract(make)` registers, with node:test, the byte-exact tests of the behaviour the
-// shared engine promises whatever moves the bytes: R2T/Data-Out windows, Data-In sequencing,
+// shared engine promises whatever moves the bytes: login phase, R2T/Data-Out windows, Data-In sequencing,
 // the CmdSN window, NOP/Text/Logout/TMF, teardown and back-pressure. A transport supplies a
 // `MakeConnection` that builds its connection on the given host and exposes what it sent.
 
@@ -13,9 +13,11 @@ import { cmdSNContract } from './contract-cmdsn.js';
 import { sessionContract } from './contract-session.js';
 import { backPressureContract } from './contract-backpressure.js';
 import { teardownContract } from './contract-teardown.js';
+import { loginContract } from './contract-login.js';
 
 export function connectionContract(make: MakeConnection, name = 'connection contract'): void {
   describe(name, () => {
+    loginContract(make);
     r2tContract(make);
     dataInContract(make);
     cmdSNContract(make);
