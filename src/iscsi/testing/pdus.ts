@@ -69,6 +69,8 @@ export interface CommandFields extends Common {
   final?: boolean;
   /** ATTR (default 1, SIMPLE). */
   attr?: number;
+  /** Additional header segments, already padded (e.g. an extended CDB, RFC 7143 11.3.5). */
+  ahs?: Buffer;
 }
 
 /** RFC 7143 11.3 SCSI Command. */
@@ -80,7 +82,9 @@ export function scsiCommand(o: CommandFields): InitiatorPdu {
   lun(b, o.lun ?? 1);
   b.writeUInt32BE(o.edtl >>> 0, 20); // Expected Data Transfer Length
   Buffer.from(o.cdb).copy(b, 32, 0, 16); // CDB (bytes 32-47)
-  return { bhs: b, ahs: Buffer.alloc(0), data };
+  const ahs = o.ahs ?? Buffer.alloc(0);
+  b[4] = ahs.length >>> 2; // TotalAHSLength in 4-byte words
+  return { bhs: b, ahs, data };
 }
 
 /** RFC 7143 11.7 SCSI Data-Out. */

@@ -53,11 +53,17 @@ function record(digests: boolean): Buffer {
   assert.ok(r2t !== undefined, 'R2T for the second write');
   ini.answerR2T(r2t, 64, 512);
   const rd = ini.read(0, 2);
+  // A 32-byte CDB: 16 bytes in the BHS, 16 in an extended-CDB AHS (AHSLength 17, 20 bytes padded).
+  const ahs = Buffer.alloc(20);
+  ahs.writeUInt16BE(17, 0);
+  ahs[2] = 0x01;
+  ahs.fill(0x5a, 4);
+  const long = ini.command({ cdb: [0x7f, 0, 0, 0, 0, 0, 0, 0x18], edtl: 0, ahs });
   ini.nop({ data: Buffer.from('odd!!') }); // 5 bytes: 3 pad bytes
   ini.text([['SendTargets', 'All']]);
   ini.logout(0);
   const out = [...early, ...ini.take()];
-  for (const itt of [tur, w1, w2, rd]) {
+  for (const itt of [tur, w1, w2, rd, long]) {
     assert.ok(out.some((p) => p.itt === itt && (p.opcode === TOp.ScsiResponse || (p.opcode === TOp.DataIn && (p.flags & 1) === 1))), `status of 0x${itt.toString(16)}`);
   }
   assert.equal(wire.conn.state, 'closed', 'logged out');
@@ -93,7 +99,7 @@ for (const digests of [false, true]) {
     const stream = record(digests);
     const whole = replay(stream, [], digests);
     assert.ok(stream.length > 3000 && stream.length < 8000, `stream of ${stream.length} bytes`);
-    assert.ok(whole.received.length >= 14, `the session has ${whole.received.length} PDUs`);
+    assert.ok(whole.received.length >= 15, `the session has ${whole.received.length} PDUs`);
     assert.equal(whole.received[0]![0]! & 0x3f, 0x03, 'first PDU is a Login Request');
     for (let at = 1; at < stream.length; at++) same(whole, replay(stream, [at], digests), `split at ${at}`);
     const bytes = Array.from({ length: stream.length - 1 }, (_, i) => i + 1);
@@ -107,9 +113,10 @@ function wireOffsets(received: readonly Buffer[], logins: number): number[] {
   let o = 0;
   received.forEach((r, i) => {
     out.push(o);
-    const len = r.length - 48;
+    const ahs = r[4]! * 4;
+    const len = r.length - 48 - ahs;
     const digests = i >= logins;
-    o += 48 + (digests ? 4 : 0) + ((len + 3) & ~3) + (digests && len > 0 ? 4 : 0);
+    o += 48 + ahs + (digests ? 4 : 0) + ((len + 3) & ~3) + (digests && len > 0 ? 4 : 0);
   });
   out.push(o);
   return out;
