@@ -3,8 +3,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { MakeConnection } from './capture-connection.js';
-import { assertBhs, loggedIn, seq, type Rig } from './contract-fixture.js';
-import { TestInitiator } from './initiator.js';
+import { assertBhs, loggedIn, secondConnection, seq, TWO_CONNECTIONS, type Rig } from './contract-fixture.js';
 import { nopInBhs, rejectBhs, scsiResponseBhs, TOp } from './target-pdu.js';
 
 /** TEST UNIT READY: no data and no backing-store I/O, so an accepted one is answered in the same turn. */
@@ -149,10 +148,8 @@ export function cmdSNContract(make: MakeConnection): void {
     });
 
     test('two connections of one session: a command on one waits for the lower CmdSN sent on the other', () => {
-      const r = loggedIn(make, { cmdSN: 100, keys: { MaxConnections: '2' }, target: { MaxConnections: '2' } });
-      const w2 = make(r.host);
-      const ini2 = new TestInitiator(r.host, w2);
-      ini2.login({ cid: 1, tsih: r.ini.session.tsih, keys: { MaxConnections: '2' } });
+      const r = loggedIn(make, { ...TWO_CONNECTIONS, cmdSN: 100 });
+      const { ini: ini2 } = secondConnection(r, make);
       const onA = tur(r, 101);
       assert.equal(r.ini.take().length, 0, 'CmdSN 101 waits for 100');
       const onB = ini2.command({ cdb: TUR, edtl: 0, cmdSN: 100 });

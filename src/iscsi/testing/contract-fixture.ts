@@ -22,6 +22,17 @@ export function loggedIn(make: MakeConnection, login: LoginOptions = {}, hostOpt
   return { host, wire, ini };
 }
 
+/** MaxConnections 2 for the leading login (pass as loggedIn's login options). */
+export const TWO_CONNECTIONS: LoginOptions = { keys: { MaxConnections: '2' }, target: { MaxConnections: '2' } };
+
+/** A second connection (CID `cid`) logged in to the session of `r` (which used TWO_CONNECTIONS). */
+export function secondConnection(r: Rig, make: MakeConnection, cid = 1): { wire: ConnectionUnderTest; ini: TestInitiator } {
+  const wire = make(r.host);
+  const ini = new TestInitiator(r.host, wire);
+  ini.login({ cid, tsih: r.ini.session.tsih, keys: { MaxConnections: '2' } });
+  return { wire, ini };
+}
+
 /** Byte-exact comparison of a whole BHS, printed as hex so that a difference shows its offset. */
 export function assertBhs(actual: TargetPdu | undefined, expected: Buffer, what: string): void {
   assert.ok(actual !== undefined, `${what}: no PDU`);

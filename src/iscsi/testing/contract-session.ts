@@ -3,9 +3,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { MakeConnection } from './capture-connection.js';
-import { assertBhs, assertTornDown, loggedIn, seq, type Rig } from './contract-fixture.js';
+import { assertBhs, assertTornDown, loggedIn, secondConnection, seq, TWO_CONNECTIONS, type Rig } from './contract-fixture.js';
 import { TEST_TARGET } from './host.js';
-import { TestInitiator } from './initiator.js';
 import * as B from './pdus.js';
 import { until } from './capture-connection.js';
 import { logoutResponseBhs, nopInBhs, rejectBhs, textResponseBhs, tmfResponseBhs, TOp } from './target-pdu.js';
@@ -102,10 +101,8 @@ export function sessionContract(make: MakeConnection): void {
     });
 
     test('Logout reason 1 naming another connection of the session closes that one only', () => {
-      const r = loggedIn(make, { cid: 0, keys: { MaxConnections: '2' }, target: { MaxConnections: '2' } });
-      const w2 = make(r.host);
-      const ini2 = new TestInitiator(r.host, w2);
-      ini2.login({ cid: 1, tsih: r.ini.session.tsih, keys: { MaxConnections: '2' } });
+      const r = loggedIn(make, TWO_CONNECTIONS);
+      const { wire: w2 } = secondConnection(r, make);
       assert.equal(w2.conn.session, r.wire.conn.session);
       assert.equal(r.ini.session.connections.size, 2);
       const st = r.ini.expStatSN;

@@ -3,7 +3,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { until, type MakeConnection } from './capture-connection.js';
-import { assertBhs, assertTornDown, loggedIn, seq } from './contract-fixture.js';
+import { assertBhs, assertTornDown, loggedIn, secondConnection, seq, TWO_CONNECTIONS } from './contract-fixture.js';
 import { TEST_TARGET } from './host.js';
 import { TestInitiator } from './initiator.js';
 import { logoutResponseBhs, rejectBhs, textResponseBhs, tmfResponseBhs, TOp } from './target-pdu.js';
@@ -96,6 +96,38 @@ export function teardownContract(make: MakeConnection): void {
       assert.equal(s.connections.get(4), w2.conn);
       assert.deepEqual([...r.host.sessions.sessions.values()], [s]);
       assert.deepEqual(r.host.closedSessions, []);
+      assert.deepEqual(r.host.problems(), []);
+    });
+
+    test('two connections: Logout reason 0 on one closes both and the session', () => {
+      const r = loggedIn(make, TWO_CONNECTIONS);
+      const b = secondConnection(r, make);
+      r.ini.logout(0, { immediate: true });
+      assert.equal(r.ini.take()[0]!.opcode, TOp.LogoutResponse);
+      assert.equal(b.wire.conn.state, 'closed');
+      assert.equal(b.wire.closes, 1);
+      assert.equal(b.ini.take().length, 0, 'nothing sent on the other connection');
+      assert.equal(r.wire.conn.state, 'closed');
+      assert.equal(r.host.sessions.sessions.size, 0);
+      assert.equal(r.host.closedSessions.length, 1);
+      assert.deepEqual(r.host.problems(), []);
+    });
+
+    test('two connections: Logout reason 1 of its own CID closes that one; the session lives on the other', async () => {
+      const r = loggedIn(make, TWO_CONNECTIONS);
+      const b = secondConnection(r, make);
+      const s = r.ini.session;
+      r.ini.logout(1, { immediate: true });
+      assert.equal(r.ini.take()[0]!.opcode, TOp.LogoutResponse);
+      assert.equal(r.wire.conn.state, 'closed');
+      assert.equal(r.wire.closes, 1);
+      assert.deepEqual([...s.connections.keys()], [1]);
+      assert.deepEqual([...r.host.sessions.sessions.values()], [s]);
+      b.ini.cmdSN = s.expCmdSN;
+      const rd = b.ini.read(0, 1);
+      assert.equal((await b.ini.status(rd)).at(-1)!.status, 0, 'the other connection still works');
+      b.wire.conn.close('peer closed');
+      assert.equal(r.host.sessions.sessions.size, 0, 'the session ends with its last connection');
       assert.deepEqual(r.host.problems(), []);
     });
   });
