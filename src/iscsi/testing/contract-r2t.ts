@@ -185,6 +185,23 @@ export function r2tContract(make: MakeConnection): void {
       assertBhs(out[0], scsiResponseBhs({ ...seq(r, st), itt, status: 0, overflow: true, residual: 512 }), 'overflow');
     });
 
+    test('a write held in a CmdSN gap gets its R2T and its data, and runs once the gap fills', async () => {
+      const r = loggedIn(make, { keys: BURSTS });
+      const st = r.ini.expStatSN;
+      const exp = r.ini.cmdSN;
+      const itt = r.ini.write(0, 8, { cmdSN: exp + 1 });
+      const r2t = r.ini.take()[0]!;
+      assertBhs(r2t, r2tBhs({ ...seq(r, st, exp), itt, ttt: r2t.ttt, lun: 1, r2tSN: 0, offset: 0, length: 4096 }), 'R2T while held');
+      r.ini.answerR2T(r2t, 0, 4096);
+      assert.equal(r.ini.take().length, 0, 'all data in, still waiting for CmdSN ' + exp);
+      assert.equal(r.host.dev.writes, 0);
+      const tur = r.ini.command({ cdb: [0, 0, 0, 0, 0, 0], edtl: 0, cmdSN: exp });
+      r.ini.cmdSN = exp + 2;
+      await r.ini.waitFor((p) => p.itt === itt, 'the write');
+      assert.deepEqual(r.ini.take().map((p) => p.itt), [tur, itt]);
+      assert.ok(disk(r, 0, 4096).equals(pattern(0, 4096)));
+    });
+
     test('Data-Out DataSN counts from 0 in each sequence; a gap closes the connection (ERL 0)', () => {
       for (const bad of ['gap in the R2T sequence', 'not restarted for the R2T sequence', 'gap in the unsolicited sequence'] as const) {
         const r = loggedIn(make, { keys: { ...BURSTS, InitialR2T: 'No' }, target: { InitialR2T: 'No' } });
