@@ -2,4 +2,4 @@
 import { connectionContract } from './testing/contract.js';
 import { makeCaptureConnection } from './testing/capture-connection.js';
 
-connectionContract(makeCaptureConnection, 'connection contract (capturing transport)');
+connectionContract(makeCaptureConnection, { name: 'connection contract (capturing transport)' });

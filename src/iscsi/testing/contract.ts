@@ -15,11 +15,23 @@ import { backPressureContract } from './contract-backpressure.js';
 import { teardownContract } from './contract-teardown.js';
 import { loginContract } from './contract-login.js';
 
-export function connectionContract(make: MakeConnection, name = 'connection contract'): void {
-  describe(name, () => {
+export interface ContractOptions {
+  name?: string;
+  /**
+   * The transport moves SCSI data as R2T / Data-Out / Data-In PDUs (TCP). A transport that moves
+   * it otherwise (iSER: RDMA READ/WRITE) sets false and runs its own data-movement tests; the
+   * rest of the contract (numbering, non-command PDUs, teardown) still applies to it.
+   */
+  dataPdus?: boolean;
+}
+
+export function connectionContract(make: MakeConnection, opts: ContractOptions = {}): void {
+  describe(opts.name ?? 'connection contract', () => {
     loginContract(make);
-    r2tContract(make);
-    dataInContract(make);
+    if (opts.dataPdus !== false) {
+      r2tContract(make);
+      dataInContract(make);
+    }
     cmdSNContract(make);
     sessionContract(make);
     teardownContract(make);

@@ -2,4 +2,4 @@
 import { connectionContract } from '../../iscsi/testing/contract.js';
 import { makeTcpConnection } from './testing/fake-socket.js';
 
-connectionContract(makeTcpConnection, 'connection contract (TCP framer over a fake socket)');
+connectionContract(makeTcpConnection, { name: 'connection contract (TCP framer over a fake socket)' });
