@@ -32,8 +32,21 @@ export interface CompatDaemon {
 
 export type ClientKind = 'debian' | 'stgt';
 
-/** Starts Debian's tgtd in the foreground on a private socket; resolves once tgtadm can reach it. */
+/**
+ * Starts Debian's tgtd in the foreground on a private socket; resolves once tgtadm can reach it
+ * and it listens on its portal. When another process bound the port first, tgt falls back to its
+ * default portals instead of failing: that start is retried on another port.
+ */
 export async function startDebianTgtd(extraEnv: Readonly<Record<string, string>> = {}): Promise<CompatDaemon> {
+  for (let attempt = 1; ; attempt++) {
+    const d = await startDebianTgtdOnce(extraEnv);
+    const portals = await runClient('debian', d, ['--mode', 'portal', '--op', 'show']);
+    if (portals.stdout === `Portal: 127.0.0.1:${d.iscsiPort},1\n` || attempt === 5) return d;
+    await d.stop();
+  }
+}
+
+async function startDebianTgtdOnce(extraEnv: Readonly<Record<string, string>>): Promise<CompatDaemon> {
   const dir = mkdtempSync(join(tmpdir(), 'h7c-'));
   const controlPort = 1 + Math.floor(Math.random() * 9999);
   const iscsiPort = await freePort();

@@ -8,7 +8,7 @@
 // test compiled to /tmp/x-dist runs the daemon compiled there; when that dist is the repository's
 // own dist/, the repository's bin/tgtd and bin/tgtadm are used as they are.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -45,8 +45,46 @@ export function run(
   });
 }
 
-/** A TCP port nobody listens on right now (bound to port 0, then released). */
-export function freePort(host = '127.0.0.1'): Promise<number> {
+/** Ports freePort handed out in this process (never the same twice). */
+const handedOut = new Set<number>();
+
+/** Whether a listener can be bound at host:port right now. */
+function canBind(host: string, port: number): Promise<boolean> {
+  return new Promise((res) => {
+    const s = net.createServer();
+    s.once('error', () => res(false));
+    s.listen({ host, port, exclusive: true }, () => s.close(() => res(true)));
+  });
+}
+
+/** The first port of the kernel's ephemeral range (where connect() picks local ports). */
+function ephemeralLow(): number {
+  try {
+    const lo = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    return Number.isInteger(lo) && lo > 2048 ? lo : 32768;
+  } catch {
+    return 32768;
+  }
+}
+
+/**
+ * A TCP port nobody listens on right now, for a daemon to bind a moment later. Taken from below
+ * the ephemeral range: a port the kernel hands out for port 0 is one it also gives to outgoing
+ * connections (every initiator in every test on the machine), and such a connection taking it
+ * between this probe and the daemon's bind made the daemon's portal fail with EADDRINUSE. The
+ * daemon helpers still retry on EADDRINUSE: another process may bind the same port meanwhile.
+ */
+export async function freePort(host = '127.0.0.1'): Promise<number> {
+  const top = ephemeralLow() - 1;
+  const bottom = Math.max(1024, top - 12_000);
+  for (let i = 0; i < 64; i++) {
+    const port = bottom + Math.floor(Math.random() * (top - bottom + 1));
+    if (handedOut.has(port)) continue;
+    if (await canBind(host, port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
   return new Promise((res, rej) => {
     const s = net.createServer();
     s.once('error', rej);
@@ -157,6 +195,17 @@ export class TestDaemon {
   }
 
   static async start(o: DaemonStartOptions = {}): Promise<TestDaemon> {
+    // The iSCSI port was free when freePort probed it; another process can bind it before tgtd
+    // does (tgtd then runs with its iscsi LLD in error). Such a start is retried on another port.
+    for (let attempt = 1; ; attempt++) {
+      const d = await TestDaemon.startOnce(o);
+      if (o.portal === false || !/lld iscsi: init failed: listen EADDRINUSE/.test(d.stderr) || attempt === 5) return d;
+      d.kill();
+      await d.exited;
+    }
+  }
+
+  private static async startOnce(o: DaemonStartOptions): Promise<TestDaemon> {
     // Short prefix: the socket path must fit sockaddr_un (107 bytes).
     const dir = mkdtempSync(join(tmpdir(), 'stgt-'));
     const controlPort = o.controlPort ?? 1 + Math.floor(Math.random() * 9999);
