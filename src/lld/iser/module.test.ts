@@ -17,6 +17,7 @@ const fakeProvider = (over: Partial<RdmaProvider> = {}): RdmaProvider => ({
   providerVersion: RDMA_PROVIDER_VERSION,
   listDevices: () => [{ name: 'rxe0', nodeGuid: '0000:0000:0000:0001', transport: 'InfiniBand' }],
   cmProbe: () => '',
+  createEndpoint: () => { throw new Error('not used by these tests'); },
   ...over,
 });
 
@@ -72,7 +73,7 @@ test('probe: empty or failing ibv_get_device_list -> no RDMA device with the cau
 });
 
 test('probe: wrong provider version, not a provider, load failure, CM failure', () => {
-  assert.throws(() => probeRdma(deps({}, fakeProvider({ providerVersion: 2 }))), /provider version 2, this iser LLD needs 1/);
+  assert.throws(() => probeRdma(deps({}, fakeProvider({ providerVersion: 1 }))), /provider version 1, this iser LLD needs 2/);
   assert.throws(() => probeRdma(deps({}, { hello: 1 })), /is not an RDMA provider/);
   assert.throws(
     () => probeRdma(deps({ requireAddon: () => { throw new Error('libibverbs.so.1: cannot open'); } })),
@@ -117,7 +118,7 @@ test('findAddon: env override, upward search, absent', () => {
   }
 });
 
-// The real addon, when `npm run build:native` has built it: it must speak provider version 1 and,
+// The real addon, when `npm run build:native` has built it: it must speak RDMA_PROVIDER_VERSION and,
 // on a machine without RDMA (this one), fail listDevices or return [] and fail the CM probe.
 const built = findAddon(dirname(fileURLToPath(import.meta.url)), {}) ?? findAddon(process.cwd(), {});
 test('real addon: provider shape and behaviour without RDMA hardware', { skip: built === null ? 'addon not built' : false }, () => {

@@ -1,35 +1,26 @@
-// The iser LLD's RDMA provider: a small interface over the optional native addon (native/rdma; RFC 7145 §5 needs RDMA CM + verbs).
+// The iser LLD's RDMA provider loader: finds the optional native addon (native/rdma), checks its interface version, probes RDMA (RFC 7145 §5).
 //
-// The interface is what the iSER transport will be written against, so tests can substitute a fake
-// provider (design.md §3). Version 1 only discovers devices and probes the connection manager; the
-// event channel, queue pairs and registered buffer pools join it with the transport.
+// The interface itself (v2: endpoints, CM events, registered pools, work requests, completion
+// batches) is in rdma-provider-api.ts, so that tests can substitute a fake provider (design.md §3;
+// testing/loopback-provider.ts). An addon that speaks another version is refused with a reason
+// that says which version it has and how to rebuild, before any of its functions is called.
 //
-// The addon is loaded with createRequire inside `loadRdmaProvider`, which only the iser module's
-// init calls: a tgtd that never loads iser never maps libibverbs or librdmacm (seed 000).
+// The addon is loaded with createRequire inside `loadRdmaProvider`/`probeRdma`, which only the iser
+// module's init calls: a tgtd that never loads iser never maps libibverbs or librdmacm (seed 000).
 import { existsSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import type { RdmaDevice, RdmaProvider } from './rdma-provider-api.js';
+
+export * from './rdma-provider-api.js';
+
 /** The provider interface version this LLD speaks; the addon exports its own as `providerVersion`. */
-export const RDMA_PROVIDER_VERSION = 1;
+export const RDMA_PROVIDER_VERSION = 2;
 
-export interface RdmaDevice {
-  /** Kernel device name, e.g. "rxe0", "mlx5_0" (ibv_get_device_name). */
-  name: string;
-  /** Node GUID as ibv_devinfo prints it, "xxxx:xxxx:xxxx:xxxx". */
-  nodeGuid: string;
-  /** "InfiniBand" (also RoCE and rxe), "iWARP" (also siw), ... */
-  transport: string;
-}
-
-export interface RdmaProvider {
-  readonly providerVersion: number;
-  /** ibv_get_device_list(3); throws when the kernel has no verbs support (e.g. ENOSYS). */
-  listDevices(): RdmaDevice[];
-  /** '' when an RDMA CM event channel can be created (rdma_create_event_channel(3)), else why not. */
-  cmProbe(): string;
-}
+/** What an addon of RDMA_PROVIDER_VERSION must export as functions. */
+const PROVIDER_FUNCTIONS = ['listDevices', 'cmProbe', 'createEndpoint'] as const;
 
 /** Where the addon is looked for, relative to a directory: node-gyp's output inside native/rdma. */
 export const ADDON_RELATIVE = join('native', 'rdma', 'build', 'Release', 'stgt_rdma.node');
@@ -79,9 +70,35 @@ export interface ProbeResult {
   devices: RdmaDevice[];
 }
 
-function isProvider(x: unknown): x is RdmaProvider {
-  const o = x as Partial<RdmaProvider> | null;
-  return o !== null && typeof o === 'object' && typeof o.listDevices === 'function' && typeof o.cmProbe === 'function';
+/**
+ * Checks what `require` returned: an object of this interface version with every function.
+ * Returns '' or why not (the version first: a v1 addon lacks createEndpoint, and "rebuild it" is
+ * the useful answer, not "not a provider").
+ */
+export function checkProvider(x: unknown, path: string): string {
+  if (x === null || typeof x !== 'object') return `${path} is not an RDMA provider`;
+  const o = x as Record<string, unknown>;
+  if (typeof o['providerVersion'] !== 'number') return `${path} is not an RDMA provider (no providerVersion)`;
+  if (o['providerVersion'] !== RDMA_PROVIDER_VERSION) {
+    return `RDMA addon has provider version ${String(o['providerVersion'])}, this iser LLD needs ${RDMA_PROVIDER_VERSION} (rebuild: npm run build:native)`;
+  }
+  const missing = PROVIDER_FUNCTIONS.filter((f) => typeof o[f] !== 'function');
+  if (missing.length > 0) return `${path} is not an RDMA provider (missing ${missing.join(', ')})`;
+  return '';
+}
+
+/** Requires the addon at `path` and checks it; throws RdmaUnavailable with the reason. */
+export function loadRdmaProvider(path: string, requireAddon: (path: string) => unknown): RdmaProvider {
+  let provider: unknown;
+  try {
+    provider = requireAddon(path);
+  } catch (e) {
+    // Typically the addon was built but rdma-core's runtime libraries are gone.
+    throw new RdmaUnavailable(`cannot load RDMA addon ${path}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  const why = checkProvider(provider, path);
+  if (why !== '') throw new RdmaUnavailable(why);
+  return provider as RdmaProvider;
 }
 
 /**
@@ -91,19 +108,7 @@ function isProvider(x: unknown): x is RdmaProvider {
 export function probeRdma(deps: ProbeDeps): ProbeResult {
   if (deps.addonPath === null) throw new RdmaUnavailable(`RDMA addon not built (${BUILD_HINT})`);
   if (deps.sysfs().length === 0) throw new RdmaUnavailable(NO_DEVICE);
-  let provider: unknown;
-  try {
-    provider = deps.requireAddon(deps.addonPath);
-  } catch (e) {
-    // Typically the addon was built but rdma-core's runtime libraries are gone.
-    throw new RdmaUnavailable(`cannot load RDMA addon ${deps.addonPath}: ${e instanceof Error ? e.message : String(e)}`);
-  }
-  if (!isProvider(provider)) throw new RdmaUnavailable(`${deps.addonPath} is not an RDMA provider`);
-  if (provider.providerVersion !== RDMA_PROVIDER_VERSION) {
-    throw new RdmaUnavailable(
-      `RDMA addon has provider version ${String(provider.providerVersion)}, this iser LLD needs ${RDMA_PROVIDER_VERSION} (rebuild: npm run build:native)`,
-    );
-  }
+  const provider = loadRdmaProvider(deps.addonPath, deps.requireAddon);
   let devices: RdmaDevice[];
   try {
     devices = provider.listDevices();

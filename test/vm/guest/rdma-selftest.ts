@@ -1,0 +1,217 @@
+// Guest program: the real RDMA addon (native/rdma, provider v2) over rxe0 — CM with private data, Sends, 1 MiB RDMA WRITE/READ, bad rkey, teardown, fds
+//
+// Runs inside the test VM under the host's node (dist/ and native/rdma/build from the read-only
+// repo share): `node dist/test/vm/guest/rdma-selftest.js <eth0 address>`. A target endpoint
+// listens on the address, an initiator endpoint of the same process connects to it (rxe loops
+// the traffic back inside the guest's kernel), and the flow below runs with every step waiting
+// for the event or completion it needs (Recorder.waitFor), never for time. Prints one
+// `RDMA-RESULT <json>` line; exits 0 only if every check held and nothing was left open.
+import { readdirSync, readlinkSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  findAddon, loadRdmaProvider, WcOpcode, WcStatus, type ConnHandle, type RdmaEndpoint, type RdmaProvider,
+} from '../../../src/lld/iser/rdma-provider.js';
+import { Recorder } from '../../../src/lld/iser/testing/recorder.js';
+
+const MiB = 1 << 20;
+const address = process.argv[2] ?? '10.0.2.15';
+const result: Record<string, unknown> = { address };
+const t0 = Date.now();
+
+function check(cond: boolean, what: string): void {
+  if (!cond) throw new Error(`check failed: ${what}`);
+}
+
+function fds(): string[] {
+  return readdirSync('/proc/self/fd').map((fd) => {
+    try {
+      return `${fd}->${readlinkSync(`/proc/self/fd/${fd}`)}`;
+    } catch {
+      return `${fd}->?`; // the fd readdir itself used
+    }
+  });
+}
+
+const pattern = (seed: number) => (i: number): number => (i * 131 + seed + (i >> 12)) & 0xff;
+
+function fill(b: Buffer, start: number, length: number, f: (i: number) => number): void {
+  for (let i = 0; i < length; i++) b[start + i] = f(i);
+}
+
+function same(b: Buffer, start: number, length: number, f: (i: number) => number): boolean {
+  for (let i = 0; i < length; i++) if (b[start + i] !== f(i)) return false;
+  return true;
+}
+
+async function main(): Promise<void> {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const path = findAddon(here);
+  check(path !== null, 'addon built (native/rdma/build/Release/stgt_rdma.node)');
+  const provider: RdmaProvider = loadRdmaProvider(path!, (p) => createRequire(import.meta.url)(p) as unknown);
+  const devices = provider.listDevices();
+  result['devices'] = devices.map((d) => `${d.name}/${d.transport}`);
+  check(devices.some((d) => d.name === 'rxe0'), 'listDevices has rxe0');
+  check(provider.cmProbe() === '', 'cmProbe');
+
+  // librdmacm opens each device once per process and keeps it; a first endpoint pays for that.
+  const before = fds().length;
+  provider.createEndpoint(new Recorder('warm-up')).close();
+  const baseline = fds();
+  result['fdsBeforeFirstEndpoint'] = before;
+  result['fdsBaseline'] = baseline.length;
+
+  const tr = new Recorder('target');
+  const ir = new Recorder('initiator');
+  const T: RdmaEndpoint = provider.createEndpoint(tr, { batchSize: 16 });
+  const I: RdmaEndpoint = provider.createEndpoint(ir);
+  result['fdsWithTwoEndpoints'] = fds().length;
+  check(T.devices.includes('rxe0'), 'endpoint opened rxe0');
+  const tp = T.registerPool(2 * MiB + 8192);
+  const ip = I.registerPool(2 * MiB + 8192);
+  check(tp.addr % 4096n === 0n && ip.addr % 4096n === 0n, 'pools page-aligned');
+  check(tp.buffer.length === 2 * MiB + 8192, 'pool buffer length');
+  const CTRL = 2 * MiB; // control messages live past the data area
+
+  // ---- CM: private data both ways (iser_cm_hdr + a marker), depths as ib_iser sends them ----
+  const reqData = Buffer.concat([Buffer.from([0x80, 0, 0, 0]), Buffer.from('stgt-initiator')]);
+  const repData = Buffer.concat([Buffer.from([0xc0, 0, 0, 0]), Buffer.from('stgt-target')]);
+  const l = T.listen(address, 0, 8);
+  result['listenPort'] = l.port;
+  let tc: ConnHandle = 0;
+  tr.onEvent = (ev) => {
+    if (ev.type !== 'connect-request') return;
+    tc = ev.conn;
+    check(T.createQp(ev.conn, { sendDepth: 64, recvDepth: 16 }) === 0, 'createQp');
+    for (let k = 0; k < 4; k++) check(T.postRecv(ev.conn, tp.pool, CTRL + k * 1024, 1024, 100 + k) === 0, 'target postRecv');
+    check(T.accept(ev.conn, { privateData: repData, responderResources: 1, initiatorDepth: Math.min(ev.initiatorDepth, 4) }) === 0, 'accept');
+  };
+  ir.onEvent = (ev) => {
+    if (ev.type !== 'route-resolved') return;
+    for (let k = 0; k < 4; k++) check(I.postRecv(ev.conn, ip.pool, CTRL + k * 1024, 1024, 200 + k) === 0, 'initiator postRecv');
+  };
+  const ic = I.connect(address, l.port, reqData, { responderResources: 4, initiatorDepth: 1, retryCount: 7, rnrRetryCount: 6, sendDepth: 64, recvDepth: 16 });
+  const req = await tr.event('connect-request');
+  check(req.listener === l.conn, 'connect-request names the listener');
+  check(req.privateData.subarray(0, reqData.length).equals(reqData), 'target sees the initiator private data');
+  result['connectRequestDepths'] = { initiatorDepth: req.initiatorDepth, responderResources: req.responderResources };
+  // The IB CM reports them from the receiver's side: initiatorDepth is the peer's responder_resources.
+  check(req.initiatorDepth === 4 && req.responderResources === 1, 'depths in connect-request (swapped to the target\'s view)');
+  check(req.peerAddress === address && req.localAddress === address && req.localPort === l.port, 'addresses');
+  result['connectRequest'] = { privateDataLength: req.privateData.length, device: req.device, peerPort: req.peerPort };
+  const est = await ir.event('established', ic);
+  check(est.privateData.subarray(0, repData.length).equals(repData), 'initiator sees the target private data');
+  await tr.event('established', tc);
+  check(est.initiatorDepth === 1 && est.responderResources === 4, 'depths in established (the target\'s, swapped)');
+  result['established'] = { repPrivateDataLength: est.privateData.length, initiatorDepth: est.initiatorDepth, responderResources: est.responderResources };
+  result['connectMs'] = Date.now() - t0;
+
+  // ---- Sends both ways; the initiator's carries its pool's rkey and address (as an iSER header would) ----
+  const hello = ip.buffer.subarray(CTRL + 8192 - 64, CTRL + 8192);
+  hello.fill(0);
+  hello.write('LOGIN', 0);
+  hello.writeUInt32BE(ip.rkey, 8);
+  hello.writeBigUInt64BE(ip.addr, 16);
+  check(I.postSend(ic, ip.pool, CTRL + 8192 - 64, 64, 300, true) === 0, 'initiator postSend');
+  const rx = await tr.completion(100);
+  check(rx.status === 0 && rx.opcode === WcOpcode.Recv && rx.byteLen === 64 && rx.conn === tc, 'target receive completion');
+  const got = tp.buffer.subarray(CTRL, CTRL + 64);
+  check(got.toString('latin1', 0, 5) === 'LOGIN', 'target receives the bytes sent');
+  const rkey = got.readUInt32BE(8);
+  const raddr = got.readBigUInt64BE(16);
+  check(rkey === ip.rkey && raddr === ip.addr, 'rkey and address carried');
+  check((await ir.completion(300)).status === 0, 'initiator send completion');
+  tp.buffer.write('LOGIN-RSP', CTRL + 4096, 'latin1');
+  check(T.postSend(tc, tp.pool, CTRL + 4096, 48, 301, true) === 0, 'target postSend');
+  const rx2 = await ir.completion(200);
+  check(rx2.status === 0 && rx2.byteLen === 48 && ip.buffer.toString('latin1', CTRL, CTRL + 9) === 'LOGIN-RSP', 'initiator receives');
+  await tr.completion(301);
+
+  // ---- RDMA WRITE 1 MiB chained before a Send (read data, then the response), as iSER does ----
+  fill(tp.buffer, 0, MiB, pattern(1));
+  ip.buffer.fill(0, 0, MiB);
+  tp.buffer.write('SCSI-RSP', CTRL + 4096, 'latin1');
+  let t1 = Date.now();
+  check(T.postRdmaWriteSend(tc, tp.pool, 0, MiB, raddr, rkey, CTRL + 4096, 48, 400, true) === 0, 'postRdmaWriteSend');
+  const rx3 = await ir.completion(201);
+  result['writeMiBMs'] = Date.now() - t1;
+  check(rx3.status === 0 && ip.buffer.toString('latin1', CTRL + 1024, CTRL + 1032) === 'SCSI-RSP', 'response after the write');
+  check(same(ip.buffer, 0, MiB, pattern(1)), '1 MiB RDMA WRITE landed (checked when the Send arrived)');
+  check((await tr.completion(400)).opcode === WcOpcode.Send, 'a chain completes as its Send');
+
+  // ---- a plain signaled RDMA WRITE at an offset ----
+  fill(tp.buffer, MiB, 65536, pattern(2));
+  check(T.postRdmaWrite(tc, tp.pool, MiB, 65536, raddr + BigInt(MiB), rkey, 401, true) === 0, 'postRdmaWrite');
+  const w = await tr.completion(401);
+  check(w.status === 0 && w.opcode === WcOpcode.RdmaWrite, 'RDMA WRITE completion');
+  check(same(ip.buffer, MiB, 65536, pattern(2)), '64 KiB RDMA WRITE landed');
+
+  // ---- RDMA READ 1 MiB (write data pulled from the initiator) ----
+  fill(ip.buffer, MiB, MiB, pattern(3));
+  tp.buffer.fill(0, 0, MiB);
+  t1 = Date.now();
+  check(T.postRdmaRead(tc, tp.pool, 0, MiB, raddr + BigInt(MiB), rkey, 402) === 0, 'postRdmaRead');
+  const r = await tr.completion(402);
+  result['readMiBMs'] = Date.now() - t1;
+  check(r.status === 0 && r.opcode === WcOpcode.RdmaRead && r.byteLen === MiB, 'RDMA READ completion');
+  check(same(tp.buffer, 0, MiB, pattern(3)), '1 MiB RDMA READ landed');
+
+  // ---- data path errors: returned errnos, then a bad rkey as an error completion ----
+  result['postErrors'] = {
+    outOfPool: T.postSend(tc, tp.pool, tp.buffer.length - 4, 8, 1, true),
+    unknownPool: T.postSend(tc, 99999, 0, 8, 1, true),
+    unknownConn: T.postSend(77777, tp.pool, 0, 8, 1, true),
+  };
+  check(JSON.stringify(result['postErrors']) === '{"outOfPool":22,"unknownPool":22,"unknownConn":107}', 'post errnos');
+  check(T.postRdmaRead(tc, tp.pool, 0, 4096, raddr, rkey ^ 0x5a5a00, 403) === 0, 'post with a bad rkey is accepted');
+  const bad = await tr.completion(403);
+  result['badRkey'] = { status: bad.status, opcode: bad.opcode };
+  check(bad.status !== WcStatus.Success, 'bad rkey -> error completion');
+
+  // ---- teardown: disconnect, flushed receives, destroy (twice), close, fds ----
+  // rdma_cm: the side that gets 'disconnected' calls disconnect too (the IB CM's DREP); only then
+  // does the first side's 'disconnected' arrive (else it waits for the DREQ to time out).
+  check(I.disconnect(ic) === 0, 'disconnect');
+  await tr.event('disconnected', tc);
+  check(T.disconnect(tc) === 0, 'disconnect on disconnected');
+  await ir.event('disconnected', ic);
+  const flushed = await ir.waitFor(() => {
+    const f = ir.wcs.filter((x) => (x.wrId === 202 || x.wrId === 203) && x.status === WcStatus.WrFlushErr);
+    return f.length === 2 ? f : false;
+  }, 'the initiator\'s two unused receives flushed');
+  result['flushedRecvs'] = flushed.length;
+  I.destroy(ic);
+  I.destroy(ic);
+  T.destroy(tc);
+  T.destroy(l.conn);
+  result['batches'] = { target: tr.batches, initiator: ir.batches };
+  result['events'] = { target: tr.events.map((e) => e.type), initiator: ir.events.map((e) => e.type) };
+  T.close();
+  I.close();
+  T.close();
+  check(T.closed && I.closed, 'closed');
+  check(T.postSend(tc, tp.pool, 0, 8, 1, true) === 107, 'post after close -> ENOTCONN');
+  const after = fds();
+  result['fdsAfterClose'] = after.length;
+  if (after.length !== baseline.length) result['fdDiff'] = after.filter((x) => !baseline.includes(x));
+  check(after.length === baseline.length, 'fd count back to the baseline');
+  // A second cycle returns to the same count: nothing accumulates per endpoint.
+  provider.createEndpoint(new Recorder('again')).close();
+  check(fds().length === baseline.length, 'fd count after a second endpoint');
+  result['totalMs'] = Date.now() - t0;
+}
+
+main().then(
+  () => {
+    result['ok'] = true;
+    console.log(`RDMA-RESULT ${JSON.stringify(result)}`);
+    // No explicit exit: the process ends only if close() stopped every uv poll.
+  },
+  (e: unknown) => {
+    result['ok'] = false;
+    result['error'] = e instanceof Error ? e.stack ?? e.message : String(e);
+    console.log(`RDMA-RESULT ${JSON.stringify(result)}`);
+    process.exit(1);
+  },
+);
