@@ -1,4 +1,4 @@
-// Connection contract, command numbering (RFC 7143 3.2.2.1 CmdSN window, 4.2.2.1 immediate delivery, serial arithmetic across 2^32).
+// Connection contract, command numbering (RFC 7143 3.2.2.1 CmdSN window and immediate delivery, serial arithmetic across 2^32).
 
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
