@@ -17,6 +17,15 @@ const rssMiB = (pid: number): number => {
   return m === null ? 0 : Number(m[1]) / 1024;
 };
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+/** rd_subm commands of LUN 1 in `--op stat` (columns: tgt lun sid rd_subm bytes, cmds ...). */
+const readsSubmitted = (stat: string): number => {
+  let n = 0;
+  for (const line of stat.split('\n').slice(1)) {
+    const f = line.trim().split(/\s+/).map(Number);
+    if (f.length >= 5 && f[1] === 1) n += f[4]!;
+  }
+  return n;
+};
 
 test('120 queued 1 MiB reads from an initiator that does not read: bounded memory, then all complete', { timeout: 120_000 }, async () => {
   const d = await TestDaemon.start();
@@ -42,11 +51,24 @@ test('120 queued 1 MiB reads from an initiator that does not read: bounded memor
     const cdb = Buffer.from([0x28, 0, 0, 0, 0, (i % 32) * 8, 0, 0x08, 0, 0]);
     m.send(m.scsiBhs(cdb, { lun: 1, read: true, edtl: 1 << 20 }));
   }
+  // Wait for the state, not for a time: tgtd has started at least the 32 MiB's worth of reads the
+  // limit lets through, and then starts no more (rd_subm stays put for 1 s). Under load a fixed
+  // 3 s could end before tgtd had read the commands at all, and the memory check would prove nothing.
   let peak = 0;
-  for (let i = 0; i < 15; i++) {
-    await sleep(200);
+  let last = -1;
+  let stableSince = Date.now();
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    await sleep(100);
     peak = Math.max(peak, rssMiB(d.pid));
+    const submitted = readsSubmitted(await d.tgtadmOk('--mode', 'target', '--op', 'stat', '--tid', '1'));
+    if (submitted !== last) {
+      last = submitted;
+      stableSince = Date.now();
+    } else if (submitted >= 32 && Date.now() - stableSince >= 1000) break;
+    assert.ok(Date.now() < deadline, `tgtd started ${submitted} reads and did not settle`);
   }
+  assert.ok(last < N, `tgtd started all ${N} reads while the initiator read nothing`);
   // Without back-pressure the daemon would hold ~120 MiB of Data-In; allow the 32 MiB limit plus
   // the commands in flight when it hit, and the socket buffers.
   assert.ok(peak - baseline < 100, `tgtd grew by ${(peak - baseline).toFixed(0)} MiB while the initiator did not read`);
