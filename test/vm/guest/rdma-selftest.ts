@@ -17,6 +17,7 @@ import { Recorder } from '../../../src/lld/iser/testing/recorder.js';
 
 const MiB = 1 << 20;
 const address = process.argv[2] ?? '10.0.2.15';
+const address6 = process.argv[3];
 const result: Record<string, unknown> = { address };
 const t0 = Date.now();
 
@@ -192,6 +193,8 @@ async function main(): Promise<void> {
   T.close();
   check(T.closed && I.closed, 'closed');
   check(T.postSend(tc, tp.pool, 0, 8, 1, true) === 107, 'post after close -> ENOTCONN');
+  if (address6 !== undefined) await ipv6AndCloseInHandler(provider, address6);
+
   const after = fds();
   result['fdsAfterClose'] = after.length;
   if (after.length !== baseline.length) result['fdDiff'] = after.filter((x) => !baseline.includes(x));
@@ -200,6 +203,48 @@ async function main(): Promise<void> {
   provider.createEndpoint(new Recorder('again')).close();
   check(fds().length === baseline.length, 'fd count after a second endpoint');
   result['totalMs'] = Date.now() - t0;
+}
+
+/**
+ * IPv6 listen/connect; 40 signaled RDMA WRITEs on an endpoint with batchSize 4 (every batch <= 4);
+ * then the target endpoint is closed from inside its own completion handler: no crash, the
+ * initiator sees 'disconnected' (destroying a connected cm id sends the DREQ).
+ */
+async function ipv6AndCloseInHandler(provider: RdmaProvider, addr6: string): Promise<void> {
+  const tr = new Recorder('target6');
+  const ir = new Recorder('initiator6');
+  const T = provider.createEndpoint(tr, { batchSize: 4 });
+  const I = provider.createEndpoint(ir);
+  const tp = T.registerPool(65536);
+  const ip = I.registerPool(65536);
+  const l = T.listen(addr6, 0);
+  let tc: ConnHandle = 0;
+  tr.onEvent = (ev) => {
+    if (ev.type !== 'connect-request') return;
+    tc = ev.conn;
+    check(ev.peerAddress === addr6 && ev.localAddress === addr6, `IPv6 addresses in connect-request (${ev.peerAddress})`);
+    check(T.accept(ev.conn, { sendDepth: 64, recvDepth: 4 }) === 0, 'IPv6 accept');
+  };
+  const ic = I.connect(addr6, l.port, undefined, { sendDepth: 8, recvDepth: 4 });
+  await ir.event('established', ic);
+  await tr.event('established', tc);
+  fill(tp.buffer, 0, 40 * 1024, pattern(4));
+  for (let k = 0; k < 40; k++) {
+    check(T.postRdmaWrite(tc, tp.pool, k * 1024, 1024, ip.addr + BigInt(k * 1024), ip.rkey, 500 + k, true) === 0, 'post write');
+  }
+  await tr.waitFor(() => tr.wcs.length >= 40, '40 write completions');
+  check(tr.wcs.every((w) => w.status === 0), 'writes succeeded');
+  check(same(ip.buffer, 0, 40 * 1024, pattern(4)), '40 KiB written over IPv6');
+  check(Math.max(...tr.batches) <= 4 && tr.batches.reduce((a, b) => a + b, 0) === 40, 'batches of at most batchSize');
+  tr.onCompletion = (wc) => {
+    if (wc.wrId === 600) T.close();
+  };
+  check(T.postRdmaWrite(tc, tp.pool, 0, 1024, ip.addr, ip.rkey, 600, true) === 0, 'post the last write');
+  await tr.waitFor(() => T.closed, 'close() inside the completion handler');
+  await ir.event('disconnected', ic);
+  I.destroy(ic);
+  I.close();
+  result['ipv6'] = { address: addr6, port: l.port, targetBatches: tr.batches, initiatorEvents: ir.events.map((e) => e.type) };
 }
 
 main().then(

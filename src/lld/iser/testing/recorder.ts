@@ -23,6 +23,8 @@ export class Recorder implements RdmaHandlers {
   readonly batches: number[] = [];
   /** Runs synchronously for each event, inside onCmEvents (e.g. post receives on 'route-resolved'). */
   onEvent: ((ev: CmEvent) => void) | null = null;
+  /** Runs synchronously for each completion, inside onCompletions (e.g. close the endpoint there). */
+  onCompletion: ((wc: Wc) => void) | null = null;
   private waiters: Waiter[] = [];
 
   constructor(readonly name = 'endpoint') {}
@@ -38,10 +40,12 @@ export class Recorder implements RdmaHandlers {
   onCompletions(b: CompletionBatch): void {
     for (let i = 0; i < b.count; i++) {
       const f = i * WC_STRIDE;
-      this.wcs.push({
+      const wc: Wc = {
         wrId: b.wrId[i]!, conn: b.fields[f + WC_CONN]!, opcode: b.fields[f + WC_OPCODE]!,
         status: b.fields[f + WC_STATUS]!, byteLen: b.fields[f + WC_BYTE_LEN]!,
-      });
+      };
+      this.wcs.push(wc);
+      this.onCompletion?.(wc);
     }
     this.batches.push(b.count);
     this.poke();
