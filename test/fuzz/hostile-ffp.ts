@@ -6,13 +6,13 @@
 // Nothing here waits for an answer: the caller writes bursts of actions back to back.
 
 import { Rand } from './rand.js';
+import { ahsCommand, badReadCdb, badWriteCdb, randomCdb, randomLba, rwCdb, simpleCdb, BLOCK } from './hostile-cdbs.js';
 import {
   bareOpcode, dataOut, frame, keys, loginRequest, logout, nopOut, scsiCommand, setDsl, snack, taskMgmt, textRequest,
   type Digests, type Pdu,
 } from './initiator-pdus.js';
 
 const RESERVED = 0xffffffff;
-const BLOCK = 512;
 
 /** What the connections of one session share: the CmdSN counter (RFC 7143 3.2.2.1: session-wide). */
 export interface SessionCtx {
@@ -65,47 +65,6 @@ export interface Emitted {
 }
 
 type Action = (f: FfpFuzzer) => Emitted;
-
-/** CDBs a disk answers: the opcodes of src/scsi/opcodes.ts plus a few it does not know. */
-const OPCODES = [
-  0x00, 0x03, 0x04, 0x08, 0x0a, 0x12, 0x15, 0x16, 0x17, 0x1a, 0x1b, 0x1d, 0x1e, 0x25, 0x28, 0x2a, 0x2e, 0x2f, 0x34,
-  0x35, 0x37, 0x41, 0x42, 0x55, 0x56, 0x57, 0x5a, 0x5e, 0x5f, 0x7f, 0x88, 0x89, 0x8a, 0x8b, 0x8e, 0x8f, 0x90, 0x91,
-  0x93, 0x9e, 0xa0, 0xa3, 0xa8, 0xaa, 0xae, 0xaf, 0xb7, 0x4d, 0x1c, 0xa2, 0x3c, 0x3b,
-];
-
-function cdbLength(op: number): number {
-  const group = op >> 5;
-  return group === 0 ? 6 : group === 1 || group === 2 ? 10 : group === 4 ? 16 : group === 5 ? 12 : 16;
-}
-
-/** READ/WRITE CDB of the given size class with LBA and block count (SBC-4 5.x). */
-export function rwCdb(write: boolean, size: 6 | 10 | 12 | 16, lba: number, blocks: number): Buffer {
-  const c = Buffer.alloc(16);
-  switch (size) {
-    case 6:
-      c[0] = write ? 0x0a : 0x08;
-      c.writeUIntBE(lba & 0x1fffff, 1, 3); // 21-bit LBA
-      c[4] = blocks & 0xff; // 0 means 256 blocks
-      break;
-    case 10:
-      c[0] = write ? 0x2a : 0x28;
-      c.writeUInt32BE(lba >>> 0, 2);
-      c.writeUInt16BE(blocks & 0xffff, 7);
-      break;
-    case 12:
-      c[0] = write ? 0xaa : 0xa8;
-      c.writeUInt32BE(lba >>> 0, 2);
-      c.writeUInt32BE(blocks >>> 0, 6);
-      break;
-    case 16:
-      c[0] = write ? 0x8a : 0x88;
-      c.writeUInt32BE(Math.floor(lba / 0x100000000) >>> 0, 2);
-      c.writeUInt32BE(lba >>> 0, 6);
-      c.writeUInt32BE(blocks >>> 0, 10);
-      break;
-  }
-  return c;
-}
 
 export class FfpFuzzer {
   /** Next Initiator Task Tag. */
@@ -195,7 +154,7 @@ export class FfpFuzzer {
   }
 
   private lba(blocks: number): number {
-    return this.r.int(Math.max(1, this.lim.blocks - blocks));
+    return randomLba(this.r, this.lim, blocks);
   }
 
   private command(o: { immediate?: boolean; flags: number; lun?: number; edtl: number; cdb: Buffer; data?: Buffer | null; ahs?: Buffer | null }): { pdu: Pdu; itt: number } {
@@ -212,28 +171,9 @@ export class FfpFuzzer {
 
   /** TEST UNIT READY, INQUIRY, READ CAPACITY, small READs ...: keeps the session busy with real work. */
   simpleCommand(): Emitted {
-    const r = this.r;
-    const k = r.int(9);
-    let cdb: Buffer;
-    let edtl = 0;
-    let lun = 1;
-    switch (k) {
-      case 0: cdb = Buffer.from([0, 0, 0, 0, 0, 0]); break;
-      case 1: cdb = Buffer.from([0x12, 0, 0, 0, 0xff, 0]); edtl = 255; lun = r.pick([0, 1]); break;
-      case 2: cdb = Buffer.from([0x12, 1, r.pick([0, 0x80, 0x83, 0xb0, 0xb1, 0xb2, 0x86, r.byte()]), 0, 0xff, 0]); edtl = 255; break;
-      case 3: cdb = Buffer.from([0x25, 0, 0, 0, 0, 0, 0, 0, 0, 0]); edtl = 8; break;
-      case 4: cdb = Buffer.from([0xa0, 0, 0, 0, 0, 0, 0, 0, 0x10, 0, 0, 0]); edtl = 4096; lun = 0; break;
-      case 5: cdb = Buffer.from([0x1a, 0, 0x3f, 0, 0xff, 0]); edtl = 255; break;
-      case 6: cdb = Buffer.from([0x9e, 0x10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 32, 0, 0]); edtl = 32; break;
-      case 7: cdb = Buffer.from([0x35, 0, 0, 0, 0, 0, 0, 0, 0, 0]); break;
-      default: {
-        const n = r.range(1, 16);
-        cdb = rwCdb(false, r.pick([10, 16] as const), this.lba(n), n);
-        edtl = n * BLOCK;
-      }
-    }
-    const { pdu, itt } = this.command({ flags: edtl > 0 ? 0x40 : 0, lun, edtl, cdb });
-    if (edtl > BLOCK) this.remember(this.reads, itt);
+    const c = simpleCdb(this.r, this.lim);
+    const { pdu, itt } = this.command(c);
+    if (c.edtl > BLOCK) this.remember(this.reads, itt);
     return this.one(pdu);
   }
 
@@ -285,100 +225,26 @@ export class FfpFuzzer {
 
   /** A WRITE whose lengths disagree: EDTL vs CDB vs immediate data, W bit vs data, LBA range. */
   writeBadLength(): Emitted {
-    const r = this.r;
-    const n = r.range(0, 16);
-    const size = r.pick([6, 10, 12, 16] as const);
-    let lba = this.lba(n);
-    let edtl = n * BLOCK;
-    let flags = 0x20;
-    let data: Buffer | null = r.bytes(Math.min(n * BLOCK, this.lim.maxRecv));
-    switch (r.int(9)) {
-      case 0: edtl = r.int(n * BLOCK + 1); data = r.bytes(Math.min(edtl, this.lim.maxRecv)); break; // EDTL < CDB length
-      case 1: edtl = n * BLOCK + r.range(1, 4096); break; // EDTL > CDB length, data short
-      case 2: if (data.length > 0) edtl = r.int(data.length); break; // immediate data beyond EDTL
-      case 3: flags = 0; break; // data without W
-      case 4: edtl = 0; data = null; break; // W with nothing to write
-      case 5: flags = 0x60; break; // R and W: bidirectional without the AHS
-      case 6: lba = this.lim.blocks - r.int(4); break; // runs off the end
-      case 7: lba = 0xffffffff - r.int(4); break; // LBA + length wraps
-      default: edtl = r.u32(); break; // absurd EDTL
-    }
-    const cdb = rwCdb(true, size, lba, n);
-    const { pdu } = this.command({ flags, edtl, cdb, data });
-    return this.one(pdu);
+    return this.one(this.command(badWriteCdb(this.r, this.lim)).pdu);
   }
 
   /** A READ whose lengths disagree (underflow, overflow, no R bit, zero, out of range). */
   readBadLength(): Emitted {
-    const r = this.r;
-    const n = r.range(0, 64);
-    let lba = this.lba(n);
-    let edtl = n * BLOCK;
-    let flags = 0x40;
-    switch (r.int(7)) {
-      case 0: edtl = 0; break;
-      case 1: edtl = r.int(n * BLOCK + 1); break;
-      case 2: edtl = n * BLOCK + r.range(1, 65536); break;
-      case 3: flags = 0; break;
-      case 4: flags = 0x60; break;
-      case 5: lba = this.lim.blocks - r.int(4); break;
-      default: edtl = r.u32(); break;
-    }
-    const { pdu, itt } = this.command({ flags, edtl, cdb: rwCdb(false, r.pick([6, 10, 12, 16] as const), lba, n) });
+    const { pdu, itt } = this.command(badReadCdb(this.r, this.lim));
     this.remember(this.reads, itt);
     return this.one(pdu);
   }
 
   /** Any opcode with random CDB bytes, flags, task attribute, LUN and EDTL. */
   randomCdb(): Emitted {
-    const r = this.r;
-    const op = r.chance(0.7) ? r.pick(OPCODES) : r.byte();
-    const cdb = r.bytes(16);
-    cdb[0] = op;
-    if (r.chance(0.5)) cdb.fill(0, cdbLength(op)); // a well-sized CDB half of the time
-    if (r.chance(0.3)) cdb[1] = cdb[1]! & 0x1f; // keep obsolete/protect bits quiet sometimes
-    const flags = (r.chance(0.5) ? 0x40 : 0) | (r.chance(0.4) ? 0x20 : 0) | r.int(8);
-    const edtl = r.pick([0, 0, 8, 18, 24, 96, 255, 512, 4096, r.int(65537), r.u32()]);
-    const data = (flags & 0x20) !== 0 && r.chance(0.6) ? r.bytes(Math.min(edtl, r.int(4097))) : null;
-    const { pdu } = this.command({ flags, lun: this.lun(), edtl, cdb, data });
-    if (r.chance(0.02)) pdu.bhs[1] = pdu.bhs[1]! & 0x7f; // F clear on a command: the data never follows
+    const { pdu } = this.command({ ...randomCdb(this.r), lun: this.lun() });
+    if (this.r.chance(0.02)) pdu.bhs[1] = pdu.bhs[1]! & 0x7f; // F clear on a command: the data never follows
     return this.one(pdu);
   }
 
   /** Commands with AHS: extended CDB, bidirectional read length, malformed AHS areas. */
   withAhs(): Emitted {
-    const r = this.r;
-    let ahs: Buffer;
-    let flags = 0x40;
-    switch (r.int(4)) {
-      case 0: { // a 32-byte variable-length CDB: 16 bytes in the AHS (AHSLength 17 = reserved + 16)
-        ahs = Buffer.alloc(20);
-        ahs.writeUInt16BE(17, 0);
-        ahs[2] = 1;
-        r.bytes(16).copy(ahs, 4);
-        break;
-      }
-      case 1: { // bidirectional read length, AHSLength 5
-        ahs = Buffer.alloc(8);
-        ahs.writeUInt16BE(r.chance(0.8) ? 5 : r.int(9), 0);
-        ahs[2] = 2;
-        ahs.writeUInt32BE(r.pick([0, 512, 4096, r.u32()]), 4);
-        flags = 0x60;
-        break;
-      }
-      case 2: { // AHSLength running past the area
-        ahs = Buffer.alloc(4 * r.range(1, 4));
-        ahs.writeUInt16BE(ahs.length + r.range(0, 300), 0);
-        ahs[2] = r.byte();
-        break;
-      }
-      default:
-        ahs = r.bytes(4 * r.range(1, 16));
-    }
-    const cdb = r.bytes(16);
-    cdb[0] = r.pick([0x7f, 0x28, 0x2a, 0x00, 0x12, r.byte()]);
-    const { pdu } = this.command({ flags, edtl: r.pick([0, 512, 4096]), cdb, ahs });
-    return this.one(pdu);
+    return this.one(this.command(ahsCommand(this.r)).pdu);
   }
 
   // ------------------------------------------------------------------ sequence numbers

@@ -8,18 +8,19 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { TestDaemon } from '../helpers/daemon.js';
-import { runHostileInitiator } from '../fuzz/hostile-initiator.js';
+import { MiniInitiator } from '../helpers/mini-initiator.js';
+import { rssMiB, runHostileInitiator } from '../fuzz/hostile-initiator.js';
 import { finishHostileDaemon, startHostileDaemon } from '../fuzz/hostile-daemon.js';
 
 const SEED = 0x9e3779b9;
 const PDUS = 220_000;
 
-let daemon: TestDaemon | null = null;
-after(() => daemon?.kill());
+const daemons: TestDaemon[] = [];
+after(() => daemons.forEach((d) => d.kill()));
 
 test(`hostile initiator: ${PDUS} PDUs (seed 0x${SEED.toString(16)}) never crash, leak or wedge tgtd`, { timeout: 600_000 }, async () => {
   const started = await startHostileDaemon();
-  daemon = started.daemon;
+  daemons.push(started.daemon);
   const res = await runHostileInitiator(started.target, { seed: SEED, pdus: PDUS, roundPdus: 20_000, slots: 6 });
   const teardown = await finishHostileDaemon(started.daemon);
   const s = res.stats;
@@ -33,4 +34,45 @@ test(`hostile initiator: ${PDUS} PDUs (seed 0x${SEED.toString(16)}) never crash,
   assert.deepEqual(teardown, [], teardown.join('\n\n'));
   assert.ok(s.pdus >= 200_000, `only ${s.pdus} PDUs were sent`);
   assert.ok(s.rounds >= 10);
+});
+
+// /work/fuzz-findings.md F3: answers other than Data-In are written whatever the socket holds, so an
+// initiator that sends NOP-Outs with data and never reads makes tgtd keep every echo.
+test('a connection that stops reading cannot grow tgtd without bound (16,000 unread 8 KiB NOP-In echoes)', {
+  todo: 'F3: tgtd keeps reading while its unsent answers pile up', timeout: 120_000,
+}, async () => {
+  const { daemon: d, target } = await startHostileDaemon();
+  daemons.push(d);
+  const m = await MiniInitiator.connect(target.port);
+  await m.login(target.iqn, 'iqn.2026-11.org.stgt.fuzz:nonreader', { MaxRecvDataSegmentLength: '262144' });
+  m.sock.removeAllListeners('data');
+  m.sock.pause();
+  const base = rssMiB(d.pid);
+  let peak = base;
+  const ping = Buffer.alloc(48 + 8192);
+  ping[0] = 0x40; // NOP-Out, immediate
+  ping[1] = 0x80;
+  ping.writeUIntBE(8192, 5, 3); // DataSegmentLength
+  ping.writeUInt32BE(0xffffffff, 20); // TTT
+  let pushedBack = false;
+  for (let i = 0; i < 16_000 && !pushedBack; i++) {
+    const b = Buffer.from(ping);
+    b.writeUInt32BE(i + 1, 16); // ITT
+    b.writeUInt32BE(m.cmdSN, 24);
+    if (!m.sock.write(b)) {
+      // tgtd stopped reading (what a bounded target does) if nothing drains within 3 s.
+      pushedBack = !(await new Promise<boolean>((res) => {
+        const t = setTimeout(() => res(false), 3000);
+        m.sock.once('drain', () => {
+          clearTimeout(t);
+          res(true);
+        });
+      }));
+    }
+    if (i % 500 === 0) peak = Math.max(peak, rssMiB(d.pid));
+  }
+  peak = Math.max(peak, rssMiB(d.pid));
+  m.close();
+  await d.stop();
+  assert.ok(peak - base < 64, `tgtd RSS went from ${base} to ${peak} MiB for answers nobody read`);
 });
