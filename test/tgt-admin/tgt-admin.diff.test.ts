@@ -11,6 +11,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '../helpers/daemon.js';
 
 const PERL_ADMIN = '/usr/sbin/tgt-admin';
 const TGTD = '/usr/sbin/tgtd';
@@ -30,18 +31,29 @@ const PORT_B = String(base + 1);
 const daemons: ChildProcess[] = [];
 let dir = '';
 
+/**
+ * Environment of every daemon and tool here: a private socket prefix in the run's directory, so
+ * the control ports (named after the pid) cannot meet another run's or a system tgtd's sockets in
+ * /var/run/tgtd, and nothing is left there when the daemons are killed. Both tgt-admins run
+ * tgtadm, which reads TGT_IPC_SOCKET.
+ */
+function env(): NodeJS.ProcessEnv {
+  return { ...process.env, TGT_IPC_SOCKET: join(dir, 'socket') };
+}
+
 function startTgtd(port: string, iscsiPort: number): ChildProcess {
-  const p = spawn(TGTD, ['-f', '-C', port, '--iscsi', `portal=127.0.0.1:${iscsiPort}`], { stdio: 'ignore' });
+  const p = spawn(TGTD, ['-f', '-C', port, '--iscsi', `portal=127.0.0.1:${iscsiPort}`], { stdio: 'ignore', env: env() });
   daemons.push(p);
   return p;
 }
 
+/** Waits (20 s at most: a loaded machine starts tgtd slowly) until tgtadm gets an answer. */
 function waitReady(port: string): void {
-  for (let i = 0; i < 50; i++) {
-    if (spawnSync('tgtadm', ['-C', port, '--op', 'show', '--mode', 'sys'], { stdio: 'ignore' }).status === 0) return;
+  const end = Date.now() + 20_000;
+  while (spawnSync('tgtadm', ['-C', port, '--op', 'show', '--mode', 'sys'], { stdio: 'ignore', env: env() }).status !== 0) {
+    if (Date.now() > end) throw new Error(`tgtd on control port ${port} did not come up`);
     spawnSync('sleep', ['0.1']);
   }
-  throw new Error(`tgtd on control port ${port} did not come up`);
 }
 
 interface Result {
@@ -51,12 +63,12 @@ interface Result {
 }
 
 function perl(args: string[]): Result {
-  const r = spawnSync(PERL_ADMIN, args, { cwd: dir, encoding: 'latin1' });
+  const r = spawnSync(PERL_ADMIN, args, { cwd: dir, encoding: 'latin1', env: env() });
   return { stdout: r.stdout, stderr: r.stderr, status: r.status };
 }
 
 function ours(args: string[]): Result {
-  const r = spawnSync(process.execPath, [OURS, ...args], { cwd: dir, encoding: 'latin1' });
+  const r = spawnSync(process.execPath, [OURS, ...args], { cwd: dir, encoding: 'latin1', env: env() });
   return { stdout: r.stdout, stderr: r.stderr, status: r.status };
 }
 
@@ -92,7 +104,7 @@ function scenario(steps: string[][]): void {
   for (let i = 0; i < steps.length; i++) assert.deepEqual(b[i], a[i], `step ${i}: tgt-admin ${steps[i]!.join(' ')}`);
 }
 
-function setup(): void {
+async function setup(): Promise<void> {
   dir = mkdtempSync(join(tmpdir(), 'h6-admin-'));
   mkdirSync(join(dir, 'img'));
   for (const f of ['a.img', 'b.img', 'c.img']) {
@@ -113,8 +125,8 @@ function setup(): void {
   for (const f of readdirSync(join(CORPUS, 'admin'))) {
     writeFileSync(join(dir, f), readFileSync(join(CORPUS, 'admin', f), 'utf8').replaceAll('@DIR@', dir));
   }
-  startTgtd(PORT_A, 13000 + (process.pid % 1000) * 2);
-  startTgtd(PORT_B, 13001 + (process.pid % 1000) * 2);
+  startTgtd(PORT_A, await freePort());
+  startTgtd(PORT_B, await freePort());
   waitReady(PORT_A);
   waitReady(PORT_B);
 }
@@ -127,7 +139,7 @@ after(() => {
 const configs = existsSync(join(CORPUS, 'admin')) ? readdirSync(join(CORPUS, 'admin')).sort() : [];
 
 test('tgt-admin differential', { skip }, async (t) => {
-  setup();
+  await setup();
   await t.test('command line handling', () => {
     for (const args of [[], ['-h'], ['--d', 'x'], ['--bogus'], ['--delete', 'help'], ['--update', 'help'], ['--offline', 'help'],
       ['--ready', 'help'], ['--execute=1'], ['--delete'], ['-p', '--delete', 'nope'], ['-p', '--delete', 'tid=42'],
