@@ -10,6 +10,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort, waitFor } from '../../test/helpers/daemon.js';
 
 const TGTD = '/usr/sbin/tgtd';
 const TGTADM = '/usr/sbin/tgtadm';
@@ -130,20 +131,26 @@ function startTgtd(sock: string, port: number): ChildProcess {
   });
 }
 
-async function waitFor(path: string): Promise<void> {
-  for (let i = 0; i < 100 && !existsSync(path); i++) await new Promise((r) => setTimeout(r, 50));
+/**
+ * Waits until the daemon answers on its socket: the socket file appears at bind(), a moment
+ * before listen(), and a command sent in between failed with "can't connect".
+ */
+function ready(sock: string): Promise<void> {
+  return waitFor(() => run([TGTADM], ['-C', '77', '--op', 'show', '--mode', 'sys'], sock, TGTADM).code === 0, 20_000,
+    `tgtd on ${sock}.77`);
 }
 
 test('tgtadm matches Debian tgtadm byte for byte', { skip: haveTgt ? false : `${TGTD} is not installed` }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'stgt-tgtadm-'));
-  const port = 20000 + (process.pid % 20000);
+  const port = await freePort();
+  const portB = await freePort();
   const a = join(dir, 'a');
   const b = join(dir, 'b');
   const da = startTgtd(a, port);
-  const db = startTgtd(b, port + 1);
+  const db = startTgtd(b, portB);
   try {
-    await waitFor(a + '.77');
-    await waitFor(b + '.77');
+    await ready(a);
+    await ready(b);
     const mismatches: string[] = [];
     for (const line of COMMANDS) {
       const args = ['-C', '77', ...line.split(' ').map((s) => (s === "''" ? '' : s))];
@@ -151,7 +158,7 @@ test('tgtadm matches Debian tgtadm byte for byte', { skip: haveTgt ? false : `${
       const want = run([TGTADM], args, a, TGTADM);
       const got = run([process.execPath, OURS], args, b, OURS);
       // The two daemons listen on different iSCSI ports; only that number may differ.
-      got.stdout = got.stdout.split(`127.0.0.1:${port + 1},`).join(`127.0.0.1:${port},`);
+      got.stdout = got.stdout.split(`127.0.0.1:${portB},`).join(`127.0.0.1:${port},`);
       try {
         assert.deepEqual(got, want);
       } catch {
