@@ -4,11 +4,11 @@
 // sessions of one connection or several (same ISID+TSIH, MaxConnections > 1), with or without
 // CRC32C digests, a discovery session, short hostile logins, raw garbage; a few connections stop
 // reading on purpose. Hostile PDUs are written in pipelined bursts and never waited for; what the
-// target sends back is read and thrown away. After every round all its connections are cut and
-// the invariants are checked (see checkRound). Everything random comes from one seed.
+// target sends back is counted and thrown away. After every round all its connections are cut
+// and the invariants are checked (see checkRound). Everything random comes from one seed.
 
 import net from 'node:net';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import type { RunResult } from '../helpers/daemon.js';
 import { MiniInitiator } from '../helpers/mini-initiator.js';
 import { Rand } from './rand.js';
@@ -179,6 +179,8 @@ export class HostileInitiator {
   readonly failures: string[] = [];
   readonly answers = new Tally();
   private stderrSeen = 0;
+  /** tgtd's open sockets before the first round (portal, management socket). */
+  private baseSockets = -1;
 
   constructor(private readonly t: HostileTarget, private readonly o: HostileOptions) {}
 
@@ -186,6 +188,7 @@ export class HostileInitiator {
     const t0 = Date.now();
     const top = new Rand(this.o.seed);
     const roundPdus = this.o.roundPdus ?? 20000;
+    this.baseSockets = socketCount(this.t.pid);
     try {
       while (this.stats.pdus < this.o.pdus && this.failures.length === 0) {
         const budget = Math.min(roundPdus, this.o.pdus - this.stats.pdus);
@@ -470,9 +473,9 @@ export class HostileInitiator {
   // ------------------------------------------------------------------ invariants
 
   /**
-   * After a round: tgtd alive, nothing alarming in its stderr, no I_T nexus left once every round
-   * connection is gone (polled, with a deadline), RSS bounded and not creeping up, and a clean
-   * session writes and reads back random blocks.
+   * After a round: tgtd alive, nothing alarming in its stderr, no I_T nexus and no socket left once
+   * every round connection is gone (polled, with a deadline), RSS bounded and not creeping up, and
+   * a clean session writes and reads back random blocks.
    */
   private async checkRound(round: Round, r: Rand): Promise<void> {
     const t = this.t;
@@ -483,6 +486,9 @@ export class HostileInitiator {
     if (!t.alive()) return;
     const left = await this.waitNoNexus(this.o.nexusDeadlineMs ?? 15000);
     if (left !== null) fail(`I_T nexuses left after every connection closed:\n${left}`);
+    // Every connection of the round is gone on our side: tgtd must have let go of its sockets too.
+    const socks = await this.waitSockets(this.o.nexusDeadlineMs ?? 15000);
+    if (socks !== null) fail(`tgtd still holds ${socks} sockets (${this.baseSockets} before the first round)`);
     const rss = rssMiB(t.pid);
     this.stats.rssMiB.push(rss);
     const limit = this.o.rssLimitMiB ?? 300;
@@ -507,6 +513,17 @@ export class HostileInitiator {
     if (lines.length > 0) fail(`tgtd stderr:\n${lines.slice(0, 20).join('\n')}`);
   }
 
+  /** null once tgtd holds no more sockets than before the first round, else how many it holds. */
+  private async waitSockets(deadlineMs: number): Promise<number | null> {
+    const end = Date.now() + deadlineMs;
+    for (;;) {
+      const n = socketCount(this.t.pid);
+      if (n <= this.baseSockets) return null;
+      if (Date.now() > end) return n;
+      await new Promise((res) => setTimeout(res, 100));
+    }
+  }
+
   /** null once no I_T nexus is listed, else the last `target show` output after the deadline. */
   async waitNoNexus(deadlineMs: number): Promise<string | null> {
     const end = Date.now() + deadlineMs;
@@ -518,6 +535,23 @@ export class HostileInitiator {
       if (Date.now() > end) return last;
       await new Promise((res) => setTimeout(res, 100));
     }
+  }
+}
+
+/** Open sockets of a process (its /proc/PID/fd links to socket:[inode]); -1 when it is gone. */
+export function socketCount(pid: number): number {
+  try {
+    let n = 0;
+    for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+      try {
+        if (readlinkSync(`/proc/${pid}/fd/${fd}`).startsWith('socket:')) n++;
+      } catch {
+        // closed while we looked
+      }
+    }
+    return n;
+  } catch {
+    return -1;
   }
 }
 
