@@ -1,10 +1,20 @@
-// RFC 7143 connection base shared by iSCSI/TCP and iSER: login, full feature phase dispatch, StatSN.
+// RFC 7143 connection base shared by iSCSI/TCP and iSER: login, full feature phase dispatch, CmdSN/StatSN, command life cycle.
 //
-// A transport (lld/iscsi TCP, lld/iser RDMA) extends this class: it frames PDUs and hands each one
-// to `receivePdu`, and implements `sendPdu` and `closeTransport`. The data movement of SCSI
-// commands (R2T + Data-Out, Data-In) is in overridable methods (requestData, sendDataIn,
-// completeTask), because iSER moves data with RDMA READ/WRITE instead; task management is in
-// ffp-tmf.ts.
+// The seam between this engine and a transport has the shape of LIO's iscsit_transport:
+// - the transport delivers each received PDU to `receivePdu` and implements `sendPdu` (queue one
+//   PDU: TCP writes it to the stream, iSER posts a Send) and `closeTransport`;
+// - data movement is the transport's: `getWriteData` fetches write data beyond what came
+//   unsolicited (TCP: R2Ts; iSER: RDMA READ, then `writeDataArrived`), `queueDataIn` delivers read
+//   data (TCP: Data-In PDUs; iSER: RDMA WRITE), `queueStatus` the SCSI Response built by the pure
+//   builders of responses.ts; `prepareTask` resets the transport's slot on the task (task.transport);
+// - tasks come from a per-connection pool; a transport that finishes a task later than the
+//   response is queued (iSER: after its Send completes) overrides `releaseTask`.
+//
+// Buffers handed to `receivePdu` are borrowed for the call. What the engine keeps beyond it, it
+// copies (login and text continuation, NOP-Out echo, the CDB, a Reject's header), except write
+// data, which it keeps as views unless `rxBuffersReused` says the transport reposts its receive
+// buffers (iSER): then write data pieces are copied too.
+// Task management is in ffp-tmf.ts.
 
 import * as P from './pdu.js';
 import * as W from './pdu-write.js';
@@ -12,6 +22,7 @@ import { fullCdb, bidiReadLength, ahsValid } from './ahs.js';
 import { DataDir, Tmf, TmfResponse, type ScsiTargetPort } from '../scsi/api.js';
 import { IscsiSession, type PendingCommand, type SessionConnection } from './session.js';
 import { IscsiTask } from './task.js';
+import { canCollapseStatus, readLength, senseSegment, writeScsiResponseFor } from './responses.js';
 import { errorText, type SessionTable } from './session-table.js';
 import type { LoginEngine, LoginHost, LoginResult, NegotiatedParams } from './login.js';
 import { createLoginEngine, createTextEngine, type TextEngine } from './engines.js';
@@ -101,7 +112,6 @@ export abstract class IscsiConnection implements SessionConnection {
   private nopTimer: NodeJS.Timeout | null = null;
   private loginTimer: NodeJS.Timeout | null = null;
   private nopTag = 1;
-  private nextTTT = 1;
   private nopOutstanding = 0;
 
   constructor(
@@ -140,6 +150,48 @@ export abstract class IscsiConnection implements SessionConnection {
   protected abstract sendPdu(bhs: Buffer, data: readonly Buffer[] | Buffer | null, dataLength: number): void;
   /** Flush what was queued, then close the transport. */
   protected abstract closeTransport(): void;
+  /**
+   * Fetch the write data of `task` beyond what arrived with it or may still come unsolicited
+   * (task.unsolicitedEnd .. task.edtl): TCP sends R2Ts, iSER posts RDMA READs and hands the data
+   * to `writeDataArrived`. Called once when the command arrives with data missing, and again by
+   * the transport itself as it sees fit.
+   */
+  protected abstract getWriteData(task: IscsiTask): void;
+  /**
+   * Deliver `len` bytes of read data of a completed task (TCP: Data-In PDUs; iSER: RDMA WRITE).
+   * `withStatus`: the status may travel with the data (TCP phase collapse, RFC 7143 11.7.4);
+   * return true if it did, false if the engine must still queue the SCSI Response.
+   */
+  protected abstract queueDataIn(task: IscsiTask, data: Buffer, len: number, withStatus: boolean): boolean;
+  /** Queue the SCSI Response of a task (built by responses.ts). */
+  protected queueStatus(_task: IscsiTask, bhs: Buffer, data: Buffer | null, dataLength: number): void {
+    this.sendPdu(bhs, data, dataLength);
+  }
+  /** A task starts a new command: reset the transport's slot (task.transport). */
+  protected prepareTask(_task: IscsiTask): void {}
+  /**
+   * A Data-Out PDU with a target transfer tag answers a solicitation of the transport's (a TCP
+   * R2T): is `ttt` one of `task`'s open ones? iSER solicits with RDMA READ, never with a TTT.
+   */
+  protected solicitedTag(_task: IscsiTask, _ttt: number): boolean {
+    return false;
+  }
+  /** Solicited Data-Out data of `task` was accepted (the transport's bookkeeping, e.g. the next R2T). */
+  protected solicitedDataOut(_task: IscsiTask, _ttt: number, _final: boolean): void {}
+  /**
+   * The SCSI engine is done with a submitted task (completed or aborted, even after the connection
+   * closed): the buffers it used for the command are the transport's again.
+   */
+  protected commandFinished(_task: IscsiTask): void {}
+  /**
+   * Largest data segment of a target-originated control PDU (Text Response, NOP-In echo): the
+   * initiator's MaxRecvDataSegmentLength; iSER's is smaller in full feature phase.
+   */
+  protected controlSendLimit(): number {
+    return this.params.maxSendSegment;
+  }
+  /** The transport reposts the buffers it hands to receivePdu (iSER): write data must be copied. */
+  protected readonly rxBuffersReused: boolean = false;
 
   // ------------------------------------------------------------------ sequence numbers
 
@@ -265,7 +317,7 @@ export abstract class IscsiConnection implements SessionConnection {
       localAddress: this.localAddress,
       localPort: this.localPort,
       tid: r.tid,
-      maxSendSegment: this.params.maxSendSegment,
+      maxSendSegment: this.controlSendLimit(),
     });
   }
 
@@ -279,19 +331,21 @@ export abstract class IscsiConnection implements SessionConnection {
     if (s === null || s.discovery || s.target === null) return this.reject(bhs, W.RejectReason.ProtocolError);
     const immediate = P.isImmediate(bhs);
     const cmdSN = P.cmdSN(bhs);
-    if (!immediate && !s.inWindow(cmdSN)) return; // RFC 7143 3.2.2.1: silently ignored
+    if (!immediate && !s.inWindow(cmdSN)) return; // RFC 7143 3.2.2.1: silently ignored (nothing consumed)
     const itt = P.itt(bhs);
-    if (ahs.length > 0 && !ahsValid(ahs)) return this.rejectCommand(bhs, immediate, cmdSN, W.RejectReason.InvalidPduField);
-    if (this.tasks.has(itt)) return this.rejectCommand(bhs, immediate, cmdSN, W.RejectReason.TaskInProgress);
+    // 0xffffffff is reserved (RFC 7143 11.2.1.8): it names no task, so it cannot name a command.
+    if (itt === P.RESERVED_TAG) return this.rejectCommand(bhs, W.RejectReason.ProtocolError);
+    if (ahs.length > 0 && !ahsValid(ahs)) return this.rejectCommand(bhs, W.RejectReason.InvalidPduField);
+    if (this.tasks.has(itt)) return this.rejectCommand(bhs, W.RejectReason.TaskInProgress);
     const r = P.readBit(bhs);
     const w = P.writeBit(bhs);
     const edtl = P.expectedDataTransferLength(bhs);
     // Immediate data only with W, within FirstBurstLength and EDTL, and when negotiated (RFC 7143 11.3.5).
     if (dataLength > 0 && (!w || !this.params.immediateData || dataLength > edtl || dataLength > this.params.firstBurstLength)) {
-      return this.rejectCommand(bhs, immediate, cmdSN, W.RejectReason.ProtocolError);
+      return this.rejectCommand(bhs, W.RejectReason.ProtocolError);
     }
     const cdb = ahs.length > 0 ? fullCdb(bhs, ahs) : P.cdb(bhs);
-    if (cdb === null) return this.rejectCommand(bhs, immediate, cmdSN, W.RejectReason.InvalidPduField);
+    if (cdb === null) return this.rejectCommand(bhs, W.RejectReason.InvalidPduField);
 
     const task = this.newTask(s);
     task.itt = itt;
@@ -313,17 +367,13 @@ export abstract class IscsiConnection implements SessionConnection {
     this.tasks.set(itt, task);
 
     if (task.isWrite) {
-      if (dataLength > 0) task.addData(data, dataLength);
+      if (dataLength > 0) task.addData(data, dataLength, this.rxBuffersReused);
       task.unsolicitedEnd = this.params.initialR2T ? dataLength : Math.min(this.params.firstBurstLength, edtl);
-      task.r2tOffset = task.unsolicitedEnd;
     }
-    if (immediate) {
-      task.due = true;
-    } else {
-      // Ahead of a gap (multi-connection) it waits for its turn; data may still flow meanwhile.
-      s.order(task);
-    }
-    if (task.isWrite && !task.dataComplete) this.requestData(task);
+    this.prepareTask(task);
+    // Ahead of a gap (multi-connection) it waits for its turn; data may still flow meanwhile.
+    this.consumeCmdSN(bhs, s, task);
+    if (task.isWrite && !task.dataComplete) this.getWriteData(task);
     this.maybeSubmit(task);
   }
 
@@ -338,7 +388,7 @@ export abstract class IscsiConnection implements SessionConnection {
   }
 
   protected maybeSubmit(task: IscsiTask): void {
-    if (task.submitted || task.deferred || task.aborted || !task.due || !task.dataComplete) return;
+    if (task.submitted || task.deferred || task.aborted || task.held || !task.due || !task.dataComplete) return;
     if (this.deferredTasks.length > 0 || this.congested()) {
       // The initiator is behind on reading our responses: keep new work (and its read buffers)
       // out of memory until it catches up, in arrival order.
@@ -356,6 +406,11 @@ export abstract class IscsiConnection implements SessionConnection {
     task.inflight = task.isRead ? task.scsi.expectedLength : 0;
     this.inflightReadBytes += task.inflight;
     target.execute(task.scsi, task.onDone);
+  }
+
+  /** Transport: the task it held back (task.held, e.g. waiting for registered memory) may run now. */
+  protected resume(task: IscsiTask): void {
+    if (this.state !== 'closed' && this.tasks.get(task.itt) === task) this.maybeSubmit(task);
   }
 
   /** Transport hook: response bytes queued but not yet sent (TCP: the socket's buffer). */
@@ -396,6 +451,7 @@ export abstract class IscsiConnection implements SessionConnection {
   private commandDone(task: IscsiTask): void {
     this.inflightReadBytes -= task.inflight;
     task.inflight = 0;
+    this.commandFinished(task);
     if (task.aborted || task.scsi.aborted || this.state === 'closed') {
       // An aborted task's ITT may already name a new command: only remove this one.
       if (this.tasks.get(task.itt) === task) this.tasks.delete(task.itt);
@@ -406,118 +462,51 @@ export abstract class IscsiConnection implements SessionConnection {
   }
 
   /**
-   * Send the results: Data-In (with phase-collapsed status when possible) then, if needed, the SCSI
-   * Response. Overridden by transports that move data differently (iSER).
+   * Send the results: read data through the transport (with the status when it can carry it), then,
+   * unless it did, the SCSI Response (RFC 7143 11.4).
    */
-  protected completeTask(task: IscsiTask): void {
-    const t = task.scsi;
+  private completeTask(task: IscsiTask): void {
     const s = this.session!;
-    let readLen = 0;
-    let collapsed = false;
-    if (task.isRead && t.dataIn !== null && t.dataIn.length > 0) {
-      const expected = t.dir === DataDir.Bidi ? t.expectedReadLength : t.expectedLength;
-      readLen = Math.min(t.dataIn.length, expected);
-      const canCollapse = t.status === 0 && t.sense === null && t.dir !== DataDir.Bidi;
-      if (readLen > 0) collapsed = this.sendDataIn(task, t.dataIn, readLen, canCollapse);
-    }
+    const t = task.scsi;
+    const readLen = readLength(task);
+    const collapsed = readLen > 0 && this.queueDataIn(task, t.dataIn!, readLen, canCollapseStatus(task));
     this.tasks.delete(task.itt);
-    if (collapsed) return this.recycle(task);
-    let flags = 0;
-    let count = 0;
-    let bidiCount = 0;
-    if (t.dir === DataDir.Read) {
-      const r = residual(t.expectedLength, t.transferLength, readLen);
-      flags = residualFlags(r);
-      count = Math.abs(r);
-    } else if (task.isWrite) {
-      const used = t.transferLength >= 0 ? t.transferLength : task.received;
-      const r = residual(task.edtl, t.transferLength, used);
-      flags = residualFlags(r);
-      count = Math.abs(r);
-      if (t.dir === DataDir.Bidi) {
-        const rr = residual(t.expectedReadLength, -1, readLen);
-        if (rr < 0) flags |= W.Residual.BidiOverflow;
-        if (rr > 0) flags |= W.Residual.BidiUnderflow;
-        bidiCount = Math.abs(rr);
-      }
+    if (!collapsed) {
+      const data = senseSegment(task);
+      const len = data?.length ?? 0;
+      const hdr = this.headers.get();
+      writeScsiResponseFor(hdr, task, readLen, task.dataSN, this.nextStatSN(), s.expCmdSN, s.maxCmdSN, len);
+      this.queueStatus(task, hdr, data, len);
     }
-    let data: Buffer | null = null;
-    if (t.sense !== null && t.sense.length > 0) {
-      data = Buffer.allocUnsafe(2 + t.sense.length);
-      data.writeUInt16BE(t.sense.length, 0); // SenseLength (RFC 7143 11.4.7.2)
-      t.sense.copy(data, 2);
-    }
-    const hdr = this.headers.get();
-    W.writeScsiResponse(
-      hdr, task.itt, 0, t.status, flags, count, bidiCount, task.dataSN, this.nextStatSN(), s.expCmdSN,
-      s.maxCmdSN, data?.length ?? 0,
-    );
-    this.sendPdu(hdr, data, data?.length ?? 0);
-    this.recycle(task);
-  }
-
-  /** A task whose response went out: nothing refers to it any more, reuse it. */
-  private recycle(task: IscsiTask): void {
-    if (this.taskPool.length < TASK_POOL_MAX) this.taskPool.push(task);
+    this.releaseTask(task);
   }
 
   /**
-   * Send `len` bytes of `data` as Data-In PDUs (RFC 7143 11.7): segments of at most the initiator's
-   * MaxRecvDataSegmentLength, F at the end of each MaxBurstLength sequence. Returns true when the
-   * status went in the last PDU (phase collapse, 11.7.4).
+   * A task whose response was queued: nothing of the engine refers to it any more, so it goes back
+   * to the pool. A transport still using it (iSER until its Send completes) overrides this and
+   * calls `recycle` when done.
    */
-  protected sendDataIn(task: IscsiTask, data: Buffer, len: number, withStatus: boolean): boolean {
-    const s = this.session!;
-    const t = task.scsi;
-    const seg = this.params.maxSendSegment;
-    const burst = this.params.maxBurstLength;
-    const r = withStatus ? residual(t.expectedLength, t.transferLength, len) : 0;
-    const rFlags = residualFlags(r);
-    const rCount = Math.abs(r);
-    let offset = 0;
-    let burstLeft = burst;
-    while (offset < len) {
-      const n = Math.min(seg, len - offset, burstLeft);
-      const last = offset + n >= len;
-      burstLeft -= n;
-      let flags = 0;
-      if (last || burstLeft === 0) flags |= W.DataInFlag.Final;
-      const status = last && withStatus;
-      if (status) flags |= W.DataInFlag.Status | rFlags;
-      const hdr = this.headers.get();
-      W.writeDataIn(
-        hdr, task.itt, P.RESERVED_TAG, t.lun, flags, t.status, task.dataSN, offset, rCount,
-        status ? this.nextStatSN() : this.statSN, s.expCmdSN, s.maxCmdSN, n,
-      );
-      task.dataSN = (task.dataSN + 1) >>> 0;
-      this.sendPdu(hdr, data.subarray(offset, offset + n), n);
-      offset += n;
-      if (burstLeft === 0) burstLeft = burst;
-    }
-    return withStatus;
+  protected releaseTask(task: IscsiTask): void {
+    this.recycle(task);
   }
 
-  // ------------------------------------------------------------------ write data (R2T / Data-Out)
+  /** Return a finished task to the pool for the next command (design.md §4). */
+  protected recycle(task: IscsiTask): void {
+    // The read data is the command's, not the pool's: let it go now, not when the task is reused.
+    task.scsi.dataIn = null;
+    if (this.taskPool.length < TASK_POOL_MAX && this.state !== 'closed') this.taskPool.push(task);
+  }
 
-  /** Ask for write data beyond what comes unsolicited: R2Ts up to MaxOutstandingR2T (RFC 7143 11.8). */
-  protected requestData(task: IscsiTask): void {
-    const s = this.session!;
-    while (task.r2tOffset < task.edtl && task.outstandingR2T < this.params.maxOutstandingR2T) {
-      const len = Math.min(this.params.maxBurstLength, task.edtl - task.r2tOffset);
-      const hdr = this.headers.get();
-      // Each R2T gets its own TTT: it names the Data-Out sequence (and DataSN restarts for it).
-      const ttt = this.nextTTT;
-      this.nextTTT = this.nextTTT >= 0x7fffffff ? 1 : this.nextTTT + 1;
-      task.r2tTags.push(ttt);
-      W.writeR2T(
-        hdr, task.itt, ttt, task.scsi.lun, task.r2tSN, task.r2tOffset, len, this.statSN, s.expCmdSN,
-        s.maxCmdSN,
-      );
-      task.r2tSN++;
-      task.outstandingR2T++;
-      task.r2tOffset += len;
-      this.sendPdu(hdr, null, 0);
-    }
+  // ------------------------------------------------------------------ write data (unsolicited and solicited)
+
+  /**
+   * Write data the transport fetched itself (iSER: an RDMA READ completed) at `task.received`:
+   * append it, and run the command once it is complete.
+   */
+  protected writeDataArrived(task: IscsiTask, pieces: readonly Buffer[], len: number): void {
+    if (this.state === 'closed' || this.tasks.get(task.itt) !== task) return;
+    task.addData(pieces, len);
+    if (!task.aborted && task.dataComplete) this.maybeSubmit(task);
   }
 
   private onDataOut(bhs: Buffer, data: readonly Buffer[], dataLength: number): void {
@@ -531,7 +520,7 @@ export abstract class IscsiConnection implements SessionConnection {
     const ttt = P.ttt(bhs);
     if (
       offset !== task.received || offset + dataLength > task.edtl || dataLength > this.params.maxRecvSegment ||
-      (ttt === P.RESERVED_TAG ? offset + dataLength > task.unsolicitedEnd : !task.r2tTags.includes(ttt))
+      (ttt === P.RESERVED_TAG ? offset + dataLength > task.unsolicitedEnd : !this.solicitedTag(task, ttt))
     ) {
       // Out of order or beyond what was asked (DataPDUInOrder=Yes): a protocol error.
       return this.reject(bhs, W.RejectReason.ProtocolError);
@@ -546,14 +535,10 @@ export abstract class IscsiConnection implements SessionConnection {
       return this.close(`Data-Out DataSN ${P.dataSN(bhs)}, expected ${task.expDataOutSN}`);
     }
     task.expDataOutSN = (task.expDataOutSN + 1) >>> 0;
-    task.addData(data, dataLength);
-    if (P.isFinal(bhs) && ttt !== P.RESERVED_TAG) {
-      task.outstandingR2T--;
-      task.r2tTags.splice(task.r2tTags.indexOf(ttt), 1);
-    }
+    task.addData(data, dataLength, this.rxBuffersReused);
+    if (ttt !== P.RESERVED_TAG) this.solicitedDataOut(task, ttt, P.isFinal(bhs));
     if (task.aborted) return;
     if (task.dataComplete) this.maybeSubmit(task);
-    else if (task.received >= task.r2tOffset || task.outstandingR2T < this.params.maxOutstandingR2T) this.requestData(task);
   }
 
   // ------------------------------------------------------------------ NOP, text, logout
@@ -561,15 +546,14 @@ export abstract class IscsiConnection implements SessionConnection {
   private onNopOut(bhs: Buffer, data: Buffer): void {
     const s = this.session!;
     const itt = P.itt(bhs);
-    if (!P.isImmediate(bhs)) {
-      if (!s.discovery || s.inWindow(P.cmdSN(bhs))) s.advance(P.cmdSN(bhs), this);
-    }
+    // Outside the CmdSN window a non-immediate request is silently ignored (RFC 7143 3.2.2.1).
+    if (!this.consumeCmdSN(bhs, s, null)) return;
     if (itt === P.RESERVED_TAG) {
       // The answer to our ping (RFC 7143 11.18.2): no reply.
       if (P.ttt(bhs) !== P.RESERVED_TAG) this.nopOutstanding = 0;
       return;
     }
-    const echo = data.length > 0 ? Buffer.from(data.subarray(0, this.params.maxSendSegment)) : null;
+    const echo = data.length > 0 ? Buffer.from(data.subarray(0, this.controlSendLimit())) : null;
     const hdr = this.headers.get();
     W.writeNopIn(hdr, itt, P.RESERVED_TAG, P.lun(bhs), this.nextStatSN(), s.expCmdSN, s.maxCmdSN, echo?.length ?? 0);
     this.sendPdu(hdr, echo, echo?.length ?? 0);
@@ -577,7 +561,7 @@ export abstract class IscsiConnection implements SessionConnection {
 
   private onText(bhs: Buffer, data: Buffer): void {
     const s = this.session!;
-    if (!P.isImmediate(bhs)) s.advance(P.cmdSN(bhs), this);
+    if (!this.consumeCmdSN(bhs, s, null)) return;
     const rep = this.text!.step({
       final: P.isFinal(bhs), cont: P.isContinue(bhs), itt: P.itt(bhs), ttt: P.ttt(bhs), data,
     });
@@ -589,7 +573,7 @@ export abstract class IscsiConnection implements SessionConnection {
 
   private onLogout(bhs: Buffer): void {
     const s = this.session!;
-    if (!P.isImmediate(bhs)) s.advance(P.cmdSN(bhs), this);
+    if (!this.consumeCmdSN(bhs, s, null)) return;
     const reason = P.logoutReason(bhs);
     let response: number = W.LogoutResponse.Closed;
     let closeSession = false;
@@ -625,6 +609,7 @@ export abstract class IscsiConnection implements SessionConnection {
   // ------------------------------------------------------------------ task management (ffp-tmf.ts)
 
   private onTaskMgmt(bhs: Buffer): void {
+    if (!this.consumeCmdSN(bhs, this.session!, null)) return;
     handleTaskMgmt(this, bhs);
   }
 
@@ -646,9 +631,25 @@ export abstract class IscsiConnection implements SessionConnection {
   // ------------------------------------------------------------------ errors
 
   /** Reject a command PDU: it still consumes its CmdSN (RFC 7143 11.17.1 / 6.2). */
-  private rejectCommand(bhs: Buffer, immediate: boolean, cmdSN: number, reason: number): void {
-    if (!immediate) this.session?.advance(cmdSN, this);
+  private rejectCommand(bhs: Buffer, reason: number): void {
+    if (this.session !== null) this.consumeCmdSN(bhs, this.session, null);
     this.reject(bhs, reason);
+  }
+
+  // ------------------------------------------------------------------ CmdSN (the one place it advances)
+
+  /**
+   * A non-immediate request consumes its CmdSN (RFC 7143 3.2.2.1): a SCSI command (`task`) runs when
+   * its turn comes (task.run), anything else (NOP-Out, Text, Logout, TMF, a rejected command) only
+   * fills its slot. Immediate requests consume nothing and a command's turn is at once. CmdSNs
+   * outside the window consume nothing (the session refuses them).
+   */
+  private consumeCmdSN(bhs: Buffer, s: IscsiSession, task: IscsiTask | null): boolean {
+    if (P.isImmediate(bhs)) {
+      if (task !== null) task.due = true;
+      return true;
+    }
+    return task !== null ? s.order(task) : s.advance(P.cmdSN(bhs), this);
   }
 
   protected reject(bhs: Buffer, reason: number): void {
@@ -717,21 +718,6 @@ export abstract class IscsiConnection implements SessionConnection {
       this.host.log('error', `connection ${this.peerAddress}:${this.peerPort}: ${what}: ${errorText(e)}`);
     }
   }
-}
-
-/**
- * Residual of the final status (RFC 7143 11.4.5) as one signed number, so the hot path builds no
- * object: > 0 underflow by that many bytes, < 0 overflow by minus that, 0 none.
- */
-export function residual(expected: number, wanted: number, transferred: number): number {
-  if (wanted >= 0 && wanted > expected) return expected - wanted;
-  const used = wanted >= 0 ? Math.min(wanted, transferred) : transferred;
-  return used < expected ? expected - used : 0;
-}
-
-/** The SCSI Response / Data-In residual flag bits of a `residual()` value. */
-export function residualFlags(r: number): number {
-  return r > 0 ? W.Residual.Underflow : r < 0 ? W.Residual.Overflow : 0;
 }
 
 function joinData(data: readonly Buffer[], len: number): Buffer {

@@ -26,7 +26,6 @@ function abortLocal(conn: IscsiConnection, pred: (t: IscsiTask) => boolean): boo
 export function handleTaskMgmt(conn: IscsiConnection, bhs: Buffer): void {
   const s = conn.session!;
   const target = s.target;
-  if (!P.isImmediate(bhs)) s.advance(P.cmdSN(bhs), conn);
   const fn = P.tmfFunction(bhs);
   const itt = P.itt(bhs);
   const lun = P.lun(bhs);

@@ -2,7 +2,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { residual, residualFlags } from './connection.js';
+import { residual, residualFlags } from './responses.js';
 import { Residual } from './pdu-write.js';
 
 test('residual: overflow, underflow, exact, and unknown CDB length', () => {

@@ -20,13 +20,9 @@ test('reset restores every field of a used task to the new-task state', () => {
   t.cmdSN = 9;
   t.immediate = true;
   t.edtl = 8192;
-  t.r2tOffset = 4096;
   t.unsolicitedEnd = 4096;
-  t.outstandingR2T = 1;
-  t.r2tTags.push(3);
   t.expDataOutSN = 2;
   t.seqTTT = 3;
-  t.r2tSN = 1;
   t.dataSN = 5;
   t.due = t.submitted = t.aborted = true;
   t.scsi.lun = 1;
@@ -43,11 +39,12 @@ test('reset restores every field of a used task to the new-task state', () => {
 
   t.reset(s2);
   const strip = (x: IscsiTask): Record<string, unknown> => {
-    const { scsi, run, onDone, cdb16, conn: c, ...rest } = x;
-    void run; void onDone; void cdb16; void c;
+    // The transport slot is the transport's to reset (prepareTask), not the task's.
+    const { scsi, run, onDone, cdb16, conn: c, transport, ...rest } = x;
+    void run; void onDone; void cdb16; void c; void transport;
     const { cdb, ...scsiRest } = scsi;
     void cdb;
-    return { ...rest, r2tTags: [...x.r2tTags], scsi: scsiRest };
+    return { ...rest, scsi: scsiRest };
   };
   assert.deepEqual(strip(t), strip(fresh));
   assert.equal(t.scsi.nexus, s2);
@@ -68,4 +65,16 @@ test('reset hands out a new dataOut array, leaving the old one to a finished wri
   const empty = t.scsi.dataOut;
   t.reset(session(1));
   assert.equal(t.scsi.dataOut, empty);
+});
+
+test('addData copies borrowed receive buffers when asked, and keeps views otherwise', () => {
+  const t = new IscsiTask(session(1), conn);
+  t.scsi.dir = DataDir.Write;
+  const rx = Buffer.from('wxyz');
+  t.addData([rx], 4, true);
+  t.addData([rx], 4, false);
+  rx.fill(0); // the transport reposts its receive buffer
+  assert.equal(t.scsi.dataOut[0]!.toString(), 'wxyz');
+  assert.equal(t.scsi.dataOut[1], rx);
+  assert.equal(t.received, 8);
 });

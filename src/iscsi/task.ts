@@ -16,19 +16,13 @@ export class IscsiTask implements PendingCommand {
   edtl = 0;
   /** Write bytes received so far (immediate + unsolicited + solicited). */
   received = 0;
-  /** Next offset to ask for with an R2T (everything below it is asked for or unsolicited). */
-  r2tOffset = 0;
   /** Write bytes the initiator may send unsolicited (immediate + unsolicited Data-Out). */
   unsolicitedEnd = 0;
-  outstandingR2T = 0;
-  /** Target transfer tags of the R2Ts not yet answered in full. */
-  readonly r2tTags: number[] = [];
   /** DataSN expected on the next Data-Out of the current sequence (RFC 7143 11.7.5: 0 at each sequence start). */
   expDataOutSN = 0;
   /** TTT of the Data-Out sequence in progress (0xffffffff: unsolicited). */
   seqTTT = 0xffffffff;
-  r2tSN = 0;
-  /** Data-In sequence number (RFC 7143 11.7.5), also counts R2Ts on writes for DataSN/R2TSN sharing. */
+  /** Data-In PDUs sent so far (RFC 7143 11.7.5 DataSN); the SCSI Response's ExpDataSN. */
   dataSN = 0;
   /** Its CmdSN has come due (commands run in CmdSN order). */
   due = false;
@@ -36,6 +30,8 @@ export class IscsiTask implements PendingCommand {
   submitted = false;
   /** Waiting in the connection's deferred queue until the initiator reads our earlier responses. */
   deferred = false;
+  /** Held back by the transport (e.g. iSER waiting for registered memory) until it calls resume. */
+  held = false;
   /** Read bytes counted against the connection's back-pressure limit while it runs. */
   inflight = 0;
   /** Aborted by task management: no response is sent. */
@@ -47,6 +43,12 @@ export class IscsiTask implements PendingCommand {
   onDone: () => void = noop;
   /** Owned copy of a 16-byte CDB (the BHS one), reused across commands. */
   readonly cdb16 = Buffer.alloc(16);
+  /**
+   * The transport's own per-command state (TCP: R2T bookkeeping; iSER: STags, remote addresses,
+   * registered buffers). Kept across reuse so a transport allocates it once per pooled task and
+   * resets it when the task starts a new command (IscsiConnection.prepareTask).
+   */
+  transport: unknown = null;
 
   constructor(nexus: IscsiSession, readonly conn: SessionConnection) {
     this.scsi = {
@@ -75,17 +77,14 @@ export class IscsiTask implements PendingCommand {
     this.immediate = false;
     this.edtl = 0;
     this.received = 0;
-    this.r2tOffset = 0;
     this.unsolicitedEnd = 0;
-    this.outstandingR2T = 0;
-    this.r2tTags.length = 0;
     this.expDataOutSN = 0;
     this.seqTTT = 0xffffffff;
-    this.r2tSN = 0;
     this.dataSN = 0;
     this.due = false;
     this.submitted = false;
     this.deferred = false;
+    this.held = false;
     this.inflight = 0;
     this.aborted = false;
     const t = this.scsi;
@@ -119,8 +118,9 @@ export class IscsiTask implements PendingCommand {
     return !this.isWrite || this.received >= this.edtl;
   }
 
-  addData(pieces: readonly Buffer[], len: number): void {
-    for (const p of pieces) this.scsi.dataOut.push(p);
+  /** Append write data; `copy` when the pieces are borrowed receive buffers the transport will reuse. */
+  addData(pieces: readonly Buffer[], len: number, copy = false): void {
+    for (const p of pieces) this.scsi.dataOut.push(copy ? Buffer.from(p) : p);
     this.scsi.dataOutLength += len;
     this.received += len;
   }

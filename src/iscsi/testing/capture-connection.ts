@@ -4,6 +4,7 @@
 // one (this capturing connection, TCP over a fake socket, iSER over a fake RDMA provider).
 
 import { IscsiConnection, type ConnectionHost } from '../connection.js';
+import type { IscsiTask } from '../task.js';
 import type { InitiatorPdu } from './pdus.js';
 import { TargetPdu } from './target-pdu.js';
 
@@ -25,11 +26,19 @@ export interface ConnectionUnderTest {
 /** Builds a fresh connection under test on `host` (one per test). */
 export type MakeConnection = (host: ConnectionHost) => ConnectionUnderTest;
 
-/** An IscsiConnection whose transport is an array: sendPdu copies, closeTransport counts. */
+/**
+ * An IscsiConnection whose transport is an array: sendPdu copies, closeTransport counts. Data moves
+ * out of band, as over RDMA: getWriteData records what the engine asks for (a test answers with
+ * supplyWriteData), queueDataIn records the read data, and the status always follows separately.
+ */
 export class CaptureConnection extends IscsiConnection implements ConnectionUnderTest {
   readonly sent: TargetPdu[] = [];
   closes = 0;
   private backlog = 0;
+  /** Write data the engine asked for: ITT, from which offset, how much. */
+  readonly writeRequests: { itt: number; offset: number; length: number }[] = [];
+  /** Read data delivered, per ITT (copies). */
+  readonly readData = new Map<number, Buffer>();
 
   constructor(host: ConnectionHost) {
     super(host, '192.0.2.10', 40000, '192.0.2.1', 3260, 'tcp');
@@ -50,6 +59,22 @@ export class CaptureConnection extends IscsiConnection implements ConnectionUnde
 
   protected closeTransport(): void {
     this.closes++;
+  }
+
+  protected getWriteData(task: IscsiTask): void {
+    this.writeRequests.push({ itt: task.itt, offset: task.received, length: task.edtl - task.received });
+  }
+
+  /** Deliver the write data of a recorded request, as a transport's own fetch would. */
+  supplyWriteData(itt: number, data: Buffer): void {
+    const task = this.tasks.get(itt);
+    if (task === undefined) throw new Error(`no task ${itt}`);
+    this.writeDataArrived(task, [data], data.length);
+  }
+
+  protected queueDataIn(task: IscsiTask, data: Buffer, len: number): boolean {
+    this.readData.set(task.itt, Buffer.from(data.subarray(0, len)));
+    return false;
   }
 
   protected override unsentBytes(): number {

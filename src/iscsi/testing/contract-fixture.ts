@@ -1,6 +1,7 @@
 // Test fixture shared by the connection contract files (contract-*.ts): setup per test and byte-exact BHS assertions.
 
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import type { MakeConnection, ConnectionUnderTest } from './capture-connection.js';
 import { TestConnectionHost, type TestHostOptions } from './host.js';
 import { TestInitiator, type LoginOptions } from './initiator.js';
@@ -62,4 +63,9 @@ export function assertTornDown(r: Rig, what: string): void {
   assert.equal(r.host.closedSessions.length, 1, `${what}: sessionClosed called once`);
   assert.deepEqual(r.host.closedConnections, [r.wire.conn], `${what}: connectionClosed called`);
   assert.deepEqual(r.host.problems(), [], `${what}: nothing logged as an error`);
+}
+
+/** `test` when `cond` holds; otherwise the test is not registered (it does not apply to that transport). */
+export function testIf(cond: boolean): (name: string, fn: () => unknown) => void {
+  return cond ? (name, fn) => void test(name, fn as () => Promise<void>) : () => undefined;
 }

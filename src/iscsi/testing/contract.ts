@@ -32,9 +32,10 @@ export function connectionContract(make: MakeConnection, opts: ContractOptions =
       r2tContract(make);
       dataInContract(make);
     }
-    cmdSNContract(make);
-    sessionContract(make);
-    teardownContract(make);
+    const dataPdus = opts.dataPdus !== false;
+    cmdSNContract(make, dataPdus);
+    sessionContract(make, dataPdus);
+    teardownContract(make, dataPdus);
     backPressureContract(make);
   });
 }

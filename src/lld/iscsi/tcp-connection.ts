@@ -1,13 +1,25 @@
-// RFC 7143 over TCP: PDU framing from a byte stream (BHS, AHS, digests, padding) and batched sends.
+// RFC 7143 over TCP: PDU framing from a byte stream (BHS, AHS, digests, padding), batched sends, and data movement with R2T/Data-Out and Data-In PDUs.
 
 import type { Socket } from 'node:net';
 import { IscsiConnection, type ConnectionHost } from '../../iscsi/connection.js';
+import type { IscsiTask } from '../../iscsi/task.js';
+import * as W from '../../iscsi/pdu-write.js';
+import { dataInResidual, residualFlags } from '../../iscsi/responses.js';
 import { errorText } from '../../iscsi/session-table.js';
 import * as P from '../../iscsi/pdu.js';
-import { RejectReason } from '../../iscsi/pdu-write.js';
 import { crc32cHeader, crc32cList, readDigest, writeDigest } from '../../iscsi/crc32c.js';
 
 const PAD = Buffer.alloc(4);
+
+/** TCP's slot on a task (task.transport): the R2Ts of a write (RFC 7143 11.8). */
+class R2tState {
+  /** Next offset to ask for with an R2T (everything below it is asked for or unsolicited). */
+  offset = 0;
+  outstanding = 0;
+  /** Target transfer tags of the R2Ts not yet answered in full. */
+  readonly tags: number[] = [];
+  sn = 0;
+}
 /** During login the initiator may send up to the RFC default MaxRecvDataSegmentLength (8192). */
 const LOGIN_MAX_SEGMENT = 8192;
 
@@ -25,6 +37,7 @@ export class TcpConnection extends IscsiConnection {
   private txHeaderDigest = false;
   private txDataDigest = false;
   private corked = false;
+  private nextTTT = 1;
   /** A 'drain' listener is armed (see uncork). */
   private waitingDrain = false;
   private readonly uncork = (): void => {
@@ -130,7 +143,7 @@ export class TcpConnection extends IscsiConnection {
       if (crc32cList(data, pad) !== d) {
         // RFC 7143 7.8: a data digest error on a command or Data-Out is rejected; the PDU is dropped.
         const op = P.opcode(bhs);
-        if (op === P.Op.ScsiCommand || op === P.Op.DataOut) this.reject(bhs, RejectReason.DataDigestError);
+        if (op === P.Op.ScsiCommand || op === P.Op.DataOut) this.reject(bhs, W.RejectReason.DataDigestError);
         else this.close('data digest error');
         return this.state !== 'closed';
       }
@@ -172,6 +185,86 @@ export class TcpConnection extends IscsiConnection {
 
   private skip(n: number): void {
     this.take(n);
+  }
+
+  // ------------------------------------------------------------------ data movement: R2T, Data-Out, Data-In
+
+  protected override prepareTask(task: IscsiTask): void {
+    let r = task.transport as R2tState | null;
+    if (r === null) task.transport = r = new R2tState();
+    r.offset = task.unsolicitedEnd;
+    r.outstanding = 0;
+    r.tags.length = 0;
+    r.sn = 0;
+  }
+
+  /** Ask for write data beyond what comes unsolicited: R2Ts up to MaxOutstandingR2T (RFC 7143 11.8). */
+  protected getWriteData(task: IscsiTask): void {
+    const s = this.session!;
+    const r = task.transport as R2tState;
+    while (r.offset < task.edtl && r.outstanding < this.params.maxOutstandingR2T) {
+      const len = Math.min(this.params.maxBurstLength, task.edtl - r.offset);
+      const hdr = this.headers.get();
+      // Each R2T gets its own TTT: it names the Data-Out sequence (and DataSN restarts for it).
+      const ttt = this.nextTTT;
+      this.nextTTT = this.nextTTT >= 0x7fffffff ? 1 : this.nextTTT + 1;
+      r.tags.push(ttt);
+      W.writeR2T(hdr, task.itt, ttt, task.scsi.lun, r.sn, r.offset, len, this.statSN, s.expCmdSN, s.maxCmdSN);
+      r.sn++;
+      r.outstanding++;
+      r.offset += len;
+      this.sendPdu(hdr, null, 0);
+    }
+  }
+
+  protected override solicitedTag(task: IscsiTask, ttt: number): boolean {
+    return (task.transport as R2tState).tags.includes(ttt);
+  }
+
+  protected override solicitedDataOut(task: IscsiTask, ttt: number, final: boolean): void {
+    const r = task.transport as R2tState;
+    if (final) {
+      r.outstanding--;
+      r.tags.splice(r.tags.indexOf(ttt), 1);
+    }
+    if (task.aborted || task.dataComplete) return;
+    if (task.received >= r.offset || r.outstanding < this.params.maxOutstandingR2T) this.getWriteData(task);
+  }
+
+  /**
+   * Send `len` bytes of `data` as Data-In PDUs (RFC 7143 11.7): segments of at most the initiator's
+   * MaxRecvDataSegmentLength, F at the end of each MaxBurstLength sequence; the status goes in the
+   * last PDU when allowed (phase collapse, 11.7.4).
+   */
+  protected queueDataIn(task: IscsiTask, data: Buffer, len: number, withStatus: boolean): boolean {
+    const s = this.session!;
+    const t = task.scsi;
+    const seg = this.params.maxSendSegment;
+    const burst = this.params.maxBurstLength;
+    const r = withStatus ? dataInResidual(task, len) : 0;
+    const rFlags = residualFlags(r);
+    const rCount = Math.abs(r);
+    let offset = 0;
+    let burstLeft = burst;
+    while (offset < len) {
+      const n = Math.min(seg, len - offset, burstLeft);
+      const last = offset + n >= len;
+      burstLeft -= n;
+      let flags = 0;
+      if (last || burstLeft === 0) flags |= W.DataInFlag.Final;
+      const status = last && withStatus;
+      if (status) flags |= W.DataInFlag.Status | rFlags;
+      const hdr = this.headers.get();
+      W.writeDataIn(
+        hdr, task.itt, P.RESERVED_TAG, t.lun, flags, t.status, task.dataSN, offset, rCount,
+        status ? this.nextStatSN() : this.statSN, s.expCmdSN, s.maxCmdSN, n,
+      );
+      task.dataSN = (task.dataSN + 1) >>> 0;
+      this.sendPdu(hdr, data.subarray(offset, offset + n), n);
+      offset += n;
+      if (burstLeft === 0) burstLeft = burst;
+    }
+    return withStatus;
   }
 
   // ------------------------------------------------------------------ send
