@@ -174,7 +174,7 @@ export class LoginEngine {
     // Accumulate C-bit text; answer each partial PDU with an empty response (RFC 7143 6.2).
     if (this.pendingInLength + req.data.length > MAX_TEXT_LENGTH) return this.fail(req, LoginStatus.OutOfResources);
     if (req.cont) {
-      this.pendingIn.push(req.data);
+      this.pendingIn.push(Buffer.from(req.data)); // the request buffer is borrowed (connection.ts)
       this.pendingInLength += req.data.length;
       return this.reply(req, false, req.csg, 0, LoginStatus.Success, Buffer.alloc(0));
     }

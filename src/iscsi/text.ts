@@ -91,7 +91,7 @@ export class TextEngine {
     }
     if (this.pendingInLength + req.data.length > MAX_TEXT_LENGTH) return { reject: RejectReason.ProtocolError };
     if (req.cont) {
-      this.pendingIn.push(req.data);
+      this.pendingIn.push(Buffer.from(req.data)); // the request buffer is borrowed (connection.ts)
       this.pendingInLength += req.data.length;
       this.currentTtt = this.nextTag();
       return { final: false, cont: false, ttt: this.currentTtt, data: Buffer.alloc(0) };
