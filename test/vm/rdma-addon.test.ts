@@ -5,7 +5,8 @@
 // node: listen on eth0's address, connect to itself, private data checked both ways, Sends,
 // 1 MiB RDMA WRITE (chained before a Send) and RDMA READ verified byte for byte, a bad rkey as an
 // error completion, disconnect, destroy, close; then over IPv6, completions in batches of at
-// most batchSize and close() from inside a completion handler; /proc/self/fd back to its baseline. Needs
+// most batchSize and close() from inside a completion handler; iSCSI/TCP and RDMA CM listeners
+// on 0.0.0.0 and :: sharing port 3260, reject with private data; /proc/self/fd back to its baseline. Needs
 // `npm run build:native` (libibverbs-dev, librdmacm-dev; .ci/run does both) and the tsc build.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -37,4 +38,5 @@ test('guest: real RDMA addon over rxe0 — CM private data, Sends, 1 MiB RDMA WR
   assert.equal(res['fdsAfterClose'], res['fdsBaseline']);
   assert.equal(res['flushedRecvs'], 2);
   assert.equal((res['ipv6'] as { address: string }).address, 'fd00:5767::15');
+  assert.deepEqual((res['portSharing'] as { rejectStatus: number[] }).rejectStatus, [28, 28]);
 });

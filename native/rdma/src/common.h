@@ -45,6 +45,7 @@ struct Device {
   ibv_cq* cq = nullptr;
   unsigned unackedEvents = 0;  // ibv_destroy_cq waits until every CQ event is acked
   Poller* poller = nullptr;
+  ibv_device_attr attr{};
 };
 
 struct QpCaps {

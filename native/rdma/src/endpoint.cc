@@ -238,7 +238,17 @@ Napi::Value Endpoint::IsClosed(const Napi::CallbackInfo& info) { return Napi::Bo
 Napi::Value Endpoint::Devices(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Array out = Napi::Array::New(env, devices_.size());
-  for (size_t i = 0; i < devices_.size(); i++) out.Set(static_cast<uint32_t>(i), Napi::String::New(env, devices_[i].name));
+  for (size_t i = 0; i < devices_.size(); i++) {
+    const Device& d = devices_[i];
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("name", Napi::String::New(env, d.name));
+    o.Set("maxQpWr", Napi::Number::New(env, d.attr.max_qp_wr));
+    o.Set("maxSge", Napi::Number::New(env, d.attr.max_sge));
+    o.Set("maxCqe", Napi::Number::New(env, d.attr.max_cqe));
+    o.Set("maxQpRdAtom", Napi::Number::New(env, d.attr.max_qp_rd_atom));
+    o.Set("maxQpInitRdAtom", Napi::Number::New(env, d.attr.max_qp_init_rd_atom));
+    out.Set(static_cast<uint32_t>(i), o);
+  }
   return out;
 }
 

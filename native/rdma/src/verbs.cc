@@ -30,8 +30,8 @@ int Endpoint::OpenDevices() {
     d.name = name != nullptr ? name : "";
     devices_.push_back(d);
     Device& dev = devices_.back();
-    ibv_device_attr attr;
-    if (ibv_query_device(dev.verbs, &attr) != 0) return errno;
+    if (ibv_query_device(dev.verbs, &dev.attr) != 0) return errno;
+    const ibv_device_attr& attr = dev.attr;
     dev.pd = ibv_alloc_pd(dev.verbs);
     if (dev.pd == nullptr) return errno != 0 ? errno : ENOMEM;
     dev.channel = ibv_create_comp_channel(dev.verbs);

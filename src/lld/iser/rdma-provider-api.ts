@@ -179,8 +179,20 @@ export interface RegisteredPool {
   keys: { device: string; lkey: number; rkey: number }[];
 }
 
+/** What ibv_query_device(3) says about a device the endpoint opened. */
+export interface EndpointDevice {
+  name: string;
+  maxQpWr: number;
+  maxSge: number;
+  maxCqe: number;
+  /** RDMA READs a QP can answer at once (the most responder_resources an initiator can use). */
+  maxQpRdAtom: number;
+  /** RDMA READs a QP can have outstanding (caps the initiatorDepth a target accepts with). */
+  maxQpInitRdAtom: number;
+}
+
 export interface RdmaEndpoint {
-  readonly devices: readonly string[];
+  readonly devices: readonly EndpointDevice[];
   readonly closed: boolean;
   /** Throws on bad arguments or when the bind/listen fails (control path). */
   listen(address: string, port: number, backlog?: number): { conn: ConnHandle; port: number };

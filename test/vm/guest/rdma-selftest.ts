@@ -7,6 +7,7 @@
 // for the event or completion it needs (Recorder.waitFor), never for time. Prints one
 // `RDMA-RESULT <json>` line; exits 0 only if every check held and nothing was left open.
 import { readdirSync, readlinkSync } from 'node:fs';
+import net from 'node:net';
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -56,7 +57,12 @@ async function main(): Promise<void> {
   check(devices.some((d) => d.name === 'rxe0'), 'listDevices has rxe0');
   check(provider.cmProbe() === '', 'cmProbe');
 
-  // librdmacm opens each device once per process and keeps it; a first endpoint pays for that.
+  // One-time fds that are not ours go into the baseline: libuv keeps a reserve fd (/dev/null) from
+  // the first TCP listen on (portSharing listens), and librdmacm opens each device once per
+  // process and keeps it, so a first endpoint pays for that.
+  const warm = net.createServer();
+  await new Promise<void>((resolve) => warm.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => warm.close(() => resolve()));
   const before = fds().length;
   provider.createEndpoint(new Recorder('warm-up')).close();
   const baseline = fds();
@@ -68,7 +74,9 @@ async function main(): Promise<void> {
   const T: RdmaEndpoint = provider.createEndpoint(tr, { batchSize: 16 });
   const I: RdmaEndpoint = provider.createEndpoint(ir);
   result['fdsWithTwoEndpoints'] = fds().length;
-  check(T.devices.includes('rxe0'), 'endpoint opened rxe0');
+  const rxe = T.devices.find((d) => d.name === 'rxe0');
+  check(rxe !== undefined && rxe.maxQpWr > 0 && rxe.maxQpInitRdAtom > 0, 'endpoint opened rxe0 and knows its limits');
+  result['rxe0'] = rxe;
   const tp = T.registerPool(2 * MiB + 8192);
   const ip = I.registerPool(2 * MiB + 8192);
   check(tp.addr % 4096n === 0n && ip.addr % 4096n === 0n, 'pools page-aligned');
@@ -194,6 +202,7 @@ async function main(): Promise<void> {
   check(T.closed && I.closed, 'closed');
   check(T.postSend(tc, tp.pool, 0, 8, 1, true) === 107, 'post after close -> ENOTCONN');
   if (address6 !== undefined) await ipv6AndCloseInHandler(provider, address6);
+  if (address6 !== undefined) await portSharing(provider, address6);
 
   const after = fds();
   result['fdsAfterClose'] = after.length;
@@ -245,6 +254,48 @@ async function ipv6AndCloseInHandler(provider: RdmaProvider, addr6: string): Pro
   I.destroy(ic);
   I.close();
   result['ipv6'] = { address: addr6, port: l.port, targetBatches: tr.batches, initiatorEvents: ir.events.map((e) => e.type) };
+}
+
+/**
+ * One port, three portals: iSCSI/TCP (a plain TCP server) and RDMA CM listeners on 0.0.0.0 and
+ * :: (IPv6-only) all on 3260; each connect reaches the listener of its family and is rejected
+ * with private data; a connect to a port nobody listens on is refused.
+ */
+async function portSharing(provider: RdmaProvider, addr6: string): Promise<void> {
+  const tcp = net.createServer();
+  await new Promise<void>((resolve, reject) => {
+    tcp.once('error', reject);
+    tcp.listen(3260, address, resolve);
+  });
+  const tr = new Recorder('target-3260');
+  const ir = new Recorder('initiator-3260');
+  const T = provider.createEndpoint(tr);
+  const I = provider.createEndpoint(ir);
+  const l4 = T.listen('0.0.0.0', 3260);
+  const l6 = T.listen('::', 3260);
+  const seen: Record<number, ConnHandle> = {};
+  tr.onEvent = (ev) => {
+    if (ev.type !== 'connect-request') return;
+    seen[ev.conn] = ev.listener;
+    check(T.reject(ev.conn, Buffer.from('busy')) === 0, 'reject');
+  };
+  const c4 = I.connect(address, 3260, undefined);
+  const c6 = I.connect(addr6, 3260, undefined);
+  const r4 = await ir.event('rejected', c4);
+  const r6 = await ir.event('rejected', c6);
+  check(r4.privateData.toString('latin1', 0, 4) === 'busy' && r6.privateData.toString('latin1', 0, 4) === 'busy', 'reject private data');
+  const listeners = Object.values(seen).sort();
+  check(listeners.length === 2 && listeners[0] === l4.conn && listeners[1] === l6.conn, 'each family reached its own listener');
+  const c0 = I.connect(address, 3261, undefined);
+  const none = await ir.waitFor(() => ir.events.find((e) => e.conn === c0 && (e.type === 'rejected' || e.type === 'unreachable')), 'no listener answer');
+  result['portSharing'] = {
+    rejectStatus: [r4.status, r6.status], noListener: { type: none.type, status: 'status' in none ? none.status : NaN },
+  };
+  for (const c of [c4, c6, c0]) I.destroy(c);
+  for (const c of Object.keys(seen)) T.destroy(Number(c));
+  T.close();
+  I.close();
+  await new Promise<void>((resolve) => tcp.close(() => resolve()));
 }
 
 main().then(

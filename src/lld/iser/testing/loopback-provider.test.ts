@@ -257,3 +257,27 @@ test('disconnect flushes and tells both sides; destroy is safe twice; close free
   q.t.close();
   p.i.close();
 });
+
+test('close() inside a completion handler: no later batch, the peer is disconnected', async () => {
+  const fabric = new LoopbackFabric();
+  const tr = new Recorder('t');
+  const ir = new Recorder('i');
+  const t = fabric.provider().createEndpoint(tr, { batchSize: 2 });
+  const i = fabric.provider().createEndpoint(ir);
+  const tp = t.registerPool(4096);
+  const ip = i.registerPool(4096);
+  t.listen('10.9.9.9', 3260);
+  tr.onEvent = (ev) => {
+    if (ev.type === 'connect-request') t.accept(ev.conn, {});
+  };
+  const ic = i.connect('10.9.9.9', 3260, undefined);
+  const est = await tr.event('established');
+  for (let k = 0; k < 6; k++) assert.equal(t.postRdmaWrite(est.conn, tp.pool, 0, 64, ip.addr, ip.rkey, k, true), 0);
+  tr.onCompletion = (wc) => {
+    if (wc.wrId === 1) t.close();
+  };
+  await ir.event('disconnected', ic);
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(tr.batches, [2], 'the batch being read finishes, nothing after close');
+  i.close();
+});

@@ -135,7 +135,7 @@ export interface ConnInspection {
 }
 
 export class LoopbackEndpoint implements RdmaEndpoint {
-  readonly devices = ['loop0'];
+  readonly devices = [{ name: 'loop0', maxQpWr: 16384, maxSge: 32, maxCqe: 65535, maxQpRdAtom: 16, maxQpInitRdAtom: 16 }];
   readonly conns = new Map<ConnHandle, LoopbackConn>();
   readonly pools = new Map<PoolHandle, LoopbackPool>();
   private nextHandle = 1;
