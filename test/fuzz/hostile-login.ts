@@ -87,14 +87,14 @@ export class LoginFuzzer {
     };
     try {
       switch (r.int(9)) {
-        case 0: send(this.mutated(this.first(this.startKeys(false), 0, 1, true))); break;
+        case 0: send(this.mutated(this.login(this.startKeys(false), 0, 1, true))); break;
         case 1: send(this.login(this.badKeys(), 0, 1, true)); break;
         case 2: this.wrongStages(send); break;
         case 3: this.continuation(send); break;
         case 4: pdus += await this.chap(m); break;
         case 5: this.ffpPduInLogin(send); break;
         case 6: this.badJoin(send); break;
-        case 7: send(this.login(this.startKeys(r.chance(0.5)).concat(OPERATIONAL.map(([k, v]) => [k, r.chance(0.3) ? badValue(r) : v] as Pair)), 1, 3, true)); break;
+        case 7: send(this.login(this.startKeys(r.chance(0.5)).concat(this.badOperational()), 1, 3, true)); break;
         default: { // half a Login PDU, then silence or a cut
           const b = frame(this.login(this.startKeys(false), 0, 1, true), NO_DIGESTS);
           send(b.subarray(0, r.range(1, b.length - 1)));
@@ -121,8 +121,9 @@ export class LoginFuzzer {
     });
   }
 
-  private first(pairs: readonly Pair[], csg: number, nsg: number, transit: boolean): Pdu {
-    return this.login(pairs, csg, nsg, transit);
+  /** Operational keys straight away (no security stage), a third of them with wrong values. */
+  private badOperational(): Pair[] {
+    return OPERATIONAL.map(([k, v]) => [k, this.r.chance(0.3) ? badValue(this.r) : v] as Pair);
   }
 
   /** Random bytes of the BHS and the text overwritten (the text stays within the header's length). */
