@@ -2,6 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { IpcServer } from './ipc-server.js';
@@ -80,6 +81,42 @@ test('without a working SO_PEERCRED check every management connection is refused
     assert.equal(handled, 0);
     assert.ok(logs.some((l) => /^error: SO_PEERCRED cannot be read/.test(l)), logs.join('\n'));
     assert.ok(logs.some((l) => /management peer credentials unavailable: refused/.test(l)), logs.join('\n'));
+  } finally {
+    await server.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a client that half-closes after its request still gets the answer of a handler that answers later', async () => {
+  const dir = fs.mkdtempSync(join(tmpdir(), 'stgt-ipc-'));
+  const env = { TGT_IPC_SOCKET: join(dir, 'socket') };
+  // Like `lu new` opening its backing file: the answer comes after the client's EOF has arrived.
+  const server = await IpcServer.start({
+    controlPort: 13,
+    env,
+    peerCredReader: () => ({ pid: process.pid, uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 }),
+    handler: (_req, reply) => void setTimeout(() => reply(0, 'late\n'), 50),
+  });
+  try {
+    const req = ipc.emptyRequest();
+    Object.assign(req, { mode: ipc.MODE_TARGET, op: ipc.OP_SHOW, payload: 'x=1' });
+    const got = await new Promise<Buffer>((resolve) => {
+      const chunks: Buffer[] = [];
+      const s = net.connect(server.path, () => s.end(ipc.encodeRequest(req)));
+      s.on('data', (c: Buffer) => chunks.push(c));
+      s.on('error', () => undefined);
+      s.on('close', () => resolve(Buffer.concat(chunks)));
+    });
+    assert.deepEqual(got, ipc.encodeResponse(0, 'late\n'));
+    // A client that half-closes before its request is complete is closed unanswered.
+    const partial = await new Promise<Buffer>((resolve) => {
+      const chunks: Buffer[] = [];
+      const s = net.connect(server.path, () => s.end(ipc.encodeRequest(req).subarray(0, 60)));
+      s.on('data', (c: Buffer) => chunks.push(c));
+      s.on('error', () => undefined);
+      s.on('close', () => resolve(Buffer.concat(chunks)));
+    });
+    assert.equal(partial.length, 0);
   } finally {
     await server.close();
     fs.rmSync(dir, { recursive: true, force: true });

@@ -88,7 +88,10 @@ export class IpcServer {
       if (peerCred === null) {
         opts.log?.('error', 'SO_PEERCRED cannot be read (koffi failed to load): every management request will be refused');
       }
-      const server = net.createServer((sock) => {
+      // allowHalfOpen: a client may shut down its sending side once its request is out (tgt only
+      // reads the request and then writes the answer); net's default would end our side at that
+      // EOF, before a handler that answers later (opening a backing file) could reply.
+      const server = net.createServer({ allowHalfOpen: true }, (sock) => {
         if (!checkPeer(sock, peerCred, opts)) return;
         serveConnection(sock, opts);
       });
@@ -142,6 +145,10 @@ function serveConnection(sock: net.Socket, opts: IpcServerOptions): void {
   let req: ipc.IpcRequest | null = null;
   let answered = false;
   sock.on('error', () => undefined);
+  // EOF before the request was complete: nothing will be answered.
+  sock.on('end', () => {
+    if (!answered) sock.destroy();
+  });
   sock.on('data', (chunk) => {
     if (answered) return;
     buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
