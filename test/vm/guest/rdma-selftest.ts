@@ -17,6 +17,9 @@ import {
 import { Recorder } from '../../../src/lld/iser/testing/recorder.js';
 
 const MiB = 1 << 20;
+/** Generous: the guest runs under TCG on a shared machine (a boot has taken 47 s). */
+const WAIT_MS = 90_000;
+const CM_TIMEOUT = { timeoutMs: 10_000 };
 const address = process.argv[2] ?? '10.0.2.15';
 const address6 = process.argv[3];
 const result: Record<string, unknown> = { address };
@@ -64,13 +67,13 @@ async function main(): Promise<void> {
   await new Promise<void>((resolve) => warm.listen(0, '127.0.0.1', resolve));
   await new Promise<void>((resolve) => warm.close(() => resolve()));
   const before = fds().length;
-  provider.createEndpoint(new Recorder('warm-up')).close();
+  provider.createEndpoint(new Recorder('warm-up', WAIT_MS)).close();
   const baseline = fds();
   result['fdsBeforeFirstEndpoint'] = before;
   result['fdsBaseline'] = baseline.length;
 
-  const tr = new Recorder('target');
-  const ir = new Recorder('initiator');
+  const tr = new Recorder('target', WAIT_MS);
+  const ir = new Recorder('initiator', WAIT_MS);
   const T: RdmaEndpoint = provider.createEndpoint(tr, { batchSize: 16 });
   const I: RdmaEndpoint = provider.createEndpoint(ir);
   result['fdsWithTwoEndpoints'] = fds().length;
@@ -100,7 +103,7 @@ async function main(): Promise<void> {
     if (ev.type !== 'route-resolved') return;
     for (let k = 0; k < 4; k++) check(I.postRecv(ev.conn, ip.pool, CTRL + k * 1024, 1024, 200 + k) === 0, 'initiator postRecv');
   };
-  const ic = I.connect(address, l.port, reqData, { responderResources: 4, initiatorDepth: 1, retryCount: 7, rnrRetryCount: 6, sendDepth: 64, recvDepth: 16 });
+  const ic = I.connect(address, l.port, reqData, { ...CM_TIMEOUT, responderResources: 4, initiatorDepth: 1, retryCount: 7, rnrRetryCount: 6, sendDepth: 64, recvDepth: 16 });
   const req = await tr.event('connect-request');
   check(req.listener === l.conn, 'connect-request names the listener');
   check(req.privateData.subarray(0, reqData.length).equals(reqData), 'target sees the initiator private data');
@@ -209,7 +212,7 @@ async function main(): Promise<void> {
   if (after.length !== baseline.length) result['fdDiff'] = after.filter((x) => !baseline.includes(x));
   check(after.length === baseline.length, 'fd count back to the baseline');
   // A second cycle returns to the same count: nothing accumulates per endpoint.
-  provider.createEndpoint(new Recorder('again')).close();
+  provider.createEndpoint(new Recorder('again', WAIT_MS)).close();
   check(fds().length === baseline.length, 'fd count after a second endpoint');
   result['totalMs'] = Date.now() - t0;
 }
@@ -220,8 +223,8 @@ async function main(): Promise<void> {
  * initiator sees 'disconnected' (destroying a connected cm id sends the DREQ).
  */
 async function ipv6AndCloseInHandler(provider: RdmaProvider, addr6: string): Promise<void> {
-  const tr = new Recorder('target6');
-  const ir = new Recorder('initiator6');
+  const tr = new Recorder('target6', WAIT_MS);
+  const ir = new Recorder('initiator6', WAIT_MS);
   const T = provider.createEndpoint(tr, { batchSize: 4 });
   const I = provider.createEndpoint(ir);
   const tp = T.registerPool(65536);
@@ -234,7 +237,7 @@ async function ipv6AndCloseInHandler(provider: RdmaProvider, addr6: string): Pro
     check(ev.peerAddress === addr6 && ev.localAddress === addr6, `IPv6 addresses in connect-request (${ev.peerAddress})`);
     check(T.accept(ev.conn, { sendDepth: 64, recvDepth: 4 }) === 0, 'IPv6 accept');
   };
-  const ic = I.connect(addr6, l.port, undefined, { sendDepth: 8, recvDepth: 4 });
+  const ic = I.connect(addr6, l.port, undefined, { ...CM_TIMEOUT, sendDepth: 8, recvDepth: 4 });
   await ir.event('established', ic);
   await tr.event('established', tc);
   fill(tp.buffer, 0, 40 * 1024, pattern(4));
@@ -267,8 +270,8 @@ async function portSharing(provider: RdmaProvider, addr6: string): Promise<void>
     tcp.once('error', reject);
     tcp.listen(3260, address, resolve);
   });
-  const tr = new Recorder('target-3260');
-  const ir = new Recorder('initiator-3260');
+  const tr = new Recorder('target-3260', WAIT_MS);
+  const ir = new Recorder('initiator-3260', WAIT_MS);
   const T = provider.createEndpoint(tr);
   const I = provider.createEndpoint(ir);
   const l4 = T.listen('0.0.0.0', 3260);
@@ -279,14 +282,14 @@ async function portSharing(provider: RdmaProvider, addr6: string): Promise<void>
     seen[ev.conn] = ev.listener;
     check(T.reject(ev.conn, Buffer.from('busy')) === 0, 'reject');
   };
-  const c4 = I.connect(address, 3260, undefined);
-  const c6 = I.connect(addr6, 3260, undefined);
+  const c4 = I.connect(address, 3260, undefined, CM_TIMEOUT);
+  const c6 = I.connect(addr6, 3260, undefined, CM_TIMEOUT);
   const r4 = await ir.event('rejected', c4);
   const r6 = await ir.event('rejected', c6);
   check(r4.privateData.toString('latin1', 0, 4) === 'busy' && r6.privateData.toString('latin1', 0, 4) === 'busy', 'reject private data');
   const listeners = Object.values(seen).sort();
   check(listeners.length === 2 && listeners[0] === l4.conn && listeners[1] === l6.conn, 'each family reached its own listener');
-  const c0 = I.connect(address, 3261, undefined);
+  const c0 = I.connect(address, 3261, undefined, CM_TIMEOUT);
   const none = await ir.waitFor(() => ir.events.find((e) => e.conn === c0 && (e.type === 'rejected' || e.type === 'unreachable')), 'no listener answer');
   result['portSharing'] = {
     rejectStatus: [r4.status, r6.status], noListener: { type: none.type, status: 'status' in none ? none.status : NaN },

@@ -27,7 +27,11 @@ export class Recorder implements RdmaHandlers {
   onCompletion: ((wc: Wc) => void) | null = null;
   private waiters: Waiter[] = [];
 
-  constructor(readonly name = 'endpoint') {}
+  /** `timeoutMs`: how long waitFor/event/completion wait by default before failing with what was seen. */
+  constructor(
+    readonly name = 'endpoint',
+    readonly timeoutMs = 20_000,
+  ) {}
 
   onCmEvents(events: readonly CmEvent[]): void {
     for (const ev of events) {
@@ -52,7 +56,7 @@ export class Recorder implements RdmaHandlers {
   }
 
   /** Resolves with the first truthy value of `probe`, checked now and after every delivery. */
-  waitFor<T>(probe: () => T | undefined | null | false, what: string, timeoutMs = 20_000): Promise<T> {
+  waitFor<T>(probe: () => T | undefined | null | false, what: string, timeoutMs = this.timeoutMs): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiters = this.waiters.filter((w) => w !== waiter);
