@@ -1,8 +1,11 @@
 // Unit tests of the RDMA provider loader: interface version check and shape check with fake addon objects.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import {
-  checkProvider, loadRdmaProvider, probeRdma, RDMA_PROVIDER_VERSION, RdmaUnavailable, WC_STRIDE, WcOpcode, WcStatus,
+  checkProvider, findAddon, loadRdmaProvider, probeRdma, RDMA_PROVIDER_VERSION, RdmaUnavailable, WC_STRIDE, WcOpcode, WcStatus,
 } from './rdma-provider.js';
 
 const fn = (): never => {
@@ -72,4 +75,23 @@ test('completion constants are verbs.h values', () => {
   assert.equal(WcStatus.RemAccessErr, 10);
   assert.equal(WcStatus.RnrRetryExcErr, 13);
   assert.equal(WC_STRIDE, 5);
+});
+
+// The real addon when `npm run build:native` built it (CI does): its v2 entry points fail cleanly
+// on a machine without an RDMA CM — an Error with errno, nothing left behind, no crash.
+const here = dirname(fileURLToPath(import.meta.url));
+const built = findAddon(here, {});
+test('real addon: v2 shape; createEndpoint validates handlers and throws with errno where RDMA CM is missing', { skip: built === null ? 'addon not built (npm run build:native)' : false }, () => {
+  const p = loadRdmaProvider(built!, (x) => createRequire(import.meta.url)(x) as unknown);
+  assert.throws(() => p.createEndpoint({} as never), /handlers.onCmEvents and handlers.onCompletions must be functions/);
+  const handlers = { onCmEvents: () => {}, onCompletions: () => {} };
+  if (p.cmProbe() === '') return; // a machine with RDMA: the VM test covers endpoints
+  for (let k = 0; k < 3; k++) {
+    assert.throws(() => p.createEndpoint(handlers), (e: unknown) => {
+      const err = e as Error & { errno?: number; syscall?: string };
+      assert.equal(typeof err.errno, 'number');
+      assert.equal(err.syscall, 'rdma_create_event_channel');
+      return true;
+    });
+  }
 });
