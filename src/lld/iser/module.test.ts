@@ -12,6 +12,7 @@ import {
   findAddon, NO_DEVICE, probeRdma, RDMA_PROVIDER_VERSION, RdmaUnavailable, sysfsDevices, type ProbeDeps, type RdmaProvider,
 } from './rdma-provider.js';
 import { LLD_API_VERSION, type LldContext } from '../api.js';
+import { LoopbackFabric } from './testing/loopback-provider.js';
 
 const fakeProvider = (over: Partial<RdmaProvider> = {}): RdmaProvider => ({
   providerVersion: RDMA_PROVIDER_VERSION,
@@ -42,9 +43,14 @@ test('module object declares the LLD contract', () => {
 test('--iser arguments: tgt keys parsed, unknown keys and bad values refused', () => {
   assert.deepEqual(parseIserArgs(''), ISER_DEFAULTS);
   assert.deepEqual(parseIserArgs('port=3261,nop=on,pool_sz_mb=64,buf_sz_kb=128,cq_vector=2'), {
-    port: 3261, nop: true, poolSizeMb: 64, bufSizeKb: 128, cqVector: 2,
+    port: 3261, portals: [], nop: true, poolSizeMb: 64, bufSizeKb: 128, cqVector: 2,
   });
-  assert.throws(() => parseIserArgs('portal=1.2.3.4'), /unknown argument 'portal'/);
+  // stgt's portal= (repeatable, IPv6 in brackets) beside tgt's port=.
+  assert.deepEqual(parseIserArgs('portal=10.0.2.15:3260,portal=[fd00::1]').portals, [
+    { host: '10.0.2.15', port: 3260 }, { host: 'fd00::1', port: 3260 },
+  ]);
+  assert.throws(() => parseIserArgs('portal=1.2.3.4:x'), /portal=1.2.3.4:x: expected ADDR\[:PORT\]/);
+  assert.throws(() => parseIserArgs('bogus=1'), /unknown argument 'bogus'/);
   assert.throws(() => parseIserArgs('port=70000'), /port=70000/);
   assert.throws(() => parseIserArgs('nop=yes'), /expected on or off/);
 });
@@ -83,17 +89,22 @@ test('probe: wrong provider version, not a provider, load failure, CM failure', 
     /RDMA connection manager unavailable \(load rdma_ucm\): rdma_create_event_channel: No such device/);
 });
 
-test('init with a working provider returns a driver and logs the devices', async () => {
-  const c = ctx('port=3262');
-  const d = initIser(c, deps());
+test('init with a working provider listens on the portals and serves targets', async () => {
+  const fabric = new LoopbackFabric();
+  const c = ctx('port=3262,portal=192.0.2.50:3263');
+  const d = initIser(c, deps({}, fabric.provider()));
   assert.equal(d.options.port, 3262);
-  assert.deepEqual(d.devices.map((x) => x.name), ['rxe0']);
-  assert.match(c.lines[0]!, /^info: RDMA devices: rxe0 \(InfiniBand\)$/);
-  // Without the iSER data transport a target on iser could not be reached: refuse to create one.
-  assert.equal(d.targetCreate().err, 22);
-  assert.equal(d.isClosed, false);
+  assert.deepEqual(d.devices.map((x) => x.name), ['loop0']);
+  assert.match(c.lines[0]!, /^info: RDMA devices: loop0 \(InfiniBand\)$/);
+  assert.equal(d.portalShow(), 'Portal: 192.0.2.50:3263,1\n');
+  assert.equal(d.targetCreate(1).err, 0);
   await d.exit();
-  assert.equal(d.isClosed, true);
+});
+
+test('without portals iser listens on the wildcard addresses of its port', async () => {
+  const d = initIser(ctx('port=3264'), deps({}, new LoopbackFabric().provider()));
+  assert.equal(d.portalShow(), 'Portal: 0.0.0.0:3264,1\nPortal: [::]:3264,1\n');
+  await d.exit();
 });
 
 test('init reports a bad --iser argument before looking at RDMA', () => {

@@ -1,8 +1,12 @@
-// `tgtd --iser port=N,nop=on|off,pool_sz_mb=N,buf_sz_kb=N,cq_vector=N`: the iser LLD's arguments (tgt-compat.md A1; tgt doc/README.iser).
+// `tgtd --iser port=N,portal=ADDR[:PORT],nop=on|off,pool_sz_mb=N,buf_sz_kb=N,cq_vector=N`: the iser LLD's arguments (tgt-compat.md A1; tgt doc/README.iser).
+
+import { parsePortal, type Portal } from '../../iscsi/portal.js';
 
 export interface IserOptions {
-  /** TCP port the RDMA CM listens on (tgt default 3260; wildcard IPv4/IPv6 addresses, no per-address portals). */
+  /** Port the RDMA CM listens on when no portal is given (tgt default 3260, wildcard IPv4 and IPv6). */
   port: number;
+  /** stgt: addresses to listen on (`portal=ADDR[:PORT]`, repeatable; IPv6 as [ADDR]:PORT). */
+  portals: Portal[];
   /** Send NOP-In pings every 5 s. */
   nop: boolean;
   /** Size of the pre-registered buffer pool in MiB (tgt default 1024). */
@@ -13,7 +17,9 @@ export interface IserOptions {
   cqVector: number;
 }
 
-export const ISER_DEFAULTS: Readonly<IserOptions> = { port: 3260, nop: false, poolSizeMb: 1024, bufSizeKb: 512, cqVector: -1 };
+export const ISER_DEFAULTS: Readonly<IserOptions> = {
+  port: 3260, portals: [], nop: false, poolSizeMb: 1024, bufSizeKb: 512, cqVector: -1,
+};
 
 function uint(key: string, v: string, max: number): number {
   if (!/^\d+$/.test(v) || Number(v) > max) throw new Error(`--iser ${key}=${v}: not a number in 0..${max}`);
@@ -22,7 +28,7 @@ function uint(key: string, v: string, max: number): number {
 
 /** Parses the comma-separated argument string; throws on an unknown key or a bad value. */
 export function parseIserArgs(args: string): IserOptions {
-  const o: IserOptions = { ...ISER_DEFAULTS };
+  const o: IserOptions = { ...ISER_DEFAULTS, portals: [] };
   for (const part of args.split(',')) {
     if (part === '') continue;
     const eq = part.indexOf('=');
@@ -32,6 +38,12 @@ export function parseIserArgs(args: string): IserOptions {
       case 'port':
         o.port = uint(key, v, 65535);
         break;
+      case 'portal': {
+        const p = parsePortal(v);
+        if (p === null) throw new Error(`--iser portal=${v}: expected ADDR[:PORT]`);
+        o.portals.push(p);
+        break;
+      }
       case 'nop':
         if (v !== 'on' && v !== 'off') throw new Error(`--iser nop=${v}: expected on or off`);
         o.nop = v === 'on';
@@ -41,6 +53,7 @@ export function parseIserArgs(args: string): IserOptions {
         break;
       case 'buf_sz_kb':
         o.bufSizeKb = uint(key, v, 1 << 20);
+        if (o.bufSizeKb < 4) throw new Error(`--iser buf_sz_kb=${v}: at least 4`);
         break;
       case 'cq_vector':
         o.cqVector = uint(key, v, 1 << 16);
