@@ -70,6 +70,12 @@ export interface NegotiatorOptions {
   leading: boolean;
 }
 
+/**
+ * The largest data segment an iSER target receives (its TargetRecvDataSegmentLength at most): the
+ * data room of the iser LLD's receive buffers, the RFC's default MaxRecvDataSegmentLength.
+ */
+export const ISER_RECV_DATA_LIMIT = 8192;
+
 export class OperationalNegotiator {
   /** Negotiated values by key name, in tgt's internal form (booleans 0/1, digest 1/2). */
   private readonly vals = new Map<string, number>();
@@ -88,6 +94,8 @@ export class OperationalNegotiator {
       if (name === 'InitialR2T') return 1;
       if (name === 'ImmediateData') return 0;
       if (name === 'HeaderDigest' || name === 'DataDigest') return 1;
+      // What one iSER receive holds: with no immediate or unsolicited data only control PDUs come.
+      if (name === 'TargetRecvDataSegmentLength') return Math.min(this.tp.value(name), ISER_RECV_DATA_LIMIT);
     }
     if (name === 'RDMAExtensions') return this.opts.transport === 'iser' ? 1 : 0;
     if (name === 'iSCSIProtocolLevel') return OUR_PROTOCOL_LEVEL;

@@ -7,11 +7,12 @@
 // waits for one (FIFO): it is never failed for lack of memory.
 
 import type { PoolHandle, RdmaEndpoint, RegisteredPool } from './rdma-provider-api.js';
+import { ISER_RECV_DATA_LIMIT } from '../../iscsi/negotiate.js';
 
 /** Room before the data segment in a control slot: iSER header (28) + BHS (48) + AHS (up to 256). */
 export const CONTROL_HEADROOM = 28 + 48 + 256;
-/** Data segment room of a control slot: login and text PDUs of up to 8 KiB (RFC 7143 default MRDSL). */
-export const CONTROL_DATA = 8192;
+/** Data segment room of a control slot: login and text PDUs up to what login declared we receive. */
+export const CONTROL_DATA = ISER_RECV_DATA_LIMIT;
 export const CONTROL_SLOT = CONTROL_HEADROOM + CONTROL_DATA;
 
 /** A connection's receive and send slots in one registration. */
