@@ -239,13 +239,14 @@ test('iSER: RDMAExtensions=Yes forces InitialR2T=Yes, ImmediateData=No, no diges
   assert.equal(k.get('ImmediateData'), 'No');
   assert.equal(k.get('RDMAExtensions'), 'Yes');
   assert.equal(k.get('InitiatorRecvDataSegmentLength'), '131072');
-  assert.equal(k.get('TargetRecvDataSegmentLength'), '262144');
+  // What one iser receive buffer holds (ISER_RECV_DATA_LIMIT), below tgt's 262144 default.
+  assert.equal(k.get('TargetRecvDataSegmentLength'), '8192');
   assert.equal(k.has('MaxRecvDataSegmentLength'), false);
   assert.equal(r.done, true);
   const p = e.result!.params;
   assert.equal(p.rdmaExtensions, true);
   assert.equal(p.maxRecvDataSegmentLength, 131072);
-  assert.equal(p.targetMaxRecvDataSegmentLength, 262144);
+  assert.equal(p.targetMaxRecvDataSegmentLength, 8192);
   assert.equal(p.immediateData, false);
 });
 
