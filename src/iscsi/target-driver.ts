@@ -11,7 +11,7 @@ import { SessionTable, errorText } from './session-table.js';
 import type { IscsiSession } from './session.js';
 import type { IscsiConnection, ConnectionHost } from './connection.js';
 import { IscsiLoginHost, type IscsiLoginDriver, type IscsiServices } from './login-host.js';
-import type { Portal } from './portal.js';
+import { formatPortal, parsePortal, type Portal } from './portal.js';
 
 /** A management answer: 0 or a tgtadm error code, and text (the LLD contract's LldMgmtResult). */
 export interface MgmtResult {
@@ -51,8 +51,57 @@ export abstract class IscsiTargetDriver implements ConnectionHost, IscsiLoginDri
     this.ctx.log(level, msg);
   }
 
-  /** The transport's portals (for SendTargets' TargetAddress). */
-  abstract portalList(): Portal[];
+  // ------------------------------------------------------------------ portals
+
+  private readonly portals = new Map<string, { portal: Portal; close: () => Promise<void> }>();
+
+  /** Start listening on `p` (throws with the reason); returns how to stop. */
+  protected abstract openPortal(p: Portal): Promise<() => Promise<void>>;
+
+  protected async listen(p: Portal): Promise<void> {
+    const key = formatPortal(p);
+    if (this.portals.has(key)) throw new Error(`portal ${key} exists`);
+    const close = await this.openPortal(p);
+    this.portals.set(key, { portal: p, close });
+  }
+
+  /** The portals (for SendTargets' TargetAddress and `--mode portal --op show`). */
+  portalList(): Portal[] {
+    return [...this.portals.values()].map((p) => p.portal);
+  }
+
+  portalShow(): string {
+    return [...this.portals.keys()].map((k) => `Portal: ${k},1\n`).join('');
+  }
+
+  async portalCreate(param: string): Promise<MgmtResult> {
+    const p = parsePortal(param);
+    if (p === null) return { err: INVALID_REQUEST };
+    try {
+      await this.listen(p);
+      return OK;
+    } catch (e) {
+      this.log('warn', `${this.lldName}: portal ${param}: ${errorText(e)}`);
+      return { err: INVALID_REQUEST };
+    }
+  }
+
+  async portalDestroy(param: string): Promise<MgmtResult> {
+    const p = parsePortal(param);
+    const key = p === null ? '' : formatPortal(p);
+    const e = this.portals.get(key);
+    if (e === undefined) return { err: INVALID_REQUEST };
+    this.portals.delete(key);
+    await e.close();
+    return OK;
+  }
+
+  /** Stop listening everywhere (LLD stop). */
+  protected async closePortals(): Promise<void> {
+    const all = [...this.portals.values()];
+    this.portals.clear();
+    await Promise.all(all.map((p) => p.close()));
+  }
 
   /** A new transport connection: tgt closes it at once while the system is offline or no target exists. */
   protected admits(): boolean {

@@ -41,7 +41,7 @@ async function rig(args = `portal=${TARGET_ADDR}:3260,pool_sz_mb=16,buf_sz_kb=64
   };
   const logs: string[] = [];
   const ctx: LldContext = { args, services, log: (l, m) => void logs.push(`${l}: ${m}`) };
-  const driver = initIser(ctx, { addonPath: '/x', sysfs: () => ['loop0'], requireAddon: () => fabric.provider(TARGET_ADDR) });
+  const driver = await initIser(ctx, { addonPath: '/x', sysfs: () => ['loop0'], requireAddon: () => fabric.provider(TARGET_ADDR) });
   driver.targetCreate(1);
   const ini = new IserTestInitiator(fabric.provider('192.0.2.9'));
   ini.connect(TARGET_ADDR, 3260);

@@ -5,10 +5,9 @@
 // (wrId / WR_SPACE) and the work request within it. The data pool is registered on the first
 // connection, so `lldload iser` stays quick and a daemon without iSER sessions pins no memory.
 
-import type { LldDriver, LldMgmtResult } from '../api.js';
-import { TgtadmErr } from '../../scsi/tgtadm-codes.js';
+import type { LldDriver } from '../api.js';
 import { IscsiTargetDriver, type TargetDriverContext } from '../../iscsi/target-driver.js';
-import { formatPortal, parsePortal, type Portal } from '../../iscsi/portal.js';
+import type { Portal } from '../../iscsi/portal.js';
 import { WC_CONN, WC_STATUS, WC_BYTE_LEN, WC_STRIDE, type CmEvent, type CompletionBatch, type ConnHandle, type ConnectRequestEvent, type RdmaDevice, type RdmaEndpoint, type RdmaProvider } from './rdma-provider-api.js';
 import { IserConnection, WR_SPACE, type IserConnectionHost } from './iser-connection.js';
 import { DataPool } from './buffers.js';
@@ -25,7 +24,6 @@ const MAX_READS = 16;
 export class IserTargetDriver extends IscsiTargetDriver implements LldDriver, IserConnectionHost {
   readonly lldName = 'iser';
   readonly endpoint: RdmaEndpoint;
-  private readonly listeners = new Map<string, { portal: Portal; conn: ConnHandle }>();
   private readonly byHandle = new Map<ConnHandle, IserConnection>();
   private readonly byId = new Map<number, IserConnection>();
   private nextId = 1;
@@ -42,50 +40,19 @@ export class IserTargetDriver extends IscsiTargetDriver implements LldDriver, Is
   }
 
   /** Listen on every portal (default: the wildcard addresses on options.port). Throws with the reason. */
-  start(portals: readonly Portal[]): void {
+  async start(portals: readonly Portal[]): Promise<void> {
     const list = portals.length > 0 ? portals : [{ host: '0.0.0.0', port: this.options.port }, { host: '::', port: this.options.port }];
     try {
-      for (const p of list) this.listen(p);
+      for (const p of list) await this.listen(p);
     } catch (e) {
       this.endpoint.close();
       throw e;
     }
   }
 
-  private listen(p: Portal): void {
-    const key = formatPortal(p);
-    if (this.listeners.has(key)) throw new Error(`portal ${key} exists`);
+  protected async openPortal(p: Portal): Promise<() => Promise<void>> {
     const l = this.endpoint.listen(p.host, p.port, 128);
-    this.listeners.set(key, { portal: p, conn: l.conn });
-  }
-
-  portalList(): Portal[] {
-    return [...this.listeners.values()].map((l) => l.portal);
-  }
-
-  portalShow(): string {
-    return [...this.listeners.keys()].map((k) => `Portal: ${k},1\n`).join('');
-  }
-
-  async portalCreate(param: string): Promise<LldMgmtResult> {
-    const p = parsePortal(param);
-    if (p === null) return { err: TgtadmErr.InvalidRequest };
-    try {
-      this.listen(p);
-      return { err: 0 };
-    } catch (e) {
-      this.log('warn', `iser portal ${param}: ${(e as Error).message}`);
-      return { err: TgtadmErr.InvalidRequest };
-    }
-  }
-
-  async portalDestroy(param: string): Promise<LldMgmtResult> {
-    const p = parsePortal(param);
-    const l = p === null ? undefined : this.listeners.get(formatPortal(p));
-    if (l === undefined) return { err: TgtadmErr.InvalidRequest };
-    this.listeners.delete(formatPortal(l.portal));
-    this.endpoint.destroy(l.conn);
-    return { err: 0 };
+    return async () => this.endpoint.destroy(l.conn);
   }
 
   dataPool(): DataPool {
@@ -196,6 +163,7 @@ export class IserTargetDriver extends IscsiTargetDriver implements LldDriver, Is
 
   async exit(): Promise<void> {
     this.closeAll('driver exit');
+    await this.closePortals();
     for (const c of [...this.byHandle.values()]) c.onDisconnected();
     this.pool?.release();
     this.pool = null;

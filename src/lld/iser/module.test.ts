@@ -92,7 +92,7 @@ test('probe: wrong provider version, not a provider, load failure, CM failure', 
 test('init with a working provider listens on the portals and serves targets', async () => {
   const fabric = new LoopbackFabric();
   const c = ctx('port=3262,portal=192.0.2.50:3263');
-  const d = initIser(c, deps({}, fabric.provider()));
+  const d = await initIser(c, deps({}, fabric.provider()));
   assert.equal(d.options.port, 3262);
   assert.deepEqual(d.devices.map((x) => x.name), ['loop0']);
   assert.match(c.lines[0]!, /^info: RDMA devices: loop0 \(InfiniBand\)$/);
@@ -102,13 +102,13 @@ test('init with a working provider listens on the portals and serves targets', a
 });
 
 test('without portals iser listens on the wildcard addresses of its port', async () => {
-  const d = initIser(ctx('port=3264'), deps({}, new LoopbackFabric().provider()));
+  const d = await initIser(ctx('port=3264'), deps({}, new LoopbackFabric().provider()));
   assert.equal(d.portalShow(), 'Portal: 0.0.0.0:3264,1\nPortal: [::]:3264,1\n');
   await d.exit();
 });
 
-test('init reports a bad --iser argument before looking at RDMA', () => {
-  assert.throws(() => initIser(ctx('bogus=1'), deps({ addonPath: null })), /unknown argument 'bogus'/);
+test('init reports a bad --iser argument before looking at RDMA', async () => {
+  await assert.rejects(initIser(ctx('bogus=1'), deps({ addonPath: null })), /unknown argument 'bogus'/);
 });
 
 test('findAddon: env override, upward search, absent', () => {

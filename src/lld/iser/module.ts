@@ -10,13 +10,13 @@ import { defaultProbeDeps, probeRdma, type ProbeDeps } from './rdma-provider.js'
 import { IserTargetDriver } from './driver.js';
 
 /** init with injectable RDMA dependencies (tests pass a fake or loopback provider). */
-export function initIser(ctx: LldContext, deps: ProbeDeps = defaultProbeDeps()): IserTargetDriver {
+export async function initIser(ctx: LldContext, deps: ProbeDeps = defaultProbeDeps()): Promise<IserTargetDriver> {
   // Arguments first: a typo in --iser is reported even on a machine without RDMA.
   const options = parseIserArgs(ctx.args);
   const { provider, devices } = probeRdma(deps);
   ctx.log('info', `RDMA devices: ${devices.map((d) => `${d.name} (${d.transport})`).join(', ')}`);
   const d = new IserTargetDriver(ctx, provider, devices, options);
-  d.start(options.portals);
+  await d.start(options.portals);
   ctx.log('info', `iser listening on ${d.portalList().map((p) => `${p.host}:${p.port}`).join(', ')}`);
   return d;
 }
