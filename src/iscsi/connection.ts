@@ -492,8 +492,11 @@ export abstract class IscsiConnection implements SessionConnection {
 
   /** Return a finished task to the pool for the next command (design.md §4). */
   protected recycle(task: IscsiTask): void {
-    // The read data is the command's, not the pool's: let it go now, not when the task is reused.
-    task.scsi.dataIn = null;
+    // The data is the command's, not the pool's: let it go now, not when the task is reused.
+    const t = task.scsi;
+    t.dataIn = null;
+    if (t.dataOut.length > 0) t.dataOut = [];
+    t.dataOutLength = 0;
     if (this.taskPool.length < TASK_POOL_MAX && this.state !== 'closed') this.taskPool.push(task);
   }
 

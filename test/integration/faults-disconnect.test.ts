@@ -187,13 +187,11 @@ test('initiator gone after 16 MiB of a 64 MiB READ: task freed, no nexus, memory
   await d.stop();
 });
 
-// Found by these tests (see /work/fault-findings.md): a live connection's pool of finished iSCSI
-// tasks (IscsiConnection.recycle) keeps each task's Data-In buffer until the task is reused, so a
-// session that went idle after N concurrent large reads keeps N x 64 MiB resident. A todo until
-// the pool drops the buffers when a task is recycled; it passes once that is fixed.
+// Found by these tests: a live connection's pool of finished iSCSI tasks (IscsiConnection.recycle)
+// kept each task's Data-In buffer until the task was reused, so a session that went idle after N
+// concurrent large reads kept N x 64 MiB resident; recycle now drops a task's data buffers.
 test('an idle session that finished 4 concurrent 64 MiB reads does not keep their buffers', {
   timeout: 60_000,
-  todo: 'IscsiConnection.recycle pools tasks with scsi.dataIn still set (src/iscsi, lead engineer)',
 }, async () => {
   const d = await start();
   const base = baseline(d);
