@@ -166,10 +166,17 @@ function updateTargets(core: TgtAdminCore, which: string): void {
   update(which);
 }
 
-/** Runs tgt-admin with `argv` (without the program name); returns the exit status. */
-export function runTgtAdmin(argv: readonly string[], io: Partial<RunnerOptions> = {}): number {
+/**
+ * Runs tgt-admin with `argv` (without the program name); returns the exit status. `makeRunner`
+ * lets a test answer tgtadm, lsof and sg_inq itself instead of running them (the fuzzer).
+ */
+export function runTgtAdmin(
+  argv: readonly string[],
+  io: Partial<RunnerOptions> = {},
+  makeRunner: (o: RunnerOptions) => Runner = (o) => new Runner(o),
+): number {
   const a = parseTgtAdminArgs(argv);
-  const run = new Runner({ pretend: a.pretend, verbose: a.verbose, ...io });
+  const run = makeRunner({ pretend: a.pretend, verbose: a.verbose, ...io });
   for (const w of a.warnings) run.err(w);
   const core = new TgtAdminCore(a, run, io.env ?? process.env);
   try {
