@@ -7,6 +7,9 @@
 
 import { runHostileInitiator, type HostileResult } from './hostile-initiator.js';
 import { finishHostileDaemon, startHostileDaemon } from './hostile-daemon.js';
+import { TestDaemon } from '../helpers/daemon.js';
+import { runMgmtFuzz } from './mgmt-fuzz.js';
+import { runConfFuzz } from './conf-fuzz.js';
 
 export interface FuzzArgs {
   /** Units of work to send (PDUs, requests, files: the fuzzer's own unit). */
@@ -56,12 +59,53 @@ async function iscsi(a: FuzzArgs): Promise<FuzzReport> {
   };
 }
 
-/**
- * The fuzzers `--only` can name. mgmt (the management socket) and conf (targets.conf through
- * tgt-admin) are registered here by their authors.
- */
+/** `--pdus` management requests against a fresh tgtd (test/fuzz/mgmt-fuzz.ts). */
+async function mgmt(a: FuzzArgs): Promise<FuzzReport> {
+  const d = await TestDaemon.start();
+  try {
+    await d.addTarget(1, 'iqn.2026-11.org.stgt.fuzz:mgmt');
+    const { stats: s, failures } = await runMgmtFuzz(d, { seed: a.seed, requests: a.pdus, log: a.log });
+    await d.stop().catch((e: Error) => failures.push(`tgtd did not stop cleanly: ${e.message}`));
+    return {
+      lines: [
+        ['seed', `0x${a.seed.toString(16)}`], ['requests', s.requests], ['owed an answer', s.mustAnswer], ['answered', s.answered],
+        ['abandoned', s.abandoned], ['split', s.split], ['half-open', s.halfOpen],
+        ['kinds', Object.entries(s.kinds).map(([k, v]) => `${k} ${v}`).join(', ')],
+        ['codes', Object.entries(s.codes).map(([k, v]) => `${k}:${v}`).join(' ')],
+        ['targets left', s.targetsLeft], ['accounts left', s.accountsLeft], ['elapsed', `${(s.elapsedMs / 1000).toFixed(1)} s`],
+      ],
+      failures,
+    };
+  } finally {
+    d.kill();
+  }
+}
+
+/** `--pdus` targets.conf files, a few of them through bin/tgt-admin (test/fuzz/conf-fuzz.ts). */
+async function conf(a: FuzzArgs): Promise<FuzzReport> {
+  const d = await TestDaemon.start();
+  try {
+    const processRuns = Math.min(200, Math.max(40, Math.ceil(a.pdus / 125)));
+    const { stats: s, failures } = await runConfFuzz({ seed: a.seed, configs: a.pdus, processRuns, daemon: d, log: a.log });
+    return {
+      lines: [
+        ['seed', `0x${a.seed.toString(16)}`], ['configs', s.configs], ['parsed', s.parsed], ['config errors', s.configErrors],
+        ['warnings', s.warnings], ['tgt-admin exits', Object.entries(s.adminExit).map(([k, v]) => `${k}:${v}`).join(' ')],
+        ['processes', s.processRuns], ['process exits', Object.entries(s.processExit).map(([k, v]) => `${k}:${v}`).join(' ')],
+        ['elapsed', `${(s.elapsedMs / 1000).toFixed(1)} s`],
+      ],
+      failures,
+    };
+  } finally {
+    d.kill();
+  }
+}
+
+/** The fuzzers `--only` can name. */
 export const FUZZERS: Fuzzer[] = [
   { name: 'iscsi', describe: 'hostile iSCSI initiator (test/fuzz/hostile-initiator.ts)', run: iscsi },
+  { name: 'mgmt', describe: 'management socket requests, --pdus of them (test/fuzz/mgmt-fuzz.ts)', run: mgmt },
+  { name: 'conf', describe: 'targets.conf files through the parser and tgt-admin, --pdus of them (test/fuzz/conf-fuzz.ts)', run: conf },
 ];
 
 /** Names --only accepts even before their fuzzer is registered. */
