@@ -265,9 +265,13 @@ export class TestDaemon {
       '-b', path, ...extra);
   }
 
-  /** Waits until the daemon's stderr matches. */
-  waitForLog(re: RegExp, timeoutMs = 10_000): Promise<void> {
-    return waitFor(() => re.test(this.stderr), timeoutMs, `tgtd log ${String(re)}`);
+  /**
+   * Waits until the daemon's stderr (from offset `from`) matches. Use this, not a match on
+   * `stderr` right after a tgtadm or SCSI answer: the answer and the log line reach this process
+   * through different pipes, and the answer can come first.
+   */
+  waitForLog(re: RegExp, timeoutMs = 10_000, from = 0): Promise<void> {
+    return waitFor(() => re.test(this.stderr.slice(from)), timeoutMs, `tgtd log ${String(re)} (stderr so far:\n${this.stderr.slice(from)})`);
   }
 
   /** Text of /proc/PID/maps of the daemon (what shared libraries it has mapped). */

@@ -103,8 +103,8 @@ test('backing file truncated under the LUN: past the new end a MEDIUM ERROR, ins
   assert.deepEqual(senseTriple(across.sense), [0x03, 0x11, 0x00], 'a read across the new end fails as a whole');
   assert.equal(await capacityBlocks(c, 2), 32 * MIB_BLOCKS, 'READ CAPACITY keeps the size the LUN was made with');
   // The log says what happened, once (not a line per failed read).
+  await d.waitForLog(/truncated\.img: read at byte \d+ is past the end of the file \(8388608 bytes now, 33554432 when the LU was created\)/);
   assert.equal((d.stderr.match(/past the end of the file/g) ?? []).length, 1, d.stderr);
-  assert.match(d.stderr, /truncated\.img: read at byte \d+ is past the end of the file \(8388608 bytes now, 33554432 when the LU was created\)/);
   // The memory LUN beside it, and the inside of this one, keep working on the same session.
   const m = pattern(64, 3);
   assert.equal((await c.write16(1, 0, m)).status, 0);

@@ -73,13 +73,13 @@ test('a module with another API version is refused with both versions named', as
   writeFileSync(file, "export default { kind: 'bs', apiVersion: 2, name: 'future', init() { return { open() {} }; } };\n");
   const r = await d.tgtadm('--mode', 'system', '--op', 'bsload', '--bstype', file);
   assert.equal(r.code, 22);
-  assert.match(d.stderr, /module future has API version 2, this tgtd supports 1/);
+  await d.waitForLog(/module future has API version 2, this tgtd supports 1/);
 
   const wrongKind = join(d.dir, 'not-a-store.mjs');
   writeFileSync(wrongKind, "export default { kind: 'lld', apiVersion: 1, name: 'oops', init() { return {}; } };\n");
   const k = await d.tgtadm('--mode', 'system', '--op', 'bsload', '--bstype', wrongKind);
   assert.equal(k.code, 22);
-  assert.match(d.stderr, /module oops is a lld module, not bs/);
+  await d.waitForLog(/module oops is a lld module, not bs/);
 
   // Neither became usable, and the daemon still answers.
   const lun = await d.tgtadm('--mode', 'target', '--op', 'new', '--tid', '1', '-T', IQN);
@@ -95,7 +95,7 @@ test('a store whose init throws is marked error, and bsload retries it with fres
   writeFileSync(file, "export default { kind: 'bs', apiVersion: 1, name: 'flaky', init() { throw new Error('disk pool offline'); } };\n");
   const r = await d.tgtadm('--mode', 'system', '--op', 'bsload', '--bstype', file);
   assert.equal(r.code, 22);
-  assert.match(d.stderr, /flaky.*disk pool offline/);
+  await d.waitForLog(/flaky.*disk pool offline/);
   await d.addTarget(1, IQN);
   assert.equal((await d.tgtadm('--mode', 'logicalunit', '--op', 'new', '--tid', '1', '--lun', '1', '-b', 'x', '--bstype', 'flaky')).code, 22);
 
