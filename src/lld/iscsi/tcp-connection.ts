@@ -1,7 +1,7 @@
 // RFC 7143 over TCP: PDU framing from a byte stream (BHS, AHS, digests, padding), batched sends, and data movement with R2T/Data-Out and Data-In PDUs.
 
 import type { Socket } from 'node:net';
-import { IscsiConnection, type ConnectionHost } from '../../iscsi/connection.js';
+import { IscsiConnection, MAX_QUEUED_READ_BYTES, type ConnectionHost } from '../../iscsi/connection.js';
 import type { IscsiTask } from '../../iscsi/task.js';
 import * as W from '../../iscsi/pdu-write.js';
 import { dataInResidual, residualFlags } from '../../iscsi/responses.js';
@@ -40,16 +40,30 @@ export class TcpConnection extends IscsiConnection {
   private nextTTT = 1;
   /** A 'drain' listener is armed (see uncork). */
   private waitingDrain = false;
+  /** We stopped reading the socket until our unsent answers drain (see uncork). */
+  private readPaused = false;
   private readonly uncork = (): void => {
     if (!this.corked) return; // closeTransport flushed already
     this.corked = false;
     this.socket.uncork();
     // Back-pressure: an initiator that does not read what we send must not make us queue without
-    // bound. The connection holds back new commands until the socket drains (IscsiConnection.drained).
-    if (!this.waitingDrain && this.congested()) {
+    // bound. The connection holds back new commands until the socket drains (IscsiConnection.drained);
+    // and once answers of any kind (NOP-In echoes, Rejects, Text) pile up beyond the same bound, it
+    // stops reading, so the initiator's own TCP window closes instead of tgtd's memory growing.
+    const congested = this.congested();
+    const overfull = this.socket.writableLength > MAX_QUEUED_READ_BYTES;
+    if (overfull && !this.readPaused) {
+      this.readPaused = true;
+      this.socket.pause();
+    }
+    if (!this.waitingDrain && (congested || this.readPaused)) {
       this.waitingDrain = true;
       this.socket.once('drain', () => {
         this.waitingDrain = false;
+        if (this.readPaused && !this.isClosed) {
+          this.readPaused = false;
+          this.socket.resume();
+        }
         this.drained();
       });
     }
