@@ -82,8 +82,11 @@ export class MiniInitiator {
     }
   }
 
-  /** The next PDU from the target, or null when the connection closed or `ms` passed. */
-  recv(ms = 5000): Promise<Pdu | null> {
+  /**
+   * The next PDU from the target, or null when the connection closed or `ms` passed. The default
+   * is for answers that are due (login responses): long enough for a loaded machine.
+   */
+  recv(ms = 15_000): Promise<Pdu | null> {
     const q = this.queue.shift();
     if (q !== undefined) return Promise.resolve(q);
     if (this.closed) return Promise.resolve(null);
