@@ -1,7 +1,7 @@
 // Test fixture: a duck-typed net.Socket for TcpConnection (RFC 7143 over TCP) and a ConnectionUnderTest over it.
 //
 // The fake has only what TcpConnection uses: addresses, setNoDelay/setKeepAlive, 'data' /
-// 'error' / 'close' / 'drain' events, write/cork/uncork/end/destroy and writableLength. Bytes the
+// 'error' / 'close' / 'drain' events, write/cork/uncork/pause/resume/end/destroy and writableLength. Bytes the
 // target writes are kept and decoded back into PDUs, so the connection contract runs unchanged
 // over the real framer.
 
@@ -32,6 +32,16 @@ export class FakeSocket extends EventEmitter {
   }
   cork(): void {}
   uncork(): void {}
+  /** Reading paused by the connection (back-pressure); 'data' is only emitted by the test. */
+  paused = false;
+  pause(): this {
+    this.paused = true;
+    return this;
+  }
+  resume(): this {
+    this.paused = false;
+    return this;
+  }
   write(b: Buffer): boolean {
     this.written.push(Buffer.from(b));
     return true;
