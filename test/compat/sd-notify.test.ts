@@ -27,7 +27,8 @@ test('tgtd -f sends READY=1 to NOTIFY_SOCKET', { skip: havePython ? false : 'pyt
   const py = spawn('python3', ['-c', LISTENER, sock], { stdio: ['ignore', 'pipe', 'pipe'] });
   let got = '';
   py.stdout.setEncoding('utf8').on('data', (d: string) => (got += d));
-  const pyDone = new Promise<number | null>((res) => py.on('exit', (c) => res(c)));
+  // 'close', not 'exit': the exit can be seen before the printed line has been read from the pipe.
+  const pyDone = new Promise<number | null>((res) => py.on('close', (c) => res(c)));
   try {
     await waitFor(() => existsSync(sock), 10_000, 'the notify listener');
     const d = await startStgtTgtd({ NOTIFY_SOCKET: sock });
