@@ -22,7 +22,9 @@ function rawConnect(port: number): Promise<{ sock: net.Socket; closed: () => boo
 }
 
 test('connections that never log in are closed after login_timeout; logged-in sessions stay', async () => {
-  const d = await TestDaemon.start({ args: ['--iscsi', 'login_timeout=1'] });
+  // 5 s, not 1: the patient initiator's own login has to finish within the timeout too, and a
+  // loaded machine can take over a second for its round trips.
+  const d = await TestDaemon.start({ args: ['--iscsi', 'login_timeout=5'] });
   daemons.push(d);
   await d.addTarget(1, IQN);
   const silent = await rawConnect(d.iscsiPort);
@@ -34,7 +36,7 @@ test('connections that never log in are closed after login_timeout; logged-in se
     await waitFor(() => silent.closed() && half.closed(), 20_000, 'the target closing connections that never log in');
     // The logged-in session outlived the timeout: TEST UNIT READY is still answered.
     m.send(m.scsiBhs(Buffer.from([0, 0, 0, 0, 0, 0]), { lun: 0 }));
-    const r = await m.recv(5000);
+    const r = await m.recv(15_000);
     assert.ok(r !== null && (r.bhs[0]! & 0x3f) === 0x21, 'SCSI Response after the login timeout');
     assert.match(await d.tgtadmOk('--mode', 'target', '--op', 'show'), /I_T nexus: \d+/);
   } finally {
