@@ -173,9 +173,14 @@ export class TestDaemon {
   ) {
     proc.stdout?.setEncoding('utf8').on('data', (d: string) => (this.stdout += d));
     proc.stderr?.setEncoding('utf8').on('data', (d: string) => (this.stderr += d));
+    proc.on('exit', (code, signal) => {
+      this.exit = { code, signal };
+    });
+    // Settled on 'close', after stdout and stderr are drained: stop() reads the last log lines
+    // (an uncaught error is printed just before the exit, which can be seen first).
     this.exited = new Promise((res) =>
-      proc.on('exit', (code, signal) => {
-        this.exit = { code, signal };
+      proc.on('close', (code, signal) => {
+        this.exit ??= { code, signal };
         res();
       }),
     );
