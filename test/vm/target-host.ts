@@ -10,6 +10,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { repoRoot } from './image-cache.js';
+import { freePort as helperFreePort } from '../helpers/daemon.js';
 
 export type TargetKind = 'stgt' | 'debian';
 
@@ -42,17 +43,8 @@ export function targetBinaries(env: NodeJS.ProcessEnv = process.env): TargetBina
   return bins;
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+/** A free port below the ephemeral range (see test/helpers/daemon.ts freePort: a port-0 port can be taken by an outgoing connection before tgtd binds it). */
+export const freePort = (): Promise<number> => helperFreePort();
 
 export class HostTarget {
   readonly dir: string;
