@@ -153,12 +153,11 @@ no_nexus() {
   fail "the iser target still lists an I_T nexus 30 s after logout"
 }
 
-# Nothing in tgtd's log above debug level mentions an error, and nothing was uncaught.
+# No line of tgtd's log (debug lines included: tgtd runs with -d 1) mentions an error or an uncaught exception.
 clean_log() {
   local bad
-  bad=$(grep -iE 'uncaught|^tgtd: (error|warn)|\berror\b' /tmp/tgtd.log | grep -v '^tgtd: debug: ' || true)
+  bad=$(grep -iE 'uncaught|error' /tmp/tgtd.log || true)
   [[ -z $bad ]] || { printf '%s\n' "$bad" | sed 's/^/BAD-LOG: /'; fail "tgtd logged errors"; }
-  if grep -qi 'uncaught' /tmp/tgtd.log; then fail "tgtd logged an uncaught exception"; fi
 }
 
 step target-setup setup_targets
@@ -178,6 +177,20 @@ echo "STGT DONE"
 # The reference: the same fio jobs against LIO + ib_isert in this boot. Its failure is reported
 # (LIO-UNAVAILABLE), not fatal: the subshell keeps step's exit from ending this script.
 if [[ ${LIO:-0} == 1 ]]; then
-  (source /mnt/repo/test/vm/guest/lio-isert.sh) || echo "LIO-UNAVAILABLE exit $?"
+  # Bounded: a LIO session that hangs must not hold the boot up (the VM powers off after us).
+  (source /mnt/repo/test/vm/guest/lio-isert.sh) &
+  lio_pid=$!
+  for _ in $(seq 360); do
+    kill -0 $lio_pid 2>/dev/null || break
+    sleep 0.5
+  done
+  if kill -0 $lio_pid 2>/dev/null; then
+    kill $lio_pid
+    echo "LIO-UNAVAILABLE did not finish within 180 s"
+  else
+    lio_rc=0
+    wait $lio_pid || lio_rc=$?
+    ((lio_rc == 0)) || echo "LIO-UNAVAILABLE exit $lio_rc"
+  fi
 fi
 echo "ALL DONE"
