@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { LoopbackFabric } from './testing/loopback-provider.js';
-import { IserTestInitiator, keysOf } from './testing/iser-initiator.js';
+import { DATA_AREA, IserTestInitiator, keysOf } from './testing/iser-initiator.js';
 import { initIser } from './module.js';
 import type { IserTargetDriver } from './driver.js';
 import { Target } from '../../scsi/target.js';
@@ -118,7 +118,7 @@ test('login over iSER: RDMAExtensions=Yes, InitialR2T=Yes, ImmediateData=No, Tar
   await teardown(r);
 });
 
-for (const blocks of [1, 8, 128, 2048]) {
+for (const blocks of [1, 8, 128, 2048, 16384]) {
   test(`write then read ${blocks * BLOCK} bytes: RDMA READ from the Write STag, RDMA WRITE to the Read STag`, async () => {
     const r = await rig();
     await login(r);
@@ -133,11 +133,16 @@ for (const blocks of [1, 8, 128, 2048]) {
     assert.equal(wr.status, 0);
     assert.ok(r.dev.data.subarray(3 * BLOCK, 3 * BLOCK + len).equals(pattern), 'the store has what the initiator sent');
     const rd = r.ini.command({ cdb: rw10(0x28, 3, blocks), read: len });
-    r.ini.data(len, len).fill(0);
-    r.ini.send(rd.pdu, { read: { offset: len } });
+    // The read lands at the advertised offset and nowhere else: canaries on both sides stay.
+    const at = Math.min(len + 4096, DATA_AREA - len);
+    const end = Math.min(DATA_AREA, at + len + 4096);
+    r.ini.data(at - 4096, end - at + 4096).fill(0xee);
+    r.ini.send(rd.pdu, { read: { offset: at } });
     const rr = await response(r, rd.itt);
     assert.equal(rr.status, 0);
-    assert.ok(r.ini.data(len, len).equals(pattern), 'the initiator memory has what was written');
+    assert.ok(r.ini.data(at, len).equals(pattern), 'the initiator memory has what was written');
+    assert.ok(r.ini.data(at - 4096, 4096).every((b) => b === 0xee), 'nothing written before the Read STag offset');
+    assert.ok(r.ini.data(at + len, end - at - len).every((b) => b === 0xee), 'nothing written past the read');
     await until(() => r.driver.dataPool().chunksInUse === 0, 'pool chunks back');
     await teardown(r);
   });
@@ -208,6 +213,45 @@ test('logout: Logout Response sent before the disconnect, nothing left', async (
   assert.equal(lo.bhs[0]! & 0x3f, 0x26);
   await until(() => r.ini.state === 'disconnected', 'target disconnects after the Logout Response');
   await until(() => r.driver.sessions.sessions.size === 0, 'session gone');
+  r.ini.close();
+  await r.driver.exit();
+});
+
+test('ABORT TASK while the write data is still being RDMA-READ: Function complete, no SCSI Response, the chunk comes back', async () => {
+  const r = await rig();
+  await login(r);
+  await settle(r);
+  const ep = r.driver.endpoint as unknown as { pause(): void; resume(): void };
+  const len = 64 * 1024;
+  r.ini.data(0, len).fill(0x42);
+  ep.pause(); // the target's RDMA READ stays in flight
+  const w = r.ini.command({ cdb: rw10(0x2a, 100, len / BLOCK), write: len });
+  r.ini.send(w.pdu, { write: { offset: 0 } });
+  await until(() => r.driver.dataPool().chunksInUse > 0, 'the write holds pool memory');
+  r.ini.send(r.ini.tmf(1, w.itt));
+  await new Promise<void>((res) => setImmediate(res));
+  ep.resume();
+  const t = await next(r, 'TMF Response');
+  assert.equal(t.bhs[0]! & 0x3f, 0x22, `TMF Response, got 0x${(t.bhs[0]! & 0x3f).toString(16)}`);
+  assert.equal(t.bhs[2], 0, 'Function complete');
+  await until(() => r.driver.dataPool().chunksInUse === 0, 'pool chunks back after the RDMA READ completed');
+  // No SCSI Response for the aborted write; the session goes on.
+  const c = r.ini.command({ cdb: [0, 0, 0, 0, 0, 0] });
+  r.ini.send(c.pdu);
+  assert.equal((await response(r, c.itt)).status, 0);
+  assert.ok(r.dev.data.subarray(100 * BLOCK, 100 * BLOCK + len).every((b) => b === 0), 'the aborted write never reached the store');
+  await teardown(r);
+});
+
+test('a Write STag offset outside the initiator memory: the RDMA READ fails, the connection closes, nothing leaks', async () => {
+  const r = await rig();
+  await login(r);
+  await settle(r);
+  const w = r.ini.command({ cdb: rw10(0x2a, 0, 8), write: 4096 });
+  r.ini.send(w.pdu, { write: { offset: 64 * 1024 * 1024 } }); // past the end of the registered pool
+  await until(() => r.driver.sessions.sessions.size === 0, 'the session ends');
+  await until(() => r.driver.dataPool().chunksInUse === 0, 'pool chunks back');
+  assert.ok(r.logs.every((l) => !/uncaught|TypeError/.test(l)), r.logs.join('\n'));
   r.ini.close();
   await r.driver.exit();
 });

@@ -4,7 +4,7 @@
 // advertised with the pool's rkey and virtual address, as ib_iser does: Read STag for data the
 // target RDMA-WRITEs, Write STag (VA past any unsolicited data) for data it RDMA-READs.
 
-import { loginRequest, scsiCommand, logoutRequest, nopOut, textRequest, type InitiatorPdu } from '../../../iscsi/testing/pdus.js';
+import { loginRequest, scsiCommand, logoutRequest, nopOut, textRequest, tmfRequest, type InitiatorPdu } from '../../../iscsi/testing/pdus.js';
 import { parseText } from '../../../iscsi/text-keys.js';
 import {
   WC_STATUS, WC_STRIDE, WC_BYTE_LEN, WcStatus, type CmEvent, type CompletionBatch, type ConnHandle, type RdmaEndpoint,
@@ -95,6 +95,7 @@ export class IserTestInitiator {
 
   /** Send one PDU; `write`/`read` advertise data-area ranges (offset in the data area, VA as ib_iser). */
   send(p: InitiatorPdu, stags: { write?: { offset: number }; read?: { offset: number } } = {}): number {
+    // Offsets may point outside the data area on purpose (a test of the target's bounds).
     const slot = this.nextSend;
     this.nextSend = (this.nextSend + 1) % SENDS;
     const off = (RECVS + slot) * SLOT;
@@ -144,6 +145,11 @@ export class IserTestInitiator {
     const p = textRequest({ itt: this.itt++, cmdSN: this.cmdSN, expStatSN: this.expStatSN, keys });
     this.cmdSN = (this.cmdSN + 1) >>> 0;
     return p;
+  }
+
+  /** An immediate Task Management Function Request (RFC 7143 11.5), e.g. ABORT TASK (1) of `ref`. */
+  tmf(fn: number, ref: number, refCmdSN = 0): InitiatorPdu {
+    return tmfRequest({ itt: this.itt++, cmdSN: this.cmdSN, expStatSN: this.expStatSN, immediate: true, fn, refTaskTag: ref, refCmdSN });
   }
 
   logout(): InitiatorPdu {
