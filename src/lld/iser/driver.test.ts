@@ -229,7 +229,9 @@ test('ABORT TASK while the write data is still being RDMA-READ: Function complet
   r.ini.send(w.pdu, { write: { offset: 0 } });
   await until(() => r.driver.dataPool().chunksInUse > 0, 'the write holds pool memory');
   r.ini.send(r.ini.tmf(1, w.itt));
-  await new Promise<void>((res) => setImmediate(res));
+  // The target has taken the abort while its RDMA READ is still held: the task is gone from the engine.
+  const conn = (): { tasks: Map<number, unknown> } => [...r.driver.sessions.sessions.values()][0]!.connections.values().next().value as unknown as { tasks: Map<number, unknown> };
+  await until(() => !conn().tasks.has(w.itt), 'the aborted write gone from the connection');
   ep.resume();
   const t = await next(r, 'TMF Response');
   assert.equal(t.bhs[0]! & 0x3f, 0x22, `TMF Response, got 0x${(t.bhs[0]! & 0x3f).toString(16)}`);

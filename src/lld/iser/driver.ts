@@ -162,11 +162,21 @@ export class IserTargetDriver extends IscsiTargetDriver implements LldDriver, Is
   }
 
   async exit(): Promise<void> {
-    this.closeAll('driver exit');
-    await this.closePortals();
-    for (const c of [...this.byHandle.values()]) c.onDisconnected();
-    this.pool?.release();
-    this.pool = null;
-    this.endpoint.close();
+    // The endpoint owns every QP, MR and channel: whatever fails before, it is closed.
+    try {
+      this.closeAll('driver exit');
+      await this.closePortals();
+      for (const c of [...this.byHandle.values()]) {
+        try {
+          c.onDisconnected();
+        } catch (e) {
+          this.log('error', `iser: driver exit: ${(e as Error).stack ?? e}`);
+        }
+      }
+    } finally {
+      this.pool?.release();
+      this.pool = null;
+      this.endpoint.close();
+    }
   }
 }

@@ -426,7 +426,11 @@ function fill(dst: Buffer, bhs: Buffer, data: readonly Buffer[] | Buffer | null)
   bhs.copy(dst, ISER_HEADER_LENGTH, 0, BHS);
   let o = ISER_HEADER_LENGTH + BHS;
   if (data === null) return;
-  for (const p of Buffer.isBuffer(data) ? [data] : data) {
+  if (Buffer.isBuffer(data)) {
+    data.copy(dst, o);
+    return;
+  }
+  for (const p of data) {
     p.copy(dst, o);
     o += p.length;
   }
