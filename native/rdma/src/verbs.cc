@@ -223,28 +223,30 @@ Napi::Value Endpoint::PostRdmaRead(const Napi::CallbackInfo& info) {
   return Errno(env, ibv_post_send(qp, &wr, &bad));
 }
 
-// postRdmaWriteSend(conn, pool, wOffset, wLength, remoteAddr, rkey, sOffset, sLength, wrId,
-// signaled, invalidateRkey?) -> errno. One ibv_post_send of an unsignaled RDMA WRITE chained before
-// a Send (iSER read data, then the SCSI Response); both carry wrId, the Send's flags decide the
+// postRdmaWriteSend(conn, pool, wOffset, wLength, remoteAddr, rkey, sendPool, sOffset, sLength,
+// wrId, signaled, invalidateRkey?) -> errno. One ibv_post_send of an unsignaled RDMA WRITE chained
+// before a Send (iSER read data, then the SCSI Response); the two may sit in different
+// registrations (data pool, control slots); both carry wrId, the Send's flags decide the
 // completion. RC ordering guarantees the data is placed before the peer sees the Send.
 Napi::Value Endpoint::PostRdmaWriteSend(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   STGT_SLICE(info[0], info[1], info[2], info[3], wsge, qp)
-  const uint32_t soff = U32(info[6]), slen = U32(info[7]);
-  if (static_cast<uint64_t>(soff) + slen > p_->bytes) return Errno(env, EINVAL);
+  Pool* sp = FindPool(info[6]);
+  const uint32_t soff = U32(info[7]), slen = U32(info[8]);
+  if (sp == nullptr || static_cast<uint64_t>(soff) + slen > sp->bytes) return Errno(env, EINVAL);
   ibv_sge ssge;
-  ssge.addr = reinterpret_cast<uintptr_t>(p_->mem->ptr) + soff;
+  ssge.addr = reinterpret_cast<uintptr_t>(sp->mem->ptr) + soff;
   ssge.length = slen;
-  ssge.lkey = wsge.lkey;
+  ssge.lkey = sp->mrs[c_->device]->lkey;
   ibv_send_wr send;
   std::memset(&send, 0, sizeof send);
-  send.wr_id = U64(info[8]);
+  send.wr_id = U64(info[9]);
   send.sg_list = &ssge;
   send.num_sge = slen > 0 ? 1 : 0;
-  send.send_flags = info[9].ToBoolean().Value() ? IBV_SEND_SIGNALED : 0;
-  if (info[10].IsNumber()) {
+  send.send_flags = info[10].ToBoolean().Value() ? IBV_SEND_SIGNALED : 0;
+  if (info[11].IsNumber()) {
     send.opcode = IBV_WR_SEND_WITH_INV;
-    send.invalidate_rkey = U32(info[10]);
+    send.invalidate_rkey = U32(info[11]);
   } else {
     send.opcode = IBV_WR_SEND;
   }

@@ -186,14 +186,15 @@ export class IserConnection extends IscsiConnection {
     this.sendOwner[j] = task;
     const s = task === null ? null : stateOf(task);
     let e: number;
-    e = 0;
     if (s !== null && s.readRun !== null && s.readLen > 0 && s.readStag !== null) {
-      // Read data first, then the response: an RC send queue runs in order, so the Send (signaled)
-      // completes after the unsignaled RDMA WRITE before it. (The provider's chained post takes one
-      // pool for both, and the data and the send slot live in two registrations.)
-      e = this.ep.postRdmaWrite(this.conn, this.iser.dataPool().handle, s.readRun.offset, s.readLen, s.readVA, s.readStag, this.wr(WR_SEND_BASE + j), false);
+      // Read data first, then the response, in one post: the Send completes after the WRITE.
+      e = this.ep.postRdmaWriteSend(
+        this.conn, this.iser.dataPool().handle, s.readRun.offset, s.readLen, s.readVA, s.readStag,
+        this.slots.pool.pool, this.slots.sendOffset(j), len, this.wr(WR_SEND_BASE + j), true,
+      );
+    } else {
+      e = this.ep.postSend(this.conn, this.slots.pool.pool, this.slots.sendOffset(j), len, this.wr(WR_SEND_BASE + j), true);
     }
-    if (e === 0) e = this.ep.postSend(this.conn, this.slots.pool.pool, this.slots.sendOffset(j), len, this.wr(WR_SEND_BASE + j), true);
     if (s !== null) s.respPending = true;
     if (e !== 0) {
       this.slots.giveSend(j);

@@ -217,10 +217,10 @@ export interface RdmaEndpoint {
   postRdmaRead(
     conn: ConnHandle, pool: PoolHandle, offset: number, length: number, remoteAddr: bigint, rkey: number, wrId: number,
   ): number;
-  /** RDMA WRITE (unsignaled) chained before a Send in one post; both carry wrId. */
+  /** RDMA WRITE (unsignaled) from `pool` chained before a Send from `sendPool` in one post; both carry wrId. */
   postRdmaWriteSend(
     conn: ConnHandle, pool: PoolHandle, writeOffset: number, writeLength: number, remoteAddr: bigint, rkey: number,
-    sendOffset: number, sendLength: number, wrId: number, signaled: boolean, invalidateRkey?: number,
+    sendPool: PoolHandle, sendOffset: number, sendLength: number, wrId: number, signaled: boolean, invalidateRkey?: number,
   ): number;
   /** Destroys every conn, QP, MR, CQ and channel and stops watching the fds; idempotent. */
   close(): void;

@@ -145,7 +145,7 @@ async function main(): Promise<void> {
   ip.buffer.fill(0, 0, MiB);
   tp.buffer.write('SCSI-RSP', CTRL + 4096, 'latin1');
   let t1 = Date.now();
-  check(T.postRdmaWriteSend(tc, tp.pool, 0, MiB, raddr, rkey, CTRL + 4096, 48, 400, true) === 0, 'postRdmaWriteSend');
+  check(T.postRdmaWriteSend(tc, tp.pool, 0, MiB, raddr, rkey, tp.pool, CTRL + 4096, 48, 400, true) === 0, 'postRdmaWriteSend');
   const rx3 = await ir.completion(201);
   result['writeMiBMs'] = Date.now() - t1;
   check(rx3.status === 0 && ip.buffer.toString('latin1', CTRL + 1024, CTRL + 1032) === 'SCSI-RSP', 'response after the write');

@@ -113,7 +113,7 @@ test('RDMA WRITE and READ copy 1 MiB between pools; chained WRITE + Send places 
   const p = await pair({}, 1);
   for (let k = 0; k < p.tp.buffer.length; k++) p.tp.buffer[k] = (k * 7) & 0xff;
   // Target writes its pool into the initiator's (Data-In), then the response.
-  assert.equal(p.t.postRdmaWriteSend(p.tc, p.tp.pool, 0, 1 << 20, p.ip.addr, p.ip.rkey, 0, 48, 9, true), 0);
+  assert.equal(p.t.postRdmaWriteSend(p.tc, p.tp.pool, 0, 1 << 20, p.ip.addr, p.ip.rkey, p.tp.pool, 0, 48, 9, true), 0);
   const rx = await p.ir.completion(1000);
   assert.equal(rx.status, 0);
   assert.ok(p.ip.buffer.equals(p.tp.buffer), 'initiator pool holds the written bytes');

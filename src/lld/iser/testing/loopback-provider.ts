@@ -295,14 +295,15 @@ export class LoopbackEndpoint implements RdmaEndpoint {
 
   postRdmaWriteSend(
     conn: ConnHandle, pool: PoolHandle, writeOffset: number, writeLength: number, remoteAddr: bigint, rkey: number,
-    sendOffset: number, sendLength: number, wrId: number, signaled: boolean, invalidateRkey?: number,
+    sendPool: PoolHandle, sendOffset: number, sendLength: number, wrId: number, signaled: boolean, invalidateRkey?: number,
   ): number {
     const r = this.slice(conn, pool, writeOffset, writeLength);
     if (typeof r === 'number') return r;
-    if (!this.inPool(r.pool, sendOffset, sendLength)) return EINVAL;
+    const sp = this.pools.get(sendPool);
+    if (sp === undefined || !this.inPool(sp, sendOffset, sendLength)) return EINVAL;
     const chain: WorkRequest[] = [
       { kind: 'write', pool: r.pool, offset: writeOffset, length: writeLength, wrId, signaled: false, remoteAddr, rkey },
-      { kind: 'send', pool: r.pool, offset: sendOffset, length: sendLength, wrId, signaled, invalidateRkey },
+      { kind: 'send', pool: sp, offset: sendOffset, length: sendLength, wrId, signaled, invalidateRkey },
     ];
     return r.qp.postSend(chain);
   }
