@@ -119,6 +119,7 @@ class Endpoint : public Napi::ObjectWrap<Endpoint> {
   Napi::Value PostRdmaWrite(const Napi::CallbackInfo& info);
   Napi::Value PostRdmaRead(const Napi::CallbackInfo& info);
   Napi::Value PostRdmaWriteSend(const Napi::CallbackInfo& info);
+  Napi::Value PostRdma(const Napi::CallbackInfo& info, ibv_wr_opcode opcode, bool signaled);
 
   void OnReadable(Poller* p);
 

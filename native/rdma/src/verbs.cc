@@ -188,39 +188,33 @@ Napi::Value Endpoint::PostSend(const Napi::CallbackInfo& info) {
   return Errno(env, ibv_post_send(qp, &wr, &bad));
 }
 
-// postRdmaWrite(conn, pool, offset, length, remoteAddr, rkey, wrId, signaled) -> errno.
-Napi::Value Endpoint::PostRdmaWrite(const Napi::CallbackInfo& info) {
+// One RDMA WRITE or READ between a pool slice and (remoteAddr, rkey): args conn, pool, offset,
+// length, remoteAddr, rkey, wrId.
+Napi::Value Endpoint::PostRdma(const Napi::CallbackInfo& info, ibv_wr_opcode opcode, bool signaled) {
   Napi::Env env = info.Env();
   STGT_SLICE(info[0], info[1], info[2], info[3], sge, qp)
   ibv_send_wr wr;
   std::memset(&wr, 0, sizeof wr);
-  wr.opcode = IBV_WR_RDMA_WRITE;
+  wr.opcode = opcode;
   wr.wr.rdma.remote_addr = U64(info[4]);
   wr.wr.rdma.rkey = U32(info[5]);
   wr.wr_id = U64(info[6]);
-  wr.send_flags = info[7].ToBoolean().Value() ? IBV_SEND_SIGNALED : 0;
+  wr.send_flags = signaled ? IBV_SEND_SIGNALED : 0;
   wr.sg_list = &sge;
   wr.num_sge = 1;
   ibv_send_wr* bad = nullptr;
   return Errno(env, ibv_post_send(qp, &wr, &bad));
 }
 
+// postRdmaWrite(conn, pool, offset, length, remoteAddr, rkey, wrId, signaled) -> errno.
+Napi::Value Endpoint::PostRdmaWrite(const Napi::CallbackInfo& info) {
+  return PostRdma(info, IBV_WR_RDMA_WRITE, info[7].ToBoolean().Value());
+}
+
 // postRdmaRead(conn, pool, offset, length, remoteAddr, rkey, wrId) -> errno. Always signaled:
 // the data is only there once the completion says so.
 Napi::Value Endpoint::PostRdmaRead(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  STGT_SLICE(info[0], info[1], info[2], info[3], sge, qp)
-  ibv_send_wr wr;
-  std::memset(&wr, 0, sizeof wr);
-  wr.opcode = IBV_WR_RDMA_READ;
-  wr.wr.rdma.remote_addr = U64(info[4]);
-  wr.wr.rdma.rkey = U32(info[5]);
-  wr.wr_id = U64(info[6]);
-  wr.send_flags = IBV_SEND_SIGNALED;
-  wr.sg_list = &sge;
-  wr.num_sge = 1;
-  ibv_send_wr* bad = nullptr;
-  return Errno(env, ibv_post_send(qp, &wr, &bad));
+  return PostRdma(info, IBV_WR_RDMA_READ, true);
 }
 
 // postRdmaWriteSend(conn, pool, wOffset, wLength, remoteAddr, rkey, sendPool, sOffset, sLength,
