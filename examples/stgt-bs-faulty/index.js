@@ -1,4 +1,4 @@
-// stgt-bs-faulty: a third-party stgt backing store (contract: stgt docs/writing-a-backing-store.md, bs API version 1).
+// stgt-bs-faulty: a third-party stgt backing store (contract: stgt docs/writing-a-backing-store.md, bs API version 2).
 //
 // It serves a regular file like stgt's rdwr store and fails reads, writes or flushes that touch
 // chosen block ranges, optionally after a delay: a way to see how an initiator, a filesystem or a
@@ -12,9 +12,9 @@ import fs from 'node:fs';
 import { hits, ioError, parseRules } from './rules.js';
 
 /** The stgt backing-store API version this module implements (src/bs/api.ts BS_API_VERSION). */
-const BS_API_VERSION = 1;
+const BS_API_VERSION = 2;
 /** Shown in tgtd's log at init: after `bsunload` + `bsload` the newest code runs, and this says which. */
-export const VERSION = '1.0.0';
+export const VERSION = '2.0.0';
 
 class FaultyDevice {
   /** @param {number} fd @param {number} size @param {number} blockSize @param {import('./rules.js').Rules} rules */
@@ -31,18 +31,19 @@ class FaultyDevice {
     else fn();
   }
 
-  read(offset, length, cb) {
+  /** Contract v2: fill the caller's buffer `into` (it may be registered RDMA memory); keep no reference to it. */
+  read(offset, into, cb) {
+    const length = into.length;
     this.later(() => {
       if (hits(this.rules.readError, offset, length, this.blockSize)) return cb(ioError(this.rules.errno, 'read'));
-      const buf = Buffer.allocUnsafe(length);
       const step = (done) => {
-        if (done === length) return cb(null, buf);
-        fs.read(this.fd, buf, done, length - done, offset + done, (err, n) => {
+        if (done === length) return cb(null);
+        fs.read(this.fd, into, done, length - done, offset + done, (err, n) => {
           if (err) return cb(err);
           // Past the end of a shorter file: the rest reads as zeros, as from a hole.
           if (n === 0) {
-            buf.fill(0, done);
-            return cb(null, buf);
+            into.fill(0, done);
+            return cb(null);
           }
           step(done + n);
         });

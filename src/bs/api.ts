@@ -1,12 +1,19 @@
-// Backing-store module contract, version 1 (the fixed, versioned API third parties write against).
+// Backing-store module contract, version 2 (the fixed, versioned API third parties write against).
 //
 // A backing store is a plain object exported as the module's default export:
-//   export default { kind: 'bs', apiVersion: 1, name: 'foo', init(ctx) { return store } }
+//   export default { kind: 'bs', apiVersion: 2, name: 'foo', init(ctx) { return store } }
 // `init` runs when the module is loaded (tgtd start, or `tgtadm --mode system --op bsload`);
 // it returns a BackingStore, whose `open` is called once per logical unit.
 // Callbacks, not promises, on the I/O path: one promise per command costs 2.4x on small I/O.
+//
+// Version 2 (this one): the caller owns every buffer. `read` fills a buffer it is given, so a
+// transport can hand the store its registered RDMA memory or a pooled buffer and the data is never
+// copied between the store and the wire. Version 1 (`read(offset, length, cb(err, data))`, the
+// store allocating) still loads: the registry wraps its devices (`adaptV1Device`, one copy per read).
 
-export const BS_API_VERSION = 1;
+export const BS_API_VERSION = 2;
+/** Oldest contract version tgtd still loads (through the adapter in adapt-v1.ts). */
+export const BS_API_VERSION_MIN = 1;
 
 /** errno-style failure of one I/O; the SCSI layer maps it to sense data (Cmd.ioFail: reads -> MEDIUM ERROR; writes: ENOSPC -> SPACE ALLOCATION FAILED, EROFS -> WRITE PROTECTED, else MEDIUM ERROR). */
 export type IoError = NodeJS.ErrnoException | null;
@@ -28,9 +35,13 @@ export interface BsOpenOptions {
 export interface BackingDevice {
   /** Size in bytes (fixed at open; `resize` may change it later). */
   readonly size: number;
-  /** Read `length` bytes at `offset`; the callback gets a Buffer of exactly `length` bytes (zero-filled holes). */
-  read(offset: number, length: number, cb: (err: IoError, data?: Buffer) => void): void;
-  /** Write the concatenation of `data` at `offset`. The buffers belong to the caller after the callback. */
+  /**
+   * Read `into.length` bytes at `offset` into `into` (holes read as zeros). `into` is the caller's:
+   * it may be registered RDMA memory or a pooled buffer; the store writes only inside it, does not
+   * keep it after the callback and calls back exactly once. On error its contents are undefined.
+   */
+  read(offset: number, into: Buffer, cb: (err: IoError) => void): void;
+  /** Write the concatenation of `data` at `offset`. The buffers belong to the caller: not kept after the callback. */
   write(offset: number, data: readonly Buffer[], cb: (err: IoError) => void): void;
   /** Make everything written so far durable (SYNCHRONIZE CACHE, FUA). */
   flush(cb: (err: IoError) => void): void;

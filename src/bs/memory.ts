@@ -39,14 +39,15 @@ export class MemoryDevice implements BackingDevice {
     }
   }
 
-  read(offset: number, length: number, cb: (err: IoError, data?: Buffer) => void): void {
-    const bad = this.outOfRange(offset, length);
+  read(offset: number, into: Buffer, cb: (err: IoError) => void): void {
+    const bad = this.outOfRange(offset, into.length);
     if (bad) return cb(bad);
-    const out = Buffer.alloc(length);
-    MemoryDevice.spans(offset, length, (idx, within, n, done) => {
-      this.chunks.get(idx)?.copy(out, done, within, within + n);
+    MemoryDevice.spans(offset, into.length, (idx, within, n, done) => {
+      const chunk = this.chunks.get(idx);
+      if (chunk === undefined) into.fill(0, done, done + n);
+      else chunk.copy(into, done, within, within + n);
     });
-    cb(null, out);
+    cb(null);
   }
 
   write(offset: number, data: readonly Buffer[], cb: (err: IoError) => void): void {

@@ -8,8 +8,9 @@ export const NULL_DEVICE_SIZE = 2 ** 40;
 
 class NullDevice implements BackingDevice {
   readonly size = NULL_DEVICE_SIZE;
-  read(_offset: number, length: number, cb: (err: IoError, data?: Buffer) => void): void {
-    cb(null, Buffer.alloc(length));
+  read(_offset: number, into: Buffer, cb: (err: IoError) => void): void {
+    into.fill(0);
+    cb(null);
   }
   write(_offset: number, _data: readonly Buffer[], cb: (err: IoError) => void): void {
     cb(null);

@@ -78,11 +78,10 @@ export class RdwrDevice implements BackingDevice {
     return this.fallbackFd;
   }
 
-  read(offset: number, length: number, cb: (err: IoError, data?: Buffer) => void): void {
-    // Not zeroed up front (a 1 MiB memset per read): the kernel fills all of it, or the read
-    // fails, so no stale heap bytes ever reach the initiator.
-    const buf = Buffer.allocUnsafe(length);
-    this.readInto(this.fd, buf, 0, offset, cb);
+  read(offset: number, into: Buffer, cb: (err: IoError) => void): void {
+    // Straight into the caller's buffer (registered RDMA memory, a pooled buffer): the kernel
+    // fills all of it or the read fails.
+    this.readInto(this.fd, into, 0, offset, cb);
   }
 
   /**
@@ -91,7 +90,7 @@ export class RdwrDevice implements BackingDevice {
    * there are lost; answering zeros would let a filesystem on the initiator trust zeroed metadata,
    * so the read fails (MEDIUM ERROR, as tgt answers a short pread) and the log says why, once.
    */
-  private pastEof(offset: number, cb: (err: IoError, data?: Buffer) => void): void {
+  private pastEof(offset: number, cb: (err: IoError) => void): void {
     let now = -1;
     try {
       now = fs.fstatSync(this.fd).size;
@@ -108,8 +107,8 @@ export class RdwrDevice implements BackingDevice {
     cb(e);
   }
 
-  private readInto(fd: number, buf: Buffer, done: number, offset: number, cb: (err: IoError, data?: Buffer) => void): void {
-    if (done >= buf.length) return cb(null, buf);
+  private readInto(fd: number, buf: Buffer, done: number, offset: number, cb: (err: IoError) => void): void {
+    if (done >= buf.length) return cb(null);
     fs.read(fd, buf, done, buf.length - done, offset + done, (err, n) => {
       if (err) {
         if (err.code === 'EINVAL' && this.opts.oflags.direct && fd === this.fd) {

@@ -20,7 +20,10 @@ async function open(m: BackingStoreModule, o: Partial<BsOpenOptions>): Promise<B
   return new Promise((res, rej) => store.open(opts(o), (e, d) => (e ? rej(e) : res(d!))));
 }
 const read = (d: BackingDevice, off: number, len: number) =>
-  new Promise<Buffer>((res, rej) => d.read(off, len, (e, b) => (e ? rej(e) : res(b!))));
+  new Promise<Buffer>((res, rej) => {
+    const b = Buffer.alloc(len, 0xa5); // garbage where the store must write: holes must come back zeroed
+    d.read(off, b, (e) => (e ? rej(e) : res(b)));
+  });
 const write = (d: BackingDevice, off: number, bufs: Buffer[]) =>
   new Promise<void>((res, rej) => d.write(off, bufs, (e) => (e ? rej(e) : res())));
 const unmap = (d: BackingDevice, off: number, len: number) =>

@@ -62,6 +62,7 @@ export class IscsiTask implements PendingCommand {
       expectedReadLength: 0,
       dataOut: [],
       dataOutLength: 0,
+      readBuffer: null,
       status: 0,
       sense: null,
       dataIn: null,
@@ -98,6 +99,7 @@ export class IscsiTask implements PendingCommand {
     // A fresh array: the old one may still be referenced by a finished backing-store write.
     if (t.dataOut.length > 0) t.dataOut = [];
     t.dataOutLength = 0;
+    t.readBuffer = null;
     t.status = 0;
     t.sense = null;
     t.dataIn = null;

@@ -15,7 +15,7 @@ function noMedium(): Error {
 export function noMediumDevice(): BackingDevice {
   return {
     size: 0,
-    read(_offset: number, _length: number, cb: (err: IoError, data?: Buffer) => void): void {
+    read(_offset: number, _into: Buffer, cb: (err: IoError) => void): void {
       queueMicrotask(() => cb(noMedium()));
     },
     write(_offset: number, _data: readonly Buffer[], cb: (err: IoError) => void): void {

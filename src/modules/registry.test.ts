@@ -1,13 +1,14 @@
 // Tests for the module registry (design.md §2): sources, version check, states, retries, use counts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import type { BackingDevice, BackingStore } from '../bs/api.js';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ModuleRegistry } from './registry.js';
 import { TgtadmError, TGTADM_DRIVER_ACTIVE, TGTADM_NO_DRIVER } from '../mgmt/errors.js';
 
-function bsModule(name: string, init: () => unknown, apiVersion = 1) {
+function bsModule(name: string, init: () => unknown, apiVersion = 2) {
   return { default: { kind: 'bs', apiVersion, name, init } };
 }
 
@@ -71,20 +72,45 @@ test('init failure leaves error state and a later start retries', async () => {
 
 test('API version and kind mismatch are refused with a clear message', async () => {
   const { reg } = makeRegistry({
-    v2: async () => bsModule('v2', () => ({}), 2),
+    v3: async () => bsModule('v3', () => ({}), 3),
     wrong: async () => ({ default: { kind: 'lld', apiVersion: 1, name: 'wrong', init: () => ({}) } }),
   });
-  await assert.rejects(reg.load('bs', 'v2'), { message: 'module v2 has API version 2, this tgtd supports 1' });
-  assert.equal(reg.get('bs', 'v2')!.state, 'error');
+  await assert.rejects(reg.load('bs', 'v3'), { message: 'module v3 has API version 3, this tgtd supports 1 and 2' });
+  assert.equal(reg.get('bs', 'v3')!.state, 'error');
   await assert.rejects(reg.load('bs', 'wrong'), /is a lld module, not bs/);
   await assert.rejects(reg.load('bs', 'nosuch'), /cannot find bs module nosuch/);
+});
+
+test('a version-1 backing store is loaded through the adapter: reads land in the caller\'s buffer', async () => {
+  const v1Dev = {
+    size: 4096,
+    read(off: number, len: number, cb: (e: null, d?: Buffer) => void) {
+      cb(null, Buffer.alloc(len, off / 512 + 1));
+    },
+    write: (_o: number, _d: Buffer[], cb: (e: null) => void) => cb(null),
+    flush: (cb: (e: null) => void) => cb(null),
+    close: (cb: (e: null) => void) => cb(null),
+  };
+  const { reg } = makeRegistry({
+    old: async () => bsModule('old', () => ({ open: (_o: unknown, cb: (e: null, d: unknown) => void) => cb(null, v1Dev) }), 1),
+  });
+  const e = await reg.load('bs', 'old');
+  assert.equal(e.state, 'ready');
+  const store = e.instance as BackingStore;
+  const dev = await new Promise<BackingDevice>((res, rej) =>
+    store.open({ path: '', bsopts: '', oflags: { sync: false, direct: false }, blockSize: 512, readonly: false }, (err, d) => (err ? rej(err) : res(d!))));
+  assert.equal(dev.size, 4096);
+  const into = Buffer.alloc(1024, 0xee);
+  const err = await new Promise((res) => dev.read(1024, into, res));
+  assert.equal(err, null);
+  assert.deepEqual(into, Buffer.alloc(1024, 3));
 });
 
 test('file path and npm package modules, fresh import after unload', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'stgt-reg-'));
   try {
     const file = join(dir, 'bs-foo.mjs');
-    const src = (v: number) => `export default { kind: 'bs', apiVersion: 1, name: 'foo', init() { return { v: ${v}, open() {} }; } };\n`;
+    const src = (v: number) => `export default { kind: 'bs', apiVersion: 2, name: 'foo', init() { return { v: ${v}, open() {} }; } };\n`;
     writeFileSync(file, src(1));
     const pkg = join(dir, 'node_modules', 'stgt-bs-bar');
     mkdirSync(pkg, { recursive: true });

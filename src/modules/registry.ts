@@ -9,6 +9,7 @@ import { createRequire } from 'node:module';
 import { basename, extname, isAbsolute, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { BS_API_VERSION } from '../bs/api.js';
+import { adaptV1Store } from '../bs/adapt-v1.js';
 import { LLD_API_VERSION } from '../lld/api.js';
 import { TgtadmError, TGTADM_DRIVER_ACTIVE, TGTADM_NO_DRIVER, TGTADM_UNKNOWN_ERR } from '../mgmt/errors.js';
 
@@ -44,6 +45,11 @@ export interface RegistryOptions {
   log?: (level: 'debug' | 'info' | 'warn' | 'error', msg: string) => void;
   /** API versions this daemon speaks (defaults: the contracts' current versions). */
   apiVersions?: { lld: number; bs: number };
+  /**
+   * Older contract versions still loaded, each with the function that wraps what its init returns
+   * into the current contract (default: backing-store v1 through bs/adapt-v1.ts).
+   */
+  olderVersions?: { lld: Record<number, (instance: unknown) => unknown>; bs: Record<number, (instance: unknown) => unknown> };
 }
 
 interface ModuleShape {
@@ -62,9 +68,11 @@ export class ModuleRegistry {
   /** Serialises operations per kind+name so a load never races an unload of the same module. */
   private readonly queues = new Map<string, Promise<unknown>>();
   private readonly versions: { lld: number; bs: number };
+  private readonly older: NonNullable<RegistryOptions['olderVersions']>;
 
   constructor(private readonly opts: RegistryOptions) {
     this.versions = opts.apiVersions ?? { lld: LLD_API_VERSION, bs: BS_API_VERSION };
+    this.older = opts.olderVersions ?? { lld: {}, bs: { 1: adaptV1Store } };
   }
 
   get(kind: ModuleKind, name: string): ModuleEntry | undefined {
@@ -204,8 +212,9 @@ export class ModuleRegistry {
       throw new Error(`${source} is not a module: it needs a name and an init function`);
     }
     if (o.kind !== kind) throw new Error(`module ${o.name} is a ${String(o.kind)} module, not ${kind}`);
-    if (o.apiVersion !== this.versions[kind]) {
-      throw new Error(`module ${o.name} has API version ${String(o.apiVersion)}, this tgtd supports ${this.versions[kind]}`);
+    if (o.apiVersion !== this.versions[kind] && this.older[kind][o.apiVersion as number] === undefined) {
+      const all = [...Object.keys(this.older[kind]).map(Number), this.versions[kind]].sort((a, b) => a - b);
+      throw new Error(`module ${o.name} has API version ${String(o.apiVersion)}, this tgtd supports ${all.join(' and ')}`);
     }
     return o as ModuleShape;
   }
@@ -245,7 +254,9 @@ export class ModuleRegistry {
     entry.module = mod;
     entry.state = 'uninitialized';
     try {
-      entry.instance = await mod.init(this.opts.makeContext(kind, mod.name));
+      const instance = await mod.init(this.opts.makeContext(kind, mod.name));
+      const adapt = mod.apiVersion === this.versions[kind] ? undefined : this.older[kind][mod.apiVersion];
+      entry.instance = adapt === undefined ? instance : adapt(instance);
       entry.state = 'ready';
       entry.error = null;
       this.opts.log?.('info', `${kind} ${mod.name} ready`);

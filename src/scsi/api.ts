@@ -53,6 +53,12 @@ export interface ScsiTask {
   dataOut: Buffer[];
   /** Total bytes in dataOut. */
   dataOutLength: number;
+  /**
+   * Memory the read data should land in (registered RDMA memory, a pooled buffer), or null. When a
+   * media read fits in it, the backing store reads straight into it and `dataIn` is a view of it;
+   * otherwise (no buffer, a command longer than it, parameter data) the engine allocates.
+   */
+  readBuffer: Buffer | null;
 
   // --- set by the engine
   status: number;

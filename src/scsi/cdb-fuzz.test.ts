@@ -35,7 +35,7 @@ test('random CDBs: no throw, one completion, valid status and sense', { timeout:
           {
             nexus: r.i1, lun: rand() < 0.9 ? 1 : Math.floor(rand() * 4), cdb, attr: 1, tag: i,
             dir: withData ? 1 : 2, expectedLength: withData ? dataOut!.length : 65536, expectedReadLength: 0,
-            dataOut: withData ? [dataOut!] : [], dataOutLength: withData ? dataOut!.length : 0,
+            dataOut: withData ? [dataOut!] : [], dataOutLength: withData ? dataOut!.length : 0, readBuffer: null,
             status: -1, sense: null, dataIn: null, transferLength: -1, aborted: false,
           },
           (done) => {

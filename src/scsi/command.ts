@@ -56,18 +56,21 @@ export class Cmd {
   ioBytes = 0;
   /** The write needs a flush before completion (FUA, or write cache disabled). */
   flushAfter = false;
+  /** Where the current media read lands (readInto); becomes the task's dataIn when it succeeds. */
+  private rdBuf: Buffer | null = null;
 
   // Pre-bound completions so the hot path allocates no closures.
-  readonly onReadDone: (err: IoError, data?: Buffer) => void;
+  readonly onReadDone: (err: IoError) => void;
   readonly onWriteDone: (err: IoError) => void;
   readonly onFlushDone: (err: IoError) => void;
 
   constructor(ctx: EngineContext) {
     this.ctx = ctx;
-    this.onReadDone = (err, data) => {
+    this.onReadDone = (err) => {
       try {
-        const lu = this.lu!;
-        if (err || !data) {
+        const data = this.rdBuf;
+        this.rdBuf = null;
+        if (err || data === null) {
           this.stats.errs++;
           this.ioFail(err, false);
           return;
@@ -118,6 +121,19 @@ export class Cmd {
     this.tmfWaits.length = 0;
     this.ioBytes = 0;
     this.flushAfter = false;
+    this.rdBuf = null;
+  }
+
+  /**
+   * The buffer a media read of `len` bytes goes to, remembered for onReadDone: the transport's
+   * readBuffer when it is large enough (zero copy to the wire), else a new one (contract v2: the
+   * store fills all of it or fails, so no stale bytes reach the initiator).
+   */
+  readInto(len: number): Buffer {
+    const own = this.task.readBuffer;
+    const b = own !== null && own.length >= len ? own.subarray(0, len) : Buffer.allocUnsafe(len);
+    this.rdBuf = b;
+    return b;
   }
 
   /**
@@ -128,6 +144,7 @@ export class Cmd {
     this.task = null!;
     this.done = noop;
     this.lu = null;
+    this.rdBuf = null;
   }
 
   get nexus(): ItNexus {

@@ -55,7 +55,7 @@ function read(c: Cmd): void {
   c.stats.rdSubmBytes += len;
   c.stats.rdSubmCmds++;
   c.ioBytes = len;
-  lu.dev.read(p.lba * lu.blockSize, len, c.onReadDone);
+  lu.dev.read(p.lba * lu.blockSize, c.readInto(len), c.onReadDone);
 }
 
 function write(c: Cmd): void {
@@ -151,9 +151,11 @@ function verify(c: Cmd): void {
 function readThen(c: Cmd, offset: number, len: number, then: (data: Buffer) => void): void {
   c.stats.rdSubmBytes += len;
   c.stats.rdSubmCmds++;
-  c.lu!.dev.read(offset, len, (err, data) => {
+  // Scratch memory: this data is compared or merged, never sent, so it is not the transport's.
+  const data = Buffer.allocUnsafe(len);
+  c.lu!.dev.read(offset, data, (err) => {
     try {
-      if (err || !data) return c.ioFail(err, false);
+      if (err) return c.ioFail(err, false);
       c.stats.rdDoneBytes += len;
       c.stats.rdDoneCmds++;
       then(data);

@@ -156,9 +156,10 @@ function getLbaStatus(c: Cmd): void {
   // zeros, so an all-zero block is reported deallocated and anything else mapped.
   const scan = Math.min(remaining, GLS_SCAN_BLOCKS);
   const bs = lu.blockSize;
-  lu.dev.read(p.lba * bs, scan * bs, (err, data) => {
+  const data = Buffer.allocUnsafe(scan * bs);
+  lu.dev.read(p.lba * bs, data, (err) => {
     try {
-      if (err || !data) return c.ioFail(err, false);
+      if (err) return c.ioFail(err, false);
       const runs: [number, number, number][] = [];
       for (let i = 0; i < scan; i++) {
         const st = isZero(data.subarray(i * bs, (i + 1) * bs)) ? 1 : 0;

@@ -50,7 +50,10 @@ for (const op of [Op.Inquiry, Op.ReportLuns, Op.RequestSense, Op.MaintenanceIn, 
 function nullDevice(): BackingDevice {
   return {
     size: 0,
-    read: (_o, len, cb) => cb(null, Buffer.alloc(len)),
+    read: (_o, into, cb) => {
+      into.fill(0);
+      cb(null);
+    },
     write: (_o, _d, cb) => cb(null),
     flush: (cb) => cb(null),
     close: (cb) => cb(null),

@@ -70,10 +70,10 @@ test('bsload null -> LUN on null -> bsunload refused -> LUN deleted -> bsunload 
 test('a module with another API version is refused with both versions named', async () => {
   const d = await start(['--bstype', 'rdwr']);
   const file = join(d.dir, 'future-store.mjs');
-  writeFileSync(file, "export default { kind: 'bs', apiVersion: 2, name: 'future', init() { return { open() {} }; } };\n");
+  writeFileSync(file, "export default { kind: 'bs', apiVersion: 3, name: 'future', init() { return { open() {} }; } };\n");
   const r = await d.tgtadm('--mode', 'system', '--op', 'bsload', '--bstype', file);
   assert.equal(r.code, 22);
-  await d.waitForLog(/module future has API version 2, this tgtd supports 1/);
+  await d.waitForLog(/module future has API version 3, this tgtd supports 1 and 2/);
 
   const wrongKind = join(d.dir, 'not-a-store.mjs');
   writeFileSync(wrongKind, "export default { kind: 'lld', apiVersion: 1, name: 'oops', init() { return {}; } };\n");
@@ -111,5 +111,33 @@ test('a store whose init throws is marked error, and bsload retries it with fres
   const cap = await run('iscsi-readcapacity16', [iscsiUrl(d.iscsiPort, IQN, 1)], { timeoutMs: 20_000 });
   assert.equal(cap.code, 0, cap.stderr);
   assert.match(cap.stdout, /Total size:1048576\n/);
+  await d.stop();
+});
+
+test('a version-1 store (the store allocates read buffers) still serves data through the adapter', { timeout: 120_000 }, async () => {
+  const d = await start(['--bstype', 'rdwr']);
+  const file = join(d.dir, 'v1-store.mjs');
+  // The v1 read shape: read(offset, length, cb(err, data)), the store's own buffer. Block 7 of the
+  // LU reads short (a buggy v1 store): the adapter must fail it, never send stale memory.
+  writeFileSync(file, [
+    "export default { kind: 'bs', apiVersion: 1, name: 'oldmem', pathOptional: true, init() { return { open(o, cb) {",
+    '  const data = Buffer.alloc(4 << 20);',
+    '  cb(null, { size: data.length,',
+    '    read(off, len, c) { setImmediate(() => off <= 7 * 512 && off + len > 7 * 512 ? c(null, Buffer.alloc(len - 512)) : c(null, Buffer.from(data.subarray(off, off + len)))); },',
+    '    write(off, bufs, c) { for (const b of bufs) { b.copy(data, off); off += b.length; } setImmediate(() => c(null)); },',
+    '    flush(c) { c(null); }, close(c) { c(null); } }); } }; } };',
+  ].join('\n'));
+  await d.tgtadmOk('--mode', 'system', '--op', 'bsload', '--bstype', file);
+  assert.match(await stores(d), /^ {4}oldmem\n/);
+  await d.addTarget(1, IQN);
+  await d.addLun(1, 1, 'x', ['--bstype', 'oldmem']);
+  const url = iscsiUrl(d.iscsiPort, IQN, 1);
+  const w = await run('qemu-io', ['-f', 'raw', '-c', 'write -P 0x5a 64k 1M', '-c', 'read -P 0x5a 64k 1M', '-c', 'read -P 0 2M 64k', url], { timeoutMs: 60_000 });
+  assert.equal(w.code, 0, w.stdout + w.stderr);
+  assert.doesNotMatch(w.stdout + w.stderr, /Pattern verification failed|error/i);
+  assert.match(w.stdout, /read 1048576\/1048576 bytes/);
+  // The short read of block 7: MEDIUM ERROR on the wire, not whatever was in the buffer.
+  const q = await run('qemu-io', ['-f', 'raw', '-c', 'read 3584 512', url], { timeoutMs: 60_000 });
+  assert.match(q.stdout + q.stderr, /read failed|Input\/output error/i, q.stdout + q.stderr);
   await d.stop();
 });

@@ -81,7 +81,7 @@ test('loaded by path: Read10/Write10 pass, unload refused while in use, unloaded
   const d = await TestDaemon.start({ args: ['--bstype', 'rdwr'] });
   daemons.push(d);
   await d.tgtadmOk('--mode', 'system', '--op', 'bsload', '--bstype', index);
-  await d.waitForLog(/stgt-bs-faulty 1\.0\.0 ready/);
+  await d.waitForLog(/stgt-bs-faulty 2\.0\.0 ready/);
   assert.match(await d.tgtadmOk('--mode', 'system', '--op', 'show'),
     /\nBacking stores:\n {4}faulty \(bsoflags sync\)\n {4}rdwr \(bsoflags sync:direct\)\n/);
   await d.addTarget(1, IQN);
@@ -94,13 +94,13 @@ test('loaded by path: Read10/Write10 pass, unload refused while in use, unloaded
   assert.deepEqual([busy.code, busy.stderr], [22, 'tgtadm: this driver is busy\n']);
   await d.tgtadmOk('--mode', 'logicalunit', '--op', 'delete', '--tid', '1', '--lun', '1');
   await d.tgtadmOk('--mode', 'system', '--op', 'bsunload', '--bstype', 'faulty');
-  await d.waitForLog(/stgt-bs-faulty 1\.0\.0 unloaded/);
+  await d.waitForLog(/stgt-bs-faulty 2\.0\.0 unloaded/);
   assert.doesNotMatch(await d.tgtadmOk('--mode', 'system', '--op', 'show'), /faulty/);
 
   // The operator upgrades the store in place; bsload imports the new file, not the cached module.
-  writeFileSync(index, readFileSync(index, 'utf8').replace("VERSION = '1.0.0'", "VERSION = '1.0.1'"));
+  writeFileSync(index, readFileSync(index, 'utf8').replace("VERSION = '2.0.0'", "VERSION = '2.0.1'"));
   await d.tgtadmOk('--mode', 'system', '--op', 'bsload', '--bstype', index);
-  await d.waitForLog(/stgt-bs-faulty 1\.0\.1 ready/);
+  await d.waitForLog(/stgt-bs-faulty 2\.0\.1 ready/);
 
   // Now with faults on blocks 0-7: libiscsi's Read10 reads block 0 and must see the failure,
   // as a CHECK CONDITION (not a dropped connection or a daemon crash).

@@ -77,11 +77,11 @@ export class TestConnectionHost implements ConnectionHost {
     const dev = this.dev;
     const read = dev.read.bind(dev);
     const write = dev.write.bind(dev);
-    dev.read = (offset, length, cb) => {
+    dev.read = (offset, into, cb) => {
       this.ioInFlight++;
-      read(offset, length, (err, data) => {
+      read(offset, into, (err) => {
         this.ioInFlight--;
-        cb(err, data);
+        cb(err);
       });
     };
     dev.write = (offset, data, cb) => {

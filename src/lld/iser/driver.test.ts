@@ -132,6 +132,15 @@ for (const blocks of [1, 8, 128, 2048, 16384]) {
     const wr = await response(r, w.itt);
     assert.equal(wr.status, 0);
     assert.ok(r.dev.data.subarray(3 * BLOCK, 3 * BLOCK + len).equals(pattern), 'the store has what the initiator sent');
+    // Contract v2: the store is handed the registered pool run itself, so nothing is copied between
+    // the store and the RDMA WRITE.
+    const poolMemory = r.driver.dataPool().pool.buffer.buffer;
+    const intoPool: boolean[] = [];
+    const read = r.dev.read.bind(r.dev);
+    r.dev.read = (o, into, cb) => {
+      intoPool.push(into.buffer === poolMemory);
+      read(o, into, cb);
+    };
     const rd = r.ini.command({ cdb: rw10(0x28, 3, blocks), read: len });
     // The read lands at the advertised offset and nowhere else: canaries on both sides stay.
     const at = Math.min(len + 4096, DATA_AREA - len);
@@ -143,6 +152,9 @@ for (const blocks of [1, 8, 128, 2048, 16384]) {
     assert.ok(r.ini.data(at, len).equals(pattern), 'the initiator memory has what was written');
     assert.ok(r.ini.data(at - 4096, 4096).every((b) => b === 0xee), 'nothing written before the Read STag offset');
     assert.ok(r.ini.data(at + len, end - at - len).every((b) => b === 0xee), 'nothing written past the read');
+    assert.deepEqual(intoPool, [true], 'the backing store read into the registered data pool');
+    const conns = (r.driver as unknown as { connections: Set<{ dataInCopies: number }> }).connections;
+    assert.deepEqual([...conns].map((c) => c.dataInCopies), [0], 'no read data copied');
     await until(() => r.driver.dataPool().chunksInUse === 0, 'pool chunks back');
     await teardown(r);
   });

@@ -262,6 +262,8 @@ export class IserConnection extends IscsiConnection {
         s.cancelWait = null;
         s.readRun = run;
         if (this.isClosed || task.aborted) return this.settle(task);
+        // The backing store reads straight into the registered run (contract v2): no copy.
+        task.scsi.readBuffer = run.view;
         task.held = false;
         this.resume(task);
       });
@@ -330,8 +332,12 @@ export class IserConnection extends IscsiConnection {
       this.close('read data without a Read STag');
       return false;
     }
-    // Until backing stores read into caller-owned buffers, the data is copied into the run.
-    if (data.buffer !== s.readRun.view.buffer || data.byteOffset !== s.readRun.view.byteOffset) data.copy(s.readRun.view, 0, 0, len);
+    // Media reads are already in the run (task.scsi.readBuffer); parameter data (INQUIRY, MODE
+    // SENSE...) and reads longer than the initiator's buffer come from the engine's memory.
+    if (data.buffer !== s.readRun.view.buffer || data.byteOffset !== s.readRun.view.byteOffset) {
+      data.copy(s.readRun.view, 0, 0, len);
+      this.dataInCopies++;
+    }
     s.readLen = len;
     return false;
   }
@@ -415,6 +421,9 @@ export class IserConnection extends IscsiConnection {
     this.slots.release();
     this.iser.connectionDestroyed(this);
   }
+
+  /** Read responses whose data had to be copied into the pool (parameter data; media reads go in place). */
+  dataInCopies = 0;
 
   /** Pool chunks this connection's tasks still hold (tests: 0 after teardown). */
   get runsHeld(): number {

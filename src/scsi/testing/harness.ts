@@ -27,6 +27,7 @@ export function makeTask(n: ItNexus, lun: number, cdb: number[] | Buffer, opts: 
     expectedReadLength: 0,
     dataOut: out,
     dataOutLength: outLen,
+    readBuffer: opts.readBuffer ?? null,
     status: -1,
     sense: null,
     dataIn: null,
@@ -41,6 +42,8 @@ export interface RunOptions {
   tag?: number;
   expectedLength?: number;
   lun?: number;
+  /** The transport's memory for the read data (ScsiTask.readBuffer). */
+  readBuffer?: Buffer;
 }
 
 export interface Rig {

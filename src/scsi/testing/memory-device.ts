@@ -50,10 +50,13 @@ export class MemoryDevice implements BackingDevice {
     return null;
   }
 
-  read(offset: number, length: number, cb: (err: IoError, data?: Buffer) => void): void {
-    const err = this.check(offset, length);
-    const out = err ? undefined : Buffer.from(this.data.subarray(offset, offset + length));
-    this.later(() => cb(err, out));
+  read(offset: number, into: Buffer, cb: (err: IoError) => void): void {
+    const err = this.check(offset, into.length);
+    // Filled when the read completes, as a real store's data arrives.
+    this.later(() => {
+      if (!err) this.data.copy(into, 0, offset, offset + into.length);
+      cb(err);
+    });
   }
 
   write(offset: number, data: readonly Buffer[], cb: (err: IoError) => void): void {
