@@ -1,9 +1,10 @@
 #!/usr/bin/env node
-// Builds the optional native addons (native/rdma: the iser LLD's RDMA provider) with node-gyp; design.md §1 "native/".
+// Builds the optional native addons (native/rdma: the iser LLD's RDMA provider; native/rbd: the rbd backing store's librbd binding) with node-gyp; design.md §1 "native/".
 //
 // `npm run build:native` runs this. It must never break an install or the TypeScript build: when the
-// headers (libibverbs-dev, librdmacm-dev), node-addon-api or node-gyp are missing, it says what is
-// missing and exits 0, and the iser module then reports "RDMA addon not built" when loaded.
+// headers (libibverbs-dev, librdmacm-dev; librbd-dev, librados-dev), node-addon-api or node-gyp are
+// missing, it says what is missing and exits 0, and the iser module then reports "RDMA addon not
+// built" (the rbd store: "rbd addon not built") when loaded.
 // node-gyp is run with --nodedir=/usr because, offline, it cannot download Node's headers.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -21,6 +22,13 @@ const ADDONS = [
     headers: [
       ['/usr/include/infiniband/verbs.h', 'libibverbs-dev'],
       ['/usr/include/rdma/rdma_cma.h', 'librdmacm-dev'],
+    ],
+  },
+  {
+    dir: join(here, 'rbd'),
+    headers: [
+      ['/usr/include/rbd/librbd.h', 'librbd-dev'],
+      ['/usr/include/rados/librados.h', 'librados-dev'],
     ],
   },
 ];

@@ -19,6 +19,8 @@ const BUILTIN_BS: Record<string, () => Promise<unknown>> = {
   rdwr: () => import('../bs/rdwr.js'),
   null: () => import('../bs/null.js'),
   memory: () => import('../bs/memory.js'),
+  // Not in tgtd's default --bstype list: loading it maps librbd (bsload rbd or --bstype ...,rbd).
+  rbd: () => import('../bs/rbd.js'),
 };
 
 export interface TgtdOptions {

@@ -1,0 +1,334 @@
+// Control calls that may block on the cluster (connect, open, close, size, shutdown): AsyncWorkers, off the loop thread.
+//
+// Every callback gets (err) or (null, value). An error carries `errno` (positive) and `step` (the
+// librados/librbd call that failed) so the store can name the cause in tgtadm's answer and log.
+#include <cerrno>
+#include <cstring>
+#include <functional>
+#include <utility>
+
+#include "common.h"
+
+namespace stgt_rbd {
+
+namespace {
+
+/** Runs `work` on a threadpool thread; calls `done` (loop thread) to build the success value. */
+class Job : public Napi::AsyncWorker {
+ public:
+  Job(Napi::Function cb, std::function<int(std::string*)> work, std::function<Napi::Value(Napi::Env)> done,
+      std::function<void()> failed = nullptr)
+      : Napi::AsyncWorker(cb, "stgt_rbd.control"), work_(std::move(work)), done_(std::move(done)), failed_(std::move(failed)) {}
+
+  void Execute() override { rc_ = work_(&step_); }
+
+  void OnOK() override {
+    Napi::Env env = Env();
+    Napi::HandleScope scope(env);
+    if (rc_ < 0) {
+      if (failed_) failed_();
+      Napi::Error e = Napi::Error::New(env, step_ + ": " + std::strerror(-rc_));
+      e.Set("errno", Napi::Number::New(env, -rc_));
+      e.Set("step", Napi::String::New(env, step_));
+      Callback().Call({e.Value()});
+      return;
+    }
+    Callback().Call({env.Null(), done_ ? done_(env) : env.Undefined()});
+  }
+
+ private:
+  std::function<int(std::string*)> work_;
+  std::function<Napi::Value(Napi::Env)> done_;
+  std::function<void()> failed_;
+  std::string step_;
+  int rc_ = 0;
+};
+
+std::string StringProp(Napi::Object o, const char* key) {
+  Napi::Value v = o.Get(key);
+  return v.IsString() ? v.As<Napi::String>().Utf8Value() : std::string();
+}
+
+/** [[s0, s1, ...], ...] from a JS array of string tuples (short tuples are padded with ""). */
+std::vector<std::vector<std::string>> Tuples(Napi::Object o, const char* key, uint32_t width) {
+  std::vector<std::vector<std::string>> out;
+  Napi::Value v = o.Get(key);
+  if (!v.IsArray()) return out;
+  auto a = v.As<Napi::Array>();
+  for (uint32_t i = 0; i < a.Length(); i++) {
+    Napi::Value p = a.Get(i);
+    if (!p.IsArray()) continue;
+    auto pa = p.As<Napi::Array>();
+    std::vector<std::string> t(width);
+    for (uint32_t j = 0; j < width && j < pa.Length(); j++) {
+      Napi::Value e = pa.Get(j);
+      if (e.IsString()) t[j] = e.As<Napi::String>().Utf8Value();
+    }
+    out.push_back(std::move(t));
+  }
+  return out;
+}
+
+bool CallbackArg(const Napi::CallbackInfo& info, size_t i) {
+  if (info.Length() <= i || !info[i].IsFunction()) {
+    Napi::TypeError::New(info.Env(), "expected a callback").ThrowAsJavaScriptException();
+    return false;
+  }
+  return true;
+}
+
+Napi::Value ClusterValue(Napi::Env env, ClusterHandle* h);
+Napi::Value ImageValue(Napi::Env env, ImageHandle* h);
+
+}  // namespace
+
+// connect({cluster, name, conf, key, defaults: [[k, ifValue, v]], set: [[k, v]]}, cb(err, cluster)).
+// Order: the conf file (or Ceph's default search), then CEPH_ARGS, then each default k=v where the
+// configuration still has Ceph's own value ifValue (so ceph.conf keeps the last word), then `set`
+// and the key, then rados_connect.
+Napi::Value Connect(const Napi::CallbackInfo& info) {
+  if (info.Length() < 2 || !info[0].IsObject() || !CallbackArg(info, 1)) {
+    if (!info.Env().IsExceptionPending()) Napi::TypeError::New(info.Env(), "connect(options, cb)").ThrowAsJavaScriptException();
+    return info.Env().Undefined();
+  }
+  auto o = info[0].As<Napi::Object>();
+  std::string clusterName = StringProp(o, "cluster");
+  std::string name = StringProp(o, "name");
+  std::string conf = StringProp(o, "conf");
+  std::string key = StringProp(o, "key");
+  auto defaults = Tuples(o, "defaults", 3);
+  auto set = Tuples(o, "set", 2);
+  auto* h = new ClusterHandle();
+  auto work = [=](std::string* step) -> int {
+    rados_t c = nullptr;
+    *step = "rados_create2";
+    int r = rados_create2(&c, clusterName.empty() ? "ceph" : clusterName.c_str(), name.empty() ? "client.admin" : name.c_str(), 0);
+    if (r < 0) return r;
+    auto fail = [&](const char* s, int rc) {
+      *step = s;
+      rados_shutdown(c);
+      return rc;
+    };
+    r = rados_conf_read_file(c, conf.empty() ? nullptr : conf.c_str());
+    if (r < 0) return fail("rados_conf_read_file", r);
+    r = rados_conf_parse_env(c, nullptr);
+    if (r < 0) return fail("rados_conf_parse_env", r);
+    for (const auto& d : defaults) {
+      char cur[128] = {0};
+      if (rados_conf_get(c, d[0].c_str(), cur, sizeof cur) == 0 && d[1] != cur) continue;
+      r = rados_conf_set(c, d[0].c_str(), d[2].c_str());
+      if (r < 0) return fail("rados_conf_set", r);
+    }
+    for (const auto& kv : set) {
+      r = rados_conf_set(c, kv[0].c_str(), kv[1].c_str());
+      if (r < 0) return fail("rados_conf_set", r);
+    }
+    if (!key.empty()) {
+      r = rados_conf_set(c, "key", key.c_str());
+      if (r < 0) return fail("rados_conf_set key", r);
+    }
+    r = rados_connect(c);
+    if (r < 0) return fail("rados_connect", r);
+    h->cluster = c;
+    return 0;
+  };
+  auto done = [h](Napi::Env env) { return ClusterValue(env, h); };
+  (new Job(info[1].As<Napi::Function>(), work, done, [h] { delete h; }))->Queue();
+  return info.Env().Undefined();
+}
+
+// shutdown(cluster, cb(err)): rados_shutdown; every image of the cluster must be closed first.
+Napi::Value Shutdown(const Napi::CallbackInfo& info) {
+  ClusterHandle* h = info.Length() > 0 ? UnwrapCluster(info[0]) : nullptr;
+  if (h == nullptr) {
+    Napi::TypeError::New(info.Env(), "not a cluster").ThrowAsJavaScriptException();
+    return info.Env().Undefined();
+  }
+  if (!CallbackArg(info, 1)) return info.Env().Undefined();
+  rados_t c = h->cluster;
+  h->cluster = nullptr;
+  auto work = [c](std::string*) -> int {
+    if (c != nullptr) rados_shutdown(c);
+    return 0;
+  };
+  (new Job(info[1].As<Napi::Function>(), work, nullptr))->Queue();
+  return info.Env().Undefined();
+}
+
+// open(context, cluster, {pool, image, snap, readOnly, token}, cb(err, {image, size, objectSize})).
+Napi::Value Open(const Napi::CallbackInfo& info) {
+  Context* ctx = info.Length() > 0 ? UnwrapContext(info[0]) : nullptr;
+  ClusterHandle* ch = info.Length() > 1 ? UnwrapCluster(info[1]) : nullptr;
+  if (ctx == nullptr || ctx->closed() || ch == nullptr || ch->cluster == nullptr || info.Length() < 4 || !info[2].IsObject()) {
+    Napi::TypeError::New(info.Env(), "open(context, cluster, options, cb)").ThrowAsJavaScriptException();
+    return info.Env().Undefined();
+  }
+  if (!CallbackArg(info, 3)) return info.Env().Undefined();
+  auto o = info[2].As<Napi::Object>();
+  std::string pool = StringProp(o, "pool");
+  std::string image = StringProp(o, "image");
+  std::string snap = StringProp(o, "snap");
+  bool readOnly = o.Get("readOnly").ToBoolean().Value();
+  Napi::Value tok = o.Get("token");
+  double token = tok.IsNumber() ? tok.As<Napi::Number>().DoubleValue() : 0;
+  rados_t cluster = ch->cluster;
+  auto* h = new ImageHandle();
+  h->queue = ctx->queue();
+  h->token = token;
+  auto size = std::make_shared<std::pair<uint64_t, uint64_t>>(0, 0);
+  auto work = [=](std::string* step) -> int {
+    *step = "rados_ioctx_create";
+    int r = rados_ioctx_create(cluster, pool.c_str(), &h->ioctx);
+    if (r < 0) return r;
+    // A snapshot, or a read-only LU, is opened read-only: no header watch, no exclusive lock,
+    // and librbd itself refuses writes (-EROFS).
+    *step = readOnly ? "rbd_open_read_only" : "rbd_open";
+    const char* s = snap.empty() ? nullptr : snap.c_str();
+    r = readOnly ? rbd_open_read_only(h->ioctx, image.c_str(), &h->image, s) : rbd_open(h->ioctx, image.c_str(), &h->image, s);
+    if (r < 0) {
+      rados_ioctx_destroy(h->ioctx);
+      h->ioctx = nullptr;
+      h->image = nullptr;
+      return r;
+    }
+    rbd_image_info_t st;
+    *step = "rbd_stat";
+    r = rbd_stat(h->image, &st, sizeof st);
+    if (r < 0) {
+      rbd_close(h->image);
+      rados_ioctx_destroy(h->ioctx);
+      h->image = nullptr;
+      h->ioctx = nullptr;
+      return r;
+    }
+    size->first = st.size;
+    size->second = st.obj_size;
+    return 0;
+  };
+  auto done = [h, size](Napi::Env env) -> Napi::Value {
+    auto out = Napi::Object::New(env);
+    out.Set("image", ImageValue(env, h));
+    out.Set("size", Napi::Number::New(env, static_cast<double>(size->first)));
+    out.Set("objectSize", Napi::Number::New(env, static_cast<double>(size->second)));
+    return out;
+  };
+  (new Job(info[3].As<Napi::Function>(), work, done, [h] { delete h; }))->Queue();
+  return info.Env().Undefined();
+}
+
+// close(image, cb(err)): unwatches, rbd_close (which waits for librbd's own in-flight work).
+Napi::Value Close(const Napi::CallbackInfo& info) {
+  ImageHandle* h = info.Length() > 0 ? UnwrapImage(info[0]) : nullptr;
+  if (h == nullptr) {
+    Napi::TypeError::New(info.Env(), "not an image").ThrowAsJavaScriptException();
+    return info.Env().Undefined();
+  }
+  if (!CallbackArg(info, 1)) return info.Env().Undefined();
+  rbd_image_t img = h->image;
+  rados_ioctx_t io = h->ioctx;
+  bool watching = h->watching;
+  uint64_t watch = h->watch;
+  h->image = nullptr;
+  h->ioctx = nullptr;
+  h->watching = false;
+  auto work = [=](std::string* step) -> int {
+    int r = 0;
+    if (img != nullptr) {
+      if (watching) rbd_update_unwatch(img, watch);
+      *step = "rbd_close";
+      r = rbd_close(img);
+    }
+    if (io != nullptr) rados_ioctx_destroy(io);
+    return r;
+  };
+  (new Job(info[1].As<Napi::Function>(), work, nullptr))->Queue();
+  return info.Env().Undefined();
+}
+
+// size(image, cb(err, bytes)): rbd_get_size, which refreshes the header first when librbd saw an update.
+Napi::Value GetSize(const Napi::CallbackInfo& info) {
+  ImageHandle* h = info.Length() > 0 ? UnwrapImage(info[0]) : nullptr;
+  if (h == nullptr || h->image == nullptr) {
+    Napi::TypeError::New(info.Env(), "not an open image").ThrowAsJavaScriptException();
+    return info.Env().Undefined();
+  }
+  if (!CallbackArg(info, 1)) return info.Env().Undefined();
+  rbd_image_t img = h->image;
+  auto size = std::make_shared<uint64_t>(0);
+  auto work = [img, size](std::string* step) -> int {
+    *step = "rbd_get_size";
+    return rbd_get_size(img, size.get());
+  };
+  auto done = [size](Napi::Env env) -> Napi::Value { return Napi::Number::New(env, static_cast<double>(*size)); };
+  (new Job(info[1].As<Napi::Function>(), work, done))->Queue();
+  return info.Env().Undefined();
+}
+
+namespace {
+void OnUpdate(void* arg) {
+  auto* h = static_cast<ImageHandle*>(arg);
+  h->queue->Push(Entry{h->token, 0, kImageUpdated});
+}
+}  // namespace
+
+// watch(image): header updates (resize, snapshots) arrive as {token, 0, kImageUpdated}. Returns 0 or -errno.
+Napi::Value Watch(const Napi::CallbackInfo& info) {
+  ImageHandle* h = info.Length() > 0 ? UnwrapImage(info[0]) : nullptr;
+  if (h == nullptr || h->image == nullptr) {
+    Napi::TypeError::New(info.Env(), "not an open image").ThrowAsJavaScriptException();
+    return info.Env().Undefined();
+  }
+  if (h->watching) return Napi::Number::New(info.Env(), 0);
+  int r = rbd_update_watch(h->image, &h->watch, OnUpdate, h);
+  if (r == 0) h->watching = true;
+  return Napi::Number::New(info.Env(), r);
+}
+
+namespace {
+
+const napi_type_tag kClusterTag = {0x7c3b9e21a4f05d18ULL, 0x91e2c4d6f8a0b3c5ULL};
+
+Napi::Value ClusterValue(Napi::Env env, ClusterHandle* h) {
+  auto ext = Napi::External<ClusterHandle>::New(env, h, [](Napi::Env, ClusterHandle* p) {
+    // Only a leaked cluster gets here with a live client (the store shuts down what it opened).
+    if (p->cluster != nullptr) rados_shutdown(p->cluster);
+    delete p;
+  });
+  napi_type_tag_object(env, ext, &kClusterTag);
+  return ext;
+}
+
+}  // namespace
+
+ClusterHandle* UnwrapCluster(const Napi::Value& v) {
+  bool ok = false;
+  if (!v.IsExternal() || napi_check_object_type_tag(v.Env(), v, &kClusterTag, &ok) != napi_ok || !ok) return nullptr;
+  return v.As<Napi::External<ClusterHandle>>().Data();
+}
+
+namespace {
+
+const napi_type_tag kImageTag = {0x2f6d8a0c1e3b5d7fULL, 0xa4c6e8f0b2d4f6a8ULL};
+
+Napi::Value ImageValue(Napi::Env env, ImageHandle* h) {
+  auto ext = Napi::External<ImageHandle>::New(env, h, [](Napi::Env, ImageHandle* p) {
+    if (p->image != nullptr) {
+      if (p->watching) rbd_update_unwatch(p->image, p->watch);
+      rbd_close(p->image);
+    }
+    if (p->ioctx != nullptr) rados_ioctx_destroy(p->ioctx);
+    delete p;
+  });
+  napi_type_tag_object(env, ext, &kImageTag);
+  return ext;
+}
+
+}  // namespace
+
+ImageHandle* UnwrapImage(const Napi::Value& v) {
+  bool ok = false;
+  if (!v.IsExternal() || napi_check_object_type_tag(v.Env(), v, &kImageTag, &ok) != napi_ok || !ok) return nullptr;
+  return v.As<Napi::External<ImageHandle>>().Data();
+}
+
+}  // namespace stgt_rbd
