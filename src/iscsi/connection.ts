@@ -534,8 +534,13 @@ export abstract class IscsiConnection implements SessionConnection {
       task.expDataOutSN = 0;
     }
     if (P.dataSN(bhs) !== task.expDataOutSN) {
-      // At ErrorRecoveryLevel 0 a lost or reordered Data-Out cannot be recovered: drop the connection.
-      return this.close(`Data-Out DataSN ${P.dataSN(bhs)}, expected ${task.expDataOutSN}`);
+      // RFC 7143 7.9: an out-of-order DataSN implies an earlier Data-Out was lost to a digest error,
+      // and 7.8 says the target MUST discard the PDU. At ErrorRecoveryLevel 0 there is no recovery
+      // R2T: the command waits, on a connection that stays up, for the initiator's own recovery
+      // (ABORT TASK or the end of the session), as LIO does for a stale DataSN. Dropping the
+      // connection instead made libiscsi's next case log in again without ImmediateData=No and
+      // send no Data-Out at all (iSCSIdatasn.iSCSIDataSnInvalid, test_iscsi_datasn_invalid.c:116).
+      return;
     }
     task.expDataOutSN = (task.expDataOutSN + 1) >>> 0;
     task.addData(data, dataLength, this.rxBuffersReused);

@@ -12,33 +12,39 @@ function tmf(r: Rig, n: ItNexus, fn: Tmf, lun = 1, ref = 0): Promise<[number, re
   return new Promise((res) => r.target.taskMgmt(n, fn, lun, ref, (resp, ab) => res([resp, ab])));
 }
 
-test('LOGICAL UNIT RESET: 29/03 for the other nexus only, SPC-2 reservation released', async () => {
+test('LOGICAL UNIT RESET: 29/03 for every nexus, the issuer too (SAM-5 6.3.3); SPC-2 reservation released', async () => {
   const r = rig();
   await r.clearUa();
   assert.equal((await r.run([0x16, 0, 0, 0, 0, 0])).status, Status.Good); // RESERVE(6) by i1
   const [resp] = await tmf(r, r.i1, Tmf.LogicalUnitReset);
   assert.equal(resp, TmfResponse.Complete);
-  // the issuer's next command runs: no unit attention, and its reservation is gone
+  // the issuer sees BUS DEVICE RESET FUNCTION OCCURRED once, then its reservation is gone
+  assert.deepEqual(senseOf(await r.run(TUR)), [0x06, 0x29, 0x03]);
   const own = await r.run([0x16, 0, 0, 0, 0, 0]);
   assert.equal(own.status, Status.Good);
   assert.equal(own.sense, null);
-  // the other nexus sees BUS DEVICE RESET FUNCTION OCCURRED once, then the reservation conflict
+  // the other nexus too, then the issuer's new reservation conflicts
   const other = await r.run(TUR, { n: r.i2 });
   assert.deepEqual(senseOf(other), [0x06, 0x29, 0x03]);
   assert.equal((await r.run(TUR, { n: r.i2 })).status, Status.ReservationConflict);
+  // LUN 0 was not reset
+  assert.equal((await r.run(TUR, { lun: 0 })).status, Status.Good);
 });
 
-test('TARGET WARM RESET: 29/03 on every LU for the other nexus; COLD RESET: 29/01; none for the issuer', async () => {
+test('TARGET WARM RESET: 29/00 on every LU for every nexus; COLD RESET: 29/01', async () => {
   const r = rig();
   await r.clearUa();
   assert.equal((await tmf(r, r.i2, Tmf.TargetWarmReset))[0], TmfResponse.Complete);
-  assert.equal((await r.run(TUR, { n: r.i2 })).status, Status.Good);
-  assert.deepEqual(senseOf(await r.run(TUR)), [0x06, 0x29, 0x03]);
-  assert.deepEqual(senseOf(await r.run(TUR, { lun: 0 })), [0x06, 0x29, 0x03]);
-  assert.equal((await r.run(TUR)).status, Status.Good);
+  for (const n of [r.i1, r.i2]) {
+    for (const lun of [0, 1]) {
+      assert.deepEqual(senseOf(await r.run(TUR, { n, lun })), [0x06, 0x29, 0x00], `nexus ${n.id} LUN ${lun}`);
+      assert.equal((await r.run(TUR, { n, lun })).status, Status.Good);
+    }
+  }
   assert.equal((await tmf(r, r.i2, Tmf.TargetColdReset))[0], TmfResponse.Complete);
-  assert.equal((await r.run(TUR, { n: r.i2 })).status, Status.Good);
+  assert.deepEqual(senseOf(await r.run(TUR, { n: r.i2 })), [0x06, 0x29, 0x01]);
   assert.deepEqual(senseOf(await r.run(TUR)), [0x06, 0x29, 0x01]);
+  assert.equal((await r.run(TUR)).status, Status.Good);
 });
 
 test('ABORT TASK of a task that already completed: TASK DOES NOT EXIST', async () => {

@@ -330,15 +330,15 @@ export class Target implements ScsiTargetPort, EngineContext {
 
   /**
    * SAM-5 6.3.3 logical unit reset: clears SPC-2 reservations and prevent-removal (PR registrations
-   * survive) and raises a unit attention for the other I_T nexuses: they have no other way to learn
-   * that their tasks, reservation and mode state went away. The nexus that asked for the reset
-   * learns of it from the task management response, so it gets none (libiscsi 1.19's
-   * Reserve6.LUNReset and the suite after it fail on a 29/03 to the issuing session).
+   * survive) and raises a unit attention for the initiator port of every I_T nexus, the one that
+   * asked for the reset included: SAM-5 excepts the issuing nexus for CLEAR TASK SET and MODE
+   * SELECT, not for a reset. LIO (target_tmr_work -> target_dev_ua_allocate) and tgt
+   * (target_mgmt_request) do the same; libiscsi's MultipathIO.Reset checks it on both paths.
    */
-  private resetLu(lu: LogicalUnit, reason: typeof Reason.BusDeviceReset, by: ItNexus): void {
+  private resetLu(lu: LogicalUnit, reason: typeof Reason.BusDeviceReset): void {
     lu.reservedBy = -1;
     lu.preventRemoval = false;
-    lu.ua.addAll(this.nexuses.keys(), reason, by.id);
+    lu.ua.addAll(this.nexuses.keys(), reason);
   }
 
   taskMgmt(
@@ -386,7 +386,7 @@ export class Target implements ScsiTargetPort, EngineContext {
             for (const c of cmds) if (c.task.nexus.id !== nexus.id) others.add(c.task.nexus.id);
             for (const id of others) lu.ua.add(id, Reason.CommandsCleared);
           }
-          if (fn === Tmf.LogicalUnitReset) this.resetLu(lu, Reason.BusDeviceReset, nexus);
+          if (fn === Tmf.LogicalUnitReset) this.resetLu(lu, Reason.BusDeviceReset);
           aborted = cmds.map((c) => c.task);
           this.abortCmds(cmds, () => finish(TmfResponse.Complete));
           return;
@@ -394,10 +394,15 @@ export class Target implements ScsiTargetPort, EngineContext {
         case Tmf.TargetWarmReset:
         case Tmf.TargetColdReset: {
           const cmds: Cmd[] = [];
-          const reason = fn === Tmf.TargetColdReset ? Reason.PowerOnOccurred : Reason.BusDeviceReset;
+          // RFC 7143 11.5.1: both are SAM-2's TARGET RESET, a hard reset (SAM-5 6.3.2); the cold
+          // one is also a power on event. SAM-5 has no code for a target reset: the warm one reports
+          // the generic POWER ON, RESET, OR BUS DEVICE RESET OCCURRED (what tgt reports for every
+          // reset, and the one reset code libiscsi's RESERVE(6) helpers retry on), the cold one
+          // POWER ON OCCURRED. Every I_T nexus gets it, as for a logical unit reset.
+          const reason = fn === Tmf.TargetColdReset ? Reason.PowerOnOccurred : Reason.PowerOnReset;
           for (const l of this.luns.values()) {
             cmds.push(...this.cmdsOf(l, null));
-            this.resetLu(l, reason, nexus);
+            this.resetLu(l, reason);
           }
           aborted = cmds.map((c) => c.task);
           this.abortCmds(cmds, () => finish(TmfResponse.Complete));
