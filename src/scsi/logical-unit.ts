@@ -72,7 +72,8 @@ export class LogicalUnit {
   productRev = '0001';
   online = true;
   removable = false;
-  preventRemoval = false;
+  /** I_T nexuses that prevent medium removal (SPC-4 6.13: removal is prevented while any does). */
+  readonly preventedBy = new Set<number>();
   readonly = false;
   thinProvisioning = false;
   /** SBC-4 6.6.2 MEDIUM ROTATION RATE (1 = non-rotating). */
@@ -83,8 +84,8 @@ export class LogicalUnit {
   /** Block limits VPD OPTIMAL TRANSFER LENGTH GRANULARITY / OPTIMAL TRANSFER LENGTH, in blocks. */
   optimalXferGran = 0;
   optimalXferLen = 0;
-  /** Started (START STOP UNIT); a stopped disk reports NOT READY. */
-  started = true;
+  /** A removable LU's medium is in (START STOP UNIT LOEJ=1 ejects and loads it, SBC-4 5.25). */
+  mediumLoaded = true;
 
   readonly modePages = new ModePages();
   readonly ua = new UnitAttentions();
@@ -146,6 +147,11 @@ export class LogicalUnit {
   /** Number of logical blocks. */
   get blocks(): number {
     return this.blockSize > 0 ? Math.floor(this.size / this.blockSize) : 0;
+  }
+
+  /** PREVENT ALLOW MEDIUM REMOVAL is in force (the tgtadm `Prevent removal:` line). */
+  get preventRemoval(): boolean {
+    return this.preventedBy.size > 0;
   }
 
   /** Control mode page SWP (software write protect). */

@@ -1,4 +1,4 @@
-// SBC-4 5.x device commands: READ CAPACITY(10/16), SYNCHRONIZE CACHE, PRE-FETCH, FORMAT UNIT, START STOP UNIT, PREVENT ALLOW, READ DEFECT DATA.
+// SBC-4 5.x device commands: READ CAPACITY(10/16), SYNCHRONIZE CACHE, PRE-FETCH, FORMAT UNIT, READ DEFECT DATA.
 import { Op, ServiceAction } from './opcodes.js';
 import { Reason } from './sense.js';
 import type { Cmd } from './command.js';
@@ -64,29 +64,6 @@ function formatUnit(c: Cmd): void {
   c.good();
 }
 
-function startStopUnit(c: Cmd): void {
-  const lu = c.lu!;
-  const p = c.p;
-  c.task.transferLength = 0;
-  // SBC-4 5.25: POWER CONDITION other than START_VALID (0) only changes power states; accept and ignore.
-  if (p.powerCondition !== 0) return c.good();
-  if (p.loej && !p.start) {
-    // An eject is refused while a PREVENT ALLOW MEDIUM REMOVAL prevent is in force (SBC-4 5.13).
-    if (lu.preventRemoval) return c.fail(Reason.MediumRemovalPrevented);
-  }
-  lu.started = p.start || !lu.removable ? true : lu.started;
-  c.good();
-}
-
-function preventAllow(c: Cmd): void {
-  const lu = c.lu!;
-  c.task.transferLength = 0;
-  // SBC-4 5.13: PREVENT 00b allow, 01b prevent; 10b/11b are obsolete for disks.
-  if (c.p.prevent > 1) return c.fail(Reason.InvalidFieldInCdb);
-  lu.preventRemoval = c.p.prevent === 1;
-  c.good();
-}
-
 /**
  * SBC-4 5.20 / 5.21 READ DEFECT DATA(10/12): a virtual medium has no defects, so the answer is a
  * header with an empty list, echoing REQ_PLIST, REQ_GLIST and the requested DEFECT LIST FORMAT.
@@ -117,6 +94,4 @@ export function registerSbcDevice(t: HandlerTable): void {
   t.set(Op.PreFetch10, preFetch);
   t.set(Op.PreFetch16, preFetch);
   t.set(Op.FormatUnit, formatUnit);
-  t.set(Op.StartStopUnit, startStopUnit);
-  t.set(Op.PreventAllow, preventAllow);
 }

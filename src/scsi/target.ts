@@ -13,6 +13,7 @@ import { Access } from './persistent-reservations.js';
 import { Reason, buildSense } from './sense.js';
 import { registerSbcDevice } from './sbc-device.js';
 import { registerSbcIo } from './sbc-io.js';
+import { registerSbcMedium } from './sbc-medium.js';
 import { registerSbcProvisioning } from './sbc-provisioning.js';
 import { inquiry, registerInquiry } from './spc-inquiry.js';
 import { registerSpcMisc, reportLuns, requestSense } from './spc-misc.js';
@@ -37,6 +38,17 @@ const UA_EXEMPT = new Set<number>([Op.Inquiry, Op.ReportLuns, Op.RequestSense]);
 const OFFLINE_OK = new Set<number>([Op.Inquiry, Op.ReportLuns, Op.RequestSense, Op.MaintenanceIn]);
 /** SPC-2 reservation held by another nexus: these still run (SPC-2 5.5.1, RELEASE is a no-op). */
 const SPC2_RES_OK = new Set<number>([Op.Inquiry, Op.ReportLuns, Op.RequestSense, Op.Release6, Op.Release10, Op.MaintenanceIn]);
+/**
+ * Commands that need the medium: on a removable LU whose medium was ejected they answer NOT READY /
+ * MEDIUM NOT PRESENT (SBC-4 4.2.1; libiscsi NoMedia.NoMediaSBC). INQUIRY, REPORT LUNS, REQUEST
+ * SENSE, MODE SENSE/SELECT, reservations, START STOP UNIT and PREVENT ALLOW still run.
+ */
+const NEEDS_MEDIUM = new Set<number>([
+  Op.TestUnitReady, Op.FormatUnit, Op.Read6, Op.Write6, Op.ReadCapacity10, Op.Read10, Op.Write10, Op.WriteAndVerify10,
+  Op.Verify10, Op.PreFetch10, Op.SyncCache10, Op.WriteSame10, Op.Unmap, Op.Read16, Op.CompareAndWrite, Op.Write16,
+  Op.OrWrite16, Op.WriteAndVerify16, Op.Verify16, Op.PreFetch16, Op.SyncCache16, Op.WriteSame16, Op.ServiceActionIn16,
+  Op.Read12, Op.Write12, Op.WriteAndVerify12, Op.Verify12,
+]);
 /** Exclusive in the task set: atomic read-modify-write commands. */
 const ATOMIC = new Set<number>([Op.CompareAndWrite, Op.OrWrite16]);
 
@@ -64,6 +76,7 @@ function buildHandlers(): HandlerTable {
   const t: HandlerTable = new Map();
   registerSbcIo(t);
   registerSbcDevice(t);
+  registerSbcMedium(t);
   registerSbcProvisioning(t);
   registerInquiry(t);
   registerSpcMisc(t);
@@ -169,6 +182,8 @@ export class Target implements ScsiTargetPort, EngineContext {
         lu.dropStats(nexus.id);
         // SPC-2 reservations do not survive the loss of their I_T nexus; PR registrations do.
         if (lu.reservedBy === nexus.id) lu.reservedBy = -1;
+        // SPC-4 6.13: an I_T nexus loss ends that nexus's prevention of medium removal.
+        lu.preventedBy.delete(nexus.id);
       }
     } finally {
       this.nexuses.delete(nexus.id);
@@ -245,6 +260,7 @@ export class Target implements ScsiTargetPort, EngineContext {
         if (ua) return c.fail(ua);
       }
       if (!lu.online && !OFFLINE_OK.has(p.opcode)) return c.fail(Reason.NotReadyManualIntervention);
+      if (lu.removable && !lu.mediumLoaded && NEEDS_MEDIUM.has(p.opcode)) return c.fail(Reason.MediumNotPresent);
       if (lu.reservedBy !== -1 && lu.reservedBy !== nexus.id && !SPC2_RES_OK.has(p.opcode)) return c.conflict();
       if (lu.pr.reserved) {
         let access = ACCESS.get(p.opcode) ?? Access.Other;
@@ -337,7 +353,7 @@ export class Target implements ScsiTargetPort, EngineContext {
    */
   private resetLu(lu: LogicalUnit, reason: typeof Reason.BusDeviceReset): void {
     lu.reservedBy = -1;
-    lu.preventRemoval = false;
+    lu.preventedBy.clear();
     lu.ua.addAll(this.nexuses.keys(), reason);
   }
 

@@ -11,7 +11,7 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TestDaemon, iscsiUrl, run } from '../helpers/daemon.js';
-import { countTestcuLog } from './testcu-count.js';
+import { countTestcuLog, type TestcuCount } from './testcu-count.js';
 import { sparseDisk } from '../helpers/fixtures.js';
 
 const IQN = 'iqn.2026-11.org.stgt.test:conformance';
@@ -66,6 +66,40 @@ const KNOWN_FAILURES = new Map<string, Known>([
 ]);
 const TGT_1_0_85_FAILED = 34;
 
+/**
+ * Counts a log, prints it, and asserts: at least `minTests` ran; no failure outside `known`; no
+ * known failure passes (take it off the list, so a later regression fails CI); every known one is
+ * a [FAILED] line CUnit itself passed (no assertion failed), and a `cleanup` one comes only from
+ * suite_cleanup. Returns the count.
+ */
+function judge(log: string, known: ReadonlyMap<string, Known>, minTests: number): TestcuCount {
+  const c = countTestcuLog(log);
+  const total = c.passed.length + c.failed.length + c.skipped.length;
+  console.log(`iscsi-test-cu: passed=${c.passed.length} failed=${c.failed.length} skipped=${c.skipped.length} total=${total}`);
+  for (const f of c.failed) console.log(`  failed  ${f}${known.has(f) ? ` (known: ${known.get(f)!.why})` : ''}`);
+  for (const s of c.skipped) console.log(`  skipped ${s}`);
+  assert.ok(total >= minTests, `only ${total} tests ran; log tail:\n${log.slice(-3000)}`);
+  assert.deepEqual(c.failed.filter((f) => !known.has(f)), [], 'unexpected iscsi-test-cu failures');
+  assert.deepEqual([...known.keys()].filter((k) => !c.failed.includes(k)), [], 'known failures that now pass: take them off the list');
+  assert.deepEqual([...known.keys()].filter((k) => c.cunitFailed.includes(k)), [], 'a known failure now fails a CUnit assertion');
+  const inTest = [...known].filter(([k, v]) => v.cleanup === true && !c.afterVerdict.includes(k)).map(([k]) => k);
+  assert.deepEqual(inTest, [], 'failures known to come from suite_cleanup only now fail inside the test itself');
+  return c;
+}
+
+/**
+ * On a removable LU (one path): libiscsi's PreventAllow reset tests wait for the reset's unit
+ * attention with `while (testunitready(sd, EXPECT_STATUS_GOOD) != 0)`, and that helper logs
+ * [FAILED] for each unit attention the loop absorbs. SAM-5 6.3.3 (and 6.3.2 for the target resets)
+ * gives the issuing I_T nexus that unit attention, which MultipathIO.Reset asserts.
+ */
+const RESET_LOOP = 'the "wait until all unit attentions clear" loop logs [FAILED] for the unit attention SAM-5 6.3 gives the issuing nexus';
+const KNOWN_REMOVABLE = new Map<string, Known>([
+  ['PreventAllow.LUNReset', { why: RESET_LOOP }],
+  ['PreventAllow.WarmReset', { why: RESET_LOOP }],
+  ['PreventAllow.ColdReset', { why: RESET_LOOP + ' (after the cold reset ends the session, the new one gets POWER ON, RESET)' }],
+]);
+
 const dirs: string[] = [];
 const daemons: TestDaemon[] = [];
 after(() => {
@@ -92,19 +126,38 @@ test('iscsi-test-cu --dataloss --allow-sanitize --test ALL URL URL on a thin LUN
   );
   const log = r.stdout + r.stderr;
   writeFileSync(join(tmpdir(), 'stgt-iscsi-test-cu.log'), log);
-  const c = countTestcuLog(log);
-  const total = c.passed.length + c.failed.length + c.skipped.length;
-  console.log(`iscsi-test-cu: passed=${c.passed.length} failed=${c.failed.length} skipped=${c.skipped.length} total=${total}`);
-  for (const f of c.failed) console.log(`  failed  ${f}${KNOWN_FAILURES.has(f) ? ` (known: ${KNOWN_FAILURES.get(f)!.why})` : ''}`);
-  for (const s of c.skipped) console.log(`  skipped ${s}`);
-  assert.ok(total >= 200, `only ${total} tests ran; log tail:\n${log.slice(-3000)}`);
+  const c = judge(log, KNOWN_FAILURES, 200);
   assert.ok(c.passed.includes('MultipathIO.Reset'), 'the multipath suite ran on two paths');
-  const unexpected = c.failed.filter((f) => !KNOWN_FAILURES.has(f));
-  assert.deepEqual(unexpected, [], 'unexpected iscsi-test-cu failures');
-  const fixed = [...KNOWN_FAILURES.keys()].filter((k) => !c.failed.includes(k));
-  assert.deepEqual(fixed, [], 'known failures that now pass: take them off KNOWN_FAILURES');
-  const inTest = [...KNOWN_FAILURES].filter(([k, v]) => v.cleanup === true && !c.afterVerdict.includes(k)).map(([k]) => k);
-  assert.deepEqual(inTest, [], 'failures known to come from suite_cleanup only now fail inside the test itself');
   assert.ok(c.failed.length < TGT_1_0_85_FAILED);
+  await d.stop(30_000);
+});
+
+test('removable LU (--params removable=1): PreventAllow, StartStopUnit and NoMedia run and pass but for the known ones', { timeout: 600_000 }, async () => {
+  const { work, disk } = sparseDisk('stgt-cu-rm-', 64 << 20);
+  dirs.push(work);
+  const d = await TestDaemon.start();
+  daemons.push(d);
+  await d.addTarget(1, IQN);
+  await d.addLun(1, 1, disk);
+  await d.tgtadmOk('--mode', 'logicalunit', '--op', 'update', '--tid', '1', '--lun', '1', '--params', 'removable=1');
+  assert.match(await d.tgtadmOk('--mode', 'target', '--op', 'show'), /\n {12}Removable media: Yes\n/);
+  let log = '';
+  // iscsi-test-cu takes one --test: the three suites one after another.
+  for (const suite of ['ALL.PreventAllow', 'ALL.StartStopUnit', 'ALL.NoMedia']) {
+    const r = await run(
+      'iscsi-test-cu',
+      ['--dataloss', '-i', 'iqn.2007-10.com.github:sahlberg:libiscsi:iscsi-test', '-I',
+        'iqn.2007-10.com.github:sahlberg:libiscsi:iscsi-test-2', '--test', suite, iscsiUrl(d.iscsiPort, IQN, 1), '-V'],
+      { timeoutMs: 180_000 },
+    );
+    log += r.stdout + r.stderr;
+  }
+  const c = judge(log, KNOWN_REMOVABLE, 12);
+  assert.deepEqual(c.skipped, [], 'nothing skipped on a removable LU');
+  for (const t of ['StartStopUnit.Simple', 'PreventAllow.Eject', 'PreventAllow.2ITNexuses', 'PreventAllow.ITNexusLoss', 'NoMedia.NoMediaSBC']) {
+    assert.ok(c.passed.includes(t), `${t} did not pass`);
+  }
+  // The medium is back and not prevented when the suites are done.
+  assert.match(await d.tgtadmOk('--mode', 'target', '--op', 'show'), /\n {12}Prevent removal: No\n/);
   await d.stop(30_000);
 });

@@ -37,10 +37,12 @@ test('passed, skipped, failed; cleanup [FAILED] after the verdict; datasn judged
   assert.deepEqual(c.skipped, ['A.Skip']);
   assert.deepEqual(c.failed, ['A.Bad', 'A.Last', 'B.Assert', 'B.Inline']);
   assert.deepEqual(c.afterVerdict, ['A.Last']);
+  assert.deepEqual(c.cunitFailed, ['B.Assert', 'B.Inline']);
 });
 
 test('iSCSIDataSnInvalid fails when CUnit says FAILED', () => {
   const c = countTestcuLog('Suite: iSCSIdatasn\n  Test: iSCSIDataSnInvalid ...\n    [FAILED] x\nFAILED\n    1. y.c:116 - z\n');
   assert.deepEqual(c.failed, ['iSCSIdatasn.iSCSIDataSnInvalid']);
   assert.deepEqual(c.afterVerdict, []);
+  assert.deepEqual(c.cunitFailed, ['iSCSIdatasn.iSCSIDataSnInvalid']);
 });

@@ -17,10 +17,12 @@ export interface TestcuCount {
   skipped: string[];
   /** Failed tests whose every [FAILED] line was printed after CUnit's "passed" verdict (suite cleanup). */
   afterVerdict: string[];
+  /** Tests CUnit itself ended in FAILED (an assertion of the test failed). */
+  cunitFailed: string[];
 }
 
 export function countTestcuLog(log: string): TestcuCount {
-  const out: TestcuCount = { passed: [], failed: [], skipped: [], afterVerdict: [] };
+  const out: TestcuCount = { passed: [], failed: [], skipped: [], afterVerdict: [], cunitFailed: [] };
   let suite = '';
   let name: string | null = null;
   let failedIn = false;
@@ -32,6 +34,7 @@ export function countTestcuLog(log: string): TestcuCount {
     if (name === null) return;
     const full = `${suite}.${name}`;
     const failed = BY_CUNIT_VERDICT.has(full) ? cunitFailed : failedIn || failedAfter;
+    if (cunitFailed) out.cunitFailed.push(full);
     if (failed) {
       out.failed.push(full);
       if (!BY_CUNIT_VERDICT.has(full) && !failedIn && !cunitFailed) out.afterVerdict.push(full);

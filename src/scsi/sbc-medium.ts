@@ -1,0 +1,44 @@
+// SBC-4 5.25 START STOP UNIT and SPC-4 6.13 PREVENT ALLOW MEDIUM REMOVAL: eject, load and prevention on removable LUs.
+import { Op } from './opcodes.js';
+import { Reason } from './sense.js';
+import type { Cmd } from './command.js';
+import type { HandlerTable } from './handler.js';
+
+/**
+ * START STOP UNIT. With POWER CONDITION other than START_VALID (0h) the START and LOEJ bits are
+ * ignored (SBC-4 5.25): power states are accepted and change nothing. LOEJ=1 on a removable LU
+ * (`--params removable=1`) ejects (START=0) or loads (START=1) the medium; either is refused with
+ * MEDIUM REMOVAL PREVENTED while an I_T nexus prevents removal (SPC-4 6.13; libiscsi
+ * PreventAllow.Eject refuses the load too, as tgt does). After an eject the medium commands answer
+ * NOT READY / MEDIUM NOT PRESENT (Target.run). START without LOEJ only spins a virtual disk up or
+ * down: it stays ready (tgt and libiscsi StartStopUnit.NoLoej); LOEJ on a fixed disk does nothing.
+ */
+function startStopUnit(c: Cmd): void {
+  const lu = c.lu!;
+  const p = c.p;
+  c.task.transferLength = 0;
+  if (p.powerCondition !== 0 || !p.loej || !lu.removable) return c.good();
+  if (lu.preventRemoval) return c.fail(Reason.MediumRemovalPrevented);
+  lu.mediumLoaded = p.start;
+  c.good();
+}
+
+/**
+ * PREVENT ALLOW MEDIUM REMOVAL (SPC-4 6.13): PREVENT 01b prevents removal for this I_T nexus,
+ * 00b allows it again; removal stays prevented while any I_T nexus prevents it. The nexus's
+ * prevention ends with its I_T nexus loss and with a logical unit or target reset (Target).
+ * 10b/11b are obsolete (medium changers): INVALID FIELD IN CDB.
+ */
+function preventAllow(c: Cmd): void {
+  const lu = c.lu!;
+  c.task.transferLength = 0;
+  if (c.p.prevent > 1) return c.fail(Reason.InvalidFieldInCdb);
+  if (c.p.prevent === 1) lu.preventedBy.add(c.nexus.id);
+  else lu.preventedBy.delete(c.nexus.id);
+  c.good();
+}
+
+export function registerSbcMedium(t: HandlerTable): void {
+  t.set(Op.StartStopUnit, startStopUnit);
+  t.set(Op.PreventAllow, preventAllow);
+}
