@@ -19,6 +19,8 @@ export interface GuestTargetOptions extends RunOptions {
   tgtdArgs?: string;
   /** Bash run after tgtd is up, typically tgtadm setup plus iscsiadm ... -I iser. */
   script: string;
+  /** Node flags for tgtd (e.g. `--cpu-prof --cpu-prof-dir=/mnt/ctl/prof`: the control share is writable). */
+  nodeFlags?: string;
 }
 
 /**
@@ -36,7 +38,7 @@ export PORTAL=${GUEST_PORTAL}
 source /mnt/repo/test/vm/guest/iscsi-lib.sh
 step rxe ${RXE_SETUP}
 tgtadm() { node /mnt/repo/bin/tgtadm "$@"; }
-node /mnt/repo/bin/tgtd -f ${tgtdArgs} >/tmp/tgtd.log 2>&1 &
+node ${opts.nodeFlags ?? ''} /mnt/repo/bin/tgtd -f ${tgtdArgs} >/tmp/tgtd.log 2>&1 &
 tgtd_pid=$!
 tgtd_alive() { kill -0 "$tgtd_pid" 2>/dev/null || fail "tgtd (pid $tgtd_pid) has exited"; }
 trap 'echo "--- tgtd log" >&2; cat /tmp/tgtd.log >&2; kill $tgtd_pid 2>/dev/null || true' EXIT
