@@ -194,6 +194,17 @@ export class CephCluster {
     return this.must('rbd', ['-c', this.conf, ...args], 300_000);
   }
 
+  /**
+   * Writes a second client configuration `name` (beside ceph.conf): the same cluster, with `client`
+   * options added to its [client] section (e.g. short op timeouts for one LU). Returns its path.
+   */
+  clientConf(name: string, client: Readonly<Record<string, string>>): string {
+    const path = join(this.dir, name);
+    const extra = Object.entries(client).map(([k, v]) => `${k} = ${v}`).join('\n');
+    writeFileSync(path, `${readFileSync(this.conf, 'utf8')}${extra}\n`);
+    return path;
+  }
+
   /** Creates image `name` of `bytes` in pool `pool`. */
   async createImage(name: string, bytes: number, pool = 'rbd'): Promise<void> {
     await this.rbdOk('create', '--size', `${Math.ceil(bytes / (1 << 20))}M`, `${pool}/${name}`);
