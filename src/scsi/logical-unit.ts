@@ -2,6 +2,7 @@
 import type { BackingDevice } from '../bs/api.js';
 import { ModePages } from './mode-pages.js';
 import { PersistentReservations } from './persistent-reservations.js';
+import type { PrStore } from './pr-store.js';
 import { TaskSet } from './task-set.js';
 import type { TaskSetEntry } from './task-set.js';
 import { UnitAttentions } from './unit-attention.js';
@@ -90,6 +91,8 @@ export class LogicalUnit {
   readonly modePages = new ModePages();
   readonly ua = new UnitAttentions();
   readonly pr = new PersistentReservations();
+  /** Where APTPL keeps `pr` (set when the LU joins its target); null: APTPL=1 is refused. */
+  prStore: PrStore | null = null;
   /** SPC-2 RESERVE(6/10) holder nexus id, or -1. */
   reservedBy = -1;
   /** Counters per I_T nexus (tgt keeps them per LU and nexus: `--op stat` rows). */

@@ -110,7 +110,7 @@ export const OPCODES: ReadonlyMap<number, OpInfo> = new Map<number, OpInfo>([
   [(Op.PrIn << 8) | 1, op('PERSISTENT RESERVE IN / READ RESERVATION', '5e 1f 00 00 00 00 00 ff ff 07', false, 1)],
   [(Op.PrIn << 8) | 2, op('PERSISTENT RESERVE IN / REPORT CAPABILITIES', '5e 1f 00 00 00 00 00 ff ff 07', false, 2)],
   [(Op.PrIn << 8) | 3, op('PERSISTENT RESERVE IN / READ FULL STATUS', '5e 1f 00 00 00 00 00 ff ff 07', false, 3)],
-  ...[0, 1, 2, 3, 4, 5, 6].map(
+  ...[0, 1, 2, 3, 4, 5, 6, 7].map(
     (sa) => [(Op.PrOut << 8) | sa, op('PERSISTENT RESERVE OUT', '5f 1f ff 00 00 ff ff ff ff 07', false, sa)] as [number, OpInfo],
   ),
   [Op.Read16, op('READ(16)', '88 fa ff ff ff ff ff ff ff ff ff ff ff ff 1f 07')],

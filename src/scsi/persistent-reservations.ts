@@ -1,6 +1,9 @@
-// SPC-4 5.13 Persistent reservations: registrations per I_T nexus, the six reservation types, PR IN/OUT.
+// SPC-4 5.13 Persistent reservations: registrations per initiator port, the six reservation types, PR IN/OUT, APTPL state.
 import { Reason } from './sense.js';
 import type { SenseReason } from './sense.js';
+import { parseTransportIds, transportId } from './transport-id.js';
+
+export { transportId } from './transport-id.js';
 
 /** SPC-4 6.16.3 Table 226 TYPE field. */
 export const PrType = {
@@ -21,10 +24,14 @@ export const PrOutSa = {
   Preempt: 4,
   PreemptAndAbort: 5,
   RegisterAndIgnore: 6,
+  RegisterAndMove: 7,
 } as const;
 
 /** SPC-4 6.15.1 PERSISTENT RESERVE IN service actions. */
 export const PrInSa = { ReadKeys: 0, ReadReservation: 1, ReportCapabilities: 2, ReadFullStatus: 3 } as const;
+
+/** The one target port of a target (every portal is in one portal group): RELATIVE TARGET PORT IDENTIFIER 1. */
+export const RELATIVE_PORT_ID = 1;
 
 const VALID_TYPES = new Set<number>([1, 3, 5, 6, 7, 8]);
 
@@ -35,10 +42,21 @@ function isRegistrantsOnly(t: number): boolean {
   return t === PrType.WriteExclusiveRegistrantsOnly || t === PrType.ExclusiveAccessRegistrantsOnly;
 }
 
+/** The iSCSI name part of an initiator port "<name>,i,0x<isid>". */
+function nameOf(port: string): string {
+  const i = port.indexOf(',i,0x');
+  return i < 0 ? port : port.slice(0, i);
+}
+
 export interface Registration {
-  /** SPC-4 TransportID of the I_T nexus's initiator port ("<name>,i,0x<isid>"). */
+  /**
+   * SPC-4 TransportID of the registered initiator port ("<name>,i,0x<isid>"), or an initiator
+   * name alone (a SPEC_I_PT TransportID of format 00b registers every port of that initiator).
+   */
   port: string;
   key: bigint;
+  /** Registered with ALL_TG_PT=1 (READ FULL STATUS reports it). */
+  allTgPt: boolean;
 }
 
 /** Effects of a PR OUT the LU must apply beyond the PR state itself. */
@@ -55,6 +73,15 @@ export type PrOutResult = SenseReason | 'conflict' | null;
 export const Access = { Other: 0, Read: 1, Write: 2, Always: 3 } as const;
 export type Access = (typeof Access)[keyof typeof Access];
 
+/** The state APTPL preserves (SPC-4 5.13.5), as JSON-safe data (keys as hex strings). */
+export interface PrState {
+  version: 1;
+  generation: number;
+  aptpl: boolean;
+  registrations: { port: string; key: string; allTgPt: boolean }[];
+  reservation: { holder: string; type: number; scope: number } | null;
+}
+
 export class PersistentReservations {
   generation = 0;
   readonly regs: Registration[] = [];
@@ -62,9 +89,14 @@ export class PersistentReservations {
   holder: string | null = null;
   type = 0;
   scope = 0;
+  /** Activate persist through power loss: set by the last REGISTER / REGISTER AND IGNORE / REGISTER AND MOVE. */
+  aptpl = false;
+  /** Whether APTPL=1 can be honoured (the LU has somewhere to keep the state). */
+  persistCapable = true;
 
+  /** The registration that applies to the I_T nexus of initiator port `port`. */
   find(port: string): Registration | undefined {
-    return this.regs.find((r) => r.port === port);
+    return this.regs.find((r) => r.port === port) ?? this.regs.find((r) => r.port === nameOf(port));
   }
 
   get reserved(): boolean {
@@ -75,7 +107,8 @@ export class PersistentReservations {
   isHolder(port: string): boolean {
     if (this.holder === null) return false;
     if (isAllRegistrants(this.type)) return this.find(port) !== undefined;
-    return this.holder === port;
+    const h = this.find(this.holder);
+    return this.holder === port || (h !== undefined && h === this.find(port));
   }
 
   /**
@@ -93,20 +126,19 @@ export class PersistentReservations {
       t === PrType.ExclusiveAccess || t === PrType.ExclusiveAccessRegistrantsOnly || t === PrType.ExclusiveAccessAllRegistrants;
     if (access === Access.Write) return true;
     if (access === Access.Read) return exclusiveAccess;
-    // "Other" commands (MODE SELECT, RESERVE...) conflict for exclusive-access types
+    // "Other" commands (START STOP UNIT, PREVENT ALLOW with PREVENT 0...) conflict for exclusive-access types
     return exclusiveAccess;
   }
 
-  private removeReg(port: string): void {
-    const i = this.regs.findIndex((r) => r.port === port);
+  private removeReg(reg: Registration): void {
+    const i = this.regs.indexOf(reg);
     if (i >= 0) this.regs.splice(i, 1);
-    if (this.holder !== null) {
-      if (isAllRegistrants(this.type)) {
-        if (this.regs.length === 0) this.release();
-        else if (this.holder === port) this.holder = this.regs[0]!.port;
-      } else if (this.holder === port) {
-        this.release();
-      }
+    if (this.holder === null) return;
+    if (isAllRegistrants(this.type)) {
+      if (this.regs.length === 0) this.release();
+      else if (this.find(this.holder) === undefined) this.holder = this.regs[0]!.port;
+    } else if (this.find(this.holder) === undefined) {
+      this.release();
     }
   }
 
@@ -117,19 +149,36 @@ export class PersistentReservations {
   }
 
   /**
-   * Executes PERSISTENT RESERVE OUT (SPC-4 6.16) for `port`. `param` is the 24-byte parameter list.
-   * Returns null (GOOD), 'conflict' (RESERVATION CONFLICT) or a sense reason.
+   * Executes PERSISTENT RESERVE OUT (SPC-4 6.16) for `port`. `param` is the whole parameter list
+   * (PARAMETER LIST LENGTH bytes). Returns null (GOOD), 'conflict' (RESERVATION CONFLICT) or a sense reason.
    */
   out(port: string, sa: number, scope: number, type: number, param: Buffer, fx: PrOutEffects): PrOutResult {
-    // SPC-4 6.16.3 parameter list: 0..7 RESERVATION KEY, 8..15 SERVICE ACTION RESERVATION KEY,
-    // 20 SPEC_I_PT(3) ALL_TG_PT(2) APTPL(0)
     if (param.length < 24) return Reason.ParamListLengthError;
     const resKey = param.readBigUInt64BE(0);
     const saKey = param.readBigUInt64BE(8);
+    if (sa === PrOutSa.RegisterAndMove) return this.registerAndMove(port, resKey, saKey, param, fx);
+    // SPC-4 6.16.3: 20 SPEC_I_PT(3) ALL_TG_PT(2) APTPL(0); with SPEC_I_PT 24..27 TRANSPORTID
+    // PARAMETER DATA LENGTH, then the TransportIDs; without it the list is exactly 24 bytes.
     const flags = param[20]!;
-    // No SPEC_I_PT, ALL_TG_PT or persistence across power loss (REPORT CAPABILITIES says so).
-    if ((flags & 0x08) !== 0 || (flags & 0x04) !== 0) return Reason.InvalidFieldInParamList;
-    if ((flags & 0x01) !== 0 && sa !== PrOutSa.Clear) return Reason.InvalidFieldInParamList;
+    const specIPt = (flags & 0x08) !== 0;
+    const allTgPt = (flags & 0x04) !== 0;
+    const aptpl = (flags & 0x01) !== 0;
+    let specified: string[] = [];
+    if (specIPt) {
+      if (param.length < 28 || 28 + param.readUInt32BE(24) !== param.length) return Reason.ParamListLengthError;
+      // SPEC_I_PT is for REGISTER only (6.16.3), by an I_T nexus not yet registered (5.13.7.2).
+      if (sa !== PrOutSa.Register) return Reason.InvalidFieldInParamList;
+      const ids = parseTransportIds(param.subarray(28));
+      if (ids === null || ids.length === 0) return Reason.InvalidFieldInParamList;
+      specified = ids;
+    } else if (param.length !== 24) {
+      return Reason.ParamListLengthError;
+    }
+    const isRegister = sa === PrOutSa.Register || sa === PrOutSa.RegisterAndIgnore;
+    // APTPL is looked at only by the register service actions (6.16.3); it needs somewhere to live.
+    if (isRegister && aptpl && !this.persistCapable) return Reason.InvalidFieldInParamList;
+    // ALL_TG_PT is meaningful for registrations only; elsewhere it is an invalid field (6.16.3).
+    if (allTgPt && !isRegister) return Reason.InvalidFieldInParamList;
     const me = this.find(port);
     switch (sa) {
       case PrOutSa.Register:
@@ -138,23 +187,37 @@ export class PersistentReservations {
           if (!me && resKey !== 0n) return 'conflict';
           if (me && resKey !== me.key) return 'conflict';
         }
+        if (specIPt) {
+          if (me) return Reason.InvalidFieldInParamList;
+          // 5.13.7.2: all or nothing; an initiator port named twice or already registered fails the whole list
+          const all = [port, ...specified];
+          if (new Set(all).size !== all.length || specified.some((p) => this.regs.some((r) => r.port === p))) {
+            return Reason.InvalidFieldInParamList;
+          }
+          if (saKey === 0n) return null;
+          for (const p of all) this.regs.push({ port: p, key: saKey, allTgPt });
+          this.aptpl = aptpl;
+          this.generation++;
+          return null;
+        }
         if (!me) {
           if (saKey !== 0n) {
-            this.regs.push({ port, key: saKey });
+            this.regs.push({ port, key: saKey, allTgPt });
+            this.aptpl = aptpl;
             this.generation++;
           }
           return null;
         }
         if (saKey === 0n) {
-          const wasHolder = this.holder === port && !isAllRegistrants(this.type);
+          const wasHolder = this.holder !== null && !isAllRegistrants(this.type) && this.isHolder(port);
           const roType = isRegistrantsOnly(this.type);
-          this.removeReg(port);
-          if (wasHolder && roType) {
-            for (const r of this.regs) fx.ua.push([r.port, Reason.ReservationsReleased]);
-          }
+          this.removeReg(me);
+          // 5.13.11.2.3: the holder of a registrants-only reservation unregistering releases it
+          if (wasHolder && roType) for (const r of this.regs) fx.ua.push([r.port, Reason.ReservationsReleased]);
         } else {
           me.key = saKey;
         }
+        this.aptpl = aptpl;
         this.generation++;
         return null;
       }
@@ -178,78 +241,119 @@ export class PersistentReservations {
         const oldType = this.type;
         this.release();
         if (isRegistrantsOnly(oldType) || isAllRegistrants(oldType)) {
-          for (const r of this.regs) if (r.port !== port) fx.ua.push([r.port, Reason.ReservationsReleased]);
+          for (const r of this.regs) if (r !== me) fx.ua.push([r.port, Reason.ReservationsReleased]);
         }
         return null;
       }
       case PrOutSa.Clear: {
         if (!me || resKey !== me.key) return 'conflict';
-        for (const r of this.regs) if (r.port !== port) fx.ua.push([r.port, Reason.ReservationsPreempted]);
+        for (const r of this.regs) if (r !== me) fx.ua.push([r.port, Reason.ReservationsPreempted]);
         this.regs.length = 0;
         this.release();
         this.generation++;
         return null;
       }
       case PrOutSa.Preempt:
-      case PrOutSa.PreemptAndAbort: {
+      case PrOutSa.PreemptAndAbort:
         if (!me || resKey !== me.key) return 'conflict';
-        const abort = sa === PrOutSa.PreemptAndAbort;
-        const preemptRegs = (match: (r: Registration) => boolean): number => {
-          const victims = this.regs.filter((r) => r.port !== port && match(r));
-          for (const v of victims) {
-            const i = this.regs.indexOf(v);
-            this.regs.splice(i, 1);
-            fx.ua.push([v.port, Reason.RegistrationsPreempted]);
-            if (abort) fx.abortPorts.push(v.port);
-          }
-          // SPC-4 5.13.11.2.4: the preempting nexus's own key may also match; it stays registered.
-          return victims.length + (match(me) ? 1 : 0);
-        };
-        if (this.holder === null) {
-          // no reservation: just remove the registrations with the SA key
-          if (saKey === 0n) return Reason.InvalidFieldInParamList;
-          if (preemptRegs((r) => r.key === saKey) === 0) return 'conflict';
-          this.generation++;
-          return null;
-        }
-        if (isAllRegistrants(this.type)) {
-          if (saKey === 0n) {
-            // SPC-4 5.13.11.2.5: remove all other registrations, new reservation by this nexus
-            preemptRegs(() => true);
-            if (!VALID_TYPES.has(type) || scope !== 0) return Reason.InvalidFieldInCdb;
-            this.holder = port;
-            this.type = type;
-            this.scope = scope;
-          } else if (preemptRegs((r) => r.key === saKey) === 0) {
-            return 'conflict';
-          }
-          this.generation++;
-          return null;
-        }
-        const holderReg = this.find(this.holder);
-        if (holderReg && holderReg.key === saKey) {
-          if (!VALID_TYPES.has(type) || scope !== 0) return Reason.InvalidFieldInCdb;
-          const oldType = this.type;
-          preemptRegs((r) => r.key === saKey);
-          this.holder = port;
-          this.type = type;
-          this.scope = scope;
-          if (oldType !== type) {
-            for (const r of this.regs) {
-              if (r.port !== port && !fx.ua.some((u) => u[0] === r.port)) fx.ua.push([r.port, Reason.ReservationsReleased]);
-            }
-          }
-          this.generation++;
-          return null;
-        }
-        if (saKey === 0n) return Reason.InvalidFieldInParamList;
-        if (preemptRegs((r) => r.key === saKey) === 0) return 'conflict';
-        this.generation++;
-        return null;
-      }
+        return this.preempt(me, port, sa === PrOutSa.PreemptAndAbort, saKey, scope, type, fx);
       default:
         return Reason.InvalidFieldInCdb;
     }
+  }
+
+  /** SPC-4 5.13.11.2.4-6 PREEMPT and PREEMPT AND ABORT by the registrant `me`. */
+  private preempt(me: Registration, port: string, abort: boolean, saKey: bigint, scope: number, type: number, fx: PrOutEffects): PrOutResult {
+    const preemptRegs = (match: (r: Registration) => boolean): number => {
+      const victims = this.regs.filter((r) => r !== me && match(r));
+      for (const v of victims) {
+        this.regs.splice(this.regs.indexOf(v), 1);
+        fx.ua.push([v.port, Reason.RegistrationsPreempted]);
+        if (abort) fx.abortPorts.push(v.port);
+      }
+      // 5.13.11.2.4: the preempting nexus's own key may match too; it stays registered.
+      return victims.length + (match(me) ? 1 : 0);
+    };
+    if (this.holder === null) {
+      // no reservation: just remove the registrations with the SA key
+      if (saKey === 0n) return Reason.InvalidFieldInParamList;
+      if (preemptRegs((r) => r.key === saKey) === 0) return 'conflict';
+      this.generation++;
+      return null;
+    }
+    if (isAllRegistrants(this.type)) {
+      if (saKey === 0n) {
+        // 5.13.11.2.5: remove every other registration, new reservation by this nexus
+        if (!VALID_TYPES.has(type) || scope !== 0) return Reason.InvalidFieldInCdb;
+        preemptRegs(() => true);
+        this.holder = port;
+        this.type = type;
+        this.scope = scope;
+      } else if (preemptRegs((r) => r.key === saKey) === 0) {
+        return 'conflict';
+      }
+      this.generation++;
+      return null;
+    }
+    const holderReg = this.find(this.holder);
+    if (holderReg && holderReg.key === saKey) {
+      if (!VALID_TYPES.has(type) || scope !== 0) return Reason.InvalidFieldInCdb;
+      const oldType = this.type;
+      preemptRegs((r) => r.key === saKey);
+      this.holder = port;
+      this.type = type;
+      this.scope = scope;
+      if (oldType !== type) {
+        for (const r of this.regs) {
+          if (r !== me && !fx.ua.some((u) => u[0] === r.port)) fx.ua.push([r.port, Reason.ReservationsReleased]);
+        }
+      }
+      this.generation++;
+      return null;
+    }
+    if (saKey === 0n) return Reason.InvalidFieldInParamList;
+    if (preemptRegs((r) => r.key === saKey) === 0) return 'conflict';
+    this.generation++;
+    return null;
+  }
+
+  /**
+   * SPC-4 5.13.8 REGISTER AND MOVE (parameter list 6.16.4: 16 reserved, 17 UNREG(1) APTPL(0),
+   * 18..19 RELATIVE TARGET PORT IDENTIFIER, 20..23 TRANSPORTID PARAMETER DATA LENGTH, 24.. one
+   * TransportID): the reservation holder registers the named I_T nexus with the SERVICE ACTION
+   * RESERVATION KEY and moves the reservation to it; UNREG=1 also unregisters the holder.
+   */
+  private registerAndMove(port: string, resKey: bigint, saKey: bigint, param: Buffer, fx: PrOutEffects): PrOutResult {
+    const unreg = (param[17]! & 0x02) !== 0;
+    const aptpl = (param[17]! & 0x01) !== 0;
+    const relPort = param.readUInt16BE(18);
+    const tidLen = param.readUInt32BE(20);
+    if (24 + tidLen > param.length) return Reason.ParamListLengthError;
+    const me = this.find(port);
+    // Not registered, wrong key, no reservation, or not its holder: RESERVATION CONFLICT (5.13.8).
+    if (!me || resKey !== me.key) return 'conflict';
+    if (this.holder === null || !this.isHolder(port)) return 'conflict';
+    // An all-registrants reservation has no single holder to move from.
+    if (isAllRegistrants(this.type)) return 'conflict';
+    if (saKey === 0n) return Reason.InvalidFieldInParamList;
+    if (relPort !== RELATIVE_PORT_ID) return Reason.InvalidFieldInParamList;
+    if (aptpl && !this.persistCapable) return Reason.InvalidFieldInParamList;
+    const ids = parseTransportIds(param.subarray(24, 24 + tidLen));
+    // One TransportID naming a single initiator port (format 01b), and not the holder's own.
+    if (ids === null || ids.length !== 1 || !ids[0]!.includes(',i,0x')) return Reason.InvalidFieldInParamList;
+    const dest = ids[0]!;
+    if (dest === port || this.find(dest) === me) return Reason.InvalidFieldInParamList;
+    let reg = this.regs.find((r) => r.port === dest);
+    if (reg === undefined) {
+      reg = { port: dest, key: saKey, allTgPt: false };
+      this.regs.push(reg);
+    }
+    this.holder = dest;
+    if (unreg) this.regs.splice(this.regs.indexOf(me), 1);
+    this.aptpl = aptpl;
+    this.generation++;
+    void fx;
+    return null;
   }
 
   /** PERSISTENT RESERVE IN (SPC-4 6.15) parameter data, before allocation-length clipping. */
@@ -280,27 +384,30 @@ export class PersistentReservations {
         return b;
       }
       case PrInSa.ReportCapabilities: {
-        // 6.15.4: 0..1 LENGTH (8), 2 CRH|SIP_C|ATP_C|PTPL_C, 3 TMV|ALLOW COMMANDS|PTPL_A,
-        // 4..5 PERSISTENT RESERVATION TYPE MASK
+        // 6.15.4: 0..1 LENGTH (8), 2 RLR_C(7) CRH(4) SIP_C(3) ATP_C(2) PTPL_C(0),
+        // 3 TMV(7) ALLOW COMMANDS(6:4) PTPL_A(0), 4..5 PERSISTENT RESERVATION TYPE MASK
         const b = Buffer.alloc(8);
         b.writeUInt16BE(8, 0);
-        b[2] = 0x10; // CRH: RESERVE(6/10) and RELEASE are handled as SPC-4 5.13.3 describes
-        b[3] = 0x80 | (1 << 4); // TMV, ALLOW COMMANDS = 001b
+        // CRH: RESERVE/RELEASE handled as 5.13.3 says; SPEC_I_PT and ALL_TG_PT supported; APTPL if it can persist
+        b[2] = 0x10 | 0x08 | 0x04 | (this.persistCapable ? 0x01 : 0);
+        b[3] = 0x80 | (1 << 4) | (this.aptpl ? 0x01 : 0); // TMV, ALLOW COMMANDS = 001b, PTPL_A
         b[4] = 0x80 | 0x40 | 0x20 | 0x08 | 0x02; // WR_EX_AR, EX_AC_RO, WR_EX_RO, EX_AC, WR_EX
         b[5] = 0x01; // EX_AC_AR
         return b;
       }
       case PrInSa.ReadFullStatus: {
-        // 6.15.5: header 8 bytes, then per registrant a full status descriptor with a TransportID
+        // 6.15.5: header 8 bytes, then per registrant: 0..7 RESERVATION KEY, 12 ALL_TG_PT(1)
+        // R_HOLDER(0), 13 SCOPE|TYPE, 18..19 RELATIVE TARGET PORT IDENTIFIER, 20..23 ADDITIONAL
+        // DESCRIPTOR LENGTH, 24.. TransportID
         const descs: Buffer[] = [];
         for (const r of this.regs) {
           const tid = transportId(r.port);
           const d = Buffer.alloc(24 + tid.length);
           d.writeBigUInt64BE(r.key, 0);
-          const holder = this.isHolder(r.port);
-          d[12] = holder ? 0x01 : 0x00; // ALL_TG_PT 1, R_HOLDER 0
+          const holder = this.holder !== null && (isAllRegistrants(this.type) || this.find(this.holder) === r);
+          d[12] = (r.allTgPt ? 0x02 : 0) | (holder ? 0x01 : 0);
           if (holder) d[13] = (this.scope << 4) | this.type;
-          d.writeUInt16BE(relativePortId, 18);
+          if (!r.allTgPt) d.writeUInt16BE(relativePortId, 18);
           d.writeUInt32BE(tid.length, 20);
           tid.copy(d, 24);
           descs.push(d);
@@ -315,19 +422,48 @@ export class PersistentReservations {
         return Reason.InvalidFieldInCdb;
     }
   }
+
+  /** The state as APTPL keeps it. */
+  snapshot(): PrState {
+    return {
+      version: 1,
+      generation: this.generation,
+      aptpl: this.aptpl,
+      registrations: this.regs.map((r) => ({ port: r.port, key: r.key.toString(16), allTgPt: r.allTgPt })),
+      reservation: this.holder === null ? null : { holder: this.holder, type: this.type, scope: this.scope },
+    };
+  }
+
+  /** Back to a snapshot (a restart with APTPL, or undoing a change that could not be made persistent). */
+  restore(s: PrState): void {
+    this.generation = s.generation >>> 0;
+    this.aptpl = s.aptpl;
+    this.regs.length = 0;
+    for (const r of s.registrations) this.regs.push({ port: r.port, key: BigInt('0x' + r.key), allTgPt: r.allTgPt });
+    if (s.reservation === null) this.release();
+    else {
+      this.holder = s.reservation.holder;
+      this.type = s.reservation.type;
+      this.scope = s.reservation.scope;
+    }
+  }
 }
 
-/**
- * SPC-4 7.6.4.6 iSCSI TransportID, FORMAT CODE 01b (initiator port): 0 FORMAT CODE|PROTOCOL IDENTIFIER (5),
- * 2..3 ADDITIONAL LENGTH, 4.. "<name>,i,0x<isid>" NUL-terminated, padded to a multiple of 4.
- */
-export function transportId(port: string): Buffer {
-  const name = Buffer.from(port, 'utf8');
-  let len = name.length + 1;
-  len = (len + 3) & ~3;
-  const b = Buffer.alloc(4 + len);
-  b[0] = 0x40 | 0x05;
-  b.writeUInt16BE(len, 2);
-  name.copy(b, 4);
-  return b;
+/** Checks that parsed JSON is a PrState (a corrupt or foreign file restores nothing). */
+export function isPrState(v: unknown): v is PrState {
+  if (typeof v !== 'object' || v === null) return false;
+  const s = v as Record<string, unknown>;
+  if (s['version'] !== 1 || typeof s['generation'] !== 'number' || typeof s['aptpl'] !== 'boolean') return false;
+  if (!Array.isArray(s['registrations'])) return false;
+  for (const r of s['registrations'] as unknown[]) {
+    if (typeof r !== 'object' || r === null) return false;
+    const o = r as Record<string, unknown>;
+    if (typeof o['port'] !== 'string' || typeof o['key'] !== 'string' || !/^[0-9a-f]{1,16}$/.test(o['key'] as string)) return false;
+    if (typeof o['allTgPt'] !== 'boolean') return false;
+  }
+  const res = s['reservation'];
+  if (res === null) return true;
+  if (typeof res !== 'object') return false;
+  const o = res as Record<string, unknown>;
+  return typeof o['holder'] === 'string' && VALID_TYPES.has(o['type'] as number) && o['scope'] === 0;
 }

@@ -13,22 +13,39 @@ function prIn(c: Cmd): void {
   c.dataIn(r, c.p.allocLen);
 }
 
+/** Longest PERSISTENT RESERVE OUT parameter list taken (24 bytes + TransportIDs for SPEC_I_PT or REGISTER AND MOVE). */
+const MAX_PR_OUT_PARAM = 64 * 1024;
+
 function prOut(c: Cmd): void {
   const lu = c.lu!;
   const p = c.p;
   c.task.transferLength = p.paramLen;
-  // SPC-4 6.16.3: without SPEC_I_PT the parameter list is exactly 24 bytes
-  if (p.paramLen !== 24) return c.fail(Reason.ParamListLengthError);
-  const data = c.dataOutFlat(24);
+  // SPC-4 6.16.3/6.16.4: at least the 24-byte header; the service action checks the exact length
+  if (p.paramLen < 24) return c.fail(Reason.ParamListLengthError);
+  if (p.paramLen > MAX_PR_OUT_PARAM) return c.fail(Reason.InsufficientRegistrationResources);
+  const data = c.dataOutFlat(p.paramLen);
   if (!data) return c.fail(Reason.InvalidFieldInIu);
+  const pr = lu.pr;
+  const store = lu.prStore;
+  pr.persistCapable = store !== null;
+  const before = store !== null ? pr.snapshot() : null;
   const fx: PrOutEffects = { ua: [], abortPorts: [] };
-  const r = lu.pr.out(c.nexus.initiatorPort, p.sa, p.prScope, p.prType, data, fx);
-  for (const [port, reason] of fx.ua) {
-    for (const id of c.ctx.nexusIdsForPort(port)) lu.ua.add(id, reason);
+  const r = pr.out(c.nexus.initiatorPort, p.sa, p.prScope, p.prType, data, fx);
+  if (r === null && store !== null && before !== null) {
+    // SPC-4 5.13.5: with APTPL active every change is on stable storage before GOOD; a REGISTER
+    // with APTPL=0 ends persistence. If the state cannot be written, nothing changed.
+    try {
+      if (pr.aptpl) store.save(pr.snapshot());
+      else if (before.aptpl) store.remove();
+    } catch {
+      pr.restore(before);
+      return c.fail(Reason.InsufficientRegistrationResources);
+    }
   }
-  if (fx.abortPorts.length > 0) c.ctx.abortForPorts(lu, fx.abortPorts, c);
   if (r === 'conflict') return c.conflict();
   if (r) return c.fail(r);
+  for (const [port, reason] of fx.ua) for (const id of c.ctx.nexusIdsForPort(port)) lu.ua.add(id, reason);
+  if (fx.abortPorts.length > 0) c.ctx.abortForPorts(lu, fx.abortPorts, c);
   c.good();
 }
 
@@ -52,7 +69,7 @@ function release(c: Cmd): void {
 
 export function registerReservations(t: HandlerTable): void {
   for (let sa = 0; sa <= 3; sa++) t.set((Op.PrIn << 8) | sa, prIn);
-  for (let sa = 0; sa <= 6; sa++) t.set((Op.PrOut << 8) | sa, prOut);
+  for (let sa = 0; sa <= 7; sa++) t.set((Op.PrOut << 8) | sa, prOut);
   t.set(Op.Reserve6, reserve);
   t.set(Op.Reserve10, reserve);
   t.set(Op.Release6, release);

@@ -262,7 +262,7 @@ test('PR: registrants-only types give registrants access; REPORT CAPABILITIES; b
   assert.equal((await r.run(cdb10(0x2a, 0, 1), { n: r.i2, dataOut: Buffer.alloc(512) })).status, Status.Good);
   assert.equal((await r.run(cdb10(0x28, 0, 1), { n: i3 })).status, Status.ReservationConflict);
   const t = await r.run([0x5e, 2, 0, 0, 0, 0, 0, 0, 8, 0]);
-  assert.deepEqual([...t.dataIn!], [0, 8, 0x10, 0x90, 0xea, 0x01, 0, 0]);
+  assert.deepEqual([...t.dataIn!], [0, 8, 0x1d, 0x90, 0xea, 0x01, 0, 0]);
   const bad = await r.run([0x5f, 0, 0, 0, 0, 0, 0, 0, 20, 0], { dataOut: Buffer.alloc(20) });
   assert.deepEqual(senseOf(bad), [0x05, 0x1a, 0x00]);
 });

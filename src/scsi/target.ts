@@ -10,6 +10,7 @@ import type { HandlerTable } from './handler.js';
 import { LogicalUnit } from './logical-unit.js';
 import { Op, SA_OPCODES } from './opcodes.js';
 import { Access } from './persistent-reservations.js';
+import { DEFAULT_PR_STATE_DIR, PrStore, prStatePath } from './pr-store.js';
 import { Reason, buildSense } from './sense.js';
 import { registerSbcDevice } from './sbc-device.js';
 import { registerSbcIo } from './sbc-io.js';
@@ -30,6 +31,13 @@ export interface TargetOptions {
    * TRANSFER LENGTH; Linux sizes its requests from the Block Limits VPD anyway).
    */
   maxXferBytes?: number;
+  /**
+   * Where APTPL keeps the persistent reservations of LUs that have no backing file of their own
+   * (pr-store.ts; default STGT_PR_DIR, else /var/lib/stgt/pr).
+   */
+  prStateDir?: string;
+  /** Reports a persistent reservation state file that could not be restored (default: a process warning). */
+  warn?: (msg: string) => void;
 }
 
 /** SAM-5 5.14: commands that neither report nor clear a pending unit attention. */
@@ -96,6 +104,8 @@ export class Target implements ScsiTargetPort, EngineContext {
   aclNames: string[] = [];
   accounts: { incoming: string[]; outgoing: string | null } = { incoming: [], outgoing: null };
   readonly maxXferBytes: number;
+  private readonly prStateDir: string;
+  private readonly warn: (msg: string) => void;
 
   private readonly handlers: HandlerTable = buildHandlers();
   private readonly pool: Cmd[] = [];
@@ -107,6 +117,8 @@ export class Target implements ScsiTargetPort, EngineContext {
     this.name = opts.name;
     this.lldName = opts.lldName;
     this.maxXferBytes = opts.maxXferBytes ?? 64 * 1024 * 1024;
+    this.prStateDir = opts.prStateDir ?? process.env['STGT_PR_DIR'] ?? DEFAULT_PR_STATE_DIR;
+    this.warn = opts.warn ?? ((m) => process.emitWarning(m, 'PersistentReservationWarning'));
     const lu0 = new LogicalUnit({
       tid: opts.tid,
       lun: 0,
@@ -124,6 +136,12 @@ export class Target implements ScsiTargetPort, EngineContext {
   // ---- management
 
   addLun(lu: LogicalUnit): void {
+    // SPC-4 5.13.5: a LU created again finds the persistent reservations APTPL kept for it.
+    if (lu.typeName !== 'controller') {
+      lu.prStore = new PrStore(prStatePath(this.name, lu.lun, lu.path, this.prStateDir));
+      const saved = lu.prStore.load(this.warn);
+      if (saved !== null && saved.aptpl) lu.pr.restore(saved);
+    }
     const ids = [...this.nexuses.keys()];
     for (const other of this.luns.values()) other.ua.addAll(ids, Reason.ReportedLunsChanged);
     for (const id of ids) {
@@ -158,9 +176,11 @@ export class Target implements ScsiTargetPort, EngineContext {
     return this.nexuses.keys();
   }
 
+  /** Nexus ids of initiator port `port`, or of every port of initiator `port` when it is a bare name. */
   nexusIdsForPort(port: string): number[] {
+    const byName = !port.includes(',i,0x');
     const out: number[] = [];
-    for (const n of this.nexuses.values()) if (n.initiatorPort === port) out.push(n.id);
+    for (const n of this.nexuses.values()) if (n.initiatorPort === port || (byName && n.initiatorName === port)) out.push(n.id);
     return out;
   }
 
@@ -340,7 +360,8 @@ export class Target implements ScsiTargetPort, EngineContext {
 
   /** EngineContext: PREEMPT AND ABORT (SPC-4 5.13.11.2.6) aborts the preempted nexuses' tasks. */
   abortForPorts(lu: LogicalUnit, ports: readonly string[], by: Cmd): void {
-    const victims = this.cmdsOf(lu, null).filter((c) => c !== by && ports.includes(c.task.nexus.initiatorPort));
+    const hit = (n: ItNexus): boolean => ports.includes(n.initiatorPort) || ports.includes(n.initiatorName);
+    const victims = this.cmdsOf(lu, null).filter((c) => c !== by && hit(c.task.nexus));
     this.abortCmds(victims, null);
   }
 
