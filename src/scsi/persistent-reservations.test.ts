@@ -266,3 +266,43 @@ test('PREEMPT AND ABORT: the preempted nexus loses its registration, its queued 
   assert.deepEqual(senseOf(await r.run([0, 0, 0, 0, 0, 0], { n: r.i2 })), [0x06, 0x2a, 0x05]);
   assert.equal((await r.run(cdb10(0x28, 0, 1), { n: r.i2 })).status, Status.ReservationConflict);
 });
+
+test('reservation conflicts (SPC-4 Table 63, SBC-4): what a non-holder may do under Write Exclusive and Exclusive Access', async () => {
+  const r = await ready();
+  const i3 = nexus(3); // registered, not the holder
+  r.target.addNexus(i3);
+  while ((await r.run([0, 0, 0, 0, 0, 0], { n: i3 })).status !== Status.Good) { /* drain */ }
+  assert.equal((await out(r, r.i1, 0, param(0n, K1))).status, Status.Good);
+  assert.equal((await out(r, i3, 0, param(0n, K2))).status, Status.Good);
+  const modeSelect = [0x15, 0x10, 0, 0, 0, 0];
+  const cases: [string, number[], Buffer | undefined, boolean, boolean][] = [
+    // name, CDB, Data-Out, conflicts under WE, conflicts under EA (for an unregistered non-holder)
+    ['TEST UNIT READY', [0, 0, 0, 0, 0, 0], undefined, false, false],
+    ['INQUIRY', [0x12, 0, 0, 0, 36, 0], undefined, false, false],
+    ['READ CAPACITY(10)', [0x25, 0, 0, 0, 0, 0, 0, 0, 0, 0], undefined, false, false],
+    ['READ(10)', cdb10(0x28, 0, 1), undefined, false, true],
+    ['WRITE(10)', cdb10(0x2a, 0, 1), Buffer.alloc(512), true, true],
+    ['SYNCHRONIZE CACHE(10)', [0x35, 0, 0, 0, 0, 0, 0, 0, 0, 0], undefined, true, true],
+    ['MODE SELECT(6)', modeSelect, Buffer.alloc(0), true, true],
+    ['PREVENT ALLOW, PREVENT 0', [0x1e, 0, 0, 0, 0, 0], undefined, false, false],
+    ['PREVENT ALLOW, PREVENT 1', [0x1e, 0, 0, 0, 1, 0], undefined, true, true],
+    ['START STOP UNIT, START', [0x1b, 0, 0, 0, 1, 0], undefined, false, false],
+    ['START STOP UNIT, STOP', [0x1b, 0, 0, 0, 0, 0], undefined, true, true],
+  ];
+  for (const [type, col] of [[WE, 3], [EA, 4]] as const) {
+    assert.equal((await out(r, r.i1, 1, param(K1, 0n), type)).status, Status.Good);
+    for (const c of cases) {
+      const t = await r.run(c[1], { n: r.i2, dataOut: c[2] });
+      assert.equal(t.status === Status.ReservationConflict, c[col], `${c[0]} under type ${type}`);
+      const holder = await r.run(c[1], { dataOut: c[2] });
+      assert.notEqual(holder.status, Status.ReservationConflict, `${c[0]} by the holder`);
+    }
+    // a registrant that does not hold a WE/EA reservation is treated as any non-holder for writes
+    assert.equal((await r.run(cdb10(0x2a, 0, 1), { n: i3, dataOut: Buffer.alloc(512) })).status, Status.ReservationConflict);
+    assert.equal((await out(r, r.i1, 2, param(K1, 0n), type)).status, Status.Good);
+  }
+  // registrants only: a registrant writes, a stranger does not
+  assert.equal((await out(r, r.i1, 1, param(K1, 0n), 5)).status, Status.Good);
+  assert.equal((await r.run(cdb10(0x2a, 0, 1), { n: i3, dataOut: Buffer.alloc(512) })).status, Status.Good);
+  assert.equal((await r.run(cdb10(0x2a, 0, 1), { n: r.i2, dataOut: Buffer.alloc(512) })).status, Status.ReservationConflict);
+});

@@ -63,7 +63,8 @@ const ATOMIC = new Set<number>([Op.CompareAndWrite, Op.OrWrite16]);
 /** SPC-4 5.13.1 Table 63 command classes. */
 const ACCESS = new Map<number, Access>();
 for (const op of [Op.ReadDefectData10, Op.ReadDefectData12, Op.Read6, Op.Read10, Op.Read12, Op.Read16, Op.Verify10, Op.Verify12, Op.Verify16, Op.PreFetch10, Op.PreFetch16, Op.ServiceActionIn16, Op.ModeSense6, Op.ModeSense10]) ACCESS.set(op, Access.Read);
-for (const op of [Op.Write6, Op.Write10, Op.Write12, Op.Write16, Op.WriteAndVerify10, Op.WriteAndVerify12, Op.WriteAndVerify16, Op.WriteSame10, Op.WriteSame16, Op.Unmap, Op.CompareAndWrite, Op.OrWrite16, Op.FormatUnit, Op.SyncCache10, Op.SyncCache16]) ACCESS.set(op, Access.Write);
+// MODE SELECT and SEND DIAGNOSTIC conflict for every non-holder of a WE or EA reservation (SPC-4 Table 63).
+for (const op of [Op.Write6, Op.Write10, Op.Write12, Op.Write16, Op.WriteAndVerify10, Op.WriteAndVerify12, Op.WriteAndVerify16, Op.WriteSame10, Op.WriteSame16, Op.Unmap, Op.CompareAndWrite, Op.OrWrite16, Op.FormatUnit, Op.SyncCache10, Op.SyncCache16, Op.ModeSelect6, Op.ModeSelect10, Op.SendDiagnostic]) ACCESS.set(op, Access.Write);
 for (const op of [Op.Inquiry, Op.ReportLuns, Op.RequestSense, Op.MaintenanceIn, Op.TestUnitReady, Op.ReadCapacity10, Op.PrIn, Op.PrOut, Op.Release6, Op.Release10]) ACCESS.set(op, Access.Always);
 
 /** The LUN 0 controller's device: no medium at all. */
@@ -286,6 +287,10 @@ export class Target implements ScsiTargetPort, EngineContext {
         let access = ACCESS.get(p.opcode) ?? Access.Other;
         // READ CAPACITY(16) is always allowed; GET LBA STATUS reads
         if (p.opcode === Op.ServiceActionIn16 && p.sa === 0x10) access = Access.Always;
+        // SBC-4's rows of the table: PREVENT ALLOW with PREVENT 00b and START STOP UNIT that only
+        // starts (START=1, POWER CONDITION 0h) are allowed; a prevent, a stop or an eject conflicts.
+        else if (p.opcode === Op.PreventAllow) access = p.prevent === 0 ? Access.Always : Access.Write;
+        else if (p.opcode === Op.StartStopUnit) access = p.start && p.powerCondition === 0 ? Access.Always : Access.Write;
         if (lu.pr.conflicts(nexus.initiatorPort, access)) return c.conflict();
       }
       const h = this.handlers.get(handlerKey(p.opcode, SA_OPCODES.has(p.opcode) ? p.sa : -1));
