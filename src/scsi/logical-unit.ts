@@ -85,8 +85,6 @@ export class LogicalUnit {
   /** Block limits VPD OPTIMAL TRANSFER LENGTH GRANULARITY / OPTIMAL TRANSFER LENGTH, in blocks. */
   optimalXferGran = 0;
   optimalXferLen = 0;
-  /** A removable LU's medium is in (START STOP UNIT LOEJ=1 ejects and loads it, SBC-4 5.25). */
-  mediumLoaded = true;
 
   readonly modePages = new ModePages();
   readonly ua = new UnitAttentions();

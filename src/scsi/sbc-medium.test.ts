@@ -22,6 +22,9 @@ async function removable(): Promise<Rig> {
 test('eject: TEST UNIT READY, READ, WRITE, READ CAPACITY say MEDIUM NOT PRESENT; INQUIRY and MODE SENSE still answer; load brings it back', async () => {
   const r = await removable();
   assert.equal((await r.run(ssu(true, false))).status, Status.Good);
+  assert.equal(r.lu.online, false, 'ejected: offline, as tgt shows it');
+  const rs = await r.run([0x03, 0, 0, 0, 18, 0]);
+  assert.deepEqual([rs.dataIn![2]! & 0x0f, rs.dataIn![12], rs.dataIn![13]], NO_MEDIUM, 'REQUEST SENSE says why');
   for (const cdb of [TUR, cdb10(0x28, 0, 1), [0x25, 0, 0, 0, 0, 0, 0, 0, 0, 0], [0x35, 0, 0, 0, 0, 0, 0, 0, 0, 0]]) {
     assert.deepEqual(senseOf(await r.run(cdb)), NO_MEDIUM, `opcode ${cdb[0]!.toString(16)}`);
   }
@@ -32,8 +35,16 @@ test('eject: TEST UNIT READY, READ, WRITE, READ CAPACITY say MEDIUM NOT PRESENT;
   assert.equal((await r.run([0x1a, 0, 0x3f, 0, 255, 0])).status, Status.Good);
   assert.equal((await r.run(ssu(true, false))).status, Status.Good, 'a second eject is GOOD');
   assert.equal((await r.run(ssu(true, true))).status, Status.Good);
+  assert.equal(r.lu.online, true);
   assert.equal((await r.run(TUR)).status, Status.Good);
   assert.equal((await r.run(cdb10(0x28, 0, 1))).status, Status.Good);
+  // tgtadm --params online=0 takes the medium away the same way
+  r.lu.online = false;
+  assert.deepEqual(senseOf(await r.run(TUR)), NO_MEDIUM);
+  r.lu.online = true;
+  // a removable LU with no backing store has no medium to load
+  r.lu.size = 0;
+  assert.deepEqual(senseOf(await r.run(ssu(true, true))), NO_MEDIUM);
 });
 
 test('START without LOEJ, a POWER CONDITION, and LOEJ on a fixed disk change nothing', async () => {

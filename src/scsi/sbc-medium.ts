@@ -9,8 +9,8 @@ import type { HandlerTable } from './handler.js';
  * ignored (SBC-4 5.25): power states are accepted and change nothing. LOEJ=1 on a removable LU
  * (`--params removable=1`) ejects (START=0) or loads (START=1) the medium; either is refused with
  * MEDIUM REMOVAL PREVENTED while an I_T nexus prevents removal (SPC-4 6.13; libiscsi
- * PreventAllow.Eject refuses the load too, as tgt does). After an eject the medium commands answer
- * NOT READY / MEDIUM NOT PRESENT (Target.run). START without LOEJ only spins a virtual disk up or
+ * PreventAllow.Eject refuses the load too; tgt refuses only the eject). After an eject the LU is
+ * offline and its medium commands answer NOT READY / MEDIUM NOT PRESENT (Target.run), as tgt does. START without LOEJ only spins a virtual disk up or
  * down: it stays ready (tgt and libiscsi StartStopUnit.NoLoej); LOEJ on a fixed disk does nothing.
  */
 function startStopUnit(c: Cmd): void {
@@ -19,7 +19,10 @@ function startStopUnit(c: Cmd): void {
   c.task.transferLength = 0;
   if (p.powerCondition !== 0 || !p.loej || !lu.removable) return c.good();
   if (lu.preventRemoval) return c.fail(Reason.MediumRemovalPrevented);
-  lu.mediumLoaded = p.start;
+  // As in tgt, a removable LU's medium is there when the LU is online (`Online:` in tgtadm's show,
+  // `--params online=` loads and ejects too). An LU with no backing store has nothing to load.
+  if (p.start && lu.size === 0) return c.fail(Reason.MediumNotPresent);
+  lu.online = p.start;
   c.good();
 }
 

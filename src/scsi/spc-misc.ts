@@ -21,7 +21,7 @@ export function requestSense(c: Cmd): void {
   const lu = c.lu;
   // SPC-4 6.39 / SAM-5 5.14: a pending unit attention is returned as parameter data and cleared.
   let reason: SenseReason = lu ? (lu.ua.take(c.nexus.id) ?? NO_SENSE) : Reason.LunNotSupported;
-  if (lu && reason === NO_SENSE && !lu.online) reason = Reason.NotReadyManualIntervention;
+  if (lu && reason === NO_SENSE && !lu.online) reason = lu.removable ? Reason.MediumNotPresent : Reason.NotReadyManualIntervention;
   c.dataIn(buildSense(reason, p.desc), p.allocLen);
 }
 

@@ -47,7 +47,7 @@ const OFFLINE_OK = new Set<number>([Op.Inquiry, Op.ReportLuns, Op.RequestSense, 
 /** SPC-2 reservation held by another nexus: these still run (SPC-2 5.5.1, RELEASE is a no-op). */
 const SPC2_RES_OK = new Set<number>([Op.Inquiry, Op.ReportLuns, Op.RequestSense, Op.Release6, Op.Release10, Op.MaintenanceIn]);
 /**
- * Commands that need the medium: on a removable LU whose medium was ejected they answer NOT READY /
+ * Commands that need the medium: on a removable LU whose medium was ejected (offline) they answer NOT READY /
  * MEDIUM NOT PRESENT (SBC-4 4.2.1; libiscsi NoMedia.NoMediaSBC). INQUIRY, REPORT LUNS, REQUEST
  * SENSE, MODE SENSE/SELECT, reservations, START STOP UNIT and PREVENT ALLOW still run.
  */
@@ -280,8 +280,13 @@ export class Target implements ScsiTargetPort, EngineContext {
         const ua = lu.ua.take(nexus.id);
         if (ua) return c.fail(ua);
       }
-      if (!lu.online && !OFFLINE_OK.has(p.opcode)) return c.fail(Reason.NotReadyManualIntervention);
-      if (lu.removable && !lu.mediumLoaded && NEEDS_MEDIUM.has(p.opcode)) return c.fail(Reason.MediumNotPresent);
+      if (!lu.online) {
+        // An offline removable LU has no medium (tgt: "online == media is present"): only the
+        // medium commands fail. Any other offline LU answers little but INQUIRY and REPORT LUNS.
+        if (lu.removable) {
+          if (NEEDS_MEDIUM.has(p.opcode)) return c.fail(Reason.MediumNotPresent);
+        } else if (!OFFLINE_OK.has(p.opcode)) return c.fail(Reason.NotReadyManualIntervention);
+      }
       if (lu.reservedBy !== -1 && lu.reservedBy !== nexus.id && !SPC2_RES_OK.has(p.opcode)) return c.conflict();
       if (lu.pr.reserved) {
         let access = ACCESS.get(p.opcode) ?? Access.Other;

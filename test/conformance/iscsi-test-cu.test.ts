@@ -157,7 +157,9 @@ test('removable LU (--params removable=1): PreventAllow, StartStopUnit and NoMed
   for (const t of ['StartStopUnit.Simple', 'PreventAllow.Eject', 'PreventAllow.2ITNexuses', 'PreventAllow.ITNexusLoss', 'NoMedia.NoMediaSBC']) {
     assert.ok(c.passed.includes(t), `${t} did not pass`);
   }
-  // The medium is back and not prevented when the suites are done.
-  assert.match(await d.tgtadmOk('--mode', 'target', '--op', 'show'), /\n {12}Prevent removal: No\n/);
+  // The medium is back (online, as tgt shows a loaded removable LU) and not prevented when the suites are done.
+  const show = await d.tgtadmOk('--mode', 'target', '--op', 'show');
+  assert.match(show, /\n {12}Prevent removal: No\n/);
+  assert.match(show, /\n {12}Online: Yes\n/);
   await d.stop(30_000);
 });
