@@ -94,7 +94,7 @@ test('TransportIDs: format 01b for a port, 00b for a name; parse checks protocol
   const upper = transportId('iqn.x:y,i,0xABCDEF012345');
   assert.deepEqual(parseTransportIds(upper), ['iqn.x:y,i,0xabcdef012345']);
   const fc = Buffer.from(t);
-  fc[0] = 0x46; // Fibre Channel... no: protocol 6 (SAS)
+  fc[0] = 0x46; // PROTOCOL IDENTIFIER 6 (SAS): not iSCSI
   assert.equal(parseTransportIds(fc), null);
   assert.equal(parseTransportIds(t.subarray(0, t.length - 4)), null, 'runs past the end');
   assert.equal(parseTransportIds(transportId('iqn.x:y,i,0x12')), null, 'short ISID');
