@@ -1,0 +1,244 @@
+#!/usr/bin/env node
+// RBD benchmark (issue 12 part 4): stgt's rbd store vs Debian tgt's bs_rbd vs `rbd bench`, on one prefilled 1 GiB image of a throw-away one-node Ceph.
+//
+// Starts a cluster with test/ceph/cluster.ts (compiled: dist/test/ceph/cluster.js), creates image
+// rbd/bench and writes all of it (4 MiB sequential writes, so reads hit real objects, not holes
+// that librbd's object map answers locally), then starts stgt's tgtd (--bstype ...,rbd) and Debian's
+// /usr/sbin/tgtd (bs_rbd from tgt-rbd), each with LUN 1 = rbd/bench through Debian's tgtadm. Cases:
+//
+//   4k-randread   iscsi-perf -m 32 -b 8 -r (SIGINT after --secs)     | rbd bench read rand 4K, 32 threads
+//   4k-randwrite  qemu-img bench -w -s 4K -d 32, scattered (*)        | rbd bench write rand 4K, 32 threads
+//   1m-seqread    qemu-img bench -s 1M -d 8, 1 GiB                     | rbd bench read seq 1M, 8 threads, 1 GiB
+//   1m-seqwrite   qemu-img bench -w -s 1M -d 8, 1 GiB                  | rbd bench write seq 1M, 8 threads, 1 GiB
+//
+// (*) libiscsi has no random-write client and fio's Debian build has no libiscsi engine: the writes
+// step by 4 MiB + 4 KiB (-S), so consecutive writes land in different RADOS objects, as random
+// writes on a 1 GiB image mostly do. rbd bench's random writes are the reference.
+//
+// Every case runs once per system per round; the order of the three systems rotates each round;
+// the table shows medians and every run. Never part of npm test.
+//
+// Usage: node bench/rbd.mjs [--rounds 3] [--secs 5] [--dist dist] [--cases 4k-randread,...] [--json]
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const DEBIAN_TGTD = '/usr/sbin/tgtd';
+const TGTADM = '/usr/sbin/tgtadm';
+const IQN = 'iqn.2026-12.org.stgt.bench:rbd';
+const IMAGE_BYTES = 1 << 30;
+const CASES = ['4k-randread', '4k-randwrite', '1m-seqread', '1m-seqwrite'];
+
+function parseArgs(argv) {
+  const o = { rounds: 3, secs: 5, dist: resolve(HERE, '..', 'dist'), cases: CASES, json: false };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const v = () => argv[++i];
+    if (a === '--rounds') o.rounds = Number(v());
+    else if (a === '--secs') o.secs = Number(v());
+    else if (a === '--dist') o.dist = resolve(v());
+    else if (a === '--cases') o.cases = v().split(',');
+    else if (a === '--json') o.json = true;
+    else {
+      console.error(`unknown option ${a}`);
+      process.exit(2);
+    }
+  }
+  return o;
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function freePort() {
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.on('error', rej);
+    s.listen(0, '127.0.0.1', () => {
+      const p = s.address().port;
+      s.close(() => res(p));
+    });
+  });
+}
+
+function tgtadm(d, args) {
+  const r = spawnSync(TGTADM, ['-C', String(d.control), ...args], { env: { ...process.env, TGT_IPC_SOCKET: d.socket }, encoding: 'utf8' });
+  return { code: r.status, out: `${r.stdout}${r.stderr}` };
+}
+
+/** Runs a program to its end (or SIGINT after `secs` when > 0); output and wall time. */
+function runFor(cmd, args, secs = 0) {
+  return new Promise((res) => {
+    const t0 = process.hrtime.bigint();
+    const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    p.stdout.setEncoding('utf8').on('data', (s) => (out += s));
+    p.stderr.setEncoding('utf8').on('data', (s) => (out += s));
+    const t = secs > 0 ? setTimeout(() => p.kill('SIGINT'), secs * 1000) : null;
+    p.on('exit', (code) => {
+      if (t) clearTimeout(t);
+      res({ code, out, secs: Number(process.hrtime.bigint() - t0) / 1e9 });
+    });
+  });
+}
+
+async function startDaemon(kind, dir, opts, cluster, started) {
+  const control = 1000 + Math.floor(Math.random() * 8000);
+  const port = await freePort();
+  const socket = join(dir, `${kind}-socket`);
+  const args = ['-f', '-C', String(control), '--iscsi', `portal=127.0.0.1:${port}`];
+  const env = { ...process.env, TGT_IPC_SOCKET: socket };
+  let cmd = DEBIAN_TGTD;
+  let argv = args;
+  if (kind === 'stgt') {
+    const shim = join(dir, 'stgt-tgtd.mjs');
+    writeFileSync(shim, `import { main } from ${JSON.stringify(pathToFileURL(join(opts.dist, 'src', 'daemon', 'main.js')).href)};\nawait main();\n`);
+    cmd = process.execPath;
+    argv = [shim, ...args, '--bstype', 'rdwr,null,memory,rbd'];
+  }
+  const proc = spawn(cmd, argv, { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  proc.stderr.setEncoding('utf8').on('data', (s) => (stderr += s));
+  const d = { kind, control, port, socket, proc, url: `iscsi://127.0.0.1:${port}/${IQN}/1` };
+  started.push(d);
+  for (let i = 0; ; i++) {
+    if (proc.exitCode !== null) throw new Error(`${kind} tgtd exited: ${stderr}`);
+    // stgt loads its --bstype list after the LLDs: wait for its "tgtd ready" line too.
+    const up = kind === 'tgt' || /tgtd ready/.test(stderr);
+    if (up && existsSync(`${socket}.${control}`) && /iscsi: ready/.test(tgtadm(d, ['--mode', 'sys', '--op', 'show']).out)) break;
+    if (i > 200) throw new Error(`${kind} tgtd did not start: ${stderr}`);
+    await sleep(100);
+  }
+  for (const s of [
+    ['--lld', 'iscsi', '--mode', 'target', '--op', 'new', '--tid', '1', '-T', IQN],
+    ['--lld', 'iscsi', '--mode', 'logicalunit', '--op', 'new', '--tid', '1', '--lun', '1', '-b', 'rbd/bench', '--bstype', 'rbd',
+      '--bsopts', cluster.bsopts],
+    ['--lld', 'iscsi', '--mode', 'target', '--op', 'bind', '--tid', '1', '-I', 'ALL'],
+  ]) {
+    const r = tgtadm(d, s);
+    if (r.code !== 0) throw new Error(`${kind}: tgtadm ${s.join(' ')}: ${r.out}\n${stderr}`);
+  }
+  return d;
+}
+
+async function stopDaemon(d) {
+  if (d.proc.exitCode !== null) return;
+  const gone = new Promise((r) => d.proc.on('exit', r));
+  d.proc.kill('SIGTERM');
+  const t = setTimeout(() => d.proc.kill('SIGKILL'), 10_000);
+  await gone;
+  clearTimeout(t);
+}
+
+/** Daemon CPU seconds (utime + stime of every thread) from /proc. */
+function cpuSecs(pid) {
+  try {
+    const f = spawnSync('cat', [`/proc/${pid}/stat`], { encoding: 'utf8' }).stdout;
+    const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
+async function iscsiCase(name, d, secs) {
+  if (name === '4k-randread') {
+    const r = await runFor('iscsi-perf', ['-m', '32', '-b', '8', '-r', d.url], secs);
+    const all = [...r.out.matchAll(/iops average (\d+)/g)];
+    if (all.length === 0) throw new Error(`iscsi-perf against ${d.kind}: ${r.out.slice(-400)}`);
+    return { iops: Number(all[all.length - 1][1]) };
+  }
+  const q = {
+    '4k-randwrite': ['-w', '-s', '4K', '-d', '32', '-c', String(Math.round(secs * 8000)), '-S', String((4 << 20) + 4096)],
+    '1m-seqread': ['-s', '1M', '-d', '8', '-c', '1024'],
+    '1m-seqwrite': ['-w', '-s', '1M', '-d', '8', '-c', '1024'],
+  }[name];
+  const count = Number(q[q.indexOf('-c') + 1]);
+  const r = await runFor('qemu-img', ['bench', '-f', 'raw', '-t', 'none', '-n', ...q, d.url]);
+  const m = /Run completed in ([\d.]+) seconds/.exec(r.out);
+  if (r.code !== 0 || m === null) throw new Error(`qemu-img bench ${name} against ${d.kind}: ${r.out.slice(-400)}`);
+  const iops = count / Number(m[1]);
+  return name.startsWith('1m') ? { iops, mbs: iops * 1.048576 } : { iops };
+}
+
+async function rbdBenchCase(name, cluster, secs) {
+  const spec = {
+    '4k-randread': ['--io-type', 'read', '--io-pattern', 'rand', '--io-size', '4K', '--io-threads', '32', '--io-total', String(Math.round(secs * 25000) * 4096)],
+    '4k-randwrite': ['--io-type', 'write', '--io-pattern', 'rand', '--io-size', '4K', '--io-threads', '32', '--io-total', String(Math.round(secs * 8000) * 4096)],
+    '1m-seqread': ['--io-type', 'read', '--io-pattern', 'seq', '--io-size', '1M', '--io-threads', '8', '--io-total', '1G'],
+    '1m-seqwrite': ['--io-type', 'write', '--io-pattern', 'seq', '--io-size', '1M', '--io-threads', '8', '--io-total', '1G'],
+  }[name];
+  const r = await runFor('rbd', ['-c', cluster.conf, 'bench', ...spec, 'rbd/bench']);
+  const m = /elapsed:\s*([\d.]+)\s+ops:\s*(\d+)\s+ops\/sec:\s*([\d.]+)/.exec(r.out);
+  if (r.code !== 0 || m === null) throw new Error(`rbd bench ${name}: ${r.out.slice(-400)}`);
+  const iops = Number(m[3]);
+  return name.startsWith('1m') ? { iops, mbs: iops * 1.048576 } : { iops };
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const fmt = (x) => (x >= 100 ? Math.round(x).toLocaleString('en-US') : x.toFixed(1));
+
+async function main() {
+  const opts = parseArgs(process.argv.slice(2));
+  const { CephCluster, cephUnavailable } = await import(pathToFileURL(join(opts.dist, 'test', 'ceph', 'cluster.js')).href);
+  const why = cephUnavailable();
+  if (why !== null) throw new Error(why);
+  if (!existsSync(join(HERE, '..', 'native', 'rbd', 'build', 'Release', 'stgt_rbd.node'))) throw new Error('rbd addon not built: npm run build:native');
+  if (!existsSync('/usr/lib/tgt/backing-store/bs_rbd.so')) throw new Error('tgt-rbd not installed (apt-get install tgt-rbd)');
+  console.error('starting the cluster...');
+  const cluster = await CephCluster.start();
+  const started = [];
+  const rows = [];
+  try {
+    await cluster.createImage('bench', IMAGE_BYTES);
+    console.error('prefilling rbd/bench (1 GiB)...');
+    await cluster.rbdOk('bench', '--io-type', 'write', '--io-pattern', 'seq', '--io-size', '4M', '--io-threads', '4', '--io-total', '1G', 'rbd/bench');
+    const stgt = await startDaemon('stgt', cluster.dir, opts, cluster, started);
+    const tgt = await startDaemon('tgt', cluster.dir, opts, cluster, started);
+    const systems = [
+      { name: 'stgt rbd', run: (c) => iscsiCase(c, stgt, opts.secs), pid: stgt.proc.pid },
+      { name: 'tgt bs_rbd', run: (c) => iscsiCase(c, tgt, opts.secs), pid: tgt.proc.pid },
+      { name: 'rbd bench', run: (c) => rbdBenchCase(c, cluster, opts.secs), pid: null },
+    ];
+    for (let round = 0; round < opts.rounds; round++) {
+      for (const c of opts.cases) {
+        for (let k = 0; k < systems.length; k++) {
+          const s = systems[(k + round) % systems.length];
+          const cpu0 = s.pid ? cpuSecs(s.pid) : NaN;
+          const r = await s.run(c);
+          const cpu = s.pid ? cpuSecs(s.pid) - cpu0 : NaN;
+          rows.push({ round, case: c, system: s.name, ...r, cpu });
+          console.error(`round ${round + 1} ${c} ${s.name}: ${fmt(r.iops)} IOPS${r.mbs ? ` (${fmt(r.mbs)} MB/s)` : ''}`);
+        }
+      }
+    }
+  } finally {
+    for (const d of started) await stopDaemon(d);
+    await cluster.stop();
+  }
+  if (opts.json) {
+    console.log(JSON.stringify(rows, null, 2));
+    return;
+  }
+  const load = spawnSync('cat', ['/proc/loadavg'], { encoding: 'utf8' }).stdout.trim();
+  console.log(`| case | stgt rbd | tgt bs_rbd | rbd bench | stgt / bs_rbd | stgt / rbd bench | runs (stgt; bs_rbd; rbd bench) |`);
+  console.log('|---|---|---|---|---|---|---|');
+  for (const c of opts.cases) {
+    const of = (sys) => rows.filter((r) => r.case === c && r.system === sys).map((r) => r.iops);
+    const [a, b, r] = ['stgt rbd', 'tgt bs_rbd', 'rbd bench'].map((s) => median(of(s)));
+    const unit = c.startsWith('1m') ? ' IOPS' : '';
+    const runs = ['stgt rbd', 'tgt bs_rbd', 'rbd bench'].map((s) => of(s).map(fmt).join(', ')).join('; ');
+    console.log(`| ${c} | ${fmt(a)}${unit} | ${fmt(b)}${unit} | ${fmt(r)}${unit} | ${(a / b).toFixed(2)}x | ${(a / r).toFixed(2)}x | ${runs} |`);
+  }
+  console.log(`\n${opts.rounds} rounds, ${opts.secs} s per timed run; load average at the end: ${load}`);
+}
+
+main().catch((e) => {
+  console.error(e.stack ?? String(e));
+  process.exit(1);
+});
