@@ -283,6 +283,8 @@ export class RbdStore implements BackingStore {
       o = parseRbdOpts(opts.bsopts);
       key = cephxKey(o);
     } catch (e) {
+      // tgtadm only says "invalid request": the reason goes to tgtd's log.
+      this.ctx.log('error', `${opts.path}: ${(e as Error).message}`);
       return cb(e as Error);
     }
     for (const u of o.unknown) this.ctx.log('warn', `ignoring unknown option "${u}"`);
@@ -299,7 +301,9 @@ export class RbdStore implements BackingStore {
     const ref = this.acquireCluster(clusterKey(o, key) + (opts.oflags.direct ? ':direct' : ''), conn);
     const fail = (what: string, err: AddonError): void => {
       this.releaseCluster(ref);
-      cb(new Error(`rbd ${opts.path}: ${what}: ${err.message}`));
+      const e = new Error(`${opts.path}: ${what}: ${err.message}`);
+      this.ctx.log('error', e.message);
+      cb(e);
     };
     ref.cluster.then(
       (cluster) => {

@@ -90,7 +90,7 @@ function unmapCdb(lba: number, blocks: number): { cdb: Buffer; data: Buffer } {
   return { cdb, data };
 }
 
-test('bsload rbd without the addon: rbd is in error with the reason, the other stores keep serving', { skip: cephUnavailable() ?? false, timeout: 60_000 }, async () => {
+test('bsload rbd without the addon: rbd is in error with the reason, the other stores keep serving', { timeout: 60_000 }, async () => {
   const x = await TestDaemon.start({ env: { STGT_RBD_ADDON: '/nonexistent/stgt_rbd.node' } });
   daemons.push(x);
   const r = await x.tgtadm('--mode', 'system', '--op', 'bsload', '--bstype', 'rbd');
@@ -106,6 +106,35 @@ test('bsload rbd without the addon: rbd is in error with the reason, the other s
   const inq = await run('iscsi-inq', [iscsiUrl(x.iscsiPort, IQN, 1)], { timeoutMs: 20_000 });
   assert.equal(inq.code, 0, inq.stderr);
   await x.stop();
+});
+
+test('bad rbd LUN definitions are refused at once with the reason in the log; tgtd keeps serving', { skip, timeout: 120_000 }, async () => {
+  const c = cluster!;
+  await c.createImage('good', 8 * MIB);
+  const cases: [string, string, RegExp][] = [
+    ['rbd/missing', c.bsopts, /rbd\/missing: cannot open image: rbd_open: No such file or directory/],
+    ['nopool/good', c.bsopts, /nopool\/good: cannot open image: rados_ioctx_create: No such file or directory/],
+    ['rbd/good@nosnap', c.bsopts, /rbd\/good@nosnap: cannot open image: rbd_open_read_only: No such file or directory/],
+    ['rbd/good', 'conf=/nonexistent/ceph.conf', /rbd\/good: cannot connect to the cluster: rados_conf_read_file: No such file or directory/],
+    ['rbd/good', `conf=${c.conf};id=nobody`, /rbd\/good: cannot connect to the cluster: rados_connect/],
+    ['rbd/good', `conf=${c.conf};cephx_key=AQBAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA==`, /rbd\/good: cannot connect to the cluster: rados_connect/],
+    ['a/b/c', c.bsopts, /bad rbd backing-store path "a\/b\/c"/],
+  ];
+  let lun = 20;
+  for (const [path, bsopts, why] of cases) {
+    const from = d!.stderr.length;
+    const t0 = Date.now();
+    const r = await d!.tgtadm('--mode', 'logicalunit', '--op', 'new', '--tid', '1', '--lun', String(lun++), '-b', path, '--bstype', 'rbd', '--bsopts', bsopts);
+    assert.equal(r.code, 22, `${path} ${bsopts}: ${r.stdout}${r.stderr}`);
+    assert.ok(Date.now() - t0 < 20_000, `${path}: refusal took ${Date.now() - t0} ms`);
+    await d!.waitForLog(why, 10_000, from);
+  }
+  assert.doesNotMatch(await d!.tgtadmOk('--mode', 'target', '--op', 'show'), /LUN: 2\d\n/);
+  await d!.addLun(1, 20, 'rbd/good', ['--bstype', 'rbd', '--bsopts', `${c.bsopts};no_such_key=1`]);
+  await d!.waitForLog(/ignoring unknown option "no_such_key=1"/);
+  const inq = await run('iscsi-inq', [iscsiUrl(d!.iscsiPort, IQN, 20)], { timeoutMs: 20_000 });
+  assert.equal(inq.code, 0, inq.stderr);
+  await d!.tgtadmOk('--mode', 'logicalunit', '--op', 'delete', '--tid', '1', '--lun', '20');
 });
 
 test("show for an rbd LUN matches Debian tgt's bs_rbd line for line", { skip: skip || (!haveDebianTgt && 'Debian tgt not installed') || (!existsSync('/usr/lib/tgt/backing-store/bs_rbd.so') && 'tgt-rbd not installed (apt-get install tgt-rbd)'), timeout: 120_000 }, async () => {
