@@ -6,12 +6,18 @@
 // so the data is still durable when the callback runs, just not cache-bypassing.
 // UNMAP punches a hole with fallocate(PUNCH_HOLE|KEEP_SIZE) via koffi (optional, loaded on first
 // use); without koffi, or where the filesystem cannot punch holes, it writes zeros instead.
+// Reads up to NOWAIT_MAX bytes first try the page cache on the event loop's thread
+// (nowait-read.ts); what is not cached is read through the thread pool.
 import fs from 'node:fs';
+import { loadNoWaitReader, type NoWaitReader } from './nowait-read.js';
 import { BS_API_VERSION, type BackingDevice, type BackingStore, type BackingStoreModule, type BsContext, type BsOpenOptions, type IoError } from './api.js';
 
 const FALLOC_FL_KEEP_SIZE = 0x01;
 const FALLOC_FL_PUNCH_HOLE = 0x02;
 const ZERO_CHUNK = 1 << 20;
+/** Largest read copied from the page cache on the event loop's thread (larger ones use the pool). */
+export const NOWAIT_MAX = 128 * 1024;
+const EAGAIN = 11;
 
 type Fallocate = (fd: number, mode: number, offset: number, len: number, cb: (err: IoError) => void) => void;
 
@@ -66,6 +72,7 @@ export class RdwrDevice implements BackingDevice {
     size: number,
     private readonly isBlock: boolean,
     private readonly log: BsContext['log'] = () => undefined,
+    private nowait: NoWaitReader | null = null,
   ) {
     this.size = size;
   }
@@ -80,7 +87,15 @@ export class RdwrDevice implements BackingDevice {
 
   read(offset: number, into: Buffer, cb: (err: IoError) => void): void {
     // Straight into the caller's buffer (registered RDMA memory, a pooled buffer): the kernel
-    // fills all of it or the read fails.
+    // fills all of it or the read fails. Cached data first, without a thread hop.
+    if (this.nowait !== null && into.length <= NOWAIT_MAX) {
+      const n = this.nowait.read(this.fd, into, offset);
+      if (n === into.length) return cb(null);
+      if (n > 0) return this.readInto(this.fd, into, n, offset, cb);
+      // Not cached, or the end of the file (0: the pool's read says which); anything but EAGAIN
+      // (O_DIRECT refusing this memory, a kernel without RWF_NOWAIT) means never on this fd.
+      if (n < 0 && n !== -EAGAIN) this.nowait = null;
+    }
     this.readInto(this.fd, into, 0, offset, cb);
   }
 
@@ -186,7 +201,9 @@ export class RdwrDevice implements BackingDevice {
   }
 }
 
-function openDevice(ctx: BsContext, opts: BsOpenOptions, cb: (err: Error | null, dev?: BackingDevice) => void): void {
+function openDevice(
+  ctx: BsContext, nowait: NoWaitReader | null, opts: BsOpenOptions, cb: (err: Error | null, dev?: BackingDevice) => void,
+): void {
   if (opts.path.length === 0) return cb(new Error('rdwr needs a backing-store path'));
   const c = fs.constants;
   let flags = opts.readonly ? c.O_RDONLY : c.O_RDWR;
@@ -208,7 +225,7 @@ function openDevice(ctx: BsContext, opts: BsOpenOptions, cb: (err: Error | null,
         fs.close(fd, () => undefined);
         return cb(e as Error);
       }
-      cb(null, new RdwrDevice(fd, opts.path, opts, size, st.isBlockDevice(), (level, msg) => ctx.log(level, msg)));
+      cb(null, new RdwrDevice(fd, opts.path, opts, size, st.isBlockDevice(), (level, msg) => ctx.log(level, msg), nowait));
     });
   });
 }
@@ -218,7 +235,11 @@ const rdwrModule: BackingStoreModule = {
   apiVersion: BS_API_VERSION,
   name: 'rdwr',
   oflagsSupported: { sync: true, direct: true },
-  init: (ctx): BackingStore => ({ open: (opts, cb) => openDevice(ctx, opts, cb) }),
+  init: async (ctx): Promise<BackingStore> => {
+    const nowait = await loadNoWaitReader();
+    if (nowait === null) ctx.log('info', 'preadv2(RWF_NOWAIT) unavailable: every read goes through the thread pool');
+    return { open: (opts, cb) => openDevice(ctx, nowait, opts, cb) };
+  },
 };
 
 export default rdwrModule;
