@@ -363,3 +363,11 @@ test('iscsi-test-cu --test ALL on a 1 GiB rbd LUN: every failure also fails on a
   }
   await x.stop(30_000);
 });
+
+test('tgtd with rbd LUNs that saw all of the above stops cleanly (LUs closed, librbd shut down, no uncaught error)', { skip, timeout: 60_000 }, async () => {
+  clients.forEach((c) => c.close());
+  const from = d!.stderr.length;
+  await d!.tgtadmOk('--mode', 'target', '--op', 'delete', '--force', '--tid', '1');
+  assert.doesNotMatch(d!.stderr.slice(from), /error/);
+  await d!.stop(30_000);
+});
