@@ -3,7 +3,7 @@
 import { LUN_UNSET, OP_DELETE, OP_NEW, OP_STATS, OP_UPDATE, parsePayload } from './ipc.js';
 import {
   TGTADM_INVALID_REQUEST, TGTADM_LUN_ACTIVE, TGTADM_LUN_EXIST, TGTADM_NO_LUN, TGTADM_NO_TARGET,
-  TGTADM_SUCCESS, TGTADM_UNKNOWN_PARAM, TGTADM_UNSUPPORTED_OPERATION,
+  TGTADM_SUCCESS, TGTADM_UNSUPPORTED_OPERATION,
 } from './errors.js';
 import { noMediumLogicalUnit } from './no-medium.js';
 import { statHeader, statLu } from './stat.js';
@@ -40,8 +40,7 @@ export async function deviceMgmt(m: MgmtRequest): Promise<MgmtReply> {
       const pairs = parsed.opsKind !== null ? [...parsed.pairs, ...parsed.ops] : parsed.pairs;
       // tgt answers any rejected parameter with "invalid request" (spc.c lu_config returns
       // TGTADM_INVALID_REQUEST), never with "unknown parameter".
-      const err = lu.updateParams(pairs);
-      return fail(err === TGTADM_UNKNOWN_PARAM ? TGTADM_INVALID_REQUEST : err);
+      return fail(lu.updateParams(pairs) === 'ok' ? TGTADM_SUCCESS : TGTADM_INVALID_REQUEST);
     }
     case OP_STATS: {
       if (target === undefined) return fail(TGTADM_NO_TARGET);

@@ -6,7 +6,9 @@ import type { PrStore } from './pr-store.js';
 import { TaskSet } from './task-set.js';
 import type { TaskSetEntry } from './task-set.js';
 import { UnitAttentions } from './unit-attention.js';
-import { TgtadmErr } from './tgtadm-codes.js';
+
+/** What LogicalUnit.updateParams says of a parameter list (the management layer maps it to tgtadm's codes). */
+export type LuParamResult = 'ok' | 'invalid' | 'unknown-param';
 
 export interface LogicalUnitOptions {
   tid: number;
@@ -201,10 +203,11 @@ export class LogicalUnit {
 
   /**
    * tgtadm `--op update --mode logicalunit --params k=v,...` (tgt spc.c lu_config tokens).
-   * Returns 0 or a TgtadmErr code; unknown keys give TgtadmErr.UnknownParam. Keys the management
-   * layer owns (path, bsopts, bsoflags, blocksize...) are not handled here and also return UnknownParam.
+   * Returns 'ok', 'invalid' for a value the key refuses, or 'unknown-param' for a key it does not
+   * know; keys the management layer owns (path, bsopts, bsoflags, blocksize...) are not handled here
+   * and also give 'unknown-param'. mgmt/ turns the result into tgtadm's number.
    */
-  updateParams(pairs: [string, string][]): number {
+  updateParams(pairs: [string, string][]): LuParamResult {
     for (const [rawKey, value] of pairs) {
       const key = rawKey.trim();
       switch (key) {
@@ -225,7 +228,7 @@ export class LogicalUnit {
           break;
         case 'sense_format': {
           const n = parseUint(value, 1);
-          if (n === null) return TgtadmErr.InvalidRequest;
+          if (n === null) return 'invalid';
           this.modePages.dSense = n === 1;
           break;
         }
@@ -234,7 +237,7 @@ export class LogicalUnit {
         case 'online':
         case 'thin_provisioning': {
           const b = parseBool(value);
-          if (b === null) return TgtadmErr.InvalidRequest;
+          if (b === null) return 'invalid';
           if (key === 'removable') this.removable = b;
           else if (key === 'readonly') this.readonly = b;
           else if (key === 'online') this.online = b;
@@ -242,7 +245,7 @@ export class LogicalUnit {
           break;
         }
         case 'mode_page':
-          if (!this.modePages.setFromParam(value)) return TgtadmErr.InvalidRequest;
+          if (!this.modePages.setFromParam(value)) return 'invalid';
           break;
         case 'rotation_rate':
         case 'lbppbe':
@@ -251,7 +254,7 @@ export class LogicalUnit {
         case 'optimal_xfer_len': {
           const max = key === 'lbppbe' ? 15 : key === 'la_lba' ? 0x3fff : key === 'rotation_rate' ? 0xffff : 0xffffffff;
           const n = parseUint(value, max);
-          if (n === null) return TgtadmErr.InvalidRequest;
+          if (n === null) return 'invalid';
           if (key === 'rotation_rate') this.rotationRate = n;
           else if (key === 'lbppbe') this.lbppbe = n;
           else if (key === 'la_lba') this.laLba = n;
@@ -260,10 +263,10 @@ export class LogicalUnit {
           break;
         }
         default:
-          return TgtadmErr.UnknownParam;
+          return 'unknown-param';
       }
     }
-    return TgtadmErr.Success;
+    return 'ok';
   }
 }
 

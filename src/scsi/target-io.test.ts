@@ -73,7 +73,7 @@ test('short Data-Out (EDTL < SPDTL): GOOD, the whole blocks received are written
 test('readonly LU: DATA PROTECT WRITE PROTECTED', async () => {
   const r = rig();
   await r.clearUa();
-  assert.equal(r.lu.updateParams([['readonly', '1']]), 0);
+  assert.equal(r.lu.updateParams([['readonly', '1']]), 'ok');
   const t = await r.run(cdb10(0x2a, 0, 1), { dataOut: Buffer.alloc(512) });
   assert.deepEqual(senseOf(t), [0x07, 0x27, 0x00]);
 });

@@ -4,7 +4,6 @@ import assert from 'node:assert/strict';
 import { Status, TaskAttr, Tmf, TmfResponse } from './api.js';
 import type { ScsiTask } from './api.js';
 import { LogicalUnit } from './logical-unit.js';
-import { TgtadmErr } from './tgtadm-codes.js';
 import { MemoryDevice } from './testing/memory-device.js';
 import { cdb10, makeTask, nexus, rig, senseOf } from './testing/harness.js';
 
@@ -23,14 +22,14 @@ test('LUN 0 controller defaults and show fields', () => {
   assert.deepEqual(r.target.sortedLuns().map((l) => l.lun), [0, 1]);
 });
 
-test('updateParams: known tokens and UNKNOWN_PARAM (23)', () => {
+test('updateParams: known tokens, and unknown-param for a key it does not know', () => {
   const r = rig();
-  assert.equal(r.lu.updateParams([['vendor_id', 'ACME'], ['scsi_sn', 'SER1'], ['thin_provisioning', '1']]), 0);
+  assert.equal(r.lu.updateParams([['vendor_id', 'ACME'], ['scsi_sn', 'SER1'], ['thin_provisioning', '1']]), 'ok');
   assert.equal(r.lu.vendorId, 'ACME');
   assert.equal(r.lu.thin, true);
-  assert.equal(r.lu.updateParams([['bogus', '1']]), TgtadmErr.UnknownParam);
-  assert.equal(TgtadmErr.UnknownParam, 23);
-  assert.equal(r.lu.updateParams([['sense_format', '1']]), 0);
+  assert.equal(r.lu.updateParams([['bogus', '1']]), 'unknown-param');
+  assert.equal(r.lu.updateParams([['sense_format', 'x']]), 'invalid');
+  assert.equal(r.lu.updateParams([['sense_format', '1']]), 'ok');
   assert.equal(r.lu.descriptorSense, true);
 });
 
