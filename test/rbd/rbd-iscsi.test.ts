@@ -12,6 +12,8 @@ import { ScsiClient, senseTriple } from '../helpers/scsi-client.js';
 import { CephCluster, cephUnavailable } from '../ceph/cluster.js';
 import { haveDebianTgt, runClient, startDebianTgtd, type CompatDaemon } from '../compat/daemons.js';
 import { findRbdAddon } from '../../src/bs/rbd-addon.js';
+import { initRbd } from '../../src/bs/rbd.js';
+import type { BackingDevice } from '../../src/bs/api.js';
 import { repoRoot } from '../helpers/daemon.js';
 import { countTestcuLog } from '../conformance/testcu-count.js';
 
@@ -289,6 +291,27 @@ test('UNMAP and WRITE SAME with UNMAP on a thin rbd LUN answer GOOD and the bloc
   // Object 1 was deallocated, not overwritten with zeros: only object 0 is left.
   const du = JSON.parse(await c.rbdOk('du', '--format', 'json', 'rbd/thin')) as { images: { used_size: number }[] };
   assert.equal(du.images[0]!.used_size, 4 * MIB, `rbd du says ${du.images[0]!.used_size} bytes used`);
+});
+
+test('the store in this process follows an rbd resize done elsewhere (header watch), and reads the grown part as zeros', { skip, timeout: 60_000 }, async () => {
+  const c = cluster!;
+  await c.createImage('grow', 8 * MIB);
+  const store = initRbd({ log: () => undefined });
+  const dev = await new Promise<BackingDevice>((res, rej) => store.open({ path: 'rbd/grow', bsopts: c.bsopts, oflags: { sync: false, direct: false },
+    blockSize: 512, readonly: false }, (e, x) => (e ? rej(e) : res(x!))));
+  try {
+    assert.equal(dev.resize!(), 8 * MIB);
+    await c.rbdOk('resize', '--size', '24M', 'rbd/grow');
+    await waitFor(() => dev.resize!() === 24 * MIB, 20_000, 'the store to see the new size');
+    const tail = Buffer.alloc(MIB, 0xee);
+    await new Promise<void>((res, rej) => dev.read(20 * MIB, tail, (e) => (e ? rej(e) : res())));
+    assert.ok(tail.every((b) => b === 0));
+    await c.rbdOk('resize', '--allow-shrink', '--size', '16M', 'rbd/grow');
+    await waitFor(() => dev.resize!() === 16 * MIB, 20_000, 'the store to see the shrink');
+  } finally {
+    await new Promise<void>((res) => dev.close(() => res()));
+    await store.exit?.();
+  }
 });
 
 test('a lost cluster fails I/O with MEDIUM ERROR instead of hanging, and I/O works again once it is back', { skip, timeout: 180_000 }, async () => {
