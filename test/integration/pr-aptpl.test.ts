@@ -26,16 +26,16 @@ after(() => {
 });
 
 /** PERSISTENT RESERVE OUT (SPC-4 6.16): 1 SERVICE ACTION, 2 SCOPE|TYPE, 5..8 PARAMETER LIST LENGTH; 24-byte list. */
-function prOut(c: ScsiClient, sa: number, type: number, resKey: bigint, saKey: bigint, aptpl = false) {
+function prOut(c: ScsiClient, sa: number, type: number, resKey: bigint, saKey: bigint, aptpl = false, lun = 1) {
   const cdb = Buffer.from([0x5f, sa, type, 0, 0, 0, 0, 0, 24, 0]);
   const p = Buffer.alloc(24);
   p.writeBigUInt64BE(resKey, 0);
   p.writeBigUInt64BE(saKey, 8);
   p[20] = aptpl ? 0x01 : 0;
-  return c.command(cdb, { lun: 1, write: p });
+  return c.command(cdb, { lun, write: p });
 }
-function prIn(c: ScsiClient, sa: number) {
-  return c.command(Buffer.from([0x5e, sa, 0, 0, 0, 0, 0, 0x10, 0x00, 0]), { lun: 1, readLen: 4096 });
+function prIn(c: ScsiClient, sa: number, lun = 1) {
+  return c.command(Buffer.from([0x5e, sa, 0, 0, 0, 0, 0, 0x10, 0x00, 0]), { lun, readLen: 4096 });
 }
 
 async function daemonWithLun(disk: string, stateDir: string): Promise<TestDaemon> {
@@ -43,6 +43,8 @@ async function daemonWithLun(disk: string, stateDir: string): Promise<TestDaemon
   daemons.push(d);
   await d.addTarget(1, IQN);
   await d.addLun(1, 1, disk);
+  // LUN 2 has no backing file of its own (the null store on /dev/null): its state goes to STGT_PR_DIR.
+  await d.addLun(1, 2, '/dev/null', ['--bstype', 'null']);
   return d;
 }
 
@@ -50,6 +52,7 @@ async function client(d: TestDaemon, name: string): Promise<ScsiClient> {
   const c = await ScsiClient.login(d.iscsiPort, IQN, name);
   clients.push(c);
   await c.clearUa(1);
+  await c.clearUa(2);
   return c;
 }
 
@@ -65,6 +68,10 @@ test('APTPL: registration and reservation are on disk before GOOD, back after tg
   assert.equal((await prOut(a, 0, 0, 0n, K1, true)).status, 0, 'REGISTER with APTPL');
   assert.equal((await prOut(a, 1, WRITE_EXCLUSIVE, K1, 0n)).status, 0, 'RESERVE Write Exclusive');
   assert.ok(existsSync(state), 'the state file is beside the backing file');
+  assert.equal((await prOut(a, 0, 0, 0n, K2, true, 2)).status, 0, 'REGISTER with APTPL on LUN 2');
+  assert.equal((await prOut(a, 1, EXCLUSIVE_ACCESS, K2, 0n, false, 2)).status, 0, 'RESERVE Exclusive Access on LUN 2');
+  const state2 = join(stateDir, `${IQN},2.stgt-pr`);
+  assert.ok(existsSync(state2), 'a LU without a file of its own keeps its state in STGT_PR_DIR');
   const caps = await prIn(a, 2);
   assert.equal(caps.data[3]! & 0x01, 1, 'REPORT CAPABILITIES: PTPL_A');
   const portA = `${INIT_A},i,0x${a.m.isid.toString('hex')}`;
@@ -80,6 +87,10 @@ test('APTPL: registration and reservation are on disk before GOOD, back after tg
   assert.equal(res.data.readUInt32BE(4), 16, 'READ RESERVATION: a reservation');
   assert.equal(res.data.readBigUInt64BE(8), K1);
   assert.equal(res.data[21]! & 0x0f, WRITE_EXCLUSIVE);
+  const res2 = await prIn(b, 1, 2);
+  assert.equal(res2.data.readBigUInt64BE(8), K2, 'LUN 2: its reservation is back too');
+  assert.equal(res2.data[21]! & 0x0f, EXCLUSIVE_ACCESS);
+  assert.equal((await b.command(cdb16(0x88, 0, 1), { lun: 2, readLen: 512 })).status, 0x18, 'LUN 2: Exclusive Access, no reads either');
   const full = await prIn(b, 3);
   const tidLen = full.data.readUInt32BE(8 + 20);
   const tid = full.data.subarray(8 + 24, 8 + 24 + tidLen);
