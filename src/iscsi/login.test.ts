@@ -60,9 +60,9 @@ test('open-iscsi style login without auth: security then operational then FFP', 
 test('admin values: HeaderDigest CRC32C taken when offered; target offers non-default keys and waits', () => {
   const { host, e } = setup();
   const t = host.targetList[0]!;
-  assert.equal(t.params.set('HeaderDigest', 'CRC32C,None'), 0);
-  assert.equal(t.params.set('MaxRecvDataSegmentLength', '262144'), 0);
-  assert.equal(t.params.set('ImmediateData', 'No'), 0);
+  assert.equal(t.params.set('HeaderDigest', 'CRC32C,None'), 'ok');
+  assert.equal(t.params.set('MaxRecvDataSegmentLength', '262144'), 'ok');
+  assert.equal(t.params.set('ImmediateData', 'No'), 'ok');
   const r1 = e.step(loginReq(1, 3, true, [['InitiatorName', INI], ['TargetName', TGT], ['HeaderDigest', 'CRC32C,None']]));
   const k1 = keysOf(r1.data);
   assert.equal(k1.get('HeaderDigest'), 'CRC32C');

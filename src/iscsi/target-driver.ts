@@ -5,7 +5,6 @@
 // once, so `tgtadm --lld iscsi` and `--lld iser` answer alike.
 
 import type { ScsiTargetPort } from '../scsi/api.js';
-import { TgtadmErr } from '../scsi/tgtadm-codes.js';
 import { TargetParams } from './target-params.js';
 import { SessionTable, errorText } from './session-table.js';
 import type { IscsiSession } from './session.js';
@@ -13,14 +12,24 @@ import type { IscsiConnection, ConnectionHost } from './connection.js';
 import { IscsiLoginHost, type IscsiLoginDriver, type IscsiServices } from './login-host.js';
 import { formatPortal, parsePortal, type Portal } from './portal.js';
 
-/** A management answer: 0 or a tgtadm error code, and text (the LLD contract's LldMgmtResult). */
+/**
+ * How a management call went, in this layer's words: the management layer (mgmt/) turns it into
+ * tgtadm's number. Structurally the LLD contract's LldStatus (lld/api.ts), which this layer does
+ * not import.
+ */
+export type MgmtStatus = 'ok' | 'no-target' | 'no-session' | 'no-connection' | 'invalid';
+
+/** A management answer: a status and, on success, the text (the LLD contract's LldMgmtResult). */
 export interface MgmtResult {
-  err: number;
+  status: MgmtStatus;
   text?: string;
 }
 
-const OK: MgmtResult = { err: 0 };
-const { NoTarget: NO_TARGET, NoSession: NO_SESSION, NoConnection: NO_CONNECTION, InvalidRequest: INVALID_REQUEST } = TgtadmErr;
+const OK: MgmtResult = { status: 'ok' };
+const NO_TARGET: MgmtResult = { status: 'no-target' };
+const NO_SESSION: MgmtResult = { status: 'no-session' };
+const NO_CONNECTION: MgmtResult = { status: 'no-connection' };
+const INVALID: MgmtResult = { status: 'invalid' };
 
 const T1 = '    ';
 
@@ -76,13 +85,13 @@ export abstract class IscsiTargetDriver implements ConnectionHost, IscsiLoginDri
 
   async portalCreate(param: string): Promise<MgmtResult> {
     const p = parsePortal(param);
-    if (p === null) return { err: INVALID_REQUEST };
+    if (p === null) return INVALID;
     try {
       await this.listen(p);
       return OK;
     } catch (e) {
       this.log('warn', `${this.lldName}: portal ${param}: ${errorText(e)}`);
-      return { err: INVALID_REQUEST };
+      return INVALID;
     }
   }
 
@@ -90,7 +99,7 @@ export abstract class IscsiTargetDriver implements ConnectionHost, IscsiLoginDri
     const p = parsePortal(param);
     const key = p === null ? '' : formatPortal(p);
     const e = this.portals.get(key);
-    if (e === undefined) return { err: INVALID_REQUEST };
+    if (e === undefined) return INVALID;
     this.portals.delete(key);
     await e.close();
     return OK;
@@ -127,19 +136,19 @@ export abstract class IscsiTargetDriver implements ConnectionHost, IscsiLoginDri
 
   targetUpdate(tid: number, name: string, value: string): MgmtResult {
     const p = this.params.get(tid);
-    if (p === undefined) return { err: NO_TARGET };
-    const err = p.set(name, value);
-    if (err === 0 && name.startsWith('nop_')) {
+    if (p === undefined) return NO_TARGET;
+    const status = p.set(name, value);
+    if (status === 'ok' && name.startsWith('nop_')) {
       for (const s of this.sessions.forTarget(tid)) {
         for (const c of s.connections.values()) (c as IscsiConnection).startPings(p.nopInterval, p.nopCount);
       }
     }
-    return { err };
+    return { status };
   }
 
   targetShowParams(tid: number): MgmtResult {
     const p = this.params.get(tid);
-    return p === undefined ? { err: NO_TARGET } : { err: 0, text: p.showText() };
+    return p === undefined ? NO_TARGET : { status: 'ok', text: p.showText() };
   }
 
   targetSystemLines(tid: number): string {
@@ -165,7 +174,7 @@ export abstract class IscsiTargetDriver implements ConnectionHost, IscsiLoginDri
   }
 
   connShow(tid: number): MgmtResult {
-    if (!this.services.targets.has(tid)) return { err: NO_TARGET };
+    if (!this.services.targets.has(tid)) return NO_TARGET;
     let s = '';
     for (const sess of this.sessions.forTarget(tid)) {
       s += `Session: ${sess.tsih}\n`;
@@ -175,27 +184,27 @@ export abstract class IscsiTargetDriver implements ConnectionHost, IscsiLoginDri
         s += `${T1}${T1}IP Address: ${conn.peerAddress}\n`;
       }
     }
-    return { err: 0, text: s };
+    return { status: 'ok', text: s };
   }
 
   connDelete(tid: number, sid: number, cid: number): MgmtResult {
     const sess = this.sessions.sessions.get(sid);
-    if (sess === undefined || sess.target?.tid !== tid) return { err: NO_SESSION };
+    if (sess === undefined || sess.target?.tid !== tid) return NO_SESSION;
     const c = sess.connections.get(cid);
-    if (c === undefined) return { err: NO_CONNECTION };
+    if (c === undefined) return NO_CONNECTION;
     c.close('deleted by tgtadm');
     return OK;
   }
 
   sessionShow(tid: number, sid: number, _stat: boolean): MgmtResult {
     const sess = this.sessions.sessions.get(sid);
-    if (sess === undefined || sess.target?.tid !== tid) return { err: NO_SESSION };
+    if (sess === undefined || sess.target?.tid !== tid) return NO_SESSION;
     let s = `Session: ${sess.tsih}\n${T1}Initiator: ${sess.initiatorName}\n${T1}ISID: ${sess.isid.toString('hex')}\n`;
     for (const c of sess.connections.values()) {
       const conn = c as IscsiConnection;
       s += `${T1}Connection: ${conn.cid}\n${T1}${T1}IP Address: ${conn.peerAddress}\n`;
     }
-    return { err: 0, text: s };
+    return { status: 'ok', text: s };
   }
 
   // ------------------------------------------------------------------ system (iSNS keys: stored and shown)
@@ -215,7 +224,7 @@ export abstract class IscsiTargetDriver implements ConnectionHost, IscsiLoginDri
         this.isns.accessControl = value === 'On';
         return OK;
       default:
-        return { err: INVALID_REQUEST };
+        return INVALID;
     }
   }
 

@@ -6,7 +6,6 @@
 // nop_* names are matched by prefix, and nop values are read with atoi at a fixed offset.
 
 import { TGT_PARAMS, tgtParamIndex, tgtParamToString, DIGEST_NONE, DIGEST_CRC32C, type TgtParamDef } from './params.js';
-import { TgtadmErr } from '../scsi/tgtadm-codes.js';
 
 /** Login redirect reasons: Login Response status detail with class 1 (RFC 7143 11.13.5). */
 export const RedirectReason = { None: 0, Temporary: 0x01, Permanent: 0x02 } as const;
@@ -52,6 +51,9 @@ export interface TargetParamsDefaults {
   nopCount?: number;
 }
 
+/** What TargetParams.set says of one name=value. */
+export type ParamSetResult = 'ok' | 'invalid';
+
 export class TargetParams {
   /** tgt's internal values, index = TGT_PARAMS row. */
   private readonly vals: number[];
@@ -69,47 +71,48 @@ export class TargetParams {
   }
 
   /**
-   * `tgtadm --mode target --op update --tid N --name NAME --value VALUE`: 0 or a TgtadmErr code
-   * (tgt answers every failure here with "invalid request"). The daemon handles `state` itself.
+   * `tgtadm --mode target --op update --tid N --name NAME --value VALUE`: 'ok', or 'invalid' for an
+   * unknown name or a refused value (tgt answers every failure here with "invalid request"). The
+   * daemon handles `state` itself.
    */
-  set(name: string, value: string): number {
+  set(name: string, value: string): ParamSetResult {
     if (name.startsWith('RedirectAddress')) {
       this.redirectAddress = value;
-      return TgtadmErr.Success;
+      return 'ok';
     }
     if (name.startsWith('RedirectPort')) {
       this.redirectPort = value;
-      return TgtadmErr.Success;
+      return 'ok';
     }
     if (name.startsWith('RedirectReason')) {
       if (value.startsWith('Temporary')) this.redirectReason = RedirectReason.Temporary;
       else if (value.startsWith('Permanent')) this.redirectReason = RedirectReason.Permanent;
-      else return TgtadmErr.InvalidRequest;
-      return TgtadmErr.Success;
+      else return 'invalid';
+      return 'ok';
     }
     if (name.startsWith('RedirectCallback')) {
       this.redirectCallback = value;
-      return TgtadmErr.Success;
+      return 'ok';
     }
     // tgt passes "name\0value" and reads the number at a fixed offset past the name it expected,
     // so "nop_countX" reads the empty string after its own NUL and sets 0.
     const joined = `${name}\0${value}`;
     if (name.startsWith('nop_count')) {
       this.nopCount = cAtoi(cString(joined, 10));
-      return TgtadmErr.Success;
+      return 'ok';
     }
     if (name.startsWith('nop_interval')) {
       this.nopInterval = cAtoi(cString(joined, 13));
-      return TgtadmErr.Success;
+      return 'ok';
     }
     const idx = tgtParamIndex(name);
-    if (idx < 0) return TgtadmErr.InvalidRequest;
+    if (idx < 0) return 'invalid';
     const def = TGT_PARAMS[idx]!;
     const val = parseValue(def, value);
-    if (val < 0) return TgtadmErr.InvalidRequest;
-    if (!checkValue(def, val)) return TgtadmErr.InvalidRequest;
+    if (val < 0) return 'invalid';
+    if (!checkValue(def, val)) return 'invalid';
     this.vals[idx] = val;
-    return TgtadmErr.Success;
+    return 'ok';
   }
 
   /** The value as `show` prints it, or null for an unknown name. */

@@ -1,11 +1,16 @@
-// LLD (transport driver) module contract, version 1: what an iSCSI/TCP, iSER or other transport implements.
+// LLD (transport driver) module contract, version 2: what an iSCSI/TCP, iSER or other transport implements.
 //
 // Like backing stores, an LLD is a plain object, the default export of its module:
-//   export default { kind: 'lld', apiVersion: 1, name: 'iscsi', init(ctx) { return driver } }
+//   export default { kind: 'lld', apiVersion: 2, name: 'iscsi', init(ctx) { return driver } }
 // `init` may fail (throw / reject): the registry then marks the LLD `error` with the reason, and a
 // later `lldload` / `--mode lld --op start` retries it without restarting tgtd.
+//
+// Version 2 (this file) changed the shape of every management answer: LldMgmtResult carries the
+// driver's own `status` ('ok', 'no-target', ...) instead of v1's `err`, a tgtadm error number. The
+// management layer maps statuses to tgtadm's numbers; an LLD knows nothing of them. A v1 LLD
+// module is refused at load with the version message (no adapter: no third-party LLD exists).
 
-export const LLD_API_VERSION = 1;
+export const LLD_API_VERSION = 2;
 
 export interface LldModule {
   kind: 'lld';
@@ -23,9 +28,16 @@ export interface LldContext {
   services: unknown;
 }
 
-/** Result of a management call an LLD answers: 0 or a tgtadm error code (see mgmt/errors.ts) plus text. */
+/**
+ * How a management call went: 'ok'; 'no-target', 'no-session', 'no-connection' when the tid, sid or
+ * cid named is not the driver's; 'invalid' for anything else it refuses (a bad portal, an unknown
+ * or refused parameter). mgmt/ turns it into tgtadm's answer.
+ */
+export type LldStatus = 'ok' | 'no-target' | 'no-session' | 'no-connection' | 'invalid';
+
+/** Result of a management call an LLD answers: a status and, with 'ok', the text tgtadm prints. */
 export interface LldMgmtResult {
-  err: number;
+  status: LldStatus;
   text?: string;
 }
 

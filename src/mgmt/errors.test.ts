@@ -17,6 +17,9 @@ test('strings are verbatim', () => {
   assert.equal(e.tgtadmStrerror(13), 'this access control rule does not exist');
   assert.equal(e.tgtadmStrerror(21), 'this driver is busy');
   assert.equal(e.tgtadmStrerror(22), "this operation isn't supported");
+  assert.equal(e.tgtadmStrerror(e.TGTADM_INVALID_REQUEST), 'invalid request');
+  assert.equal(e.tgtadmStrerror(e.TGTADM_LUN_EXIST), 'this logical unit number already exists');
+  assert.equal(e.tgtadmStrerror(e.TGTADM_BINDING_EXIST), 'this binding already exists');
   assert.equal(e.tgtadmStrerror(99), '(unknown tgtadm_errno)');
 });
 

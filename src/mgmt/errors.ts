@@ -4,33 +4,38 @@
 // after "tgtadm: " on stderr. Scripts (Cinder, tgt-admin) match substrings of them, so both the
 // numbering and the text are part of the interface and must never change.
 
-import { TgtadmErr } from '../scsi/tgtadm-codes.js';
+import type { LldStatus } from '../lld/api.js';
 
-export const TGTADM_SUCCESS = TgtadmErr.Success;
-export const TGTADM_UNKNOWN_ERR = TgtadmErr.UnknownErr;
-export const TGTADM_NOMEM = TgtadmErr.NoMem;
-export const TGTADM_NO_DRIVER = TgtadmErr.NoDriver;
-export const TGTADM_NO_TARGET = TgtadmErr.NoTarget;
-export const TGTADM_NO_LUN = TgtadmErr.NoLun;
-export const TGTADM_NO_SESSION = TgtadmErr.NoSession;
-export const TGTADM_NO_CONNECTION = TgtadmErr.NoConnection;
-export const TGTADM_NO_BINDING = TgtadmErr.NoBinding;
-export const TGTADM_TARGET_EXIST = TgtadmErr.TargetExist;
-export const TGTADM_LUN_EXIST = TgtadmErr.LunExist;
-export const TGTADM_BINDING_EXIST = TgtadmErr.BindingExist;
-export const TGTADM_ACL_EXIST = TgtadmErr.AclExist;
-export const TGTADM_ACL_NOEXIST = TgtadmErr.AclNoExist;
-export const TGTADM_USER_EXIST = TgtadmErr.UserExist;
-export const TGTADM_NO_USER = TgtadmErr.NoUser;
-export const TGTADM_TOO_MANY_USER = TgtadmErr.TooManyUser;
-export const TGTADM_INVALID_REQUEST = TgtadmErr.InvalidRequest;
-export const TGTADM_OUTACCOUNT_EXIST = TgtadmErr.OutAccountExist;
-export const TGTADM_TARGET_ACTIVE = TgtadmErr.TargetActive;
-export const TGTADM_LUN_ACTIVE = TgtadmErr.LunActive;
-export const TGTADM_DRIVER_ACTIVE = TgtadmErr.DriverActive;
-export const TGTADM_UNSUPPORTED_OPERATION = TgtadmErr.UnsupportedOperation;
-export const TGTADM_UNKNOWN_PARAM = TgtadmErr.UnknownParam;
-export const TGTADM_PREVENT_REMOVAL = TgtadmErr.PreventRemoval;
+// The only copy of the numbering: the layers below return their own results and the functions at
+// the end of this file map them here (design.md section 1).
+export const TGTADM_SUCCESS = 0;
+export const TGTADM_UNKNOWN_ERR = 1;
+export const TGTADM_NOMEM = 2;
+export const TGTADM_NO_DRIVER = 3;
+export const TGTADM_NO_TARGET = 4;
+export const TGTADM_NO_LUN = 5;
+export const TGTADM_NO_SESSION = 6;
+export const TGTADM_NO_CONNECTION = 7;
+export const TGTADM_NO_BINDING = 8;
+export const TGTADM_TARGET_EXIST = 9;
+export const TGTADM_LUN_EXIST = 10;
+export const TGTADM_BINDING_EXIST = 11;
+export const TGTADM_ACL_EXIST = 12;
+export const TGTADM_ACL_NOEXIST = 13;
+export const TGTADM_USER_EXIST = 14;
+export const TGTADM_NO_USER = 15;
+export const TGTADM_TOO_MANY_USER = 16;
+export const TGTADM_INVALID_REQUEST = 17;
+export const TGTADM_OUTACCOUNT_EXIST = 18;
+export const TGTADM_TARGET_ACTIVE = 19;
+export const TGTADM_LUN_ACTIVE = 20;
+export const TGTADM_DRIVER_ACTIVE = 21;
+export const TGTADM_UNSUPPORTED_OPERATION = 22;
+export const TGTADM_UNKNOWN_PARAM = 23;
+export const TGTADM_PREVENT_REMOVAL = 24;
+
+/** Every code tgt defines (TGTADM_SUCCESS through TGTADM_PREVENT_REMOVAL). */
+export const TGTADM_CODES: readonly number[] = Array.from({ length: TGTADM_PREVENT_REMOVAL + 1 }, (_, i) => i);
 
 /** Message per code, verbatim from tgtadm's strerror table. */
 const MESSAGES: Readonly<Record<number, string>> = {
@@ -82,4 +87,22 @@ export class TgtadmError extends Error {
 /** The tgtadm code of any thrown value: TgtadmError keeps its own, anything else is "unknown error". */
 export function tgtadmCodeOf(err: unknown): number {
   return err instanceof TgtadmError ? err.code : TGTADM_UNKNOWN_ERR;
+}
+
+/** An LLD's status (lld/api.ts) as tgtadm's number. */
+export function lldStatusCode(status: LldStatus): number {
+  switch (status) {
+    case 'ok':
+      return TGTADM_SUCCESS;
+    case 'no-target':
+      return TGTADM_NO_TARGET;
+    case 'no-session':
+      return TGTADM_NO_SESSION;
+    case 'no-connection':
+      return TGTADM_NO_CONNECTION;
+    case 'invalid':
+      return TGTADM_INVALID_REQUEST;
+    default:
+      return TGTADM_UNKNOWN_ERR; // a JavaScript LLD answering outside its contract
+  }
 }

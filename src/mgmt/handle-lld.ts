@@ -1,12 +1,13 @@
 // `--mode lld|portal|session|connection`: requests the transport driver answers (tgt mgmt.c).
 
 import { OP_DELETE, OP_NEW, OP_SHOW, OP_START, OP_STATS, OP_STOP, parsePayload } from './ipc.js';
-import { TGTADM_INVALID_REQUEST, TGTADM_SUCCESS } from './errors.js';
+import { lldStatusCode, TGTADM_INVALID_REQUEST } from './errors.js';
 import { fail, ok, type MgmtReply, type MgmtRequest } from './reply.js';
 import type { LldMgmtResult } from '../lld/api.js';
 
+/** A driver's answer as tgtadm's: its text when 'ok', else its status as a tgtadm code; no answer is invalid. */
 const reply = (r: LldMgmtResult | undefined): MgmtReply =>
-  r === undefined ? fail(TGTADM_INVALID_REQUEST) : r.err === TGTADM_SUCCESS ? ok(r.text ?? '') : fail(r.err);
+  r === undefined ? fail(TGTADM_INVALID_REQUEST) : r.status === 'ok' ? ok(r.text ?? '') : fail(lldStatusCode(r.status));
 
 export async function lldMgmt({ req, host, lld }: MgmtRequest): Promise<MgmtReply> {
   switch (req.op) {

@@ -1,7 +1,7 @@
 // `--mode system`: show, update, delete, stat, and stgt's lldload/lldunload/bsload/bsunload.
 
 import { OP_DELETE, OP_SHOW, OP_STATS, OP_UPDATE, parsePayload } from './ipc.js';
-import { TGTADM_INVALID_REQUEST, TGTADM_SUCCESS } from './errors.js';
+import { lldStatusCode, TGTADM_INVALID_REQUEST, TGTADM_SUCCESS } from './errors.js';
 import { oflagsText } from './show.js';
 import { statHeader, statTarget } from './stat.js';
 import { incomingUsers } from '../iscsi/chap-accounts.js';
@@ -65,7 +65,7 @@ function systemUpdate({ req, host, lld }: MgmtRequest): number {
     return TGTADM_SUCCESS;
   }
   const r = lld.driver?.systemUpdate?.(name, value);
-  return r === undefined ? TGTADM_INVALID_REQUEST : r.err;
+  return r === undefined ? TGTADM_INVALID_REQUEST : lldStatusCode(r.status);
 }
 
 /** The part of `--mode system --op show` the daemon itself prints (tgt target.c system_show). */

@@ -2,7 +2,7 @@
 
 import { OP_BIND, OP_DELETE, OP_NEW, OP_SHOW, OP_STATS, OP_UNBIND, OP_UPDATE, parsePayload } from './ipc.js';
 import {
-  TGTADM_ACL_EXIST, TGTADM_ACL_NOEXIST, TGTADM_INVALID_REQUEST, TGTADM_NO_TARGET, TGTADM_SUCCESS,
+  lldStatusCode, TGTADM_ACL_EXIST, TGTADM_ACL_NOEXIST, TGTADM_INVALID_REQUEST, TGTADM_NO_TARGET, TGTADM_SUCCESS,
   TGTADM_TARGET_ACTIVE, TGTADM_TARGET_EXIST, TGTADM_UNSUPPORTED_OPERATION,
 } from './errors.js';
 import { Target } from '../scsi/target.js';
@@ -46,7 +46,7 @@ function createTarget({ req, lld, host }: MgmtRequest): number {
   for (const t of host.targets.values()) if (t.name === name) return TGTADM_TARGET_EXIST;
   const target = new Target({ tid: req.tid, name, lldName: lld.name });
   const r = lld.driver?.targetCreate?.(req.tid);
-  if (r !== undefined && r.err !== TGTADM_SUCCESS) return r.err;
+  if (r !== undefined && r.status !== 'ok') return lldStatusCode(r.status);
   host.targets.set(req.tid, target);
   host.acquire('lld', lld.name);
   return TGTADM_SUCCESS;
@@ -59,7 +59,7 @@ export async function destroyTarget(host: MgmtHost, tid: number, force: boolean)
   if (!force && t.nexuses.size > 0) return TGTADM_TARGET_ACTIVE;
   const lld = host.llds().find((l) => l.name === t.lldName);
   const r = lld?.driver?.targetDestroy?.(tid, force);
-  if (r !== undefined && r.err !== TGTADM_SUCCESS) return r.err;
+  if (r !== undefined && r.status !== 'ok') return lldStatusCode(r.status);
   host.targets.delete(tid);
   for (const lu of t.sortedLuns().slice().reverse()) {
     t.removeLun(lu.lun);
@@ -91,7 +91,7 @@ function showParams({ req, lld, host }: MgmtRequest): MgmtReply {
   if (!host.targets.has(req.tid)) return fail(TGTADM_NO_TARGET);
   const r = lld.driver?.targetShowParams?.(req.tid);
   if (r === undefined) return fail(TGTADM_INVALID_REQUEST);
-  return r.err === TGTADM_SUCCESS ? ok(r.text ?? '') : fail(r.err);
+  return r.status === 'ok' ? ok(r.text ?? '') : fail(lldStatusCode(r.status));
 }
 
 function bindAcl(host: MgmtHost, tid: number, payload: string, bind: boolean): number {
@@ -133,7 +133,7 @@ function updateTarget({ req, lld, host }: MgmtRequest): number {
     }
     const r = lld.driver?.targetUpdate?.(req.tid, name, value);
     if (r === undefined) return TGTADM_UNSUPPORTED_OPERATION;
-    if (r.err !== TGTADM_SUCCESS) return r.err;
+    if (r.status !== 'ok') return lldStatusCode(r.status);
   }
   return TGTADM_SUCCESS;
 }

@@ -6,6 +6,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ModuleRegistry } from './registry.js';
+import { LLD_API_VERSION } from '../lld/api.js';
 import { TgtadmError, TGTADM_DRIVER_ACTIVE, TGTADM_NO_DRIVER } from '../mgmt/errors.js';
 
 function bsModule(name: string, init: () => unknown, apiVersion = 2) {
@@ -16,7 +17,7 @@ function makeRegistry(extra: Record<string, () => Promise<unknown>> = {}, module
   const exits: string[] = [];
   const reg = new ModuleRegistry({
     builtins: {
-      lld: { iscsi: async () => ({ default: { kind: 'lld', apiVersion: 1, name: 'iscsi', init: () => ({ exit: async () => void exits.push('iscsi') }) } }) },
+      lld: { iscsi: async () => ({ default: { kind: 'lld', apiVersion: LLD_API_VERSION, name: 'iscsi', init: () => ({ exit: async () => void exits.push('iscsi') }) } }) },
       bs: {
         null: async () => bsModule('null', () => ({ open() {}, exit: () => void exits.push('null') })),
         ...extra,
@@ -73,7 +74,7 @@ test('init failure leaves error state and a later start retries', async () => {
 test('API version and kind mismatch are refused with a clear message', async () => {
   const { reg } = makeRegistry({
     v3: async () => bsModule('v3', () => ({}), 3),
-    wrong: async () => ({ default: { kind: 'lld', apiVersion: 1, name: 'wrong', init: () => ({}) } }),
+    wrong: async () => ({ default: { kind: 'lld', apiVersion: LLD_API_VERSION, name: 'wrong', init: () => ({}) } }),
   });
   await assert.rejects(reg.load('bs', 'v3'), { message: 'module v3 has API version 3, this tgtd supports 1 and 2' });
   assert.equal(reg.get('bs', 'v3')!.state, 'error');

@@ -19,7 +19,7 @@ import type { TestDaemon } from '../helpers/daemon.js';
 import { Rand } from './rand.js';
 import { BAD_LOG } from './hostile-initiator.js';
 import { decodeRequestHeader, emptyRequest, encodeRequest, type IpcRequest, MAX_MGT_BUFSIZE, REQ_HDR_LEN, RSP_HDR_LEN } from '../../src/mgmt/ipc.js';
-import { TgtadmErr } from '../../src/scsi/tgtadm-codes.js';
+import { TGTADM_CODES } from '../../src/mgmt/errors.js';
 
 export interface MgmtFuzzOptions {
   seed: number;
@@ -57,7 +57,7 @@ export interface MgmtFuzzResult {
   failures: string[];
 }
 
-const KNOWN_CODES = new Set<number>(Object.values(TgtadmErr));
+const KNOWN_CODES = new Set<number>(TGTADM_CODES);
 const LLD_NAMES = ['', 'iscsi', 'iser', 'nosuch', 'x'.repeat(80)];
 const INTERESTING = [-1, 0, 1, 2, 3, 7, 8, 9, 64, 255, 256, 0x3fff, 0x4000, 0x7fffffff, -0x80000000, -2];
 

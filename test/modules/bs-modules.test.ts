@@ -76,7 +76,7 @@ test('a module with another API version is refused with both versions named', as
   await d.waitForLog(/module future has API version 3, this tgtd supports 1 and 2/);
 
   const wrongKind = join(d.dir, 'not-a-store.mjs');
-  writeFileSync(wrongKind, "export default { kind: 'lld', apiVersion: 1, name: 'oops', init() { return {}; } };\n");
+  writeFileSync(wrongKind, "export default { kind: 'lld', apiVersion: 2, name: 'oops', init() { return {}; } };\n");
   const k = await d.tgtadm('--mode', 'system', '--op', 'bsload', '--bstype', wrongKind);
   assert.equal(k.code, 22);
   await d.waitForLog(/module oops is a lld module, not bs/);

@@ -69,7 +69,7 @@ export class TestInitiator {
   /** Security stage (AuthMethod=None), then operational stage until the target transits to full feature phase. */
   login(o: LoginOptions = {}): TargetPdu {
     for (const [k, v] of Object.entries(o.target ?? {})) {
-      if (this.host.params.set(k, v) !== 0) throw new Error(`target param ${k}=${v} refused`);
+      if (this.host.params.set(k, v) !== 'ok') throw new Error(`target param ${k}=${v} refused`);
     }
     this.cmdSN = o.cmdSN ?? 1;
     this.expStatSN = o.expStatSN ?? 0;

@@ -97,7 +97,7 @@ test('init with a working provider listens on the portals and serves targets', a
   assert.deepEqual(d.devices.map((x) => x.name), ['loop0']);
   assert.match(c.lines[0]!, /^info: RDMA devices: loop0 \(InfiniBand\)$/);
   assert.equal(d.portalShow(), 'Portal: 192.0.2.50:3263,1\n');
-  assert.equal(d.targetCreate(1).err, 0);
+  assert.equal(d.targetCreate(1).status, 'ok');
   await d.exit();
 });
 
