@@ -2,6 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as e from './errors.js';
+import { ModuleError, type ModuleErrorReason } from '../modules/module-error.js';
 
 test('numbering follows tgt enum order', () => {
   assert.equal(e.TGTADM_NO_DRIVER, 3);
@@ -28,4 +29,24 @@ test('TgtadmError carries its code', () => {
   assert.equal(err.message, 'this driver is busy');
   assert.equal(e.tgtadmCodeOf(err), 21);
   assert.equal(e.tgtadmCodeOf(new Error('x')), e.TGTADM_UNKNOWN_ERR);
+});
+
+test('registry refusals map to tgt codes: no driver, driver busy, unknown error', () => {
+  const code = (r: ModuleErrorReason): number => e.tgtadmCodeOf(new ModuleError(r));
+  assert.equal(code('not-found'), e.TGTADM_NO_DRIVER);
+  assert.equal(code('not-ready'), e.TGTADM_NO_DRIVER);
+  assert.equal(code('load-failed'), e.TGTADM_NO_DRIVER);
+  assert.equal(code('exists'), e.TGTADM_DRIVER_ACTIVE);
+  assert.equal(code('busy'), e.TGTADM_DRIVER_ACTIVE);
+  assert.equal(code('init-failed'), e.TGTADM_UNKNOWN_ERR);
+  assert.equal(new ModuleError('busy').message, 'this driver is busy');
+  assert.ok(e.hasTgtadmCode(new ModuleError('busy')) && !e.hasTgtadmCode(new Error('x')));
+});
+
+test('LLD statuses map to tgt codes', () => {
+  assert.equal(e.lldStatusCode('ok'), e.TGTADM_SUCCESS);
+  assert.equal(e.lldStatusCode('no-target'), e.TGTADM_NO_TARGET);
+  assert.equal(e.lldStatusCode('no-session'), e.TGTADM_NO_SESSION);
+  assert.equal(e.lldStatusCode('no-connection'), e.TGTADM_NO_CONNECTION);
+  assert.equal(e.lldStatusCode('invalid'), e.TGTADM_INVALID_REQUEST);
 });

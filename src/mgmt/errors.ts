@@ -5,6 +5,7 @@
 // numbering and the text are part of the interface and must never change.
 
 import type { LldStatus } from '../lld/api.js';
+import { ModuleError, type ModuleErrorReason } from '../modules/module-error.js';
 
 // The only copy of the numbering: the layers below return their own results and the functions at
 // the end of this file map them here (design.md section 1).
@@ -84,9 +85,29 @@ export class TgtadmError extends Error {
   }
 }
 
-/** The tgtadm code of any thrown value: TgtadmError keeps its own, anything else is "unknown error". */
+/** What each refusal of the module registry tells tgtadm (tgt: no driver, driver busy, unknown error). */
+const MODULE_ERROR_CODES: Readonly<Record<ModuleErrorReason, number>> = {
+  'not-found': TGTADM_NO_DRIVER,
+  'not-ready': TGTADM_NO_DRIVER,
+  'load-failed': TGTADM_NO_DRIVER,
+  exists: TGTADM_DRIVER_ACTIVE,
+  busy: TGTADM_DRIVER_ACTIVE,
+  'init-failed': TGTADM_UNKNOWN_ERR,
+};
+
+/** Whether a thrown value is one this layer knows the tgtadm code of (tgtadmCodeOf). */
+export function hasTgtadmCode(err: unknown): boolean {
+  return err instanceof TgtadmError || err instanceof ModuleError;
+}
+
+/**
+ * The tgtadm code of any thrown value: TgtadmError keeps its own, a registry ModuleError is mapped
+ * by its reason, anything else is "unknown error".
+ */
 export function tgtadmCodeOf(err: unknown): number {
-  return err instanceof TgtadmError ? err.code : TGTADM_UNKNOWN_ERR;
+  if (err instanceof TgtadmError) return err.code;
+  if (err instanceof ModuleError) return MODULE_ERROR_CODES[err.reason] ?? TGTADM_UNKNOWN_ERR;
+  return TGTADM_UNKNOWN_ERR;
 }
 
 /** An LLD's status (lld/api.ts) as tgtadm's number. */

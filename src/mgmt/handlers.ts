@@ -5,7 +5,7 @@ import {
   MODE_ACCOUNT, MODE_CONNECTION, MODE_DEVICE, MODE_LLD, MODE_PORTAL, MODE_SESSION, MODE_SYSTEM,
   MODE_TARGET,
 } from './ipc.js';
-import { TGTADM_INVALID_REQUEST, TGTADM_NO_DRIVER, TgtadmError } from './errors.js';
+import { hasTgtadmCode, TGTADM_INVALID_REQUEST, TGTADM_NO_DRIVER, tgtadmCodeOf } from './errors.js';
 import type { LldHandle, MgmtHost } from './host.js';
 import { fail, OP_BSUNLOAD, OP_LLDLOAD, type MgmtReply, type MgmtRequest } from './reply.js';
 import { targetMgmt } from './handle-target.js';
@@ -52,7 +52,8 @@ export async function executeRequest(host: MgmtHost, req: IpcRequest): Promise<M
     if (handler === undefined) return fail(TGTADM_INVALID_REQUEST);
     return await handler({ req, lld, host });
   } catch (e) {
-    if (e instanceof TgtadmError) return fail(e.code);
+    // Refusals with a known code (TgtadmError, the registry's ModuleError) keep it; anything else is invalid.
+    if (hasTgtadmCode(e)) return fail(tgtadmCodeOf(e));
     return fail(TGTADM_INVALID_REQUEST);
   }
 }

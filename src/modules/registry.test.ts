@@ -5,9 +5,8 @@ import type { BackingDevice, BackingStore } from '../bs/api.js';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ModuleRegistry } from './registry.js';
+import { ModuleError, ModuleRegistry, type ModuleErrorReason } from './registry.js';
 import { LLD_API_VERSION } from '../lld/api.js';
-import { TgtadmError, TGTADM_DRIVER_ACTIVE, TGTADM_NO_DRIVER } from '../mgmt/errors.js';
 
 function bsModule(name: string, init: () => unknown, apiVersion = 2) {
   return { default: { kind: 'bs', apiVersion, name, init } };
@@ -29,7 +28,7 @@ function makeRegistry(extra: Record<string, () => Promise<unknown>> = {}, module
   return { reg, exits };
 }
 
-const code = (e: unknown): number => (e instanceof TgtadmError ? e.code : -1);
+const reason = (e: unknown): ModuleErrorReason | null => (e instanceof ModuleError ? e.reason : null);
 
 test('built-in load, list order, acquire/release, busy unload', async () => {
   const { reg, exits } = makeRegistry();
@@ -39,13 +38,13 @@ test('built-in load, list order, acquire/release, busy unload', async () => {
   assert.deepEqual(reg.list('bs').map((x) => x.name), ['null']);
   assert.equal(await reg.load('bs', 'null'), e, 'loading a ready module again is a no-op');
   reg.acquire('bs', 'null');
-  await assert.rejects(reg.unload('bs', 'null'), (err) => code(err) === TGTADM_DRIVER_ACTIVE);
-  await assert.rejects(reg.stop('bs', 'null'), (err) => code(err) === TGTADM_DRIVER_ACTIVE);
+  await assert.rejects(reg.unload('bs', 'null'), (err) => reason(err) === 'busy');
+  await assert.rejects(reg.stop('bs', 'null'), (err) => reason(err) === 'busy');
   reg.release('bs', 'null');
   await reg.unload('bs', 'null');
   assert.deepEqual(exits, ['null']);
   assert.equal(reg.get('bs', 'null'), undefined);
-  assert.throws(() => reg.acquire('bs', 'null'), (err) => code(err) === TGTADM_NO_DRIVER);
+  assert.throws(() => reg.acquire('bs', 'null'), (err) => reason(err) === 'not-found');
 });
 
 test('init failure leaves error state and a later start retries', async () => {

@@ -11,7 +11,9 @@ import { pathToFileURL } from 'node:url';
 import { BS_API_VERSION } from '../bs/api.js';
 import { adaptV1Store } from '../bs/adapt-v1.js';
 import { LLD_API_VERSION } from '../lld/api.js';
-import { TgtadmError, TGTADM_DRIVER_ACTIVE, TGTADM_NO_DRIVER, TGTADM_UNKNOWN_ERR } from '../mgmt/errors.js';
+import { ModuleError } from './module-error.js';
+
+export { ModuleError, type ModuleErrorReason } from './module-error.js';
 
 export type ModuleKind = 'lld' | 'bs';
 export type ModuleState = 'uninitialized' | 'ready' | 'error' | 'stopped';
@@ -87,7 +89,8 @@ export class ModuleRegistry {
   /**
    * Loads a module by built-in name, npm package name, or absolute .js/.mjs path, and inits it.
    * Already ready: returns the entry. Failure: the entry stays with state 'error' and the promise
-   * rejects with a TgtadmError (NO_DRIVER for import/contract problems, UNKNOWN_ERR for init).
+   * rejects with a ModuleError ('load-failed' for import/contract problems, 'exists' for a name
+   * clash, 'init-failed' for init).
    */
   load(kind: ModuleKind, nameOrPath: string): Promise<ModuleEntry> {
     const key = this.keyFor(kind, nameOrPath);
@@ -108,11 +111,11 @@ export class ModuleRegistry {
     });
   }
 
-  /** `--mode lld --op stop`: exit() and mark 'stopped'; refused while in use (tgt TGTADM_DRIVER_ACTIVE). */
+  /** `--mode lld --op stop`: exit() and mark 'stopped'; refused while in use ('busy', tgt's TGTADM_DRIVER_ACTIVE). */
   stop(kind: ModuleKind, name: string): Promise<ModuleEntry> {
     return this.serial(kind, name, async () => {
       const e = this.require(kind, name);
-      if (e.useCount > 0) throw new TgtadmError(TGTADM_DRIVER_ACTIVE);
+      if (e.useCount > 0) throw new ModuleError('busy');
       if (e.state === 'ready') {
         await this.exitInstance(e);
         e.state = 'stopped';
@@ -125,7 +128,7 @@ export class ModuleRegistry {
   unload(kind: ModuleKind, name: string): Promise<void> {
     return this.serial(kind, name, async () => {
       const e = this.require(kind, name);
-      if (e.useCount > 0) throw new TgtadmError(TGTADM_DRIVER_ACTIVE);
+      if (e.useCount > 0) throw new ModuleError('busy');
       if (e.state === 'ready') await this.exitInstance(e);
       this.entries[kind].delete(name);
     });
@@ -134,7 +137,8 @@ export class ModuleRegistry {
   /** Takes a reference for a target/LU; only a ready module can be used (tgt: "can't find the driver"). */
   acquire(kind: ModuleKind, name: string): ModuleEntry {
     const e = this.entries[kind].get(name);
-    if (e === undefined || e.state !== 'ready') throw new TgtadmError(TGTADM_NO_DRIVER);
+    if (e === undefined) throw new ModuleError('not-found');
+    if (e.state !== 'ready') throw new ModuleError('not-ready');
     e.useCount++;
     return e;
   }
@@ -148,7 +152,7 @@ export class ModuleRegistry {
 
   private require(kind: ModuleKind, name: string): ModuleEntry {
     const e = this.entries[kind].get(name);
-    if (e === undefined) throw new TgtadmError(TGTADM_NO_DRIVER);
+    if (e === undefined) throw new ModuleError('not-found');
     return e;
   }
 
@@ -238,14 +242,14 @@ export class ModuleRegistry {
       entry.error = errText(e);
       entry.instance = null;
       this.opts.log?.('error', `${kind} ${entry.name}: ${entry.error}`);
-      throw new TgtadmError(TGTADM_NO_DRIVER, entry.error);
+      throw new ModuleError('load-failed', entry.error);
     }
     // Re-key a path load under the name the module declares.
     if (mod.name !== entry.name) {
       const clash = map.get(mod.name);
       if (clash !== undefined && clash !== entry) {
         if (existing === undefined) map.delete(key);
-        throw new TgtadmError(TGTADM_DRIVER_ACTIVE, `a ${kind} module named ${mod.name} is already loaded`);
+        throw new ModuleError('exists', `a ${kind} module named ${mod.name} is already loaded`);
       }
       map.delete(entry.name);
       entry.name = mod.name;
@@ -266,7 +270,7 @@ export class ModuleRegistry {
       entry.error = errText(e);
       entry.instance = null;
       this.opts.log?.('error', `${kind} ${mod.name}: init failed: ${entry.error}`);
-      throw new TgtadmError(TGTADM_UNKNOWN_ERR, entry.error);
+      throw new ModuleError('init-failed', entry.error);
     }
   }
 
