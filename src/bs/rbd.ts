@@ -68,6 +68,9 @@ class Dispatcher {
   private readonly free: number[] = [];
   readonly devices = new Map<number, RbdDevice>();
   private nextToken = 1;
+  /** JavaScript entries from the addon and completions they carried (logged when a device closes). */
+  batches = 0;
+  completions = 0;
 
   constructor(private readonly addon: RbdAddon, private readonly log: BsContext['log']) {
     this.stride = addon.stride;
@@ -104,6 +107,8 @@ class Dispatcher {
   }
 
   private deliver(n: number): void {
+    this.batches++;
+    this.completions += n;
     const b = this.batch;
     const s = this.stride;
     for (let i = 0; i < n; i++) {
@@ -261,6 +266,8 @@ export class RbdDevice implements BackingDevice {
     if (cb === null) return;
     this.closeCb = null;
     this.d.devices.delete(this.token);
+    const per = this.d.batches > 0 ? (this.d.completions / this.d.batches).toFixed(2) : '0';
+    this.log('info', `${this.path}: closing; the store has delivered ${this.d.completions} completions in ${this.d.batches} batches (${per} per batch)`);
     this.addon.close(this.image, (err) => {
       this.store.releaseCluster(this.clusterRef);
       cb(err ? errnoError(err.errno ?? EIO, `rbd ${this.path}: ${err.message}`) : null);
