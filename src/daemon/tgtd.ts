@@ -6,9 +6,9 @@ import type { LldContext, LldDriver } from '../lld/api.js';
 import { Target } from '../scsi/target.js';
 import { LogicalUnit } from '../scsi/logical-unit.js';
 import { AccountStore } from '../mgmt/accounts.js';
-import type { BsHandle, LldHandle, LuCreateOptions, MgmtHost, SystemState } from '../mgmt/host.js';
-import { TGTADM_INVALID_REQUEST, TgtadmError } from '../mgmt/errors.js';
+import type { BsHandle, LldHandle, LuCreateOptions, LuResult, MgmtHost, SystemState, TargetResult } from '../mgmt/host.js';
 import type { Logger } from './log.js';
+import { noMediumLogicalUnit } from './no-medium.js';
 
 /** Built-in modules: imported only when loaded, so their dependencies stay out of other daemons. */
 const BUILTIN_LLDS: Record<string, () => Promise<unknown>> = {
@@ -95,7 +95,7 @@ export class Tgtd implements MgmtHost, DaemonServices {
 
   async loadModule(kind: 'lld' | 'bs', name: string): Promise<void> {
     const e = await this.registry.load(kind, name);
-    if (e.state !== 'ready') throw new TgtadmError(TGTADM_INVALID_REQUEST, e.error ?? 'init failed');
+    if (e.state !== 'ready') throw new Error(e.error ?? 'init failed');
   }
 
   async unloadModule(kind: 'lld' | 'bs', name: string): Promise<void> {
@@ -110,28 +110,106 @@ export class Tgtd implements MgmtHost, DaemonServices {
     await this.registry.stop('lld', name);
   }
 
-  acquire(kind: 'lld' | 'bs', name: string): void {
+  private acquire(kind: 'lld' | 'bs', name: string): void {
     this.registry.acquire(kind, name);
   }
 
-  release(kind: 'lld' | 'bs', name: string): void {
+  private release(kind: 'lld' | 'bs', name: string): void {
     this.registry.release(kind, name);
   }
 
-  async createLogicalUnit(target: Target, o: LuCreateOptions): Promise<LogicalUnit> {
+  private driverOf(lldName: string): LldDriver | null {
+    return this.llds().find((l) => l.name === lldName)?.driver ?? null;
+  }
+
+  // ------------------------------------------------------------------ targets and LUs (tgt target.c)
+
+  createTarget(tid: number, name: string, lldName: string): TargetResult {
+    if (this.targets.has(tid)) return 'exists';
+    for (const t of this.targets.values()) if (t.name === name) return 'exists';
+    const target = new Target({ tid, name, lldName });
+    const r = this.driverOf(lldName)?.targetCreate?.(tid);
+    if (r !== undefined && r.status !== 'ok') return r.status;
+    this.targets.set(tid, target);
+    this.acquire('lld', lldName);
+    return 'ok';
+  }
+
+  /** LUNs go first, LUN 0 last. */
+  async destroyTarget(tid: number, force: boolean): Promise<TargetResult> {
+    const t = this.targets.get(tid);
+    if (t === undefined) return 'no-target';
+    if (!force && t.nexuses.size > 0) return 'active';
+    const r = this.driverOf(t.lldName)?.targetDestroy?.(tid, force);
+    if (r !== undefined && r.status !== 'ok') return r.status;
+    this.targets.delete(tid);
+    for (const lu of t.sortedLuns().slice().reverse()) {
+      t.removeLun(lu.lun);
+      if (lu.lun !== 0) {
+        await this.closeLogicalUnit(lu);
+        this.release('bs', lu.bsName);
+      }
+    }
+    this.release('lld', t.lldName);
+    return 'ok';
+  }
+
+  async addLogicalUnit(tid: number, o: LuCreateOptions): Promise<LuResult> {
+    const target = this.targets.get(tid);
+    if (target === undefined) return 'no-target';
+    if (target.luns.has(o.lun)) return 'exists';
+    if (o.path === '' && (o.bstype === null || o.bstype === 'rdwr')) {
+      // tgt creates a disk without -b as an empty removable drive that is offline (no medium):
+      // sbc.c leaves it with no backing file, so it prints "Backing store path: None".
+      const bsName = o.bstype ?? 'rdwr';
+      if (!this.bstores().some((b) => b.name === bsName && b.state === 'ready')) return 'invalid';
+      this.acquire('bs', bsName);
+      target.addLun(noMediumLogicalUnit(tid, o.lun, bsName, o.oflags, o.blockSize));
+      return 'ok';
+    }
+    let lu: LogicalUnit;
+    try {
+      lu = await this.createLogicalUnit(target, o);
+    } catch {
+      return 'invalid'; // the store refused: no such store, bsoflags it lacks, no path, open failed
+    }
+    // The device was opened asynchronously: the LUN (or the whole target) may have gone meanwhile.
+    if (target.luns.has(o.lun) || this.targets.get(tid) !== target) {
+      await this.closeLogicalUnit(lu);
+      return 'exists';
+    }
+    this.acquire('bs', lu.bsName);
+    target.addLun(lu);
+    return 'ok';
+  }
+
+  async deleteLogicalUnit(tid: number, lun: number): Promise<LuResult> {
+    const target = this.targets.get(tid);
+    if (target === undefined) return 'no-target';
+    const lu = target.luns.get(lun);
+    if (lu === undefined) return 'no-lun';
+    if (lu.taskSet.list.length > 0) return 'active'; // commands in flight
+    target.removeLun(lu.lun);
+    await this.closeLogicalUnit(lu);
+    this.release('bs', lu.bsName);
+    return 'ok';
+  }
+
+  /** Open the backing device and build the LU (not yet added to the target); throws with the store's reason. */
+  private async createLogicalUnit(target: Target, o: LuCreateOptions): Promise<LogicalUnit> {
     const bsName = o.bstype ?? 'rdwr';
     const entry = this.registry.get('bs', bsName);
-    if (entry === undefined || entry.state !== 'ready') throw new TgtadmError(TGTADM_INVALID_REQUEST, `no backing store ${bsName}`);
+    if (entry === undefined || entry.state !== 'ready') throw new Error(`no backing store ${bsName}`);
     const mod = entry.module as BackingStoreModule;
     if ((o.oflags.sync && !mod.oflagsSupported?.sync) || (o.oflags.direct && !mod.oflagsSupported?.direct)) {
-      throw new TgtadmError(TGTADM_INVALID_REQUEST, `${bsName} does not support these bsoflags`);
+      throw new Error(`${bsName} does not support these bsoflags`);
     }
-    if (o.path === '' && mod.pathOptional !== true) throw new TgtadmError(TGTADM_INVALID_REQUEST, 'path required');
+    if (o.path === '' && mod.pathOptional !== true) throw new Error('path required');
     const store = entry.instance as BackingStore;
     const dev = await new Promise<BackingDevice>((resolve, reject) => {
       store.open(
         { path: o.path, bsopts: o.bsopts, oflags: o.oflags, blockSize: o.blockSize, readonly: false },
-        (err, d) => (err !== null || d === undefined ? reject(new TgtadmError(TGTADM_INVALID_REQUEST, err?.message)) : resolve(d)),
+        (err, d) => (err !== null || d === undefined ? reject(new Error(err?.message ?? 'open failed')) : resolve(d)),
       );
     });
     return new LogicalUnit({
@@ -146,14 +224,13 @@ export class Tgtd implements MgmtHost, DaemonServices {
     });
   }
 
-  async closeLogicalUnit(lu: LogicalUnit): Promise<void> {
+  private async closeLogicalUnit(lu: LogicalUnit): Promise<void> {
     await new Promise<void>((resolve) => lu.dev.close(() => resolve()));
   }
 
   /** Orderly stop: every target (forced), then every LLD and store module. */
   async stop(): Promise<void> {
-    const { destroyTarget } = await import('../mgmt/handle-target.js');
-    for (const tid of [...this.targets.keys()]) await destroyTarget(this, tid, true);
+    for (const tid of [...this.targets.keys()]) await this.destroyTarget(tid, true);
     for (const kind of ['lld', 'bs'] as const) {
       for (const e of this.registry.list(kind).reverse()) {
         try {

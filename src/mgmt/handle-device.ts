@@ -5,7 +5,7 @@ import {
   TGTADM_INVALID_REQUEST, TGTADM_LUN_ACTIVE, TGTADM_LUN_EXIST, TGTADM_NO_LUN, TGTADM_NO_TARGET,
   TGTADM_SUCCESS, TGTADM_UNSUPPORTED_OPERATION,
 } from './errors.js';
-import { noMediumLogicalUnit } from './no-medium.js';
+import type { LuResult } from './host.js';
 import { statHeader, statLu } from './stat.js';
 import { fail, ok, type MgmtReply, type MgmtRequest } from './reply.js';
 
@@ -20,16 +20,10 @@ export async function deviceMgmt(m: MgmtRequest): Promise<MgmtReply> {
       return fail(await createDevice(m));
     case OP_DELETE: {
       // tgt looks the LU up through its target and reports a missing target as a missing LU.
-      if (target === undefined) return fail(TGTADM_NO_LUN);
       const lun = lunOf(req.lun);
-      if (lun === 0) return fail(TGTADM_INVALID_REQUEST); // LUN 0 goes only with its target
-      const lu = lun === null ? undefined : target.luns.get(lun);
-      if (lu === undefined) return fail(TGTADM_NO_LUN);
-      if (lu.taskSet.list.length > 0) return fail(TGTADM_LUN_ACTIVE); // commands in flight
-      target.removeLun(lu.lun);
-      await host.closeLogicalUnit(lu);
-      host.release('bs', lu.bsName);
-      return ok();
+      if (lun === 0 && target !== undefined) return fail(TGTADM_INVALID_REQUEST); // LUN 0 goes only with its target
+      if (lun === null) return fail(TGTADM_NO_LUN);
+      return fail(luResultCode(await host.deleteLogicalUnit(req.tid, lun)));
     }
     case OP_UPDATE: {
       if (target === undefined) return fail(TGTADM_NO_TARGET);
@@ -87,31 +81,34 @@ async function createDevice({ req, host }: MgmtRequest): Promise<number> {
   if (req.deviceType !== TYPE_DISK) return TGTADM_UNSUPPORTED_OPERATION;
   const oflags = parseOflags(kv.get('bsoflags'));
   if (oflags === null) return TGTADM_INVALID_REQUEST;
-  const path = kv.get('path') ?? '';
-  const bstype = kv.get('bstype') ?? null;
-  if (path === '' && (bstype === null || bstype === 'rdwr')) {
-    // tgt creates a disk without -b as an empty removable drive that is offline (no medium):
-    // sbc.c leaves it with no backing file, so it prints "Backing store path: None".
-    const bsName = bstype ?? 'rdwr';
-    if (!host.bstores().some((b) => b.name === bsName && b.state === 'ready')) return TGTADM_INVALID_REQUEST;
-    host.acquire('bs', bsName);
-    target.addLun(noMediumLogicalUnit(target.tid, lun, bsName, oflags, parseBlockSize(kv.get('blocksize'))));
-    return TGTADM_SUCCESS;
+  return luResultCode(
+    await host.addLogicalUnit(req.tid, {
+      lun,
+      bstype: kv.get('bstype') ?? null,
+      path: kv.get('path') ?? '',
+      bsopts: kv.get('bsopts') ?? '',
+      oflags,
+      blockSize: parseBlockSize(kv.get('blocksize')),
+    }),
+  );
+}
+
+/** The daemon's answer about a LU as tgtadm's code. */
+function luResultCode(r: LuResult): number {
+  switch (r) {
+    case 'ok':
+      return TGTADM_SUCCESS;
+    case 'no-target':
+      // tgt looks a LU up through its target: a missing target is a missing LU (delete; `new`
+      // answered "can't find the target" above, and a target gone while the device opened is 'exists').
+      return TGTADM_NO_LUN;
+    case 'no-lun':
+      return TGTADM_NO_LUN;
+    case 'exists':
+      return TGTADM_LUN_EXIST;
+    case 'active':
+      return TGTADM_LUN_ACTIVE;
+    case 'invalid':
+      return TGTADM_INVALID_REQUEST;
   }
-  const lu = await host.createLogicalUnit(target, {
-    lun,
-    bstype,
-    path,
-    bsopts: kv.get('bsopts') ?? '',
-    oflags,
-    blockSize: parseBlockSize(kv.get('blocksize')),
-  });
-  // The device was opened asynchronously: the LUN may have been taken meanwhile.
-  if (target.luns.has(lun) || host.targets.get(req.tid) !== target) {
-    await host.closeLogicalUnit(lu);
-    return TGTADM_LUN_EXIST;
-  }
-  host.acquire('bs', lu.bsName);
-  target.addLun(lu);
-  return TGTADM_SUCCESS;
 }

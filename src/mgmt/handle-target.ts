@@ -5,11 +5,10 @@ import {
   lldStatusCode, TGTADM_ACL_EXIST, TGTADM_ACL_NOEXIST, TGTADM_INVALID_REQUEST, TGTADM_NO_TARGET, TGTADM_SUCCESS,
   TGTADM_TARGET_ACTIVE, TGTADM_TARGET_EXIST, TGTADM_UNSUPPORTED_OPERATION,
 } from './errors.js';
-import { Target } from '../scsi/target.js';
 import { showTarget } from './show.js';
 import { statHeader, statTarget } from './stat.js';
 import { fail, ok, type MgmtReply, type MgmtRequest } from './reply.js';
-import type { MgmtHost } from './host.js';
+import type { MgmtHost, TargetResult } from './host.js';
 
 /** tgt accepts target names of [A-Za-z0-9:.-] only. */
 const TARGET_NAME = /^[A-Za-z0-9:.-]+$/;
@@ -20,7 +19,7 @@ export async function targetMgmt(m: MgmtRequest): Promise<MgmtReply> {
     case OP_NEW:
       return fail(createTarget(m));
     case OP_DELETE:
-      return fail(await destroyTarget(host, req.tid, req.force !== 0));
+      return fail(targetResultCode(await host.destroyTarget(req.tid, req.force !== 0)));
     case OP_SHOW:
       if (req.tid < 0) return ok(showAllTargets(host));
       return showParams(m);
@@ -42,34 +41,14 @@ export async function targetMgmt(m: MgmtRequest): Promise<MgmtReply> {
 function createTarget({ req, lld, host }: MgmtRequest): number {
   const name = parsePayload(req.payload).pairs.find(([k]) => k === 'targetname')?.[1];
   if (name === undefined || !TARGET_NAME.test(name)) return TGTADM_INVALID_REQUEST;
-  if (host.targets.has(req.tid)) return TGTADM_TARGET_EXIST;
-  for (const t of host.targets.values()) if (t.name === name) return TGTADM_TARGET_EXIST;
-  const target = new Target({ tid: req.tid, name, lldName: lld.name });
-  const r = lld.driver?.targetCreate?.(req.tid);
-  if (r !== undefined && r.status !== 'ok') return lldStatusCode(r.status);
-  host.targets.set(req.tid, target);
-  host.acquire('lld', lld.name);
-  return TGTADM_SUCCESS;
+  return targetResultCode(host.createTarget(req.tid, name, lld.name));
 }
 
-/** Remove a target: refuse while sessions exist unless forced; LUNs go first, LUN 0 last. */
-export async function destroyTarget(host: MgmtHost, tid: number, force: boolean): Promise<number> {
-  const t = host.targets.get(tid);
-  if (t === undefined) return TGTADM_NO_TARGET;
-  if (!force && t.nexuses.size > 0) return TGTADM_TARGET_ACTIVE;
-  const lld = host.llds().find((l) => l.name === t.lldName);
-  const r = lld?.driver?.targetDestroy?.(tid, force);
-  if (r !== undefined && r.status !== 'ok') return lldStatusCode(r.status);
-  host.targets.delete(tid);
-  for (const lu of t.sortedLuns().slice().reverse()) {
-    t.removeLun(lu.lun);
-    if (lu.lun !== 0) {
-      await host.closeLogicalUnit(lu);
-      host.release('bs', lu.bsName);
-    }
-  }
-  host.release('lld', t.lldName);
-  return TGTADM_SUCCESS;
+/** The daemon's answer about a target as tgtadm's code. */
+function targetResultCode(r: TargetResult): number {
+  if (r === 'exists') return TGTADM_TARGET_EXIST;
+  if (r === 'active') return TGTADM_TARGET_ACTIVE;
+  return lldStatusCode(r);
 }
 
 export function showAllTargets(host: MgmtHost): string {

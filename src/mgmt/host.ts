@@ -1,8 +1,7 @@
 // What the management handlers need of the daemon (implemented by daemon/tgtd.ts; tests build fakes).
 
-import type { LldDriver } from '../lld/api.js';
+import type { LldDriver, LldStatus } from '../lld/api.js';
 import type { Target } from '../scsi/target.js';
-import type { LogicalUnit } from '../scsi/logical-unit.js';
 import type { AccountStore } from './accounts.js';
 
 export type ModuleState = 'uninitialized' | 'ready' | 'error' | 'stopped';
@@ -37,6 +36,19 @@ export interface LuCreateOptions {
   blockSize: number;
 }
 
+/**
+ * How a target creation or removal went: 'exists' (the tid or the name is taken), 'active' (it has
+ * sessions and removal was not forced), or the driver's own status (LldStatus; 'no-target' also
+ * when the daemon has no such tid). The handlers turn it into tgtadm's code.
+ */
+export type TargetResult = LldStatus | 'exists' | 'active';
+
+/**
+ * How adding or removing a LU went: 'no-target', 'no-lun', 'exists' (the LUN is taken), 'active'
+ * (commands in flight), 'invalid' (the store is not loaded or refuses the device or its flags).
+ */
+export type LuResult = 'ok' | 'no-target' | 'no-lun' | 'exists' | 'active' | 'invalid';
+
 export interface MgmtHost {
   readonly targets: Map<number, Target>;
   readonly accounts: AccountStore;
@@ -49,13 +61,17 @@ export interface MgmtHost {
   unloadModule(kind: 'lld' | 'bs', name: string): Promise<void>;
   startLld(name: string): Promise<void>;
   stopLld(name: string): Promise<void>;
-  /** Count a use of a module (a target on an LLD, a LU on a store). */
-  acquire(kind: 'lld' | 'bs', name: string): void;
-  release(kind: 'lld' | 'bs', name: string): void;
-  /** Open the backing device and build the LU (not yet added to the target). Throws TgtadmError. */
-  createLogicalUnit(target: Target, opts: LuCreateOptions): Promise<LogicalUnit>;
-  /** Close the LU's backing device. */
-  closeLogicalUnit(lu: LogicalUnit): Promise<void>;
+  /** Build target `tid` on LLD `lldName` (the name is already validated), tell the driver, count the use. */
+  createTarget(tid: number, name: string, lldName: string): TargetResult;
+  /** Remove a target: refused while sessions exist unless forced; its LUs go, the driver and stores are released. */
+  destroyTarget(tid: number, force: boolean): Promise<TargetResult>;
+  /**
+   * Open the backing device, build the LU and add it to target `tid` (a disk without a path on
+   * rdwr is an empty removable drive); 'invalid' when the store refuses the device.
+   */
+  addLogicalUnit(tid: number, opts: LuCreateOptions): Promise<LuResult>;
+  /** Remove a LU: refused while it has commands in flight; closes its device and releases its store. */
+  deleteLogicalUnit(tid: number, lun: number): Promise<LuResult>;
   /** Begin daemon shutdown after the current reply is sent. */
   requestShutdown(): void;
 }
