@@ -10,7 +10,7 @@
 // (SIGTERM) and loads them on start, so `restartOsd()` keeps the data.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { accessSync, constants, mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, mkdtempSync, openSync, closeSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -109,6 +109,62 @@ async function stopDaemon(d: Daemon | null, timeoutMs: number): Promise<void> {
   clearTimeout(t);
 }
 
+const PREFIX = 'stgt-ceph-';
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Stops the daemons of clusters whose test process died without stopping them (killed runner,
+ * SIGKILL on a timeout): a memstore OSD holds everything written in RAM. Only a process whose
+ * command line names that cluster's own ceph.conf is signalled, so a reused pid is left alone.
+ */
+export function reapOrphans(dir = tmpdir()): number {
+  let reaped = 0;
+  let entries: string[];
+  try {
+    entries = readdirSync(dir).filter((e) => e.startsWith(PREFIX));
+  } catch {
+    return 0;
+  }
+  for (const e of entries) {
+    const d = join(dir, e);
+    let owner: number;
+    let pids: number[];
+    try {
+      owner = Number(readFileSync(join(d, 'owner'), 'utf8'));
+      pids = readFileSync(join(d, 'pids'), 'utf8').split(/\s+/).filter(Boolean).map(Number);
+    } catch {
+      continue; // being created, or not one of ours
+    }
+    if (!Number.isInteger(owner) || owner <= 0 || alive(owner)) continue;
+    for (const pid of pids) {
+      let cmd = '';
+      try {
+        cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      } catch {
+        continue;
+      }
+      if (!cmd.includes(join(d, 'ceph.conf'))) continue;
+      try {
+        process.kill(pid, 'SIGCONT');
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone meanwhile
+      }
+    }
+    rmSync(d, { recursive: true, force: true });
+    reaped++;
+  }
+  return reaped;
+}
+
 export class CephCluster {
   private mon: Daemon | null = null;
   private osd: Daemon | null = null;
@@ -162,7 +218,9 @@ export class CephCluster {
   static async start(o: ClusterOptions = {}): Promise<CephCluster> {
     const why = cephUnavailable();
     if (why !== null) throw new Error(why);
-    const c = new CephCluster(mkdtempSync(join(tmpdir(), 'stgt-ceph-')), await freeBlock());
+    reapOrphans();
+    const c = new CephCluster(mkdtempSync(join(tmpdir(), PREFIX)), await freeBlock());
+    writeFileSync(join(c.dir, 'owner'), String(process.pid));
     try {
       await c.create(o);
       return c;
@@ -294,10 +352,17 @@ export class CephCluster {
 
   private startMon(): void {
     this.mon = spawnDaemon('ceph-mon', ['-f', '-c', this.conf, '-i', 'a'], join(this.dir, 'log', 'mon.a.out'));
+    this.recordPids();
   }
 
   private startOsd(): void {
     this.osd = spawnDaemon('ceph-osd', ['-f', '-c', this.conf, '-i', this.osdId], join(this.dir, 'log', `osd.${this.osdId}.out`));
+    this.recordPids();
+  }
+
+  /** The daemons' pids, for reapOrphans in a later run if this process dies first. */
+  private recordPids(): void {
+    writeFileSync(join(this.dir, 'pids'), [this.osd?.proc.pid, this.mon?.proc.pid].filter((p) => p !== undefined).join(' '));
   }
 
   /** Waits until the osdmap says our OSD is up (and in). */
