@@ -630,10 +630,21 @@ export abstract class IscsiConnection implements SessionConnection {
     this.sendPdu(hdr, null, 0);
   }
 
-  /** End this connection's whole session (logout of the session, target cold reset). */
+  /** End this connection's whole session (logout of the session). */
   closeSession(reason: string): void {
     const s = this.session;
     if (s !== null) this.host.sessions.close(s, reason, (x) => this.host.sessionClosed(x));
+  }
+
+  /** End every session of this connection's target on this transport (TARGET COLD RESET), this one last. */
+  closeTargetSessions(reason: string): void {
+    const s = this.session;
+    const tid = s?.target?.tid;
+    if (s === null || tid === undefined) return;
+    for (const other of this.host.sessions.forTarget(tid)) {
+      if (other !== s) this.host.sessions.close(other, reason, (x) => this.host.sessionClosed(x));
+    }
+    this.closeSession(reason);
   }
 
   // ------------------------------------------------------------------ errors

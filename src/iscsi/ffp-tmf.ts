@@ -63,8 +63,9 @@ export function handleTaskMgmt(conn: IscsiConnection, bhs: Buffer): void {
     }
     conn.sendTmfResponse(itt, r);
     if (fn === Tmf.TargetColdReset && r === TmfResponse.Complete) {
-      // A cold reset drops every session on the target (RFC 7143 11.5.1).
-      conn.closeSession('target cold reset');
+      // A cold reset closes the target's connections to all initiators, ending every session
+      // (RFC 7143 11.5.1), not only the requester's.
+      conn.closeTargetSessions('target cold reset');
     }
   });
 }

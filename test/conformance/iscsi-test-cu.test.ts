@@ -47,14 +47,6 @@ const KNOWN_FAILURES = new Map<string, Known>([
     },
   ],
   [
-    'Reserve6.TargetColdReset',
-    {
-      why:
-        'RFC 7143 11.5.1: a TARGET COLD RESET terminates all sessions; the iSCSI layer ends only the issuing one, ' +
-        'so path 1 keeps its session and sees POWER ON OCCURRED, which the RESERVE(6) helper logs as [FAILED] before its retry',
-    },
-  ],
-  [
     'Sanitize.Reset',
     {
       cleanup: true,

@@ -210,6 +210,8 @@ test('task management: every function of RFC 7143 11.5 is answered; resets raise
   assert.equal(await tmf(a, 7, 0), 0, 'TARGET COLD RESET');
   assert.equal(await untilClosed(a), 0);
   assert.ok(a.closed, 'a cold reset ends the session');
+  await untilClosed(other);
+  assert.ok(other.closed, 'and every other session of the target (RFC 7143 11.5.1)');
   await d.stop();
 });
 
