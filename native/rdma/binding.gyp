@@ -4,11 +4,11 @@
   "targets": [
     {
       "target_name": "stgt_rdma",
-      "sources": ["src/module.cc", "src/endpoint.cc", "src/cm.cc", "src/verbs.cc"],
+      "sources": ["src/module.cc", "src/endpoint.cc", "src/cm.cc", "src/verbs.cc", "src/poster.cc"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS"],
       "cflags_cc": ["-std=c++17", "-Wall", "-Wextra"],
-      "libraries": ["-libverbs", "-lrdmacm"]
+      "libraries": ["-libverbs", "-lrdmacm", "-lpthread"]
     }
   ]
 }

@@ -24,6 +24,8 @@ export const VM_PACKAGES = [
   'iproute2',
   'kmod',
   'procps',
+  // bench/iser-vm.mjs --perf: where tgtd's CPU goes inside the guest (kernel, libs, JIT code)
+  'linux-perf',
 ];
 
 export interface VmImage {

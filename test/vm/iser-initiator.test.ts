@@ -20,8 +20,9 @@ import { parseSteps } from './steps.js';
 const IQN_ISER = 'iqn.2026-12.org.stgt.vmtest:iser';
 const IQN_TCP = 'iqn.2026-12.org.stgt.vmtest:tcp';
 const IQN_LIO = 'iqn.2026-12.org.stgt.vmtest:lio';
+const IQN_CONF = 'iqn.2026-12.org.stgt.vmtest:conf';
 const STEPS = ['rxe', 'tgtd-start', 'iscsid', 'target-setup', 'discovery-iser', 'login-iser', 'fs-write', 'fs-verify',
-  'login-tcp', 'tcp-io-start', 'fio-stgt', 'tcp-io-verify', 'logout', 'tgtd-alive', 'no-nexus', 'clean-log'];
+  'login-tcp', 'tcp-io-start', 'fio-stgt', 'tcp-io-verify', 'logout', 'tgtd-alive', 'no-nexus', 'tgt-admin-iser', 'clean-log'];
 const FIO_JOBS = ['rand4k-write', 'rand4k-read', 'seq1m-write', 'seq1m-read'];
 
 export interface FioLine {
@@ -63,7 +64,7 @@ test('guest: kernel ib_iser over rxe0 against stgt iser (ext4, fio verify) while
     tgtdArgs: `-d 1 --lld iscsi,iser --iscsi portal=${GUEST_PORTAL} --iser portal=${GUEST_PORTAL},pool_sz_mb=64`,
     script: 'source /mnt/repo/test/vm/guest/iser-flow.sh\n',
     env: {
-      IQN_ISER, IQN_TCP, IQN_LIO, LIO: '1', LIO_PORT: '3261',
+      IQN_ISER, IQN_TCP, IQN_LIO, IQN_CONF, LIO: '1', LIO_PORT: '3261',
       ISER_MIB: '256', TCP_MIB: '64', FIO_RAND_MIB: '4', FIO_SEQ_MIB: '16', TCP_IO_MIB: '16',
     },
     log: (l) => t.diagnostic(l),
@@ -93,6 +94,8 @@ test('guest: kernel ib_iser over rxe0 against stgt iser (ext4, fio verify) while
   assert.deepEqual(disc, [`DISCOVERY-ISER: ${GUEST_PORTAL},1 ${IQN_ISER}`], why);
   assert.match(r.stdout, /^SESSION-ISER: Iface Transport: iser$/m, why);
   assert.match(r.stdout, /^FS-VERIFIED \d+ files$/m, why);
+  // tgt-admin's `driver iser`: made on the iser LLD, served over iSER, deleted.
+  assert.match(r.stdout, /^TGT-ADMIN-ISER sha256 [0-9a-f]{64}$/m, why);
   assert.match(r.stdout, /^TCP-SHA256 written ([0-9a-f]{64}) read \1 backing \1$/m, why);
   // Every fio job ran, verified, and moved data.
   assert.deepEqual(stgt.map((l) => l.job), FIO_JOBS, why);

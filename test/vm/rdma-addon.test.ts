@@ -39,4 +39,7 @@ test('guest: real RDMA addon over rxe0 — CM private data, Sends, 1 MiB RDMA WR
   assert.equal(res['flushedRecvs'], 2);
   assert.equal((res['ipv6'] as { address: string }).address, 'fd00:5767::15');
   assert.deepEqual((res['portSharing'] as { rejectStatus: number[] }).rejectStatus, [28, 28]);
+  // postThread: the writes that did not fit the send queue came back as GeneralErr / ENOMEM.
+  assert.deepEqual((res['postThread'] as { statuses: number[]; vendorErr: number[] }).statuses, [21]);
+  assert.deepEqual((res['postThread'] as { statuses: number[]; vendorErr: number[] }).vendorErr, [12]);
 });

@@ -145,6 +145,7 @@ int Endpoint::MakeQp(Conn* c, const QpCaps& caps) {
 }
 
 void Endpoint::DestroyConn(Conn* c) {
+  QuiescePosts();
   if (c->id != nullptr) {
     if (c->id->qp != nullptr) {
       byQp_.erase((static_cast<uint64_t>(c->device) << 32) | c->id->qp->qp_num);
@@ -259,6 +260,7 @@ Napi::Value Endpoint::Reject(const Napi::CallbackInfo& info) {
 Napi::Value Endpoint::Disconnect(const Napi::CallbackInfo& info) {
   Conn* c = FindConn(info[0]);
   if (c == nullptr || c->listener) return Errno(info.Env(), ENOTCONN);
+  QuiescePosts();  // what was posted before the disconnect leaves before it
   return Errno(info.Env(), rdma_disconnect(c->id) != 0 ? errno : 0);
 }
 

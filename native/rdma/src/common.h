@@ -11,6 +11,8 @@
 #include <infiniband/verbs.h>
 #include <rdma/rdma_cma.h>
 
+#include "poster.h"
+
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -145,6 +147,14 @@ class Endpoint : public Napi::ObjectWrap<Endpoint> {
   void CloseDevices();
   void DrainCq(int device);
   void DispatchCompletions(uint32_t n);
+  /** ibv_post_send of a WR chain (at most two), or queued for the posting thread; 0 or errno. */
+  int PostSendChain(Conn* c, ibv_send_wr* first);
+  /** Posts the worker could not make: error completions, in batches (postThread only). */
+  void DeliverPostFailures();
+  /** Before a QP or an MR goes: nothing of it may still be queued. */
+  void QuiescePosts() {
+    if (poster_ != nullptr) poster_->Quiesce();
+  }
 
   rdma_event_channel* cm_ = nullptr;
   Poller* cmPoller_ = nullptr;
@@ -166,6 +176,7 @@ class Endpoint : public Napi::ObjectWrap<Endpoint> {
   std::unique_ptr<Napi::AsyncContext> async_;
   bool closed_ = false;
   bool dispatching_ = false;
+  std::unique_ptr<SendPoster> poster_;  // option postThread
 };
 
 }  // namespace stgt_rdma

@@ -65,7 +65,7 @@ Napi::Function Endpoint::Define(Napi::Env env) {
                      });
 }
 
-// new RdmaEndpoint(handlers, options?) — options: { batchSize = 64, cqSize = 4096 }.
+// new RdmaEndpoint(handlers, options?) — options: { batchSize = 64, cqSize = 4096, postThread = false }.
 Endpoint::Endpoint(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Endpoint>(info) {
   Napi::Env env = info.Env();
   if (!info[0].IsObject()) {
@@ -73,6 +73,7 @@ Endpoint::Endpoint(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Endpoint>(
     return;
   }
   Napi::Object h = info[0].As<Napi::Object>();
+  bool postThread = false;
   Napi::Value onCm = h.Get("onCmEvents");
   Napi::Value onWc = h.Get("onCompletions");
   if (!onCm.IsFunction() || !onWc.IsFunction()) {
@@ -86,6 +87,7 @@ Endpoint::Endpoint(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Endpoint>(
     cqSize_ = OptU32(o, "cqSize", cqSize_);
     if (batchMax_ == 0 || batchMax_ > 4096) batchMax_ = 64;
     if (cqSize_ == 0) cqSize_ = 4096;
+    postThread = o.Get("postThread").ToBoolean().Value();
   }
   handlers_ = Napi::Persistent(h);
   onCm_ = Napi::Persistent(onCm.As<Napi::Function>());
@@ -121,6 +123,17 @@ Endpoint::Endpoint(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Endpoint>(
     Shutdown();
     ThrowErrno(env, "uv_poll_init", EINVAL);
     return;
+  }
+  if (postThread) {
+    uv_loop_t* loop = nullptr;
+    napi_get_uv_event_loop(env, &loop);
+    poster_ = std::make_unique<SendPoster>(loop, [this] { DeliverPostFailures(); });
+    const int e = loop != nullptr ? poster_->Start() : EINVAL;
+    if (e != 0) {
+      Shutdown();
+      ThrowErrno(env, "start the posting thread", e);
+      return;
+    }
   }
   Ref();  // alive while open, like a listening socket
 }
@@ -194,6 +207,11 @@ Pool* Endpoint::FindPool(const Napi::Value& v) {
 void Endpoint::Shutdown() {
   if (closed_) return;
   closed_ = true;
+  // Everything queued is posted, then the worker ends: no thread touches a QP freed below.
+  if (poster_ != nullptr) {
+    poster_->Stop();
+    poster_.reset();
+  }
   Unwatch(cmPoller_);
   for (Device& d : devices_) Unwatch(d.poller);
   for (auto& [h, c] : conns_) {

@@ -124,6 +124,7 @@ Napi::Value Endpoint::RegisterPool(const Napi::CallbackInfo& info) {
 Napi::Value Endpoint::DeregisterPool(const Napi::CallbackInfo& info) {
   Pool* p = FindPool(info[0]);
   if (p == nullptr) return Errno(info.Env(), EINVAL);
+  QuiescePosts();
   for (ibv_mr* mr : p->mrs) ibv_dereg_mr(mr);
   pools_.erase(p->handle);
   return Errno(info.Env(), 0);
@@ -184,8 +185,8 @@ Napi::Value Endpoint::PostSend(const Napi::CallbackInfo& info) {
   } else {
     wr.opcode = IBV_WR_SEND;
   }
-  ibv_send_wr* bad = nullptr;
-  return Errno(env, ibv_post_send(qp, &wr, &bad));
+  (void)qp;
+  return Errno(env, PostSendChain(c_, &wr));
 }
 
 // One RDMA WRITE or READ between a pool slice and (remoteAddr, rkey): args conn, pool, offset,
@@ -202,8 +203,8 @@ Napi::Value Endpoint::PostRdma(const Napi::CallbackInfo& info, ibv_wr_opcode opc
   wr.send_flags = signaled ? IBV_SEND_SIGNALED : 0;
   wr.sg_list = &sge;
   wr.num_sge = 1;
-  ibv_send_wr* bad = nullptr;
-  return Errno(env, ibv_post_send(qp, &wr, &bad));
+  (void)qp;
+  return Errno(env, PostSendChain(c_, &wr));
 }
 
 // postRdmaWrite(conn, pool, offset, length, remoteAddr, rkey, wrId, signaled) -> errno.
@@ -253,8 +254,44 @@ Napi::Value Endpoint::PostRdmaWriteSend(const Napi::CallbackInfo& info) {
   write.sg_list = &wsge;
   write.num_sge = 1;
   write.next = &send;
-  ibv_send_wr* bad = nullptr;
-  return Errno(env, ibv_post_send(qp, &write, &bad));
+  (void)qp;
+  return Errno(env, PostSendChain(c_, &write));
+}
+
+int Endpoint::PostSendChain(Conn* c, ibv_send_wr* first) {
+  if (poster_ == nullptr) {
+    ibv_send_wr* bad = nullptr;
+    return ibv_post_send(c->id->qp, first, &bad);
+  }
+  PostEntry e;
+  e.qp = c->id->qp;
+  e.conn = c->handle;
+  for (ibv_send_wr* w = first; w != nullptr && e.count < 2; w = w->next) {
+    e.wr[e.count] = *w;
+    if (w->num_sge > 0) e.sge[e.count] = w->sg_list[0];
+    e.count++;
+  }
+  poster_->Submit(e);
+  return 0;
+}
+
+void Endpoint::DeliverPostFailures() {
+  if (closed_ || poster_ == nullptr) return;
+  std::vector<PostFailure> f = poster_->TakeFailures();
+  size_t i = 0;
+  while (i < f.size() && !closed_) {
+    uint32_t n = 0;
+    for (; i < f.size() && n < batchMax_; i++, n++) {
+      int32_t* fl = wcFields_ + static_cast<size_t>(n) * kWcStride;
+      wcIds_[n] = static_cast<double>(f[i].wrId);
+      fl[0] = conns_.count(f[i].conn) != 0 ? static_cast<int32_t>(f[i].conn) : 0;
+      fl[1] = -1;
+      fl[2] = IBV_WC_GENERAL_ERR;
+      fl[3] = 0;
+      fl[4] = f[i].err;
+    }
+    DispatchCompletions(n);
+  }
 }
 
 void Endpoint::DispatchCompletions(uint32_t n) {

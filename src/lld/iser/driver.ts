@@ -21,6 +21,12 @@ const EXTRA_SENDS = 16;
 /** RDMA READs we allow ourselves in flight per connection at most, whatever the initiator offers. */
 const MAX_READS = 16;
 
+/** Software RDMA (rxe, siw) does its protocol work inside ibv_post_send: post from a thread there. */
+export function usePostThread(opt: IserOptions['postThread'], devices: readonly RdmaDevice[]): boolean {
+  if (opt !== 'auto') return opt === 'on';
+  return devices.some((d) => /^(rxe|siw)/.test(d.name));
+}
+
 export class IserTargetDriver extends IscsiTargetDriver implements LldDriver, IserConnectionHost {
   readonly lldName = 'iser';
   readonly endpoint: RdmaEndpoint;
@@ -36,7 +42,7 @@ export class IserTargetDriver extends IscsiTargetDriver implements LldDriver, Is
     this.endpoint = provider.createEndpoint({
       onCmEvents: (events) => this.onCmEvents(events),
       onCompletions: (batch) => this.onCompletions(batch),
-    });
+    }, { postThread: usePostThread(options.postThread, devices) });
   }
 
   /** Listen on every portal (default: the wildcard addresses on options.port). Throws with the reason. */

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
 import iserModule, { initIser } from './module.js';
 import { ISER_DEFAULTS, parseIserArgs } from './options.js';
+import { usePostThread } from './driver.js';
 import {
   findAddon, NO_DEVICE, probeRdma, RDMA_PROVIDER_VERSION, RdmaUnavailable, sysfsDevices, type ProbeDeps, type RdmaProvider,
 } from './rdma-provider.js';
@@ -42,9 +43,16 @@ test('module object declares the LLD contract', () => {
 
 test('--iser arguments: tgt keys parsed, unknown keys and bad values refused', () => {
   assert.deepEqual(parseIserArgs(''), ISER_DEFAULTS);
-  assert.deepEqual(parseIserArgs('port=3261,nop=on,pool_sz_mb=64,buf_sz_kb=128,cq_vector=2'), {
-    port: 3261, portals: [], nop: true, poolSizeMb: 64, bufSizeKb: 128, cqVector: 2,
+  assert.deepEqual(parseIserArgs('port=3261,nop=on,pool_sz_mb=64,buf_sz_kb=128,cq_vector=2,post_thread=off'), {
+    port: 3261, portals: [], nop: true, poolSizeMb: 64, bufSizeKb: 128, cqVector: 2, postThread: 'off',
   });
+  assert.throws(() => parseIserArgs('post_thread=yes'), /expected auto, on or off/);
+  // auto: a thread for software RDMA only (rxe/siw post in the caller's system call).
+  const dev = (name: string) => ({ name, nodeGuid: '0000:0000:0000:0000', transport: 'InfiniBand' });
+  assert.equal(usePostThread('auto', [dev('rxe0')]), true);
+  assert.equal(usePostThread('auto', [dev('mlx5_0')]), false);
+  assert.equal(usePostThread('off', [dev('rxe0')]), false);
+  assert.equal(usePostThread('on', [dev('mlx5_0')]), true);
   // stgt's portal= (repeatable, IPv6 in brackets) beside tgt's port=.
   assert.deepEqual(parseIserArgs('portal=10.0.2.15:3260,portal=[fd00::1]').portals, [
     { host: '10.0.2.15', port: 3260 }, { host: 'fd00::1', port: 3260 },

@@ -141,6 +141,14 @@ export interface EndpointOptions {
   batchSize?: number;
   /** Entries of each device's CQ (default 4096, capped at the device's max_cqe). */
   cqSize?: number;
+  /**
+   * Post send-queue work (postSend, postRdma*) from a thread of the provider's (default false):
+   * the call queues the work request and returns 0; consecutive requests of one QP go in one
+   * ibv_post_send. A request that then cannot be posted completes with status GeneralErr and
+   * vendorErr = the errno. disconnect, destroy and deregisterPool wait for the queue first.
+   * Receives are always posted in the caller.
+   */
+  postThread?: boolean;
 }
 
 /** QP capabilities (ibv_qp_cap); defaults 128 / 128 / 1 / 0. */

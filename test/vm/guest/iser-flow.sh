@@ -1,11 +1,11 @@
 # Guest: the Linux kernel initiator (open-iscsi + ib_iser over rxe0) against stgt's iser LLD, with iSCSI/TCP I/O to another target at the same time (RFC 7145, RFC 7143)
 # Sourced by runWithGuestTarget's script (guest-target.ts): step, login, wait_disks, node_new, drop_caches, tgtadm,
 # tgtd_alive, PORTAL. tgtd listens for TCP and iSER on the same PORTAL.
-# Environment: IQN_ISER (tid 1, --lld iser), IQN_TCP (tid 2, --lld iscsi), ISER_MIB, TCP_MIB (LUN sizes),
+# Environment: IQN_ISER (tid 1, --lld iser), IQN_TCP (tid 2, --lld iscsi), IQN_CONF (made by tgt-admin, driver iser), ISER_MIB, TCP_MIB (LUN sizes),
 # FIO_RAND_MIB, FIO_SEQ_MIB (how much each fio job covers), TCP_IO_MIB (dd over TCP meanwhile),
 # LIO=1 to run the same fio jobs against LIO + ib_isert on LIO_PORT afterwards (stretch, reference figures).
 # Prints `FIO <target> <job> rw=.. bs=.. iops=.. bw_kib=.. err=..` lines (iser-initiator.test.ts parses them).
-: "${IQN_ISER:?}" "${IQN_TCP:?}" "${ISER_MIB:?}" "${TCP_MIB:?}" "${FIO_RAND_MIB:?}" "${FIO_SEQ_MIB:?}" "${TCP_IO_MIB:?}"
+: "${IQN_ISER:?}" "${IQN_TCP:?}" "${IQN_CONF:?}" "${ISER_MIB:?}" "${TCP_MIB:?}" "${FIO_RAND_MIB:?}" "${FIO_SEQ_MIB:?}" "${TCP_IO_MIB:?}"
 lun1=/tmp/lun-iser.img
 lun2=/tmp/lun-tcp.img
 mnt=/mnt/iser
@@ -160,6 +160,40 @@ clean_log() {
   [[ -z $bad ]] || { printf '%s\n' "$bad" | sed 's/^/BAD-LOG: /'; fail "tgtd logged errors"; }
 }
 
+# tgt-admin with `driver iser` in targets.conf (IQN_CONF): the target is made on the iser LLD,
+# found by SendTargets over iSER, logged in with -I iser, does I/O, and `tgt-admin --delete` removes it.
+tgt_admin_iser() {
+  local dev want got
+  printf '#!/bin/sh\nexec node /mnt/repo/bin/tgtadm "$@"\n' >/usr/local/bin/tgtadm
+  chmod +x /usr/local/bin/tgtadm
+  truncate -s 32M /tmp/lun-conf.img
+  cat >/tmp/iser-targets.conf <<CONF
+<target $IQN_CONF>
+    driver iser
+    backing-store /tmp/lun-conf.img
+    initiator-address ALL
+</target>
+CONF
+  node /mnt/repo/bin/tgt-admin -e -c /tmp/iser-targets.conf >&2
+  local show disc
+  show=$(tgtadm --lld iser --mode target --op show)
+  grep -q "^Target [0-9]*: $IQN_CONF\$" <<<"$show" || fail "tgt-admin made no iser target $IQN_CONF"
+  disc=$(iscsiadm -m discovery -t st -p "${PORTAL%:*}" -I iser)
+  grep -q " $IQN_CONF\$" <<<"$disc" || fail "SendTargets over iSER does not list $IQN_CONF"
+  iscsiadm -m node -T "$IQN_CONF" -p "$PORTAL" -I iser --login >&2
+  dev=$(wait_disks "$IQN_CONF" 1)
+  dd if=/dev/urandom of=/tmp/conf-pattern bs=1M count=4 status=none
+  want=$(sha256sum </tmp/conf-pattern | cut -d' ' -f1)
+  dd if=/tmp/conf-pattern of="$dev" bs=64k oflag=direct conv=fsync status=none
+  got=$(dd if="$dev" bs=64k count=64 iflag=direct status=none | sha256sum | cut -d' ' -f1)
+  iscsiadm -m node -T "$IQN_CONF" -p "$PORTAL" -I iser --logout >&2
+  [[ $got == "$want" ]] || fail "data read back over the tgt-admin target differs"
+  node /mnt/repo/bin/tgt-admin --delete "$IQN_CONF" >&2
+  show=$(tgtadm --lld iser --mode target --op show)
+  ! grep -q "$IQN_CONF" <<<"$show" || fail "tgt-admin --delete left $IQN_CONF"
+  echo "TGT-ADMIN-ISER sha256 $got"
+}
+
 step target-setup setup_targets
 step discovery-iser discover_iser
 step login-iser login_iser
@@ -172,6 +206,7 @@ step tcp-io-verify wait_tcp_io
 step logout logout_all
 step tgtd-alive tgtd_alive
 step no-nexus no_nexus
+step tgt-admin-iser tgt_admin_iser
 step clean-log clean_log
 echo "STGT DONE"
 # The reference: the same fio jobs against LIO + ib_isert in this boot. Its failure is reported

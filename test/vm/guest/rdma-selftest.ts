@@ -206,6 +206,7 @@ async function main(): Promise<void> {
   check(T.postSend(tc, tp.pool, 0, 8, 1, true) === 107, 'post after close -> ENOTCONN');
   if (address6 !== undefined) await ipv6AndCloseInHandler(provider, address6);
   if (address6 !== undefined) await portSharing(provider, address6);
+  await postThread(provider);
 
   const after = fds();
   result['fdsAfterClose'] = after.length;
@@ -257,6 +258,68 @@ async function ipv6AndCloseInHandler(provider: RdmaProvider, addr6: string): Pro
   I.destroy(ic);
   I.close();
   result['ipv6'] = { address: addr6, port: l.port, targetBatches: tr.batches, initiatorEvents: ir.events.map((e) => e.type) };
+}
+
+/**
+ * postThread: the target posts its send queue from the provider's thread. Signaled RDMA WRITEs and
+ * a chained WRITE + Send land as in the caller-posted case; then 64 unsignaled WRITEs on a QP of
+ * sendDepth 8 overflow the queue: every one the thread cannot post comes back once as an error
+ * completion (GeneralErr, vendorErr ENOMEM), none is lost or doubled; disconnect, destroy and
+ * close with the thread still work.
+ */
+async function postThread(provider: RdmaProvider): Promise<void> {
+  const tr = new Recorder('target-pt', WAIT_MS);
+  const ir = new Recorder('initiator-pt', WAIT_MS);
+  const T = provider.createEndpoint(tr, { postThread: true });
+  const I = provider.createEndpoint(ir);
+  const tp = T.registerPool(256 * 1024);
+  const ip = I.registerPool(256 * 1024);
+  const l = T.listen(address, 0);
+  let tc: ConnHandle = 0;
+  tr.onEvent = (ev) => {
+    if (ev.type !== 'connect-request') return;
+    tc = ev.conn;
+    check(T.accept(ev.conn, { sendDepth: 8, recvDepth: 4 }) === 0, 'postThread accept');
+  };
+  const ic = I.connect(address, l.port, undefined, { ...CM_TIMEOUT, sendDepth: 8, recvDepth: 4 });
+  await ir.event('established', ic);
+  await tr.event('established', tc);
+  check(I.postRecv(ic, ip.pool, 200 * 1024, 1024, 900) === 0, 'postThread initiator postRecv');
+  fill(tp.buffer, 0, 8 * 4096, pattern(7));
+  for (let k = 0; k < 6; k++) {
+    check(T.postRdmaWrite(tc, tp.pool, k * 4096, 4096, ip.addr + BigInt(k * 4096), ip.rkey, 700 + k, true) === 0, 'queued write');
+  }
+  tp.buffer.write('PT-RSP', 128 * 1024, 'latin1');
+  check(T.postRdmaWriteSend(tc, tp.pool, 6 * 4096, 8192, ip.addr + BigInt(6 * 4096), ip.rkey, tp.pool, 128 * 1024, 64, 706, true) === 0, 'queued chain');
+  await tr.waitFor(() => tr.wcs.filter((w) => w.wrId >= 700 && w.wrId <= 706).length === 7 || false, 'seven completions');
+  check(tr.wcs.every((w) => w.status === WcStatus.Success), 'posted from the thread: all succeeded');
+  const rsp = await ir.completion(900);
+  check(rsp.status === 0 && ip.buffer.toString('latin1', 200 * 1024, 200 * 1024 + 6) === 'PT-RSP', 'the chained Send arrived');
+  check(same(ip.buffer, 0, 8 * 4096, pattern(7)), '32 KiB written from the posting thread');
+  const before = tr.wcs.length;
+  for (let k = 0; k < 64; k++) {
+    check(T.postRdmaWrite(tc, tp.pool, 0, 512, ip.addr, ip.rkey, 800 + k, false) === 0, 'queued unsignaled write');
+  }
+  const failed = await tr.waitFor(() => {
+    const f = tr.wcs.slice(before);
+    // The QP holds sendDepth (8; rxe may round up, to 15 at most here) of them; the rest fail.
+    return f.length >= 32 ? f : false;
+  }, 'the writes that did not fit come back as error completions');
+  const ids = new Set(failed.map((w) => w.wrId));
+  result['postThread'] = {
+    failed: failed.length, statuses: [...new Set(failed.map((w) => w.status))], vendorErr: [...new Set(failed.map((w) => w.vendorErr))],
+  };
+  check(ids.size === failed.length && failed.every((w) => w.wrId >= 800 && w.wrId < 864), 'each failed write reported once, by its wrId');
+  check(failed.every((w) => w.status === WcStatus.GeneralErr && w.vendorErr === 12 && w.conn === tc), 'GeneralErr with ENOMEM');
+  check(I.disconnect(ic) === 0, 'postThread disconnect');
+  await tr.event('disconnected', tc);
+  T.disconnect(tc);
+  await ir.event('disconnected', ic);
+  I.destroy(ic);
+  T.destroy(tc);
+  T.destroy(l.conn);
+  T.close();
+  I.close();
 }
 
 /**

@@ -1,6 +1,6 @@
 // Test helper: RdmaHandlers that record CM events and completions, and promises that wait for a state (never a sleep).
 import {
-  WC_BYTE_LEN, WC_CONN, WC_OPCODE, WC_STATUS, WC_STRIDE, type CmEvent, type CompletionBatch, type ConnHandle, type RdmaHandlers,
+  WC_BYTE_LEN, WC_CONN, WC_VENDOR_ERR, WC_OPCODE, WC_STATUS, WC_STRIDE, type CmEvent, type CompletionBatch, type ConnHandle, type RdmaHandlers,
 } from '../rdma-provider-api.js';
 
 export interface Wc {
@@ -9,6 +9,7 @@ export interface Wc {
   opcode: number;
   status: number;
   byteLen: number;
+  vendorErr: number;
 }
 
 interface Waiter {
@@ -46,7 +47,7 @@ export class Recorder implements RdmaHandlers {
       const f = i * WC_STRIDE;
       const wc: Wc = {
         wrId: b.wrId[i]!, conn: b.fields[f + WC_CONN]!, opcode: b.fields[f + WC_OPCODE]!,
-        status: b.fields[f + WC_STATUS]!, byteLen: b.fields[f + WC_BYTE_LEN]!,
+        status: b.fields[f + WC_STATUS]!, byteLen: b.fields[f + WC_BYTE_LEN]!, vendorErr: b.fields[f + WC_VENDOR_ERR]!,
       };
       this.wcs.push(wc);
       this.onCompletion?.(wc);
