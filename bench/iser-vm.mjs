@@ -10,6 +10,7 @@
 //
 // Usage: node bench/iser-vm.mjs [--rounds 3] [--secs 10] [--qd 16] [--jobs rand4k-read,rand4k-write,seq1m-read,seq1m-write]
 //                               [--prof DIR]   (tgtd runs with --cpu-prof; the .cpuprofile files are copied to DIR)
+//                               [--node-flags '--jitless ...'] (for tgtd) [--sample] (per-thread states) [--perf] (perf record of tgtd per job; image has linux-perf)
 //                               [--sched-batch] (tgtd's threads SCHED_BATCH: no wakeup preemption among them)
 import { cpSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -19,7 +20,7 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const JOBS = ['rand4k-read', 'rand4k-write', 'seq1m-read', 'seq1m-write'];
 
 function parseArgs(argv) {
-  const o = { rounds: 3, secs: 10, qd: 16, jobs: JOBS, prof: null, sched: '' };
+  const o = { rounds: 3, secs: 10, qd: 16, jobs: JOBS, prof: null, sched: '', sample: '', nodeFlags: '', perf: '' };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const v = () => {
@@ -32,6 +33,9 @@ function parseArgs(argv) {
     else if (a === '--jobs') o.jobs = v().split(',');
     else if (a === '--prof') o.prof = resolve(v());
     else if (a === '--sched-batch') o.sched = 'batch';
+    else if (a === '--sample') o.sample = '1';
+    else if (a === '--perf') o.perf = '1';
+    else if (a === '--node-flags') o.nodeFlags = v();
     else throw new Error(`unknown option ${a}`);
   }
   for (const j of o.jobs) if (!JOBS.includes(j)) throw new Error(`unknown job ${j} (one of ${JOBS.join(', ')})`);
@@ -52,15 +56,16 @@ async function main() {
     label: 'iser-bench',
     timeoutMs: (5 * 60 + o.rounds * o.jobs.length * 2 * (o.secs + 15)) * 1000,
     tgtdArgs: `--lld iser --iser portal=${GUEST_PORTAL},pool_sz_mb=64`,
-    nodeFlags: o.prof ? '--cpu-prof --cpu-prof-dir=/mnt/ctl/prof' : '',
+    nodeFlags: `${o.nodeFlags} ${o.perf ? '--perf-basic-prof' : ''} ${o.prof ? '--cpu-prof --cpu-prof-dir=/mnt/ctl/prof' : ''}`,
     script: 'source /mnt/repo/test/vm/guest/iser-bench.sh\n',
     env: {
       IQN_ISER: 'iqn.2026-12.org.stgt.bench:iser', IQN_LIO: 'iqn.2026-12.org.stgt.bench:lio', LIO_PORT: '3261',
-      ISER_MIB: '256', ROUNDS: String(o.rounds), SECS: String(o.secs), QD: String(o.qd), JOBS: o.jobs.join(' '), SCHED: o.sched,
+      ISER_MIB: '256', ROUNDS: String(o.rounds), SECS: String(o.secs), QD: String(o.qd), JOBS: o.jobs.join(' '), SCHED: o.sched, SAMPLE: o.sample, PERF: o.perf,
     },
     log: (l) => process.stderr.write(`${l}\n`),
   });
   const lines = r.stdout.split('\n').filter((l) => l.startsWith('FIO '));
+  for (const l of r.stdout.split('\n').filter((x) => /^(THREADS|SAMPLES|PERF|PERFDSO) /.test(x))) console.log(l);
   for (const l of lines) process.stderr.write(`${l}\n`);
   if (r.code !== 0 || !/^BENCH DONE$/m.test(r.stdout)) {
     process.stderr.write(`guest exit ${r.code}\n${r.stdout.slice(-3000)}\n${r.stderr.slice(-4000)}\n`);
