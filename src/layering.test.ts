@@ -93,7 +93,6 @@ function violation(e: Edge): string | null {
  */
 const TYPE_ONLY_CYCLES_ALLOWED = new Set([
   'cli/tgt-admin-core.ts -> cli/tgt-admin-lun.ts',
-  'iscsi/connection.ts -> iscsi/ffp-tmf.ts',
   'lld/iser/testing/loopback-provider.ts -> lld/iser/testing/loopback-qp.ts',
 ]);
 

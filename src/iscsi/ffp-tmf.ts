@@ -7,11 +7,19 @@
 
 import * as P from './pdu.js';
 import { Tmf, TmfResponse } from '../scsi/api.js';
-import type { IscsiConnection } from './connection.js';
+import type { IscsiSession } from './session.js';
 import type { IscsiTask } from './task.js';
 
+/** What a TMF needs of its connection (IscsiConnection, which calls in here; declared here so the import runs one way). */
+export interface TmfConnection {
+  readonly tasks: Map<number, IscsiTask>;
+  readonly session: IscsiSession | null;
+  sendTmfResponse(itt: number, response: number): void;
+  closeTargetSessions(reason: string): void;
+}
+
 /** Abort the not-yet-submitted tasks of `conn` matching `pred`; true if any. */
-function abortLocal(conn: IscsiConnection, pred: (t: IscsiTask) => boolean): boolean {
+function abortLocal(conn: TmfConnection, pred: (t: IscsiTask) => boolean): boolean {
   let any = false;
   for (const t of conn.tasks.values()) {
     if (!t.submitted && pred(t)) {
@@ -23,7 +31,7 @@ function abortLocal(conn: IscsiConnection, pred: (t: IscsiTask) => boolean): boo
   return any;
 }
 
-export function handleTaskMgmt(conn: IscsiConnection, bhs: Buffer): void {
+export function handleTaskMgmt(conn: TmfConnection, bhs: Buffer): void {
   const s = conn.session!;
   const target = s.target;
   const fn = P.tmfFunction(bhs);
