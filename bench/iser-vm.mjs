@@ -11,16 +11,18 @@
 // Usage: node bench/iser-vm.mjs [--rounds 3] [--secs 10] [--qd 16] [--jobs rand4k-read,rand4k-write,seq1m-read,seq1m-write]
 //                               [--prof DIR]   (tgtd runs with --cpu-prof; the .cpuprofile files are copied to DIR)
 //                               [--node-flags '--jitless ...'] (for tgtd) [--sample] (per-thread states) [--perf] (perf record of tgtd per job; image has linux-perf)
+//                               [--iser-args post_thread=on,...] (appended to tgtd's --iser)
 //                               [--sched-batch] (tgtd's threads SCHED_BATCH: no wakeup preemption among them)
 import { cpSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { median } from './lib.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const JOBS = ['rand4k-read', 'rand4k-write', 'seq1m-read', 'seq1m-write'];
 
 function parseArgs(argv) {
-  const o = { rounds: 3, secs: 10, qd: 16, jobs: JOBS, prof: null, sched: '', sample: '', nodeFlags: '', perf: '' };
+  const o = { rounds: 3, secs: 10, qd: 16, jobs: JOBS, prof: null, sched: '', sample: '', nodeFlags: '', perf: '', iserArgs: '' };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const v = () => {
@@ -35,6 +37,7 @@ function parseArgs(argv) {
     else if (a === '--sched-batch') o.sched = 'batch';
     else if (a === '--sample') o.sample = '1';
     else if (a === '--perf') o.perf = '1';
+    else if (a === '--iser-args') o.iserArgs = `,${v()}`;
     else if (a === '--node-flags') o.nodeFlags = v();
     else throw new Error(`unknown option ${a}`);
   }
@@ -42,10 +45,6 @@ function parseArgs(argv) {
   return o;
 }
 
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 
 async function main() {
   const o = parseArgs(process.argv.slice(2));
@@ -55,7 +54,7 @@ async function main() {
   const r = await runWithGuestTarget({
     label: 'iser-bench',
     timeoutMs: (5 * 60 + o.rounds * o.jobs.length * 2 * (o.secs + 15)) * 1000,
-    tgtdArgs: `--lld iser --iser portal=${GUEST_PORTAL},pool_sz_mb=64`,
+    tgtdArgs: `--lld iser --iser portal=${GUEST_PORTAL},pool_sz_mb=64${o.iserArgs}`,
     nodeFlags: `${o.nodeFlags} ${o.perf ? '--perf-basic-prof' : ''} ${o.prof ? '--cpu-prof --cpu-prof-dir=/mnt/ctl/prof' : ''}`,
     script: 'source /mnt/repo/test/vm/guest/iser-bench.sh\n',
     env: {

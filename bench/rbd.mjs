@@ -20,14 +20,13 @@
 //
 // Usage: node bench/rbd.mjs [--rounds 3] [--secs 5] [--dist dist] [--cases 4k-randread,...] [--json]
 import { spawn, spawnSync } from 'node:child_process';
+import { cpuSeconds as cpuSecs, freePort, median, runFor, sleep, stopProcess, tgtadm } from './lib.mjs';
 import { existsSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const DEBIAN_TGTD = '/usr/sbin/tgtd';
-const TGTADM = '/usr/sbin/tgtadm';
 const IQN = 'iqn.2026-12.org.stgt.bench:rbd';
 const IMAGE_BYTES = 1 << 30;
 const CASES = ['4k-randread', '4k-randwrite', '1m-seqread', '1m-seqwrite'];
@@ -48,40 +47,6 @@ function parseArgs(argv) {
     }
   }
   return o;
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-function freePort() {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.on('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const p = s.address().port;
-      s.close(() => res(p));
-    });
-  });
-}
-
-function tgtadm(d, args) {
-  const r = spawnSync(TGTADM, ['-C', String(d.control), ...args], { env: { ...process.env, TGT_IPC_SOCKET: d.socket }, encoding: 'utf8' });
-  return { code: r.status, out: `${r.stdout}${r.stderr}` };
-}
-
-/** Runs a program to its end (or SIGINT after `secs` when > 0); output and wall time. */
-function runFor(cmd, args, secs = 0) {
-  return new Promise((res) => {
-    const t0 = process.hrtime.bigint();
-    const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    p.stdout.setEncoding('utf8').on('data', (s) => (out += s));
-    p.stderr.setEncoding('utf8').on('data', (s) => (out += s));
-    const t = secs > 0 ? setTimeout(() => p.kill('SIGINT'), secs * 1000) : null;
-    p.on('exit', (code) => {
-      if (t) clearTimeout(t);
-      res({ code, out, secs: Number(process.hrtime.bigint() - t0) / 1e9 });
-    });
-  });
 }
 
 async function startDaemon(kind, dir, opts, cluster, started) {
@@ -124,23 +89,7 @@ async function startDaemon(kind, dir, opts, cluster, started) {
 }
 
 async function stopDaemon(d) {
-  if (d.proc.exitCode !== null) return;
-  const gone = new Promise((r) => d.proc.on('exit', r));
-  d.proc.kill('SIGTERM');
-  const t = setTimeout(() => d.proc.kill('SIGKILL'), 10_000);
-  await gone;
-  clearTimeout(t);
-}
-
-/** Daemon CPU seconds (utime + stime of every thread) from /proc. */
-function cpuSecs(pid) {
-  try {
-    const f = spawnSync('cat', [`/proc/${pid}/stat`], { encoding: 'utf8' }).stdout;
-    const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return NaN;
-  }
+  await stopProcess(d.proc, 10_000);
 }
 
 async function iscsiCase(name, d, secs) {
@@ -177,10 +126,6 @@ async function rbdBenchCase(name, cluster, secs) {
   return name.startsWith('1m') ? { iops, mbs: iops * 1.048576 } : { iops };
 }
 
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 const fmt = (x) => (x >= 100 ? Math.round(x).toLocaleString('en-US') : x.toFixed(1));
 
 async function main() {

@@ -12,15 +12,14 @@
 // stgt's tgtd only (e.g. --env UV_THREADPOOL_SIZE=2). Never part of `npm test`.
 
 import { spawn, spawnSync } from 'node:child_process';
+import { cpuSeconds as cpuOf, freePort, median, runFor, sleep, stopProcess, tgtadm } from './lib.mjs';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const DEBIAN_TGTD = '/usr/sbin/tgtd';
-const TGTADM = '/usr/sbin/tgtadm'; // Debian's client speaks the same IPC to both daemons
 const IQN = 'iqn.2026-01.org.stgt.bench:lun';
 const INITIATOR = 'iqn.2026-01.org.stgt.bench:client';
 const LUN_SIZE = 1 << 30;
@@ -45,27 +44,6 @@ function parseArgs(argv) {
     }
   }
   return o;
-}
-
-function freePort() {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.on('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const p = s.address().port;
-      s.close(() => res(p));
-    });
-  });
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-function tgtadm(d, args) {
-  const r = spawnSync(TGTADM, ['-C', String(d.control), ...args], {
-    env: { ...process.env, TGT_IPC_SOCKET: d.socket },
-    encoding: 'utf8',
-  });
-  return { code: r.status, out: `${r.stdout}${r.stderr}` };
 }
 
 /** Starts one daemon on a private socket and free port, sets up target 1 / LUN 1. */
@@ -117,27 +95,7 @@ async function startDaemon(kind, dir, opts, started) {
 }
 
 async function stopDaemon(d) {
-  if (d.proc.exitCode !== null) return;
-  const gone = new Promise((r) => d.proc.on('exit', r));
-  d.proc.kill('SIGTERM');
-  const t = setTimeout(() => d.proc.kill('SIGKILL'), 5000);
-  await gone;
-  clearTimeout(t);
-}
-
-/** Runs a program for `secs` seconds, then SIGINT (iscsi-perf runs until interrupted). */
-function runFor(cmd, args, secs) {
-  return new Promise((res) => {
-    const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    p.stdout.setEncoding('utf8').on('data', (s) => (out += s));
-    p.stderr.setEncoding('utf8').on('data', (s) => (out += s));
-    const t = secs > 0 ? setTimeout(() => p.kill('SIGINT'), secs * 1000) : null;
-    p.on('exit', (code) => {
-      if (t) clearTimeout(t);
-      res({ code, out });
-    });
-  });
+  await stopProcess(d.proc, 5000);
 }
 
 /** iscsi-perf: the last "iops average N" it printed (the whole run's average). */
@@ -179,20 +137,7 @@ function buildCases(which) {
 
 /** utime + stime of a daemon process, all threads (/proc/<pid>/stat fields 14 and 15, in clock ticks). */
 function cpuSeconds(d) {
-  try {
-    const stat = readFileSync(`/proc/${d.proc.pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / 100;
-  } catch {
-    return NaN;
-  }
-}
-
-function median(xs) {
-  const s = [...xs].sort((a, b) => a - b);
-  const n = s.length;
-  if (n === 0) return NaN;
-  return n % 2 ? s[(n - 1) / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+  return cpuOf(d.proc.pid);
 }
 
 function fmt(x) {
