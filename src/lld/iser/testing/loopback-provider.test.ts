@@ -63,7 +63,7 @@ test('CM: route-resolved comes first, receives posted there are in place when th
   assert.equal(p.ir.events[0]!.type, 'route-resolved');
   p.tp.buffer.write('hello initiator', 100);
   assert.equal(p.t.postSend(p.tc, p.tp.pool, 100, 15, 7, true), 0);
-  assert.deepEqual(await p.tr.completion(7), { wrId: 7, conn: p.tc, opcode: WcOpcode.Send, status: 0, byteLen: 15 });
+  assert.deepEqual(await p.tr.completion(7), { wrId: 7, conn: p.tc, opcode: WcOpcode.Send, status: 0, byteLen: 15, vendorErr: 0 });
   const rx = await p.ir.completion(1000);
   assert.equal(rx.opcode, WcOpcode.Recv);
   assert.equal(rx.byteLen, 15);
