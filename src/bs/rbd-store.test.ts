@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import type { BackingDevice, BsOpenOptions } from './api.js';
 import { RBD_ADDON_VERSION, type RbdAddon } from './rbd-addon.js';
 import { initRbd, type RbdDevice } from './rbd.js';
+import { until } from '../iscsi/testing/capture-connection.js';
 
 interface Call {
   op: string;
@@ -147,7 +148,7 @@ test('close waits for in-flight I/O, then refuses new I/O with EBADF', async () 
   assert.equal(code, 'EBADF');
   f.complete([[f.calls.find((c) => c.op === 'read')!.id, 512]]);
   assert.ok(readDone);
-  await new Promise((r) => setTimeout(r, 10));
+  await until(() => closed, 'close called back once the read completed');
   assert.ok(closed);
 });
 
@@ -156,6 +157,6 @@ test('a header update refreshes the size that resize() returns', async () => {
   const dev = (await open(f)) as RbdDevice;
   assert.equal(dev.resize!(), 1 << 20);
   f.update(dev.token);
-  await new Promise((r) => setTimeout(r, 10));
+  await until(() => dev.resize!() === 2 << 20, 'the size after the header update');
   assert.equal(dev.resize!(), 2 << 20);
 });

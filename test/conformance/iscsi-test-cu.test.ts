@@ -99,14 +99,20 @@ after(() => {
   dirs.forEach((d) => rmSync(d, { recursive: true, force: true }));
 });
 
-test('iscsi-test-cu --dataloss --allow-sanitize --test ALL URL URL on a thin LUN: no failure beyond the known ones', { timeout: 1_800_000 }, async () => {
-  const { work, disk } = sparseDisk('stgt-cu-', 1 << 30);
+/** tgtd with target 1 and LUN 1 on a sparse file of `bytes`, updated with `params` (tgtadm --params). */
+async function lunWith(prefix: string, bytes: number, params: string): Promise<TestDaemon> {
+  const { work, disk } = sparseDisk(prefix, bytes);
   dirs.push(work);
   const d = await TestDaemon.start();
   daemons.push(d);
   await d.addTarget(1, IQN);
   await d.addLun(1, 1, disk);
-  await d.tgtadmOk('--mode', 'logicalunit', '--op', 'update', '--tid', '1', '--lun', '1', '--params', 'thin_provisioning=1');
+  await d.tgtadmOk('--mode', 'logicalunit', '--op', 'update', '--tid', '1', '--lun', '1', '--params', params);
+  return d;
+}
+
+test('iscsi-test-cu --dataloss --allow-sanitize --test ALL URL URL on a thin LUN: no failure beyond the known ones', { timeout: 1_800_000 }, async () => {
+  const d = await lunWith('stgt-cu-', 1 << 30, 'thin_provisioning=1');
   const url = iscsiUrl(d.iscsiPort, IQN, 1);
   const r = await run(
     'iscsi-test-cu',
@@ -125,13 +131,7 @@ test('iscsi-test-cu --dataloss --allow-sanitize --test ALL URL URL on a thin LUN
 });
 
 test('removable LU (--params removable=1): PreventAllow, StartStopUnit and NoMedia run and pass but for the known ones', { timeout: 600_000 }, async () => {
-  const { work, disk } = sparseDisk('stgt-cu-rm-', 64 << 20);
-  dirs.push(work);
-  const d = await TestDaemon.start();
-  daemons.push(d);
-  await d.addTarget(1, IQN);
-  await d.addLun(1, 1, disk);
-  await d.tgtadmOk('--mode', 'logicalunit', '--op', 'update', '--tid', '1', '--lun', '1', '--params', 'removable=1');
+  const d = await lunWith('stgt-cu-rm-', 64 << 20, 'removable=1');
   assert.match(await d.tgtadmOk('--mode', 'target', '--op', 'show'), /\n {12}Removable media: Yes\n/);
   let log = '';
   // iscsi-test-cu takes one --test: the three suites one after another.
@@ -157,15 +157,9 @@ test('removable LU (--params removable=1): PreventAllow, StartStopUnit and NoMed
 });
 
 test('read-only thin LU (--params readonly=1,thin_provisioning=1): ReadOnly.ReadOnlySBC runs every case and passes', { timeout: 300_000 }, async () => {
-  const { work, disk } = sparseDisk('stgt-cu-ro-', 64 << 20);
-  dirs.push(work);
-  const d = await TestDaemon.start();
-  daemons.push(d);
-  await d.addTarget(1, IQN);
-  await d.addLun(1, 1, disk);
   // Thin as well, so UNMAP and WRITE SAME with UNMAP exist and must answer WRITE PROTECTED too
   // (on a thick LU libiscsi skips those cases: UNMAP is not implemented there).
-  await d.tgtadmOk('--mode', 'logicalunit', '--op', 'update', '--tid', '1', '--lun', '1', '--params', 'readonly=1,thin_provisioning=1');
+  const d = await lunWith('stgt-cu-ro-', 64 << 20, 'readonly=1,thin_provisioning=1');
   assert.match(await d.tgtadmOk('--mode', 'target', '--op', 'show'), /\n {12}Readonly: Yes\n/);
   const r = await run('iscsi-test-cu', ['--dataloss', '--test', 'ALL.ReadOnly', iscsiUrl(d.iscsiPort, IQN, 1), '-V'], { timeoutMs: 180_000 });
   const c = judge(r.stdout + r.stderr, new Map(), 1);
