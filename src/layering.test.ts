@@ -77,7 +77,9 @@ function violation(e: Edge): string | null {
       if (b === 'scsi' && e.to !== 'scsi/api.ts') return 'an LLD imports only scsi/api.ts of the SCSI engine';
       return null;
     case 'bs':
-      return e.to === 'scsi/api.ts' ? null : 'a backing store imports only bs/ and scsi/api.ts';
+      return e.to === 'scsi/api.ts' || b === 'native' ? null : 'a backing store imports only bs/, scsi/api.ts and native/';
+    case 'native':
+      return 'native/ (finding optional addons) is a leaf: it imports nothing from src/';
     case 'modules':
       return ['mgmt', 'daemon', 'cli'].includes(b) ? 'the registry is below the management layer and the daemon' : null;
     case 'mgmt':

@@ -31,7 +31,9 @@ export async function loadNoWaitReader(): Promise<NoWaitReader | null> {
       read(fd, into, offset) {
         if (into.length === 0) return 0;
         iov.writeBigUInt64LE(k.address(into), 0);
-        iov.writeBigUInt64LE(BigInt(into.length), 8);
+        // iov_len as two 32-bit halves: no BigInt per call on the data path.
+        iov.writeUInt32LE(into.length >>> 0, 8);
+        iov.writeUInt32LE(Math.floor(into.length / 0x100000000), 12);
         const n = preadv2(fd, iov, 1, offset, RWF_NOWAIT);
         return n >= 0 ? n : -k.errno();
       },

@@ -3,9 +3,9 @@
 // Only src/bs/rbd.ts imports this, and only inside the module's init, so a daemon that never loads
 // the rbd store never maps librbd. Without the addon (librbd-dev missing at build time) or without
 // librbd at run time, loading fails with a reason that names the fix.
-import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
+import { findAddon } from '../native/find-addon.js';
 
 /** The addon interface this store speaks (native/rbd/src/common.h kAddonVersion). */
 export const RBD_ADDON_VERSION = 1;
@@ -75,13 +75,7 @@ const FUNCTIONS = ['createContext', 'closeContext', 'connect', 'shutdown', 'open
 
 /** $STGT_RBD_ADDON, else native/rbd/build/Release/stgt_rbd.node in the nearest ancestor of `fromDir` holding one. */
 export function findRbdAddon(fromDir: string, env: Readonly<Record<string, string | undefined>> = process.env): string | null {
-  const override = env['STGT_RBD_ADDON'];
-  if (override !== undefined && override !== '') return existsSync(override) ? override : null;
-  for (let dir = fromDir; ; dir = dirname(dir)) {
-    const p = join(dir, RBD_ADDON_RELATIVE);
-    if (existsSync(p)) return p;
-    if (dirname(dir) === dir) return null;
-  }
+  return findAddon(RBD_ADDON_RELATIVE, 'STGT_RBD_ADDON', fromDir, env);
 }
 
 /** '' when `o` is an addon of this interface version, else why not. */

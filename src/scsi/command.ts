@@ -131,7 +131,7 @@ export class Cmd {
    */
   readInto(len: number): Buffer {
     const own = this.task.readBuffer;
-    const b = own !== null && own.length >= len ? own.subarray(0, len) : Buffer.allocUnsafe(len);
+    const b = own === null || own.length < len ? Buffer.allocUnsafe(len) : own.length === len ? own : own.subarray(0, len);
     this.rdBuf = b;
     return b;
   }

@@ -7,12 +7,13 @@
 //
 // The addon is loaded with createRequire inside `loadRdmaProvider`/`probeRdma`, which only the iser
 // module's init calls: a tgtd that never loads iser never maps libibverbs or librdmacm (seed 000).
-import { existsSync, readdirSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import type { RdmaDevice, RdmaProvider } from './rdma-provider-api.js';
+import { findAddon as findNativeAddon } from '../../native/find-addon.js';
 
 export * from './rdma-provider-api.js';
 
@@ -36,13 +37,7 @@ export class RdmaUnavailable extends Error {}
  * the nearest ancestor of `fromDir` that has one (works from src/ and from dist/src/).
  */
 export function findAddon(fromDir: string, env: Readonly<Record<string, string | undefined>> = process.env): string | null {
-  const override = env['STGT_RDMA_ADDON'];
-  if (override !== undefined && override !== '') return existsSync(override) ? override : null;
-  for (let dir = fromDir; ; dir = dirname(dir)) {
-    const p = join(dir, ADDON_RELATIVE);
-    if (existsSync(p)) return p;
-    if (dirname(dir) === dir) return null;
-  }
+  return findNativeAddon(ADDON_RELATIVE, 'STGT_RDMA_ADDON', fromDir, env);
 }
 
 /** RDMA devices the kernel registered (/sys/class/infiniband/*); [] when the class does not exist. */
