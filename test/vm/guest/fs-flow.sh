@@ -14,18 +14,7 @@ echo "disk: $dev" >&2
 
 step mkfs mkfs.ext4 -q -F "$dev"
 step mount mount "$dev" $mnt
-write_files() {
-  local i
-  for i in 1 2 3 4; do
-    dd if=/dev/urandom of=$mnt/big$i bs=1M count=2 status=none
-  done
-  mkdir -p $mnt/small
-  for i in $(seq 1 200); do
-    head -c $((i * 37)) /dev/urandom >$mnt/small/f$i
-  done
-  (cd $mnt && find . -type f ! -name lost+found -print0 | sort -z | xargs -0 sha256sum) >/root/sums
-  sync
-}
+write_files() { write_tree $mnt 200 37 /root/sums; }
 step write-files write_files
 step umount umount $mnt
 step remount eval 'drop_caches "$dev" && mount "$dev" $mnt'

@@ -105,3 +105,18 @@ drop_caches() {
   blockdev --flushbufs "$1"
   echo 3 >/proc/sys/vm/drop_caches
 }
+
+# write_tree DIR COUNT STEP SUMS: four 2 MiB random files and COUNT small ones (i * STEP bytes)
+# under DIR, their sha256 list (relative paths) in SUMS, synced.
+write_tree() {
+  local dir=$1 count=$2 step=$3 sums=$4 i
+  for i in 1 2 3 4; do
+    dd if=/dev/urandom of="$dir/big$i" bs=1M count=2 status=none
+  done
+  mkdir -p "$dir/small"
+  for i in $(seq 1 "$count"); do
+    head -c $((i * step)) /dev/urandom >"$dir/small/f$i"
+  done
+  (cd "$dir" && find . -type f -print0 | sort -z | xargs -0 sha256sum) >"$sums"
+  sync
+}

@@ -40,19 +40,11 @@ login_iser() {
 }
 
 fs_write() {
-  local dev i
+  local dev
   dev=$(cat /tmp/dev-iser)
   mkfs.ext4 -q -F "$dev"
   mount "$dev" $mnt
-  for i in 1 2 3 4; do
-    dd if=/dev/urandom of=$mnt/big$i bs=1M count=2 status=none
-  done
-  mkdir -p $mnt/small
-  for i in $(seq 1 100); do
-    head -c $((i * 53)) /dev/urandom >$mnt/small/f$i
-  done
-  (cd $mnt && find . -type f -print0 | sort -z | xargs -0 sha256sum) >/tmp/sums
-  sync
+  write_tree $mnt 100 53 /tmp/sums
   umount $mnt
 }
 
