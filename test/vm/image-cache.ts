@@ -26,6 +26,14 @@ export const VM_PACKAGES = [
   'procps',
   // bench/iser-vm.mjs --perf: where tgtd's CPU goes inside the guest (kernel, libs, JIT code)
   'linux-perf',
+  // SCSI tools for the device-type, reservation, ALUA and multipath tests: sg_persist, sg_rtpg,
+  // sg_xcopy, sg_dd; mtx for a media changer; mt for a tape drive; dm-multipath for two gateways
+  'sg3-utils',
+  'mtx',
+  'mt-st',
+  'multipath-tools',
+  // the packaging test boots the guest under systemd
+  'systemd-sysv',
 ];
 
 export interface VmImage {
