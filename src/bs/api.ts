@@ -29,6 +29,12 @@ export interface BsOpenOptions {
   blockSize: number;
   /** Open read-only (the LU is `readonly=1`). */
   readonly: boolean;
+  /**
+   * Called by a store that notices by itself that the device's size changed (an RBD image resized
+   * by `rbd resize` elsewhere), after `resize()` already returns the new size. The daemon then
+   * raises the unit attention CAPACITY DATA HAS CHANGED (ASC 2Ah ASCQ 09h). Absent: nobody is told.
+   */
+  sizeChanged?: () => void;
 }
 
 /** One opened backing device of one LU. Offsets and lengths are bytes, multiples of the block size. */

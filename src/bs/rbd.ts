@@ -17,7 +17,8 @@
 // Zero-length requests are answered here and never reach librbd (a zero-length rbd_read asserts
 // in librbd 16). A snapshot is opened read-only; writes and unmaps to it fail with EROFS (WRITE
 // PROTECTED) without a round trip. The size follows the image: librbd's header watch reports a
-// resize and the new size is fetched off the loop; `resize()` returns it.
+// resize and the new size is fetched off the loop; `resize()` returns it and the daemon is told
+// (BsOpenOptions.sizeChanged), so the LU raises CAPACITY DATA HAS CHANGED.
 import { constants as osConstants } from 'node:os';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -172,6 +173,8 @@ export class RbdDevice implements BackingDevice {
     /** Flush after every write (--bsoflags sync). */
     private readonly syncWrites: boolean,
     private readonly log: BsContext['log'],
+    /** The daemon's hook for a size librbd reported changed (BsOpenOptions.sizeChanged). */
+    private readonly sizeChanged: (() => void) | undefined,
   ) {
     this.size = size;
   }
@@ -248,6 +251,7 @@ export class RbdDevice implements BackingDevice {
       if (bytes !== this.size) {
         this.log('info', `${this.path}: image size changed from ${this.size} to ${bytes} bytes`);
         this.size = bytes;
+        this.sizeChanged?.();
       }
     });
   }
@@ -318,7 +322,7 @@ export class RbdStore implements BackingStore {
         this.addon.open(this.d.ctx, cluster, { pool: path.pool, image: path.image, snap: path.snap, readOnly, token }, (err, r) => {
           if (err || r === undefined) return fail('cannot open image', err ?? new Error('no image'));
           const dev = new RbdDevice(this, this.addon, this.d, r.image, ref, token, opts.path, r.size, readOnly, opts.oflags.sync,
-            (level, msg) => this.ctx.log(level, msg));
+            (level, msg) => this.ctx.log(level, msg), opts.sizeChanged);
           if (!readOnly) {
             const w = this.addon.watch(r.image);
             if (w < 0) this.ctx.log('warn', `${opts.path}: no header watch (${w}): size changes will not be seen`);

@@ -206,13 +206,19 @@ export class Tgtd implements MgmtHost, DaemonServices {
     }
     if (o.path === '' && mod.pathOptional !== true) throw new Error('path required');
     const store = entry.instance as BackingStore;
+    let lu: LogicalUnit | null = null;
+    // A store that sees its device resized (rbd): the LU re-reads the size and raises the UA, as
+    // long as this LU is still the target's (not deleted, not replaced).
+    const sizeChanged = (): void => {
+      if (lu !== null && target.luns.get(o.lun) === lu) target.capacityChanged(o.lun);
+    };
     const dev = await new Promise<BackingDevice>((resolve, reject) => {
       store.open(
-        { path: o.path, bsopts: o.bsopts, oflags: o.oflags, blockSize: o.blockSize, readonly: false },
+        { path: o.path, bsopts: o.bsopts, oflags: o.oflags, blockSize: o.blockSize, readonly: false, sizeChanged },
         (err, d) => (err !== null || d === undefined ? reject(new Error(err?.message ?? 'open failed')) : resolve(d)),
       );
     });
-    return new LogicalUnit({
+    lu = new LogicalUnit({
       tid: target.tid,
       lun: o.lun,
       deviceType: 'disk',
@@ -222,6 +228,7 @@ export class Tgtd implements MgmtHost, DaemonServices {
       oflags: o.oflags,
       blockSize: o.blockSize,
     });
+    return lu;
   }
 
   private async closeLogicalUnit(lu: LogicalUnit): Promise<void> {

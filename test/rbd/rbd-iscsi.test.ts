@@ -314,6 +314,48 @@ test('the store in this process follows an rbd resize done elsewhere (header wat
   }
 });
 
+/** READ CAPACITY(16) (SBC-4 5.16) of `lun`: the number of blocks, or the status and sense when it failed. */
+async function capacity(s: ScsiClient, lun: number): Promise<{ blocks: number } | { status: number; sense: [number, number, number] | null }> {
+  const cdb = Buffer.alloc(16);
+  cdb[0] = 0x9e;
+  cdb[1] = 0x10; // SERVICE ACTION READ CAPACITY(16)
+  cdb.writeUInt32BE(32, 10);
+  const r = await s.command(cdb, { lun, readLen: 32 });
+  if (r.status !== 0) return { status: r.status, sense: senseTriple(r.sense) };
+  return { blocks: Number(r.data.readBigUInt64BE(0)) + 1 }; // RETURNED LOGICAL BLOCK ADDRESS is the last LBA
+}
+
+test('rbd resize under a running LU: the initiator gets CAPACITY DATA HAS CHANGED and READ CAPACITY then reports the new size', { skip, timeout: 120_000 }, async () => {
+  const c = cluster!;
+  await rbdLun(7, 'resized', { bytes: 8 * MIB });
+  const s = await client();
+  await s.clearUa(7);
+  assert.deepEqual(await capacity(s, 7), { blocks: 8 * MIB / 512 });
+  const data = randomBytes(64 * 1024);
+  assert.equal((await s.write16(7, 0, data)).status, 0);
+  // [MiB, rbd resize flags, tgt's "MB" in show]
+  for (const [size, args, mb] of [[24, [], 25], [12, ['--allow-shrink'], 13]] as const) {
+    await c.rbdOk('resize', ...args, '--size', `${size}M`, 'rbd/resized');
+    // The header watch fires asynchronously: until it has, READ CAPACITY still answers the old size.
+    let seen: Awaited<ReturnType<typeof capacity>> = { blocks: 0 };
+    await waitFor(async () => {
+      seen = await capacity(s, 7);
+      return 'status' in seen;
+    }, 30_000, `CAPACITY DATA HAS CHANGED after rbd resize to ${size}M`);
+    assert.deepEqual(seen, { status: 2, sense: [0x06, 0x2a, 0x09] });
+    assert.deepEqual(await capacity(s, 7), { blocks: size * MIB / 512 });
+    assert.match(lunStanza(await d!.tgtadmOk('--mode', 'target', '--op', 'show'), 7), new RegExp(`\\n {12}Size: ${mb} MB,`));
+  }
+  // Beyond the new end: LBA OUT OF RANGE; the data before it survived both resizes.
+  const past = await s.read16(7, 12 * MIB / 512, 8);
+  assert.equal(past.status, 2);
+  assert.deepEqual(senseTriple(past.sense), [0x05, 0x21, 0x00]);
+  const r = await s.read16(7, 0, 128);
+  assert.equal(r.status, 0);
+  assert.ok(r.data.equals(data));
+  await d!.tgtadmOk('--mode', 'logicalunit', '--op', 'delete', '--tid', '1', '--lun', '7');
+});
+
 test('a lost cluster fails I/O with MEDIUM ERROR instead of hanging, and I/O works again once it is back', { skip, timeout: 180_000 }, async () => {
   const c = cluster!;
   const conf = c.clientConf('short-timeouts.conf', { 'rados osd op timeout': '5', 'rados mon op timeout': '5' });
