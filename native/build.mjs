@@ -14,6 +14,15 @@ import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const strict = process.argv.includes('--strict');
+// `--install`: run as the package's npm "install" script. An installed package (npm install -g
+// stgt-*.tgz) builds its addons there; in a git checkout `npm ci` leaves that to
+// `npm run build:native` (as .ci/run does), so an install does not build them twice.
+// STGT_NATIVE=skip leaves the addons unbuilt (an install that does not want a compiler run).
+if (process.argv.includes('--install') && existsSync(join(here, '..', '.git'))) process.exit(0);
+if (process.env.STGT_NATIVE === 'skip') {
+  console.warn('build:native: skipping the native addons (STGT_NATIVE=skip)');
+  process.exit(0);
+}
 
 /** Each addon: its directory and the system headers it needs (the Debian -dev package named in the hint). */
 const ADDONS = [

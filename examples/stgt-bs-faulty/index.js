@@ -8,14 +8,23 @@
 //   tgtadm --mode system --op bsload --bstype /path/to/stgt-bs-faulty/index.js   (or: --bstype stgt-bs-faulty)
 //   tgtadm --mode logicalunit --op new --tid 1 --lun 1 -b /srv/disk.img --bstype faulty \
 //          --bsopts "read_error=2048-2055;errno=EIO;delay_ms=2"
+// @ts-check
 import fs from 'node:fs';
 import { hits, ioError, parseRules } from './rules.js';
+
+// Types only (erased at run time): with stgt installed, `tsc --checkJs` checks this store against
+// the contract stgt's package exports (`stgt/bs-api`, lib/bs/api.d.ts).
+/** @typedef {import('stgt/bs-api').BackingStoreModule} BackingStoreModule */
+/** @typedef {import('stgt/bs-api').BackingStore} BackingStore */
+/** @typedef {import('stgt/bs-api').BackingDevice} BackingDevice */
+/** @typedef {import('stgt/bs-api').BsContext} BsContext */
 
 /** The stgt backing-store API version this module implements (src/bs/api.ts BS_API_VERSION). */
 const BS_API_VERSION = 2;
 /** Shown in tgtd's log at init: after `bsunload` + `bsload` the newest code runs, and this says which. */
 export const VERSION = '2.0.0';
 
+/** @implements {BackingDevice} */
 class FaultyDevice {
   /** @param {number} fd @param {number} size @param {number} blockSize @param {import('./rules.js').Rules} rules */
   constructor(fd, size, blockSize, rules) {
@@ -96,7 +105,7 @@ class FaultyDevice {
   }
 }
 
-/** @param {{ log(level: string, msg: string): void }} ctx */
+/** @param {BsContext} ctx @returns {BackingStore} */
 function init(ctx) {
   ctx.log('info', `stgt-bs-faulty ${VERSION} ready`);
   return {
@@ -129,6 +138,7 @@ function init(ctx) {
   };
 }
 
+/** @type {BackingStoreModule} */
 export default {
   kind: 'bs',
   apiVersion: BS_API_VERSION,

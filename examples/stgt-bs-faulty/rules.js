@@ -73,6 +73,7 @@ export function hits(ranges, offset, length, blockSize) {
 
 /** An Error shaped like a failed system call, which is what stgt maps to sense data. */
 export function ioError(name, what) {
+  /** @type {NodeJS.ErrnoException} */
   const e = new Error(`${name}: injected ${what} error`);
   e.code = name;
   e.errno = -ERRNOS[name];

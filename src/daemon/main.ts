@@ -38,7 +38,8 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
 
 /** tgt daemonizes with daemon(3); Node cannot fork, so start a detached copy and leave. */
 function daemonize(argv: string[]): void {
-  const script = fileURLToPath(new URL('../../../bin/tgtd', import.meta.url));
+  // The script this process runs (bin/tgtd, from a checkout or an installed package).
+  const script = process.argv[1] ?? fileURLToPath(new URL('../../../bin/tgtd', import.meta.url));
   const child = spawn(process.execPath, [script, ...argv, '--nodaemonize'], { detached: true, stdio: 'ignore' });
   child.unref();
 }

@@ -1,0 +1,112 @@
+// The npm package as a user gets it (issue 14 item 1): `npm pack`, `npm install -g` of the tarball into a private prefix, the README's demo from the installed tgtd/tgtadm, and the module contracts' types.
+//
+// The tarball must hold the compiled lib/ (prepack builds it), the contracts' .d.ts and the native
+// addons' sources, and nothing of the tests. The install runs with STGT_NATIVE=skip: building the
+// addons at install was checked by hand (it takes minutes here); what CI checks is that the package
+// installs and runs without them. Dependencies come from npm's cache (`npm ci` filled it).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, mkdirSync, rmSync, symlinkSync, writeFileSync, cpSync, existsSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort, repoRoot, run, waitFor } from '../helpers/daemon.js';
+
+const DEMO_IQN = 'iqn.2026-11.org.stgt:demo';
+
+test('npm pack + npm install -g: the installed tgtd serves the demo, tgtadm manages it, the contract types check a store', { timeout: 600_000 }, async (t) => {
+  const root = repoRoot();
+  const work = mkdtempSync(join(tmpdir(), 'stgt-pkg-'));
+  t.after(() => rmSync(work, { recursive: true, force: true }));
+
+  // 1. npm pack (prepack compiles lib/, postpack removes it again).
+  const packed = await run('npm', ['pack', '--json', '--pack-destination', work], { cwd: root, timeoutMs: 300_000 });
+  assert.equal(packed.code, 0, packed.stderr);
+  const info = JSON.parse(packed.stdout.slice(packed.stdout.indexOf('['))) as { filename: string; files: { path: string }[] }[];
+  const files = info[0]!.files.map((f) => f.path);
+  for (const want of ['bin/tgtd', 'bin/tgtadm', 'bin/tgt-admin', 'lib/daemon/main.js', 'lib/cli/tgtadm.js', 'lib/cli/tgt-admin.js',
+    'lib/bs/rdwr.js', 'lib/lld/iscsi/driver.js', 'lib/bs/api.d.ts', 'lib/lld/api.d.ts', 'native/build.mjs', 'native/rdma/binding.gyp',
+    'native/rdma/src/module.cc', 'native/rbd/src/module.cc', 'contrib/systemd/tgt.service', 'README.md', 'package.json']) {
+    assert.ok(files.includes(want), `${want} missing from the tarball`);
+  }
+  const unwanted = files.filter((f) => /(^|\/)(test|testing|fixtures|dist|src\/[^/]+\.ts$)|\.test\.|\.map$|node_modules|\/build\//.test(f) && !f.startsWith('native/rdma/src/') && !f.startsWith('native/rbd/src/'));
+  assert.deepEqual(unwanted, [], 'tests, fixtures, sources or build output in the tarball');
+  assert.ok(!existsSync(join(root, 'lib')), 'postpack left lib/ in the checkout');
+
+  // 2. npm install -g into a private prefix.
+  const prefix = join(work, 'prefix');
+  const env = { ...process.env, STGT_NATIVE: 'skip' };
+  const inst = await run('npm', ['install', '-g', '--prefix', prefix, '--prefer-offline', '--no-audit', '--no-fund', join(work, info[0]!.filename)],
+    { cwd: work, env, timeoutMs: 300_000 });
+  assert.equal(inst.code, 0, inst.stdout + inst.stderr);
+  const bin = (name: string): string => join(prefix, 'bin', name);
+  for (const name of ['tgtd', 'tgtadm', 'tgt-admin']) assert.ok(existsSync(bin(name)), `${name} not installed`);
+  const pkgDir = join(prefix, 'lib', 'node_modules', 'stgt');
+  assert.ok(!existsSync(join(pkgDir, 'dist')), 'the installed package must run lib/, not a dist/');
+
+  // 3. The README's demo, run by the installed commands (no checkout involved: cwd is elsewhere).
+  const port = await freePort();
+  const sock = join(work, 'socket');
+  const controlPort = 1 + Math.floor(Math.random() * 9999);
+  const denv = { ...process.env, TGT_IPC_SOCKET: sock };
+  const tgtd = spawn(bin('tgtd'), ['-f', '-C', String(controlPort), '--iscsi', `portal=127.0.0.1:${port}`, '--demo'],
+    { cwd: work, env: denv, stdio: ['ignore', 'pipe', 'pipe'] });
+  let log = '';
+  let exited: number | null | undefined;
+  tgtd.stderr.setEncoding('utf8').on('data', (d: string) => (log += d));
+  const closed = new Promise<void>((res) => tgtd.on('close', (code) => { exited = code; res(); }));
+  t.after(() => { if (exited === undefined) tgtd.kill('SIGKILL'); });
+  await waitFor(() => {
+    if (exited !== undefined) throw new Error(`installed tgtd exited ${String(exited)}:\n${log}`);
+    return /tgtd ready/.test(log);
+  }, 60_000, `the installed tgtd to be ready (log so far:\n${log})`);
+
+  const show = await run(bin('tgtadm'), ['-C', String(controlPort), '--mode', 'target', '--op', 'show'], { cwd: work, env: denv });
+  assert.equal(show.code, 0, show.stderr);
+  assert.match(show.stdout, new RegExp(`^Target 1: ${DEMO_IQN.replace(/\./g, '\\.')}$`, 'm'));
+  assert.match(show.stdout, /^ {8}LUN: 1\n {12}Type: disk$/m);
+  const ls = await run('iscsi-ls', ['-s', `iscsi://127.0.0.1:${port}`], { cwd: work });
+  assert.equal(ls.code, 0, ls.stderr);
+  assert.match(ls.stdout, new RegExp(`Target:${DEMO_IQN.replace(/\./g, '\\.')} Portal:127\\.0\\.0\\.1:${port},1`));
+  assert.match(ls.stdout, /Lun:1 +Type:DIRECT_ACCESS \(Size:1023M\)/);
+  const bad = await run(bin('tgtadm'), ['-C', String(controlPort), '--mode', 'target', '--op', 'show', '--tid', '77'], { cwd: work, env: denv });
+  assert.equal(bad.code, 22);
+  assert.equal(bad.stderr, 'tgtadm: can\'t find the target\n');
+  tgtd.kill('SIGTERM');
+  await closed;
+  assert.equal(exited, 0, log);
+
+  // 4. The contracts as types: the example store type-checks against stgt/bs-api; a wrong store does not.
+  const tc = join(work, 'typecheck');
+  mkdirSync(join(tc, 'node_modules'), { recursive: true });
+  symlinkSync(pkgDir, join(tc, 'node_modules', 'stgt'));
+  cpSync(join(root, 'examples', 'stgt-bs-faulty'), join(tc, 'faulty'), { recursive: true });
+  mkdirSync(join(tc, 'wrong'));
+  writeFileSync(join(tc, 'wrong', 'index.js'), [
+    '// @ts-check',
+    "/** @type {import('stgt/bs-api').BackingStoreModule} */",
+    "export default { kind: 'bs', apiVersion: 2, name: 'wrong', init: () => ({ open(opts, cb) { cb(null, { size: 0, read(off, len, cb2) { cb2(null, Buffer.alloc(len)); } }); } }) };",
+    '',
+  ].join('\n'));
+  writeFileSync(join(tc, 'lld.ts'), [
+    "import type { LldModule, LldDriver } from 'stgt/lld-api';",
+    "const driver: LldDriver = { async exit() {} };",
+    "export const m: LldModule = { kind: 'lld', apiVersion: 2, name: 'x', init: () => driver };",
+    '',
+  ].join('\n'));
+  const tsconfig = (include: string[]): string => JSON.stringify({
+    compilerOptions: {
+      module: 'NodeNext', moduleResolution: 'NodeNext', target: 'ES2022', allowJs: true, checkJs: true, noEmit: true,
+      strict: false, types: ['node'], typeRoots: [join(root, 'node_modules', '@types')],
+    },
+    include,
+  });
+  writeFileSync(join(tc, 'tsconfig.good.json'), tsconfig(['faulty/*.js', 'lld.ts']));
+  writeFileSync(join(tc, 'tsconfig.wrong.json'), tsconfig(['wrong/*.js']));
+  const tscBin = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+  const good = await run(process.execPath, [tscBin, '-p', 'tsconfig.good.json'], { cwd: tc, timeoutMs: 180_000 });
+  assert.equal(good.code, 0, good.stdout + good.stderr);
+  const wrong = await run(process.execPath, [tscBin, '-p', 'tsconfig.wrong.json'], { cwd: tc, timeoutMs: 180_000 });
+  assert.notEqual(wrong.code, 0, 'a store with a v1 read and no write/flush/close must not type-check');
+  assert.match(wrong.stdout, /wrong\/index\.js.*error TS\d+/);
+});
