@@ -6,7 +6,7 @@
 // alternating which daemon goes first, for several rounds; the table reports the median of each
 // case (the machine is shared and noisy, so single runs mean little) and the stgt/tgt ratio.
 //
-// Usage: node bench/run.mjs [--rounds 3] [--secs 5] [--dist <dir>] [--only stgt|tgt]
+// Usage: node bench/run.mjs [--rounds 3] [--secs 5] [--scale 1] [--smoke] [--no-iperf] [--dist <dir>] [--only stgt|tgt]
 //                           [--cases perf|qemu|all] [--env K=V ...] [--json]
 // --dist selects the compiled stgt tree (default: the repository's dist/); --env passes variables to
 // stgt's tgtd only (e.g. --env UV_THREADPOOL_SIZE=2). Never part of `npm test`.
@@ -25,7 +25,7 @@ const INITIATOR = 'iqn.2026-01.org.stgt.bench:client';
 const LUN_SIZE = 1 << 30;
 
 function parseArgs(argv) {
-  const o = { rounds: 3, secs: 5, dist: resolve(HERE, '..', 'dist'), only: null, cases: 'all', env: {}, json: false };
+  const o = { rounds: 3, secs: 5, scale: 1, dist: resolve(HERE, '..', 'dist'), only: null, cases: 'all', env: {}, json: false, iperf: true };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const v = () => argv[++i];
@@ -34,7 +34,10 @@ function parseArgs(argv) {
     else if (a === '--dist') o.dist = resolve(v());
     else if (a === '--only') o.only = v();
     else if (a === '--cases') o.cases = v();
+    else if (a === '--scale') o.scale = Number(v());
+    else if (a === '--no-iperf') o.iperf = false;
     else if (a === '--json') o.json = true;
+    else if (a === '--smoke') Object.assign(o, { rounds: 1, secs: 1, scale: 0.01 });
     else if (a === '--env') {
       const [k, ...rest] = v().split('=');
       o.env[k] = rest.join('=');
@@ -73,7 +76,10 @@ async function startDaemon(kind, dir, opts, started) {
   const proc = spawn(cmd, argv, { env, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   proc.stderr.setEncoding('utf8').on('data', (s) => (stderr += s));
-  const d = { kind, control, port, socket, proc, image, url: `iscsi://127.0.0.1:${port}/${IQN}/1` };
+  const d = {
+    kind, control, port, socket, proc, image,
+    url: `iscsi://127.0.0.1:${port}/${IQN}/1`, nullUrl: `iscsi://127.0.0.1:${port}/${IQN}/2`,
+  };
   started.push(d); // stopped by the caller even when the setup below fails
   for (let i = 0; ; i++) {
     if (proc.exitCode !== null) throw new Error(`${kind} tgtd exited: ${stderr}`);
@@ -85,6 +91,8 @@ async function startDaemon(kind, dir, opts, started) {
   const steps = [
     ['--lld', 'iscsi', '--mode', 'target', '--op', 'new', '--tid', '1', '-T', IQN],
     ['--lld', 'iscsi', '--mode', 'logicalunit', '--op', 'new', '--tid', '1', '--lun', '1', '-b', image, '--bstype', 'rdwr'],
+    // LUN 2: the null store (reads zeros, discards writes; 1 TiB in both): the protocol's cost alone.
+    ['--lld', 'iscsi', '--mode', 'logicalunit', '--op', 'new', '--tid', '1', '--lun', '2', '-b', 'null2', '--bstype', 'null'],
     ['--lld', 'iscsi', '--mode', 'target', '--op', 'bind', '--tid', '1', '-I', 'ALL'],
   ];
   for (const s of steps) {
@@ -99,45 +107,117 @@ async function stopDaemon(d) {
 }
 
 /** iscsi-perf: the last "iops average N" it printed (the whole run's average). */
-async function iscsiPerf(d, { qd, random, blocks }, secs) {
-  const args = ['-i', INITIATOR, '-m', String(qd), '-b', String(blocks)];
+async function iscsiPerf(d, url, { qd, random, blocks, initiator }, secs) {
+  const args = ['-i', initiator, '-m', String(qd), '-b', String(blocks)];
   if (random) args.push('-r');
-  const r = await runFor('iscsi-perf', [...args, d.url], secs);
+  const r = await runFor('iscsi-perf', [...args, url], secs);
   const all = [...r.out.matchAll(/iops average (\d+)/g)];
   if (all.length === 0) throw new Error(`iscsi-perf against ${d.kind}: ${r.out.slice(-400)}`);
   return Number(all[all.length - 1][1]);
 }
 
-/** qemu-img bench: MB/s of `count` requests of `size` bytes at queue depth `qd`. */
-async function qemuBench(d, { write, size, qd, count }) {
+/** qemu-img bench: MB/s (requests of 64 KiB and more) or IOPS of `count` requests of `size` bytes at queue depth `qd`. */
+async function qemuBench(d, url, { write, size, qd, count, step, offset }) {
   const args = ['bench', '-f', 'raw', '-t', 'none', '-c', String(count), '-d', String(qd), '-s', String(size)];
   if (write) args.push('-w');
-  const r = await runFor('qemu-img', [...args, d.url], 0);
+  if (step) args.push('-S', String(step));
+  if (offset) args.push('-o', String(offset));
+  const r = await runFor('qemu-img', [...args, url], 0);
   const m = /Run completed in ([\d.]+) seconds/.exec(r.out);
   if (r.code !== 0 || !m) throw new Error(`qemu-img bench against ${d.kind}: ${r.out.slice(-400)}`);
-  return (count * size) / Number(m[1]) / 1e6;
+  const secs = Number(m[1]);
+  return size >= 65536 ? (count * size) / secs / 1e6 : count / secs;
 }
 
-function buildCases(which) {
-  const perf = [
-    { name: '4k seq read QD1 (IOPS)', unit: 'µs/IO', run: (d, s) => iscsiPerf(d, { qd: 1, random: false, blocks: 8 }, s) },
-    { name: '4k seq read QD32 (IOPS)', unit: 'µs/IO', run: (d, s) => iscsiPerf(d, { qd: 32, random: false, blocks: 8 }, s) },
-    { name: '4k rand read QD1 (IOPS)', unit: 'µs/IO', run: (d, s) => iscsiPerf(d, { qd: 1, random: true, blocks: 8 }, s) },
-    { name: '4k rand read QD32 (IOPS)', unit: 'µs/IO', run: (d, s) => iscsiPerf(d, { qd: 32, random: true, blocks: 8 }, s) },
-  ];
-  const qemu = [
-    { name: '1M seq read QD8 (MB/s)', unit: 'µs/MB', run: (d) => qemuBench(d, { write: false, size: 1 << 20, qd: 8, count: 1024 }) },
-    { name: '1M seq write QD8 (MB/s)', unit: 'µs/MB', run: (d) => qemuBench(d, { write: true, size: 1 << 20, qd: 8, count: 1024 }) },
-    { name: '64k rand write QD16 (MB/s)', unit: 'µs/MB', run: (d) => qemuBench(d, { write: true, size: 65536, qd: 16, count: 8192 }) },
-  ];
-  if (which === 'perf') return perf;
-  if (which === 'qemu') return qemu;
-  return [...perf, ...qemu];
+/**
+ * Every case, by key. `count` cases (qemu-img bench) run a fixed number of requests, scaled by
+ * --scale (the smoke mode's 0.01); the others run for --secs. `lun` 2 is the null store (protocol
+ * cost alone). `sessions` > 1 runs that many clients at once, each its own session, and sums them.
+ */
+const CASES = [
+  { key: 'r4k-seq-qd1', name: '4k seq read QD1 (IOPS)', unit: 'µs/IO', perf: { qd: 1, random: false } },
+  { key: 'r4k-seq-qd32', name: '4k seq read QD32 (IOPS)', unit: 'µs/IO', perf: { qd: 32, random: false } },
+  { key: 'r4k-rand-qd1', name: '4k rand read QD1 (IOPS)', unit: 'µs/IO', perf: { qd: 1, random: true } },
+  { key: 'r4k-rand-qd32', name: '4k rand read QD32 (IOPS)', unit: 'µs/IO', perf: { qd: 32, random: true } },
+  { key: 'w4k-seq-qd32', name: '4k seq write QD32 (IOPS)', unit: 'µs/IO', qemu: { write: true, size: 4096, qd: 32, count: 100000 } },
+  { key: 'w4k-seq-qd1', name: '4k seq write QD1 (IOPS)', unit: 'µs/IO', qemu: { write: true, size: 4096, qd: 1, count: 20000 } },
+  // qemu-img bench has no random mode: a step of 4 MiB + 4 KiB scatters consecutive writes over the LUN.
+  { key: 'w4k-rand-qd1', name: '4k scattered write QD1 (IOPS)', unit: 'µs/IO', qemu: { write: true, size: 4096, qd: 1, count: 20000, step: 4198400 } },
+  { key: 'r1m-qd8', name: '1M seq read QD8 (MB/s)', unit: 'µs/MB', qemu: { write: false, size: 1 << 20, qd: 8, count: 1024 } },
+  { key: 'w1m-qd8', name: '1M seq write QD8 (MB/s)', unit: 'µs/MB', qemu: { write: true, size: 1 << 20, qd: 8, count: 1024 } },
+  { key: 'w64k-qd16', name: '64k seq write QD16 (MB/s)', unit: 'µs/MB', qemu: { write: true, size: 65536, qd: 16, count: 8192 } },
+  { key: 'null-r4k-qd32', name: 'null store: 4k rand read QD32 (IOPS)', unit: 'µs/IO', lun: 2, perf: { qd: 32, random: true } },
+  { key: 'null-r4k-qd1', name: 'null store: 4k rand read QD1 (IOPS)', unit: 'µs/IO', lun: 2, perf: { qd: 1, random: true } },
+  { key: 'null-w4k-qd32', name: 'null store: 4k write QD32 (IOPS)', unit: 'µs/IO', lun: 2, qemu: { write: true, size: 4096, qd: 32, count: 100000 } },
+  { key: 'null-w4k-qd1', name: 'null store: 4k write QD1 (IOPS)', unit: 'µs/IO', lun: 2, qemu: { write: true, size: 4096, qd: 1, count: 20000 } },
+  { key: 's4-r4k-qd32', name: '4 sessions: 4k rand read QD32 each (IOPS, sum)', unit: 'µs/IO', sessions: 4, perf: { qd: 32, random: true } },
+  { key: 's4-w4k-qd32', name: '4 sessions: 4k seq write QD32 each (IOPS, sum)', unit: 'µs/IO', sessions: 4, qemu: { write: true, size: 4096, qd: 32, count: 25000 } },
+];
+
+/** Groups for --cases: perf (iscsi-perf), qemu (qemu-img bench), all, or a comma list of keys. */
+function buildCases(which, scale) {
+  let list;
+  if (which === 'all') list = CASES;
+  else if (which === 'perf') list = CASES.filter((c) => c.perf && !c.lun && !c.sessions);
+  else if (which === 'qemu') list = CASES.filter((c) => c.qemu && !c.lun && !c.sessions);
+  else if (which === 'null') list = CASES.filter((c) => c.lun === 2);
+  else {
+    const keys = which.split(',');
+    for (const k of keys) if (!CASES.some((c) => c.key === k)) throw new Error(`unknown case ${k} (known: ${CASES.map((c) => c.key).join(', ')})`);
+    list = CASES.filter((c) => keys.includes(c.key));
+  }
+  return list.map((c) => ({
+    ...c,
+    run: async (d, secs) => {
+      const one = (i) => {
+        const url = c.lun === 2 ? d.nullUrl : d.url;
+        if (c.perf) return iscsiPerf(d, url, { ...c.perf, blocks: 8, initiator: `${INITIATOR}${i}` }, secs);
+        const count = Math.max(c.qemu.qd, Math.round(c.qemu.count * scale));
+        // Each concurrent client writes its own quarter (its own offset) of the LUN.
+        const offset = c.sessions ? i * (LUN_SIZE / c.sessions) : 0;
+        return qemuBench(d, url, { ...c.qemu, count, offset });
+      };
+      const n = c.sessions ?? 1;
+      const v = await Promise.all(Array.from({ length: n }, (_, i) => one(i)));
+      return v.reduce((a, b) => a + b, 0);
+    },
+  }));
 }
 
 /** utime + stime of a daemon process, all threads (/proc/<pid>/stat fields 14 and 15, in clock ticks). */
 function cpuSeconds(d) {
   return cpuOf(d.proc.pid);
+}
+
+/** The 1-minute load average (other people's jobs on a shared machine). */
+function loadavg() {
+  return readFileSync('/proc/loadavg', 'utf8').split(' ')[0];
+}
+
+/**
+ * The loopback ceiling: iperf3, one TCP stream over 127.0.0.1 for `secs`, in GB/s of received data
+ * (null where iperf3 is not installed).
+ */
+async function iperf3(secs) {
+  if (spawnSync('iperf3', ['--version']).status !== 0) return null;
+  const port = await freePort();
+  const server = spawn('iperf3', ['-s', '-1', '-B', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' });
+  try {
+    for (let i = 0; i < 50; i++) {
+      const r = await runFor('iperf3', ['-c', '127.0.0.1', '-p', String(port), '-t', String(Math.max(1, secs)), '-J'], 0);
+      let bps;
+      try {
+        bps = JSON.parse(r.out).end?.sum_received?.bits_per_second;
+      } catch {
+        /* not JSON: no result */
+      }
+      if (r.code === 0 && typeof bps === 'number') return bps / 8e9;
+      await sleep(200); // the server is not listening yet
+    }
+    return null;
+  } finally {
+    await stopProcess(server, 1000);
+  }
 }
 
 function fmt(x) {
@@ -150,7 +230,7 @@ async function main() {
   const dir = mkdtempSync(join(tmpdir(), 'stgt-bench-'));
   const kinds = o.only ? [o.only] : ['stgt', 'tgt'];
   const daemons = [];
-  const cases = buildCases(o.cases);
+  const cases = buildCases(o.cases, o.scale);
   /** results[case][kind] = number[] */
   const results = cases.map(() => ({ stgt: [], tgt: [] }));
   const costs = cases.map(() => ({ stgt: [], tgt: [] }));
@@ -162,7 +242,10 @@ async function main() {
       process.exit(130);
     });
   }
+  const load0 = loadavg();
+  let ceiling = null;
   try {
+    if (o.iperf) ceiling = await iperf3(o.secs);
     for (const k of kinds) await startDaemon(k, dir, o, daemons);
     for (let round = 0; round < o.rounds; round++) {
       for (let ci = 0; ci < cases.length; ci++) {
@@ -185,16 +268,17 @@ async function main() {
     for (const d of daemons) await stopDaemon(d);
     rmSync(dir, { recursive: true, force: true });
   }
+  const load1 = loadavg();
   const rows = cases.map((c, i) => {
     const s = median(results[i].stgt);
     const t = median(results[i].tgt);
     return {
-      case: c.name, stgt: s, tgt: t, ratio: s / t, stgtRuns: results[i].stgt, tgtRuns: results[i].tgt,
+      key: c.key, case: c.name, stgt: s, tgt: t, ratio: s / t, stgtRuns: results[i].stgt, tgtRuns: results[i].tgt,
       unit: c.unit, stgtCpu: median(costs[i].stgt), tgtCpu: median(costs[i].tgt),
     };
   });
   if (o.json) {
-    console.log(JSON.stringify(rows, null, 2));
+    console.log(JSON.stringify({ load: [load0, load1], iperf3GBps: ceiling, rows }, null, 2));
     return;
   }
   const head = ['case', 'stgt', 'tgt', 'stgt/tgt', 'stgt runs', 'tgt runs', 'daemon CPU stgt', 'daemon CPU tgt'];
@@ -204,7 +288,8 @@ async function main() {
     Number.isFinite(r.stgtCpu) ? `${r.stgtCpu.toFixed(1)} ${r.unit}` : '-',
     Number.isFinite(r.tgtCpu) ? `${r.tgtCpu.toFixed(1)} ${r.unit}` : '-',
   ]);
-  console.log(`medians of ${o.rounds} interleaved rounds (${o.secs} s per iscsi-perf run)`);
+  console.log(`medians of ${o.rounds} interleaved rounds (${o.secs} s per iscsi-perf run); load average ${load0} at the start, ${load1} at the end`);
+  if (ceiling !== null) console.log(`ceiling: iperf3 over 127.0.0.1, one stream, ${ceiling.toFixed(2)} GB/s`);
   console.log(`| ${head.join(' | ')} |`);
   console.log(`|${head.map(() => '---').join('|')}|`);
   for (const b of body) console.log(`| ${b.join(' | ')} |`);

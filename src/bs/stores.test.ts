@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { BackingDevice, BackingStoreModule, BsOpenOptions } from './api.js';
 import nullModule, { NULL_DEVICE_SIZE } from './null.js';
 import memoryModule, { memorySize, MemoryDevice, CHUNK_SIZE } from './memory.js';
-import rdwrModule from './rdwr.js';
+import rdwrModule, { INLINE_BACKOFF_MS, INLINE_SLOW_MS, INLINE_WRITE_MAX, InlineWriteGuard, RdwrDevice } from './rdwr.js';
 import { parseSize } from './size.js';
 
 const ctx = { log: () => undefined };
@@ -111,4 +111,59 @@ test('rdwr store: a read past the end of a file truncated under it fails (EIO, l
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('rdwr store: buffered writes up to INLINE_WRITE_MAX complete on the calling thread, larger and O_SYNC ones through the pool', async () => {
+  const dir = fs.mkdtempSync(join(tmpdir(), 'stgt-rdwr-'));
+  const file = join(dir, 'disk.img');
+  try {
+    fs.writeFileSync(file, Buffer.alloc(1 << 20));
+    const d = (await open(rdwrModule, { path: file })) as RdwrDevice;
+    assert.ok(d.inlineWrites !== null, 'a buffered LUN writes small blocks inline');
+    let sync = false;
+    // A small write: two pieces (as Data-Out views arrive), done before write() returns.
+    d.write(4096, [Buffer.alloc(1024, 1), Buffer.alloc(3072, 2)], (e) => {
+      assert.equal(e, null);
+      sync = true;
+    });
+    assert.ok(sync, 'the callback ran inside write()');
+    let big = false;
+    const pending = write(d, 65536, [Buffer.alloc(INLINE_WRITE_MAX + 4096, 3)]).then(() => (big = true));
+    assert.equal(big, false, 'a write above INLINE_WRITE_MAX goes through the pool');
+    await pending;
+    const back = fs.readFileSync(file);
+    assert.deepEqual(back.subarray(4096, 5120), Buffer.alloc(1024, 1));
+    assert.deepEqual(back.subarray(5120, 8192), Buffer.alloc(3072, 2));
+    assert.deepEqual(back.subarray(65536, 65536 + INLINE_WRITE_MAX + 4096), Buffer.alloc(INLINE_WRITE_MAX + 4096, 3));
+    await close(d);
+    const s = (await open(rdwrModule, { path: file, oflags: { sync: true, direct: false } })) as RdwrDevice;
+    assert.equal(s.inlineWrites, null, 'an O_SYNC LUN waits for the device: never on the loop');
+    let early = false;
+    const p2 = write(s, 0, [Buffer.alloc(4096, 4)]).then(() => (early = true));
+    assert.equal(early, false);
+    await p2;
+    assert.deepEqual(fs.readFileSync(file).subarray(0, 4096), Buffer.alloc(4096, 4));
+    await close(s);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('InlineWriteGuard: one slow inline write sends writes to the pool for INLINE_BACKOFF_MS, then inline again', () => {
+  let now = 1000;
+  const g = new InlineWriteGuard(() => now);
+  let t0 = g.begin();
+  assert.equal(t0, 1000);
+  now += INLINE_SLOW_MS / 2;
+  g.end(t0);
+  assert.ok(g.begin() >= 0, 'a fast write keeps writes inline');
+  t0 = g.begin();
+  now += INLINE_SLOW_MS * 2;
+  g.end(t0);
+  assert.equal(g.slowWrites, 1);
+  assert.equal(g.begin(), -1, 'after a slow write: the pool');
+  now += INLINE_BACKOFF_MS - 1;
+  assert.equal(g.begin(), -1);
+  now += 1;
+  assert.equal(g.begin(), now, 'the back-off is over');
 });
