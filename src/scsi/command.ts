@@ -1,8 +1,9 @@
 // SAM-5 4.x command lifecycle: the engine's pooled per-command record (parsed CDB, status, completion).
 import { Status } from './api.js';
 import type { ItNexus, ScsiTask } from './api.js';
-import { ParsedCdb } from './cdb.js';
+import { ParsedCdb } from './cdb-fields.js';
 import type { LogicalUnit, LuStats } from './logical-unit.js';
+import type { CommandCatalog } from './opcodes.js';
 import { Reason, buildSense } from './sense.js';
 import type { SenseReason } from './sense.js';
 import type { IoError } from '../bs/api.js';
@@ -19,6 +20,8 @@ export interface EngineContext {
   nexusIdsForPort(port: string): number[];
   /** PREEMPT AND ABORT: abort the tasks of these initiator ports on `lu` (except `by`). */
   abortForPorts(lu: LogicalUnit, ports: readonly string[], by: Cmd): void;
+  /** The commands of `lu`'s device type (REPORT SUPPORTED OPERATION CODES). */
+  commandsOf(lu: LogicalUnit): CommandCatalog;
   /** Called by Cmd when it is finished. */
   finish(c: Cmd): void;
   /** Largest data transfer per command, in bytes (Block Limits MAXIMUM TRANSFER LENGTH). */

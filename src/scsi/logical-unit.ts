@@ -1,5 +1,7 @@
 // SAM-5 4.6 Logical unit: identity, SPC/SBC attributes tgtadm sets, mode pages, UAs, reservations, counters.
 import type { BackingDevice } from '../bs/api.js';
+import { BUILTIN_IDENTITIES } from './device-type.js';
+import type { DeviceIdentity, DeviceState } from './device-type.js';
 import { ModePages } from './mode-pages.js';
 import { PersistentReservations } from './persistent-reservations.js';
 import type { PrStore } from './pr-store.js';
@@ -13,7 +15,8 @@ export type LuParamResult = 'ok' | 'invalid' | 'unknown-param';
 export interface LogicalUnitOptions {
   tid: number;
   lun: number;
-  deviceType: 'disk' | 'controller';
+  /** A device type (a DeviceType of command-table.ts is one), or the name of a built-in one ('disk', 'controller'). */
+  deviceType: DeviceIdentity | string;
   dev: BackingDevice;
   bsName: string;
   path: string | null;
@@ -55,8 +58,10 @@ function parseUint(v: string, max: number): number | null {
 export class LogicalUnit {
   readonly tid: number;
   readonly lun: number;
-  /** "disk" or "controller" (the tgtadm `Type:` line). */
-  readonly typeName: 'disk' | 'controller';
+  /** The device type's identity (its commands: the Target's device type of the same name). */
+  readonly type: DeviceIdentity;
+  /** The device type's name, e.g. "disk" or "controller" (the tgtadm `Type:` line). */
+  readonly typeName: string;
   /** SPC-4 Table 140 PERIPHERAL DEVICE TYPE: 00h disk, 0Ch storage array controller. */
   readonly peripheralType: number;
   dev: BackingDevice;
@@ -101,22 +106,33 @@ export class LogicalUnit {
   private readonly goneStats = new LuStats();
   /** @internal the task set; entries are the engine's command records. */
   readonly taskSet = new TaskSet<TaskSetEntry>();
+  /** Per-LU state of the device type (DeviceState keys), created on first use. */
+  private readonly deviceStates = new Map<DeviceState<unknown>, unknown>();
 
   constructor(opts: LogicalUnitOptions) {
     this.tid = opts.tid;
     this.lun = opts.lun;
-    this.typeName = opts.deviceType;
-    this.peripheralType = opts.deviceType === 'controller' ? 0x0c : 0x00;
+    const type = typeof opts.deviceType === 'string' ? BUILTIN_IDENTITIES.get(opts.deviceType) : opts.deviceType;
+    if (type === undefined) throw new Error(`unknown device type ${String(opts.deviceType)}`);
+    this.type = type;
+    this.typeName = type.name;
+    this.peripheralType = type.peripheralType;
     this.dev = opts.dev;
     this.bsName = opts.bsName;
     this.path = opts.path;
     this.oflags = opts.oflags;
     this.blockSize = opts.blockSize > 0 ? opts.blockSize : 512;
-    this.size = opts.deviceType === 'controller' ? 0 : Math.floor(opts.dev.size / this.blockSize) * this.blockSize;
+    this.size = type.noMedium === true ? 0 : Math.floor(opts.dev.size / this.blockSize) * this.blockSize;
     // tgt defaults: "IET     " + %04x tid + %04x lun, and "beaf" + tid + lun in decimal
     this.scsiId = 'IET     ' + hex4(opts.tid) + hex4(opts.lun);
     this.scsiSn = 'beaf' + String(opts.tid) + String(opts.lun);
-    this.productId = opts.deviceType === 'controller' ? 'Controller' : 'VIRTUAL-DISK';
+    this.productId = type.productId;
+  }
+
+  /** The device type's state `key` of this LU (made by key.create on first use). */
+  state<S>(key: DeviceState<S>): S {
+    if (!this.deviceStates.has(key)) this.deviceStates.set(key, key.create());
+    return this.deviceStates.get(key) as S;
   }
 
   /** The counters of this LU for one I_T nexus (created on first use). */
@@ -193,7 +209,7 @@ export class LogicalUnit {
    * caller can raise CAPACITY DATA HAS CHANGED.
    */
   refreshSize(): boolean {
-    if (this.typeName === 'controller') return false;
+    if (this.type.noMedium === true) return false;
     const raw = this.dev.resize ? this.dev.resize() : this.dev.size;
     const size = Math.floor(raw / this.blockSize) * this.blockSize;
     if (size === this.size) return false;

@@ -1,9 +1,10 @@
 // SBC-4 5.x device commands: READ CAPACITY(10/16), SYNCHRONIZE CACHE, PRE-FETCH, FORMAT UNIT, READ DEFECT DATA.
-import { Op, ServiceAction } from './opcodes.js';
+import { parseCache10, parseCache16, parseFormatUnit, parseReadCapacity10, parseReadCapacity16, parseReadDefectData10, parseReadDefectData12 } from './cdb-fields.js';
+import { Op, OpFlag, ServiceAction } from './opcodes.js';
+import type { OpRow } from './command-table.js';
+import { Access } from './persistent-reservations.js';
 import { Reason } from './sense.js';
 import type { Cmd } from './command.js';
-import { handlerKey } from './handler.js';
-import type { HandlerTable } from './handler.js';
 import { checkRange, checkWritable } from './sbc-io.js';
 
 function readCapacity10(c: Cmd): void {
@@ -84,14 +85,18 @@ function readDefectData(c: Cmd): void {
   c.dataIn(b, p.allocLen);
 }
 
-export function registerSbcDevice(t: HandlerTable): void {
-  t.set(Op.ReadDefectData10, readDefectData);
-  t.set(Op.ReadDefectData12, readDefectData);
-  t.set(Op.ReadCapacity10, readCapacity10);
-  t.set(handlerKey(Op.ServiceActionIn16, ServiceAction.ReadCapacity16), readCapacity16);
-  t.set(Op.SyncCache10, syncCache);
-  t.set(Op.SyncCache16, syncCache);
-  t.set(Op.PreFetch10, preFetch);
-  t.set(Op.PreFetch16, preFetch);
-  t.set(Op.FormatUnit, formatUnit);
-}
+const M = OpFlag.NeedsMedium;
+
+/** SBC-4 device commands. */
+export const SBC_DEVICE_ROWS: readonly OpRow[] = [
+  { op: Op.FormatUnit, name: 'FORMAT UNIT', usage: '04 ff 00 00 00 07', parse: parseFormatUnit, exec: formatUnit, access: Access.Write, flags: M },
+  { op: Op.ReadCapacity10, name: 'READ CAPACITY(10)', usage: '25 00 ff ff ff ff 00 00 01 07', parse: parseReadCapacity10, exec: readCapacity10, access: Access.Always, flags: M },
+  { op: Op.PreFetch10, name: 'PRE-FETCH(10)', usage: '34 02 ff ff ff ff 1f ff ff 07', parse: parseCache10, exec: preFetch, access: Access.Read, flags: M },
+  { op: Op.SyncCache10, name: 'SYNCHRONIZE CACHE(10)', usage: '35 06 ff ff ff ff 1f ff ff 07', parse: parseCache10, exec: syncCache, access: Access.Write, flags: M },
+  { op: Op.ReadDefectData10, name: 'READ DEFECT DATA(10)', usage: '37 00 1f 00 00 00 00 ff ff 07', parse: parseReadDefectData10, exec: readDefectData, access: Access.Read, flags: 0 },
+  { op: Op.PreFetch16, name: 'PRE-FETCH(16)', usage: '90 02 ff ff ff ff ff ff ff ff ff ff ff ff 1f 07', parse: parseCache16, exec: preFetch, access: Access.Read, flags: M },
+  { op: Op.SyncCache16, name: 'SYNCHRONIZE CACHE(16)', usage: '91 06 ff ff ff ff ff ff ff ff ff ff ff ff 1f 07', parse: parseCache16, exec: syncCache, access: Access.Write, flags: M },
+  // SPC-4 Table 63: READ CAPACITY(16) is allowed under every reservation
+  { op: Op.ServiceActionIn16, sa: ServiceAction.ReadCapacity16, name: 'READ CAPACITY(16)', usage: '9e 10 ff ff ff ff ff ff ff ff ff ff ff ff 00 07', parse: parseReadCapacity16, exec: readCapacity16, access: Access.Always, flags: M },
+  { op: Op.ReadDefectData12, name: 'READ DEFECT DATA(12)', usage: 'b7 1f ff ff ff ff ff ff ff ff 00 07', parse: parseReadDefectData12, exec: readDefectData, access: Access.Read, flags: 0 },
+];

@@ -1,9 +1,11 @@
 // SBC-4 5.x media access: READ, WRITE, WRITE AND VERIFY, VERIFY, ORWRITE, COMPARE AND WRITE.
 import { DataDir } from './api.js';
-import { Op } from './opcodes.js';
+import { parseCompareAndWrite, parseRw10, parseRw12, parseRw16, parseRw6 } from './cdb-fields.js';
+import { Op, OpFlag } from './opcodes.js';
+import type { OpRow } from './command-table.js';
+import { Access } from './persistent-reservations.js';
 import { Reason } from './sense.js';
 import type { Cmd } from './command.js';
-import type { HandlerTable } from './handler.js';
 import type { LogicalUnit } from './logical-unit.js';
 
 /**
@@ -223,11 +225,25 @@ function orWrite(c: Cmd): void {
   });
 }
 
-export function registerSbcIo(t: HandlerTable): void {
-  for (const op of [Op.Read6, Op.Read10, Op.Read12, Op.Read16]) t.set(op, read);
-  for (const op of [Op.Write6, Op.Write10, Op.Write12, Op.Write16]) t.set(op, write);
-  for (const op of [Op.WriteAndVerify10, Op.WriteAndVerify12, Op.WriteAndVerify16]) t.set(op, writeAndVerify);
-  for (const op of [Op.Verify10, Op.Verify12, Op.Verify16]) t.set(op, verify);
-  t.set(Op.CompareAndWrite, compareAndWrite);
-  t.set(Op.OrWrite16, orWrite);
-}
+const M = OpFlag.NeedsMedium;
+
+/** SBC-4 media access commands. */
+export const SBC_IO_ROWS: readonly OpRow[] = [
+  { op: Op.Read6, name: 'READ(6)', usage: '08 1f ff ff ff 07', parse: parseRw6, exec: read, access: Access.Read, flags: M },
+  { op: Op.Write6, name: 'WRITE(6)', usage: '0a 1f ff ff ff 07', parse: parseRw6, exec: write, access: Access.Write, flags: M },
+  { op: Op.Read10, name: 'READ(10)', usage: '28 fa ff ff ff ff 1f ff ff 07', parse: parseRw10, exec: read, access: Access.Read, flags: M },
+  { op: Op.Write10, name: 'WRITE(10)', usage: '2a fa ff ff ff ff 1f ff ff 07', parse: parseRw10, exec: write, access: Access.Write, flags: M },
+  { op: Op.WriteAndVerify10, name: 'WRITE AND VERIFY(10)', usage: '2e f2 ff ff ff ff 1f ff ff 07', parse: parseRw10, exec: writeAndVerify, access: Access.Write, flags: M },
+  { op: Op.Verify10, name: 'VERIFY(10)', usage: '2f f6 ff ff ff ff 1f ff ff 07', parse: parseRw10, exec: verify, access: Access.Read, flags: M },
+  { op: Op.Read12, name: 'READ(12)', usage: 'a8 fa ff ff ff ff ff ff ff ff 1f 07', parse: parseRw12, exec: read, access: Access.Read, flags: M },
+  { op: Op.Write12, name: 'WRITE(12)', usage: 'aa fa ff ff ff ff ff ff ff ff 1f 07', parse: parseRw12, exec: write, access: Access.Write, flags: M },
+  { op: Op.WriteAndVerify12, name: 'WRITE AND VERIFY(12)', usage: 'ae f2 ff ff ff ff ff ff ff ff 1f 07', parse: parseRw12, exec: writeAndVerify, access: Access.Write, flags: M },
+  { op: Op.Verify12, name: 'VERIFY(12)', usage: 'af f6 ff ff ff ff ff ff ff ff 1f 07', parse: parseRw12, exec: verify, access: Access.Read, flags: M },
+  { op: Op.Read16, name: 'READ(16)', usage: '88 fa ff ff ff ff ff ff ff ff ff ff ff ff 1f 07', parse: parseRw16, exec: read, access: Access.Read, flags: M },
+  { op: Op.Write16, name: 'WRITE(16)', usage: '8a fa ff ff ff ff ff ff ff ff ff ff ff ff 1f 07', parse: parseRw16, exec: write, access: Access.Write, flags: M },
+  { op: Op.WriteAndVerify16, name: 'WRITE AND VERIFY(16)', usage: '8e f2 ff ff ff ff ff ff ff ff ff ff ff ff 1f 07', parse: parseRw16, exec: writeAndVerify, access: Access.Write, flags: M },
+  { op: Op.Verify16, name: 'VERIFY(16)', usage: '8f f6 ff ff ff ff ff ff ff ff ff ff ff ff 1f 07', parse: parseRw16, exec: verify, access: Access.Read, flags: M },
+  // read-compare-write and read-OR-write run alone in the task set, so they are atomic
+  { op: Op.CompareAndWrite, name: 'COMPARE AND WRITE', usage: '89 fa ff ff ff ff ff ff ff ff 00 00 00 ff 1f 07', parse: parseCompareAndWrite, exec: compareAndWrite, access: Access.Write, flags: M | OpFlag.Atomic },
+  { op: Op.OrWrite16, name: 'ORWRITE(16)', usage: '8b fa ff ff ff ff ff ff ff ff ff ff ff ff 1f 07', parse: parseRw16, exec: orWrite, access: Access.Write, flags: M | OpFlag.Atomic },
+];

@@ -1,8 +1,10 @@
 // SBC-4 5.25 START STOP UNIT and SPC-4 6.13 PREVENT ALLOW MEDIUM REMOVAL: eject, load and prevention on removable LUs.
+import { parsePreventAllow, parseStartStopUnit } from './cdb-fields.js';
 import { Op } from './opcodes.js';
+import type { OpRow } from './command-table.js';
+import { Access } from './persistent-reservations.js';
 import { Reason } from './sense.js';
 import type { Cmd } from './command.js';
-import type { HandlerTable } from './handler.js';
 
 /**
  * START STOP UNIT. With POWER CONDITION other than START_VALID (0h) the START and LOEJ bits are
@@ -41,7 +43,12 @@ function preventAllow(c: Cmd): void {
   c.good();
 }
 
-export function registerSbcMedium(t: HandlerTable): void {
-  t.set(Op.StartStopUnit, startStopUnit);
-  t.set(Op.PreventAllow, preventAllow);
-}
+/**
+ * SBC-4's rows of SPC-4 Table 63: PREVENT ALLOW with PREVENT 00b and a START STOP UNIT that only
+ * starts (START=1, POWER CONDITION 0h) are allowed under any reservation; a prevent, a stop or an
+ * eject conflicts as a write does.
+ */
+export const SBC_MEDIUM_ROWS: readonly OpRow[] = [
+  { op: Op.StartStopUnit, name: 'START STOP UNIT', usage: '1b 01 00 0f f7 07', parse: parseStartStopUnit, exec: startStopUnit, access: (p) => (p.start && p.powerCondition === 0 ? Access.Always : Access.Write), flags: 0 },
+  { op: Op.PreventAllow, name: 'PREVENT ALLOW MEDIUM REMOVAL', usage: '1e 00 00 00 03 07', parse: parsePreventAllow, exec: preventAllow, access: (p) => (p.prevent === 0 ? Access.Always : Access.Write), flags: 0 },
+];

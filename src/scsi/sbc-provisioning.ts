@@ -1,9 +1,10 @@
 // SBC-4 4.7 Logical block provisioning: WRITE SAME(10/16), UNMAP, GET LBA STATUS.
-import { Op, ServiceAction } from './opcodes.js';
+import { parseGetLbaStatus, parseUnmap, parseWriteSame10, parseWriteSame16 } from './cdb-fields.js';
+import { Op, OpFlag, ServiceAction } from './opcodes.js';
+import type { OpRow } from './command-table.js';
+import { Access } from './persistent-reservations.js';
 import { Reason } from './sense.js';
 import type { Cmd } from './command.js';
-import { handlerKey } from './handler.js';
-import type { HandlerTable } from './handler.js';
 import { checkRange, checkWritable } from './sbc-io.js';
 
 /** Block Limits VPD: MAXIMUM WRITE SAME LENGTH (blocks). */
@@ -174,9 +175,12 @@ function getLbaStatus(c: Cmd): void {
   });
 }
 
-export function registerSbcProvisioning(t: HandlerTable): void {
-  t.set(Op.WriteSame10, writeSame);
-  t.set(Op.WriteSame16, writeSame);
-  t.set(Op.Unmap, unmap);
-  t.set(handlerKey(Op.ServiceActionIn16, ServiceAction.GetLbaStatus), getLbaStatus);
-}
+const M = OpFlag.NeedsMedium;
+
+/** SBC-4 logical block provisioning commands. */
+export const SBC_PROVISIONING_ROWS: readonly OpRow[] = [
+  { op: Op.WriteSame10, name: 'WRITE SAME(10)', usage: '41 ec ff ff ff ff 1f ff ff 07', parse: parseWriteSame10, exec: writeSame, access: Access.Write, flags: M },
+  { op: Op.Unmap, name: 'UNMAP', usage: '42 01 00 00 00 00 1f ff ff 07', parse: parseUnmap, exec: unmap, access: Access.Write, flags: M },
+  { op: Op.WriteSame16, name: 'WRITE SAME(16)', usage: '93 ed ff ff ff ff ff ff ff ff ff ff ff ff 1f 07', parse: parseWriteSame16, exec: writeSame, access: Access.Write, flags: M },
+  { op: Op.ServiceActionIn16, sa: ServiceAction.GetLbaStatus, name: 'GET LBA STATUS', usage: '9e 12 ff ff ff ff ff ff ff ff ff ff ff ff 00 07', parse: parseGetLbaStatus, exec: getLbaStatus, access: Access.Read, flags: M },
+];

@@ -1,9 +1,11 @@
 // SPC-4 6.6 INQUIRY: standard data and VPD pages 00h, 80h, 83h (SPC-4 7.8) and B0h/B1h/B2h (SBC-4 6.6).
 import { createHash } from 'node:crypto';
-import { Op } from './opcodes.js';
+import { parseInquiry } from './cdb-fields.js';
+import { Op, OpFlag } from './opcodes.js';
+import type { OpRow } from './command-table.js';
+import { Access } from './persistent-reservations.js';
 import { Reason } from './sense.js';
 import type { Cmd } from './command.js';
-import type { HandlerTable } from './handler.js';
 import type { LogicalUnit } from './logical-unit.js';
 import { MAX_COMPARE_AND_WRITE } from './sbc-io.js';
 import { MAX_UNMAP_BLOCKS, MAX_UNMAP_DESCRIPTORS, MAX_WRITE_SAME_BLOCKS } from './sbc-provisioning.js';
@@ -178,6 +180,6 @@ export function inquiry(c: Cmd): void {
   c.dataIn(data, p.allocLen);
 }
 
-export function registerInquiry(t: HandlerTable): void {
-  t.set(Op.Inquiry, inquiry);
-}
+export const SPC_INQUIRY_ROWS: readonly OpRow[] = [
+  { op: Op.Inquiry, name: 'INQUIRY', usage: '12 01 ff ff ff 07', parse: parseInquiry, exec: inquiry, access: Access.Always, flags: OpFlag.UaExempt | OpFlag.OfflineOk | OpFlag.Spc2ReservationOk | OpFlag.NoLu },
+];

@@ -1,11 +1,11 @@
 // SPC-4 6.x primary commands: TEST UNIT READY, REQUEST SENSE, REPORT LUNS, REPORT SUPPORTED OPERATION CODES, SEND DIAGNOSTIC.
-import { Op, OPCODES, SA_OPCODES, ServiceAction } from './opcodes.js';
-import type { OpInfo } from './opcodes.js';
+import { parseNoFields, parseReportLuns, parseRequestSense, parseRsoc, parseSendDiagnostic } from './cdb-fields.js';
+import { Op, OpFlag, ServiceAction } from './opcodes.js';
+import type { OpRow } from './command-table.js';
+import { Access } from './persistent-reservations.js';
 import { Reason, buildSense, fieldPointer } from './sense.js';
 import type { SenseReason } from './sense.js';
 import type { Cmd } from './command.js';
-import { handlerKey } from './handler.js';
-import type { HandlerTable } from './handler.js';
 
 function testUnitReady(c: Cmd): void {
   c.task.transferLength = 0;
@@ -64,23 +64,16 @@ function timeoutsDescriptor(out: Buffer, off: number): void {
   out.writeUInt32BE(RECOMMENDED_TIMEOUT, off + 8);
 }
 
-function supportedOn(c: Cmd, info: OpInfo): boolean {
-  return c.lu === null || c.lu.typeName === 'disk' || info.controller;
-}
-
 function reportSupportedOpcodes(c: Cmd): void {
   const p = c.p;
   c.task.transferLength = p.allocLen;
   const rctd = p.rctd;
+  // the commands of this LU's device type: exactly what the engine would run here
+  const commands = c.ctx.commandsOf(c.lu!);
   if (p.reportingOptions === 0) {
     // SPC-4 6.35.2 all commands: 0..3 COMMAND DATA LENGTH, then 8-byte descriptors (+12 with CTDP):
     // 0 OPERATION CODE, 2..3 SERVICE ACTION, 5 CTDP(1)|SERVACTV(0), 6..7 CDB LENGTH
-    const infos: OpInfo[] = [];
-    const keys = [...OPCODES.keys()].sort((a, b) => a - b);
-    for (const k of keys) {
-      const info = OPCODES.get(k)!;
-      if (supportedOn(c, info)) infos.push(info);
-    }
+    const infos = commands.all;
     const dlen = rctd ? 20 : 8;
     const b = Buffer.alloc(4 + dlen * infos.length);
     b.writeUInt32BE(dlen * infos.length, 0);
@@ -104,11 +97,11 @@ function reportSupportedOpcodes(c: Cmd): void {
   // initiator can tell "this request is wrong" from "RSOC is not supported" (libiscsi OneCommand).
   const optionsField = fieldPointer(2, 2);
   if (p.reportingOptions > 3) return c.fail(Reason.InvalidFieldInCdb, -1, optionsField);
-  const hasSa = SA_OPCODES.has(p.reqOpcode);
+  const hasSa = commands.saOpcodes.has(p.reqOpcode);
   if (p.reportingOptions === 1 && hasSa) return c.fail(Reason.InvalidFieldInCdb, -1, optionsField);
   if (p.reportingOptions === 2 && !hasSa) return c.fail(Reason.InvalidFieldInCdb, -1, optionsField);
-  const info = hasSa ? OPCODES.get((p.reqOpcode << 8) | (p.reqSa & 0x1f)) : OPCODES.get(p.reqOpcode);
-  const supported = info !== undefined && (!hasSa || p.reqSa < 0x20) && supportedOn(c, info);
+  const info = commands.lookup(p.reqOpcode, p.reqSa & 0x1f);
+  const supported = info !== undefined && (!hasSa || p.reqSa < 0x20);
   // SPC-4 6.35.3: 1 CTDP(7)|SUPPORT(2:0) (001b not supported, 011b supported), 2..3 CDB SIZE, 4.. CDB USAGE DATA
   const usage = supported ? info!.usage : [];
   const b = Buffer.alloc(4 + usage.length + (rctd && supported ? 12 : 0));
@@ -134,10 +127,15 @@ function sendDiagnostic(c: Cmd): void {
   c.good();
 }
 
-export function registerSpcMisc(t: HandlerTable): void {
-  t.set(Op.TestUnitReady, testUnitReady);
-  t.set(Op.RequestSense, requestSense);
-  t.set(Op.ReportLuns, reportLuns);
-  t.set(handlerKey(Op.MaintenanceIn, ServiceAction.ReportSupportedOpcodes), reportSupportedOpcodes);
-  t.set(Op.SendDiagnostic, sendDiagnostic);
-}
+/** What a LUN with no LU, an offline LU and another nexus's SPC-2 reservation still answer. */
+const ANSWERS_ALWAYS = OpFlag.OfflineOk | OpFlag.Spc2ReservationOk;
+
+/** SPC-4 commands every device type has, the LUN 0 controller's included. */
+export const SPC_MISC_ROWS: readonly OpRow[] = [
+  { op: Op.TestUnitReady, name: 'TEST UNIT READY', usage: '00 00 00 00 00 07', parse: parseNoFields, exec: testUnitReady, access: Access.Always, flags: OpFlag.NeedsMedium },
+  { op: Op.RequestSense, name: 'REQUEST SENSE', usage: '03 01 00 00 ff 07', parse: parseRequestSense, exec: requestSense, access: Access.Always, flags: ANSWERS_ALWAYS | OpFlag.UaExempt | OpFlag.NoLu },
+  // SPC-4 Table 63: SEND DIAGNOSTIC conflicts for every non-holder of a WE or EA reservation
+  { op: Op.SendDiagnostic, name: 'SEND DIAGNOSTIC', usage: '1d f7 00 ff ff 07', parse: parseSendDiagnostic, exec: sendDiagnostic, access: Access.Write, flags: 0 },
+  { op: Op.ReportLuns, name: 'REPORT LUNS', usage: 'a0 00 ff 00 00 00 ff ff ff ff 00 07', parse: parseReportLuns, exec: reportLuns, access: Access.Always, flags: ANSWERS_ALWAYS | OpFlag.UaExempt | OpFlag.NoLu },
+  { op: Op.MaintenanceIn, sa: ServiceAction.ReportSupportedOpcodes, name: 'REPORT SUPPORTED OPERATION CODES', usage: 'a3 0c 87 ff ff ff ff ff ff ff 00 07', parse: parseRsoc, exec: reportSupportedOpcodes, access: Access.Always, flags: ANSWERS_ALWAYS },
+];

@@ -1,8 +1,10 @@
 // SPC-4 6.15/6.16 PERSISTENT RESERVE IN/OUT and SPC-2 RESERVE/RELEASE(6/10) handlers.
-import { Op } from './opcodes.js';
+import { parseNoFields, parsePrIn, parsePrOut } from './cdb-fields.js';
+import { Op, OpFlag } from './opcodes.js';
+import type { OpRow } from './command-table.js';
+import { Access } from './persistent-reservations.js';
 import { Reason } from './sense.js';
 import type { Cmd } from './command.js';
-import type { HandlerTable } from './handler.js';
 import type { PrOutEffects } from './persistent-reservations.js';
 
 function prIn(c: Cmd): void {
@@ -67,11 +69,21 @@ function release(c: Cmd): void {
   c.good();
 }
 
-export function registerReservations(t: HandlerTable): void {
-  for (let sa = 0; sa <= 3; sa++) t.set((Op.PrIn << 8) | sa, prIn);
-  for (let sa = 0; sa <= 7; sa++) t.set((Op.PrOut << 8) | sa, prOut);
-  t.set(Op.Reserve6, reserve);
-  t.set(Op.Reserve10, reserve);
-  t.set(Op.Release6, release);
-  t.set(Op.Release10, release);
-}
+const PR_IN_USAGE = '5e 1f 00 00 00 00 00 ff ff 07';
+const PR_IN_NAMES = ['READ KEYS', 'READ RESERVATION', 'REPORT CAPABILITIES', 'READ FULL STATUS'];
+/** An unknown service action of PERSISTENT RESERVE IN/OUT is INVALID FIELD IN CDB (SPC-4 6.15/6.16). */
+const PR = OpFlag.BadSaIsFieldError;
+
+/**
+ * PERSISTENT RESERVE IN/OUT (SPC-4 Table 63: always allowed; PR OUT checks its own conflicts) and
+ * SPC-2 RESERVE/RELEASE: RELEASE runs under another nexus's SPC-2 reservation and changes nothing
+ * there (SPC-2 5.5.1); RESERVE conflicts with a persistent reservation (class "other").
+ */
+export const SPC_RESERVATION_ROWS: readonly OpRow[] = [
+  { op: Op.Reserve6, name: 'RESERVE(6)', usage: '16 00 00 00 00 07', parse: parseNoFields, exec: reserve, access: Access.Other, flags: 0 },
+  { op: Op.Release6, name: 'RELEASE(6)', usage: '17 00 00 00 00 07', parse: parseNoFields, exec: release, access: Access.Always, flags: OpFlag.Spc2ReservationOk },
+  { op: Op.Reserve10, name: 'RESERVE(10)', usage: '56 00 00 00 00 00 00 00 00 07', parse: parseNoFields, exec: reserve, access: Access.Other, flags: 0 },
+  { op: Op.Release10, name: 'RELEASE(10)', usage: '57 00 00 00 00 00 00 00 00 07', parse: parseNoFields, exec: release, access: Access.Always, flags: OpFlag.Spc2ReservationOk },
+  ...PR_IN_NAMES.map((n, sa): OpRow => ({ op: Op.PrIn, sa, name: `PERSISTENT RESERVE IN / ${n}`, usage: PR_IN_USAGE, parse: parsePrIn, exec: prIn, access: Access.Always, flags: PR })),
+  ...[0, 1, 2, 3, 4, 5, 6, 7].map((sa): OpRow => ({ op: Op.PrOut, sa, name: 'PERSISTENT RESERVE OUT', usage: '5f 1f ff 00 00 ff ff ff ff 07', parse: parsePrOut, exec: prOut, access: Access.Always, flags: PR })),
+];

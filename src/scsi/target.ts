@@ -2,24 +2,16 @@
 import { DataDir, Status, TaskAttr, Tmf, TmfResponse } from './api.js';
 import type { ItNexus, ScsiTargetPort, ScsiTask } from './api.js';
 import type { BackingDevice } from '../bs/api.js';
-import { parseCdb } from './cdb.js';
 import { Cmd } from './command.js';
 import type { EngineContext, TmfWait } from './command.js';
-import { handlerKey } from './handler.js';
-import type { HandlerTable } from './handler.js';
+import { accessOf } from './command-table.js';
+import type { CommandSet, DeviceType } from './command-table.js';
+import { BUILTIN_DEVICE_TYPES, CONTROLLER } from './device-types.js';
 import { LogicalUnit } from './logical-unit.js';
-import { Op, SA_OPCODES } from './opcodes.js';
-import { Access } from './persistent-reservations.js';
+import { OpFlag } from './opcodes.js';
 import { DEFAULT_PR_STATE_DIR, PrStore, prStatePath } from './pr-store.js';
 import { Reason, buildSense } from './sense.js';
-import { registerSbcDevice } from './sbc-device.js';
-import { registerSbcIo } from './sbc-io.js';
-import { registerSbcMedium } from './sbc-medium.js';
-import { registerSbcProvisioning } from './sbc-provisioning.js';
-import { inquiry, registerInquiry } from './spc-inquiry.js';
-import { registerSpcMisc, reportLuns, requestSense } from './spc-misc.js';
-import { registerMode } from './spc-mode.js';
-import { registerReservations } from './spc-reservations.js';
+import type { SenseReason } from './sense.js';
 
 export interface TargetOptions {
   tid: number;
@@ -38,34 +30,9 @@ export interface TargetOptions {
   prStateDir?: string;
   /** Reports a persistent reservation state file that could not be restored (default: a process warning). */
   warn?: (msg: string) => void;
+  /** Device types beyond the built-in ones (device-types.ts), found by the name of an LU's type. */
+  deviceTypes?: readonly DeviceType[];
 }
-
-/** SAM-5 5.14: commands that neither report nor clear a pending unit attention. */
-const UA_EXEMPT = new Set<number>([Op.Inquiry, Op.ReportLuns, Op.RequestSense]);
-/** Commands answered while the LU is offline (`online=0`). */
-const OFFLINE_OK = new Set<number>([Op.Inquiry, Op.ReportLuns, Op.RequestSense, Op.MaintenanceIn]);
-/** SPC-2 reservation held by another nexus: these still run (SPC-2 5.5.1, RELEASE is a no-op). */
-const SPC2_RES_OK = new Set<number>([Op.Inquiry, Op.ReportLuns, Op.RequestSense, Op.Release6, Op.Release10, Op.MaintenanceIn]);
-/**
- * Commands that need the medium: on a removable LU whose medium was ejected (offline) they answer NOT READY /
- * MEDIUM NOT PRESENT (SBC-4 4.2.1; libiscsi NoMedia.NoMediaSBC). INQUIRY, REPORT LUNS, REQUEST
- * SENSE, MODE SENSE/SELECT, reservations, START STOP UNIT and PREVENT ALLOW still run.
- */
-const NEEDS_MEDIUM = new Set<number>([
-  Op.TestUnitReady, Op.FormatUnit, Op.Read6, Op.Write6, Op.ReadCapacity10, Op.Read10, Op.Write10, Op.WriteAndVerify10,
-  Op.Verify10, Op.PreFetch10, Op.SyncCache10, Op.WriteSame10, Op.Unmap, Op.Read16, Op.CompareAndWrite, Op.Write16,
-  Op.OrWrite16, Op.WriteAndVerify16, Op.Verify16, Op.PreFetch16, Op.SyncCache16, Op.WriteSame16, Op.ServiceActionIn16,
-  Op.Read12, Op.Write12, Op.WriteAndVerify12, Op.Verify12,
-]);
-/** Exclusive in the task set: atomic read-modify-write commands. */
-const ATOMIC = new Set<number>([Op.CompareAndWrite, Op.OrWrite16]);
-
-/** SPC-4 5.13.1 Table 63 command classes. */
-const ACCESS = new Map<number, Access>();
-for (const op of [Op.ReadDefectData10, Op.ReadDefectData12, Op.Read6, Op.Read10, Op.Read12, Op.Read16, Op.Verify10, Op.Verify12, Op.Verify16, Op.PreFetch10, Op.PreFetch16, Op.ServiceActionIn16, Op.ModeSense6, Op.ModeSense10]) ACCESS.set(op, Access.Read);
-// MODE SELECT and SEND DIAGNOSTIC conflict for every non-holder of a WE or EA reservation (SPC-4 Table 63).
-for (const op of [Op.Write6, Op.Write10, Op.Write12, Op.Write16, Op.WriteAndVerify10, Op.WriteAndVerify12, Op.WriteAndVerify16, Op.WriteSame10, Op.WriteSame16, Op.Unmap, Op.CompareAndWrite, Op.OrWrite16, Op.FormatUnit, Op.SyncCache10, Op.SyncCache16, Op.ModeSelect6, Op.ModeSelect10, Op.SendDiagnostic]) ACCESS.set(op, Access.Write);
-for (const op of [Op.Inquiry, Op.ReportLuns, Op.RequestSense, Op.MaintenanceIn, Op.TestUnitReady, Op.ReadCapacity10, Op.PrIn, Op.PrOut, Op.Release6, Op.Release10]) ACCESS.set(op, Access.Always);
 
 /** The LUN 0 controller's device: no medium at all. */
 function nullDevice(): BackingDevice {
@@ -79,19 +46,6 @@ function nullDevice(): BackingDevice {
     flush: (cb) => cb(null),
     close: (cb) => cb(null),
   };
-}
-
-function buildHandlers(): HandlerTable {
-  const t: HandlerTable = new Map();
-  registerSbcIo(t);
-  registerSbcDevice(t);
-  registerSbcMedium(t);
-  registerSbcProvisioning(t);
-  registerInquiry(t);
-  registerSpcMisc(t);
-  registerMode(t);
-  registerReservations(t);
-  return t;
 }
 
 export class Target implements ScsiTargetPort, EngineContext {
@@ -108,7 +62,7 @@ export class Target implements ScsiTargetPort, EngineContext {
   private readonly prStateDir: string;
   private readonly warn: (msg: string) => void;
 
-  private readonly handlers: HandlerTable = buildHandlers();
+  private readonly deviceTypes: Map<string, DeviceType>;
   private readonly pool: Cmd[] = [];
   /** Commands in flight (in some LU's task set), for task management. */
   private readonly live = new Set<Cmd>();
@@ -120,10 +74,12 @@ export class Target implements ScsiTargetPort, EngineContext {
     this.maxXferBytes = opts.maxXferBytes ?? 64 * 1024 * 1024;
     this.prStateDir = opts.prStateDir ?? process.env['STGT_PR_DIR'] ?? DEFAULT_PR_STATE_DIR;
     this.warn = opts.warn ?? ((m) => process.emitWarning(m, 'PersistentReservationWarning'));
+    this.deviceTypes = new Map(BUILTIN_DEVICE_TYPES);
+    for (const t of opts.deviceTypes ?? []) this.deviceTypes.set(t.name, t);
     const lu0 = new LogicalUnit({
       tid: opts.tid,
       lun: 0,
-      deviceType: 'controller',
+      deviceType: CONTROLLER,
       dev: nullDevice(),
       bsName: 'null',
       path: null,
@@ -137,6 +93,7 @@ export class Target implements ScsiTargetPort, EngineContext {
   // ---- management
 
   addLun(lu: LogicalUnit): void {
+    if (!this.deviceTypes.has(lu.typeName)) throw new Error(`target ${this.name}: no device type ${lu.typeName}`);
     // SPC-4 5.13.5: a LU created again finds the persistent reservations APTPL kept for it.
     if (lu.typeName !== 'controller') {
       lu.prStore = new PrStore(prStatePath(this.name, lu.lun, lu.path, this.prStateDir));
@@ -171,6 +128,11 @@ export class Target implements ScsiTargetPort, EngineContext {
     if (!lu || !lu.refreshSize()) return false;
     lu.ua.addAll(this.nexuses.keys(), Reason.CapacityDataChanged);
     return true;
+  }
+
+  /** EngineContext: the commands of the LU's device type (addLun made sure there is one). */
+  commandsOf(lu: LogicalUnit): CommandSet {
+    return this.deviceTypes.get(lu.typeName)?.commands ?? CONTROLLER.commands;
   }
 
   nexusIds(): Iterable<number> {
@@ -230,18 +192,15 @@ export class Target implements ScsiTargetPort, EngineContext {
       c = this.pool.pop() ?? new Cmd(this);
       c.init(task, done, lu);
       this.live.add(c);
-      const bad = parseCdb(task.cdb, c.p);
-      const opcode = c.p.opcode;
+      // The LU's device type decides which commands exist (a LUN with no LU: the controller's set).
+      const bad = (lu ? this.commandsOf(lu) : CONTROLLER.commands).parse(task.cdb, c.p);
+      const info = c.p.info;
       if (!lu) return this.noLun(c, bad);
       if (bad) {
-        const ua = UA_EXEMPT.has(opcode) ? null : lu.ua.take(task.nexus.id);
+        const ua = info !== undefined && (info.flags & OpFlag.UaExempt) !== 0 ? null : lu.ua.take(task.nexus.id);
         return c.fail(ua ?? bad);
       }
-      if (lu.typeName === 'controller' && !c.p.info!.controller) {
-        const ua = lu.ua.take(task.nexus.id);
-        return c.fail(ua ?? Reason.InvalidOpcode);
-      }
-      c.exclusive = task.attr === TaskAttr.Ordered || ATOMIC.has(opcode);
+      c.exclusive = task.attr === TaskAttr.Ordered || (info!.flags & OpFlag.Atomic) !== 0;
       c.inSet = true;
       if (lu.taskSet.add(c)) {
         c.started = true;
@@ -262,10 +221,9 @@ export class Target implements ScsiTargetPort, EngineContext {
   }
 
   /** A LUN with no logical unit: INQUIRY reports "no device", REPORT LUNS works, the rest fail. */
-  private noLun(c: Cmd, bad: ReturnType<typeof parseCdb>): void {
-    if (!bad && c.p.opcode === Op.Inquiry) return inquiry(c);
-    if (!bad && c.p.opcode === Op.ReportLuns) return reportLuns(c);
-    if (!bad && c.p.opcode === Op.RequestSense) return requestSense(c);
+  private noLun(c: Cmd, bad: SenseReason | null): void {
+    const info = c.p.info;
+    if (!bad && info !== undefined && (info.flags & OpFlag.NoLu) !== 0) return CONTROLLER.commands.lookup(info.op, info.sa)!.exec(c);
     c.fail(Reason.LunNotSupported);
   }
 
@@ -276,7 +234,9 @@ export class Target implements ScsiTargetPort, EngineContext {
       const lu = c.lu!;
       const p = c.p;
       const nexus = c.task.nexus;
-      if (!UA_EXEMPT.has(p.opcode)) {
+      const info = this.commandsOf(lu).lookup(p.opcode, p.sa)!;
+      const flags = info.flags;
+      if ((flags & OpFlag.UaExempt) === 0) {
         const ua = lu.ua.take(nexus.id);
         if (ua) return c.fail(ua);
       }
@@ -284,23 +244,12 @@ export class Target implements ScsiTargetPort, EngineContext {
         // An offline removable LU has no medium (tgt: "online == media is present"): only the
         // medium commands fail. Any other offline LU answers little but INQUIRY and REPORT LUNS.
         if (lu.removable) {
-          if (NEEDS_MEDIUM.has(p.opcode)) return c.fail(Reason.MediumNotPresent);
-        } else if (!OFFLINE_OK.has(p.opcode)) return c.fail(Reason.NotReadyManualIntervention);
+          if ((flags & OpFlag.NeedsMedium) !== 0) return c.fail(Reason.MediumNotPresent);
+        } else if ((flags & OpFlag.OfflineOk) === 0) return c.fail(Reason.NotReadyManualIntervention);
       }
-      if (lu.reservedBy !== -1 && lu.reservedBy !== nexus.id && !SPC2_RES_OK.has(p.opcode)) return c.conflict();
-      if (lu.pr.reserved) {
-        let access = ACCESS.get(p.opcode) ?? Access.Other;
-        // READ CAPACITY(16) is always allowed; GET LBA STATUS reads
-        if (p.opcode === Op.ServiceActionIn16 && p.sa === 0x10) access = Access.Always;
-        // SBC-4's rows of the table: PREVENT ALLOW with PREVENT 00b and START STOP UNIT that only
-        // starts (START=1, POWER CONDITION 0h) are allowed; a prevent, a stop or an eject conflicts.
-        else if (p.opcode === Op.PreventAllow) access = p.prevent === 0 ? Access.Always : Access.Write;
-        else if (p.opcode === Op.StartStopUnit) access = p.start && p.powerCondition === 0 ? Access.Always : Access.Write;
-        if (lu.pr.conflicts(nexus.initiatorPort, access)) return c.conflict();
-      }
-      const h = this.handlers.get(handlerKey(p.opcode, SA_OPCODES.has(p.opcode) ? p.sa : -1));
-      if (!h) return c.fail(Reason.InvalidOpcode);
-      h(c);
+      if (lu.reservedBy !== -1 && lu.reservedBy !== nexus.id && (flags & OpFlag.Spc2ReservationOk) === 0) return c.conflict();
+      if (lu.pr.reserved && lu.pr.conflicts(nexus.initiatorPort, accessOf(info, p))) return c.conflict();
+      info.exec(c);
     } catch (e) {
       c.internalError(e);
     }

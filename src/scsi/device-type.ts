@@ -1,0 +1,33 @@
+// SPC-4 Table 140 peripheral device types: a type's identity and per-LU state (its commands: command-table.ts).
+// A leaf: LogicalUnit imports it, so it must not reach the command handlers (which import the LU).
+
+/** What an LU takes from its device type. */
+export interface DeviceIdentity {
+  /** The tgtadm `Type:` word (tgt's names: disk, cd, tape, changer, controller, passthrough). */
+  readonly name: string;
+  /** SPC-4 Table 140 PERIPHERAL DEVICE TYPE (00h disk, 01h tape, 05h cd, 08h changer, 0Ch controller). */
+  readonly peripheralType: number;
+  /** Default INQUIRY PRODUCT IDENTIFICATION. */
+  readonly productId: string;
+  /** The type has no logical blocks (the LUN 0 controller): its capacity is 0 whatever the store. */
+  readonly noMedium?: boolean;
+}
+
+/** LUN 0 of every target: a storage array controller (SCC-2) with no medium, tgt's "controller". */
+export const CONTROLLER_IDENTITY: DeviceIdentity = { name: 'controller', peripheralType: 0x0c, productId: 'Controller', noMedium: true };
+/** A direct-access block device (SBC-4), tgt's "disk". */
+export const DISK_IDENTITY: DeviceIdentity = { name: 'disk', peripheralType: 0x00, productId: 'VIRTUAL-DISK' };
+
+/** Built-in identities by name, for `new LogicalUnit({ deviceType: 'disk' })`; a new type adds its line. */
+export const BUILTIN_IDENTITIES: ReadonlyMap<string, DeviceIdentity> = new Map([CONTROLLER_IDENTITY, DISK_IDENTITY].map((t) => [t.name, t]));
+
+/**
+ * Per-LU state a device type keeps (a tape's position, a changer's slots): a key made once in the
+ * type's file; `lu.state(key)` creates the state on first use and returns the same object after.
+ */
+export class DeviceState<S> {
+  constructor(
+    readonly name: string,
+    readonly create: () => S,
+  ) {}
+}

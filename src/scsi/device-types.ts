@@ -1,0 +1,30 @@
+// The built-in device types: the LUN 0 controller (SCC-2) and the disk (SBC-4), each a set of command rows.
+import { defineDeviceType } from './command-table.js';
+import type { DeviceType } from './command-table.js';
+import { CONTROLLER_IDENTITY, DISK_IDENTITY } from './device-type.js';
+import { SBC_DEVICE_ROWS } from './sbc-device.js';
+import { SBC_IO_ROWS } from './sbc-io.js';
+import { SBC_MEDIUM_ROWS } from './sbc-medium.js';
+import { SBC_PROVISIONING_ROWS } from './sbc-provisioning.js';
+import { SPC_INQUIRY_ROWS } from './spc-inquiry.js';
+import { SPC_MISC_ROWS } from './spc-misc.js';
+import { SPC_MODE_ROWS } from './spc-mode.js';
+import { SPC_RESERVATION_ROWS } from './spc-reservations.js';
+
+/** SPC-4 commands every device type answers, the controller's whole set. */
+export const SPC_CORE_ROWS = [...SPC_MISC_ROWS, ...SPC_INQUIRY_ROWS];
+
+export const CONTROLLER = defineDeviceType(CONTROLLER_IDENTITY, SPC_CORE_ROWS);
+
+export const DISK = defineDeviceType(DISK_IDENTITY, [
+  ...SPC_CORE_ROWS,
+  ...SPC_MODE_ROWS,
+  ...SPC_RESERVATION_ROWS,
+  ...SBC_IO_ROWS,
+  ...SBC_DEVICE_ROWS,
+  ...SBC_MEDIUM_ROWS,
+  ...SBC_PROVISIONING_ROWS,
+]);
+
+/** The device types every Target knows, by name (TargetOptions.deviceTypes adds more); a new type adds its line. */
+export const BUILTIN_DEVICE_TYPES: ReadonlyMap<string, DeviceType> = new Map([CONTROLLER, DISK].map((t) => [t.name, t]));
