@@ -37,7 +37,7 @@ function parseArgs(argv) {
     else if (a === '--scale') o.scale = Number(v());
     else if (a === '--no-iperf') o.iperf = false;
     else if (a === '--json') o.json = true;
-    else if (a === '--smoke') Object.assign(o, { rounds: 1, secs: 1, scale: 0.01 });
+    else if (a === '--smoke') Object.assign(o, { rounds: 1, secs: 2, scale: 0.01 });
     else if (a === '--env') {
       const [k, ...rest] = v().split('=');
       o.env[k] = rest.join('=');
@@ -83,8 +83,9 @@ async function startDaemon(kind, dir, opts, started) {
   started.push(d); // stopped by the caller even when the setup below fails
   for (let i = 0; ; i++) {
     if (proc.exitCode !== null) throw new Error(`${kind} tgtd exited: ${stderr}`);
-    // The control socket may answer before the iscsi LLD is up: wait for "iscsi: ready".
-    if (existsSync(`${socket}.${control}`) && /iscsi: ready/.test(tgtadm(d, ['--mode', 'sys', '--op', 'show']).out)) break;
+    // The control socket may answer before the iscsi LLD and the stores are up: wait for
+    // "iscsi: ready" and for rdwr and null among the backing stores.
+    if (existsSync(`${socket}.${control}`) && daemonReady(tgtadm(d, ['--mode', 'sys', '--op', 'show']).out)) break;
     if (i > 100) throw new Error(`${kind} tgtd did not start: ${stderr}`);
     await sleep(100);
   }
@@ -97,9 +98,15 @@ async function startDaemon(kind, dir, opts, started) {
   ];
   for (const s of steps) {
     const r = tgtadm(d, s);
-    if (r.code !== 0) throw new Error(`${kind}: tgtadm ${s.join(' ')}: ${r.out}`);
+    if (r.code !== 0) throw new Error(`${kind}: tgtadm ${s.join(' ')}: ${r.out}\n${kind} tgtd said: ${stderr}`);
   }
   return d;
+}
+
+/** `tgtadm --mode sys --op show` says the iscsi LLD is ready and the rdwr and null stores are loaded. */
+function daemonReady(show) {
+  const stores = show.split('Backing stores:')[1]?.split(/\n\S/)[0] ?? '';
+  return /iscsi: ready/.test(show) && /^\s+rdwr\b/m.test(stores) && /^\s+null\b/m.test(stores);
 }
 
 async function stopDaemon(d) {
