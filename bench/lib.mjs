@@ -1,7 +1,12 @@
-// Helpers shared by the benchmarks (bench/run.mjs, bench/rbd.mjs, bench/iser-vm.mjs): ports, tgtadm, timed runs, CPU, medians.
+// Helpers shared by the benchmarks (bench/run.mjs, bench/sessions.mjs, bench/rbd.mjs, bench/iser-vm.mjs): daemons, ports, tgtadm, timed runs, CPU, medians.
 import { spawn, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+/** Debian's tgtd 1.0.85, the daemon stgt is measured against. */
+export const DEBIAN_TGTD = '/usr/sbin/tgtd';
 
 /** Debian's tgtadm: the same IPC client for both daemons. */
 export const TGTADM = '/usr/sbin/tgtadm';
@@ -71,4 +76,68 @@ export function median(xs) {
   const n = s.length;
   if (n === 0) return NaN;
   return n % 2 ? s[(n - 1) / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+}
+
+/** `tgtadm --mode sys --op show` says the iscsi LLD is ready and the rdwr and null stores are loaded. */
+function daemonReady(show) {
+  const stores = show.split('Backing stores:')[1]?.split(/\n\S/)[0] ?? '';
+  return /iscsi: ready/.test(show) && /^\s+rdwr\b/m.test(stores) && /^\s+null\b/m.test(stores);
+}
+
+/**
+ * Starts stgt's tgtd (from the compiled tree `dist`) or Debian's (`kind` 'tgt') in the foreground on
+ * a private IPC socket in `dir` and a free 127.0.0.1 port, then sets up target 1 (`iqn`) bound to
+ * ALL with `luns`: { lun, size } is an rdwr LUN on its own sparse file of `size` bytes in `dir`,
+ * { lun, bstype: 'null' } a null-store one. The daemon is pushed to `started` before the setup, so
+ * the caller stops it even when a step fails. `env`: extra variables for stgt's daemon only;
+ * `STGT_NODE_FLAGS` in the environment: node flags for it (e.g. --cpu-prof).
+ */
+export async function startDaemon(kind, dir, { dist, env: extraEnv = {}, iqn, luns, started }) {
+  const control = 1000 + Math.floor(Math.random() * 8000);
+  const port = await freePort();
+  const socket = join(dir, `${kind}-socket`);
+  const args = ['-f', '-C', String(control), '--iscsi', `portal=127.0.0.1:${port}`];
+  let cmd;
+  let argv;
+  const env = { ...process.env, TGT_IPC_SOCKET: socket };
+  if (kind === 'tgt') {
+    cmd = DEBIAN_TGTD;
+    argv = args;
+  } else {
+    // A shim importing the chosen dist, so a tree compiled elsewhere (--dist) can be measured.
+    const shim = join(dir, 'stgt-tgtd.mjs');
+    const main = pathToFileURL(join(dist, 'src', 'daemon', 'main.js')).href;
+    writeFileSync(shim, `import { main } from ${JSON.stringify(main)};\nawait main();\n`);
+    cmd = process.execPath;
+    argv = [...(process.env.STGT_NODE_FLAGS ?? '').split(' ').filter(Boolean), shim, ...args];
+    Object.assign(env, extraEnv);
+  }
+  const proc = spawn(cmd, argv, { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  proc.stderr.setEncoding('utf8').on('data', (s) => (stderr += s));
+  const d = { kind, control, port, socket, proc, iqn };
+  started.push(d);
+  for (let i = 0; ; i++) {
+    if (proc.exitCode !== null) throw new Error(`${kind} tgtd exited: ${stderr}`);
+    // The control socket may answer before the iscsi LLD and the stores are up (they load after it).
+    if (existsSync(`${socket}.${control}`) && daemonReady(tgtadm(d, ['--mode', 'sys', '--op', 'show']).out)) break;
+    if (i > 100) throw new Error(`${kind} tgtd did not start: ${stderr}`);
+    await sleep(100);
+  }
+  const steps = [['--lld', 'iscsi', '--mode', 'target', '--op', 'new', '--tid', '1', '-T', iqn]];
+  for (const l of luns) {
+    let path = `null${l.lun}`;
+    if (l.bstype !== 'null') {
+      path = join(dir, `${kind}-lun${l.lun}.img`);
+      writeFileSync(path, '');
+      spawnSync('truncate', ['-s', String(l.size), path]);
+    }
+    steps.push(['--lld', 'iscsi', '--mode', 'logicalunit', '--op', 'new', '--tid', '1', '--lun', String(l.lun), '-b', path, '--bstype', l.bstype ?? 'rdwr']);
+  }
+  steps.push(['--lld', 'iscsi', '--mode', 'target', '--op', 'bind', '--tid', '1', '-I', 'ALL']);
+  for (const s of steps) {
+    const r = tgtadm(d, s);
+    if (r.code !== 0) throw new Error(`${kind}: tgtadm ${s.join(' ')}: ${r.out}\n${kind} tgtd said: ${stderr}`);
+  }
+  return d;
 }

@@ -12,14 +12,13 @@
 // stgt's tgtd only (e.g. --env UV_THREADPOOL_SIZE=2). Never part of `npm test`.
 
 import { spawn, spawnSync } from 'node:child_process';
-import { cpuSeconds as cpuOf, freePort, median, runFor, sleep, stopProcess, tgtadm } from './lib.mjs';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpuSeconds as cpuOf, freePort, median, runFor, sleep, startDaemon, stopProcess } from './lib.mjs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
-const DEBIAN_TGTD = '/usr/sbin/tgtd';
 const IQN = 'iqn.2026-01.org.stgt.bench:lun';
 const INITIATOR = 'iqn.2026-01.org.stgt.bench:client';
 const LUN_SIZE = 1 << 30;
@@ -49,64 +48,16 @@ function parseArgs(argv) {
   return o;
 }
 
-/** Starts one daemon on a private socket and free port, sets up target 1 / LUN 1. */
-async function startDaemon(kind, dir, opts, started) {
-  const control = 1000 + Math.floor(Math.random() * 8000);
-  const port = await freePort();
-  const socket = join(dir, `${kind}-socket`);
-  const image = join(dir, `${kind}.img`);
-  writeFileSync(image, '');
-  spawnSync('truncate', ['-s', String(LUN_SIZE), image]);
-  const args = ['-f', '-C', String(control), '--iscsi', `portal=127.0.0.1:${port}`];
-  let cmd;
-  let argv;
-  const env = { ...process.env, TGT_IPC_SOCKET: socket };
-  if (kind === 'tgt') {
-    cmd = DEBIAN_TGTD;
-    argv = args;
-  } else {
-    // A shim importing the chosen dist, so a tree compiled elsewhere (--dist) can be measured.
-    const shim = join(dir, 'stgt-tgtd.mjs');
-    const main = pathToFileURL(join(opts.dist, 'src', 'daemon', 'main.js')).href;
-    writeFileSync(shim, `import { main } from ${JSON.stringify(main)};\nawait main();\n`);
-    cmd = process.execPath;
-    argv = [...(process.env.STGT_NODE_FLAGS ?? '').split(' ').filter(Boolean), shim, ...args];
-    Object.assign(env, opts.env);
-  }
-  const proc = spawn(cmd, argv, { env, stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  proc.stderr.setEncoding('utf8').on('data', (s) => (stderr += s));
-  const d = {
-    kind, control, port, socket, proc, image,
-    url: `iscsi://127.0.0.1:${port}/${IQN}/1`, nullUrl: `iscsi://127.0.0.1:${port}/${IQN}/2`,
-  };
-  started.push(d); // stopped by the caller even when the setup below fails
-  for (let i = 0; ; i++) {
-    if (proc.exitCode !== null) throw new Error(`${kind} tgtd exited: ${stderr}`);
-    // The control socket may answer before the iscsi LLD and the stores are up: wait for
-    // "iscsi: ready" and for rdwr and null among the backing stores.
-    if (existsSync(`${socket}.${control}`) && daemonReady(tgtadm(d, ['--mode', 'sys', '--op', 'show']).out)) break;
-    if (i > 100) throw new Error(`${kind} tgtd did not start: ${stderr}`);
-    await sleep(100);
-  }
-  const steps = [
-    ['--lld', 'iscsi', '--mode', 'target', '--op', 'new', '--tid', '1', '-T', IQN],
-    ['--lld', 'iscsi', '--mode', 'logicalunit', '--op', 'new', '--tid', '1', '--lun', '1', '-b', image, '--bstype', 'rdwr'],
+/** One daemon of `kind` with target 1 (IQN): LUN 1 on its own 1 GiB sparse file (rdwr), LUN 2 on the null store. */
+async function startBenchDaemon(kind, dir, opts, started) {
+  const d = await startDaemon(kind, dir, {
+    dist: opts.dist, env: opts.env, iqn: IQN, started,
     // LUN 2: the null store (reads zeros, discards writes; 1 TiB in both): the protocol's cost alone.
-    ['--lld', 'iscsi', '--mode', 'logicalunit', '--op', 'new', '--tid', '1', '--lun', '2', '-b', 'null2', '--bstype', 'null'],
-    ['--lld', 'iscsi', '--mode', 'target', '--op', 'bind', '--tid', '1', '-I', 'ALL'],
-  ];
-  for (const s of steps) {
-    const r = tgtadm(d, s);
-    if (r.code !== 0) throw new Error(`${kind}: tgtadm ${s.join(' ')}: ${r.out}\n${kind} tgtd said: ${stderr}`);
-  }
+    luns: [{ lun: 1, size: LUN_SIZE }, { lun: 2, bstype: 'null' }],
+  });
+  d.url = `iscsi://127.0.0.1:${d.port}/${IQN}/1`;
+  d.nullUrl = `iscsi://127.0.0.1:${d.port}/${IQN}/2`;
   return d;
-}
-
-/** `tgtadm --mode sys --op show` says the iscsi LLD is ready and the rdwr and null stores are loaded. */
-function daemonReady(show) {
-  const stores = show.split('Backing stores:')[1]?.split(/\n\S/)[0] ?? '';
-  return /iscsi: ready/.test(show) && /^\s+rdwr\b/m.test(stores) && /^\s+null\b/m.test(stores);
 }
 
 async function stopDaemon(d) {
@@ -253,7 +204,7 @@ async function main() {
   let ceiling = null;
   try {
     if (o.iperf) ceiling = await iperf3(o.secs);
-    for (const k of kinds) await startDaemon(k, dir, o, daemons);
+    for (const k of kinds) await startBenchDaemon(k, dir, o, daemons);
     for (let round = 0; round < o.rounds; round++) {
       for (let ci = 0; ci < cases.length; ci++) {
         // Alternate which daemon goes first so drift in machine load hits both alike.

@@ -34,3 +34,28 @@ test('bench/run.mjs --smoke: every case runs against both daemons and yields a f
   }
   assert.equal(out.load.length, 2);
 });
+
+interface SessionsRow {
+  kind: string;
+  sessions: number;
+  loginsPerSec: number;
+  kibPerSession: number;
+  busyIops: number;
+  busyIopsWithIdle: number;
+  lostSessions: number;
+}
+
+test('bench/sessions.mjs --smoke: idle sessions log in to both daemons, stay up, and the busy session runs', { skip, timeout: 200_000 }, async () => {
+  const r = await run(process.execPath, [join(repoRoot(), 'bench', 'sessions.mjs'), '--smoke', '--json', '--dist', distRoot()], {
+    timeoutMs: 180_000,
+  });
+  assert.equal(r.code, 0, r.stderr);
+  const out = JSON.parse(r.stdout) as { rows: SessionsRow[] };
+  assert.deepEqual(out.rows.map((x) => x.kind), ['stgt', 'tgt']);
+  for (const row of out.rows) {
+    assert.equal(row.sessions, 20);
+    assert.equal(row.lostSessions, 0, `${row.kind}: idle sessions closed`);
+    assert.ok(row.loginsPerSec > 0 && row.busyIops > 0 && row.busyIopsWithIdle > 0, JSON.stringify(row));
+    assert.ok(Number.isFinite(row.kibPerSession), JSON.stringify(row));
+  }
+});
