@@ -64,6 +64,8 @@ export class ParsedCdb {
   selfTestCode = 0;
   /** GROUP NUMBER (informational). */
   group = 0;
+  /** WRITE ATOMIC(16) ATOMIC BOUNDARY (blocks). */
+  atomicBoundary = 0;
   /** READ DEFECT DATA REQ_PLIST, REQ_GLIST and DEFECT LIST FORMAT (5 bits). */
   defectFlags = 0;
 
@@ -75,7 +77,7 @@ export class ParsedCdb {
     this.start = this.loej = this.desc = this.fmtData = this.selfTest = false;
     this.bytchk = this.protect = this.pageCode = this.subpage = this.pc = this.selectReport = 0;
     this.reportingOptions = this.reqOpcode = this.reqSa = this.powerCondition = this.prevent = 0;
-    this.prScope = this.prType = this.selfTestCode = this.group = this.defectFlags = 0;
+    this.prScope = this.prType = this.selfTestCode = this.group = this.defectFlags = this.atomicBoundary = 0;
   }
 }
 
@@ -209,6 +211,18 @@ export function parseRw16(c: Buffer, p: ParsedCdb): void {
   p.bytchk = (c[1]! >> 1) & 0x03;
   p.lba = u64(c, 2);
   p.blocks = c.readUInt32BE(10);
+  p.group = c[14]! & 0x1f;
+}
+
+/**
+ * SBC-4 5.50 WRITE ATOMIC(16): 1 WRPROTECT 7:5, DPO 4, FUA 3; 2..9 LBA; 10..11 ATOMIC BOUNDARY;
+ * 12..13 NUMBER OF LOGICAL BLOCKS; 14 GROUP.
+ */
+export function parseWriteAtomic16(c: Buffer, p: ParsedCdb): void {
+  rwFlags(c, p);
+  p.lba = u64(c, 2);
+  p.atomicBoundary = c.readUInt16BE(10);
+  p.blocks = c.readUInt16BE(12);
   p.group = c[14]! & 0x1f;
 }
 

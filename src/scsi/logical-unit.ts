@@ -89,6 +89,11 @@ export class LogicalUnit {
   /** LOGICAL BLOCKS PER PHYSICAL BLOCK EXPONENT, LOWEST ALIGNED LBA (READ CAPACITY(16)). */
   lbppbe = 0;
   laLba = 0;
+  /**
+   * Block Limits WSNZ (`--params wsnz=`): 1 refuses WRITE SAME with NUMBER OF LOGICAL BLOCKS zero,
+   * 0 takes it to mean "to the last LBA" (SBC-4 5.48).
+   */
+  wsnz = true;
   /** Block limits VPD OPTIMAL TRANSFER LENGTH GRANULARITY / OPTIMAL TRANSFER LENGTH, in blocks. */
   optimalXferGran = 0;
   optimalXferLen = 0;
@@ -251,12 +256,14 @@ export class LogicalUnit {
         case 'removable':
         case 'readonly':
         case 'online':
-        case 'thin_provisioning': {
+        case 'thin_provisioning':
+        case 'wsnz': {
           const b = parseBool(value);
           if (b === null) return 'invalid';
           if (key === 'removable') this.removable = b;
           else if (key === 'readonly') this.readonly = b;
           else if (key === 'online') this.online = b;
+          else if (key === 'wsnz') this.wsnz = b;
           else this.thinProvisioning = b;
           break;
         }

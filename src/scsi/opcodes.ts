@@ -42,6 +42,7 @@ export const Op = {
   PreFetch16: 0x90,
   SyncCache16: 0x91,
   WriteSame16: 0x93,
+  WriteAtomic16: 0x9c,
   ServiceActionIn16: 0x9e,
   ReportLuns: 0xa0,
   MaintenanceIn: 0xa3,

@@ -1,6 +1,6 @@
 // SBC-4 5.x media access: READ, WRITE, WRITE AND VERIFY, VERIFY, ORWRITE, COMPARE AND WRITE.
 import { DataDir } from './api.js';
-import { parseCompareAndWrite, parseRw10, parseRw12, parseRw16, parseRw6 } from './cdb-fields.js';
+import { parseCompareAndWrite, parseRw10, parseRw12, parseRw16, parseRw6, parseWriteAtomic16 } from './cdb-fields.js';
 import { Op, OpFlag } from './opcodes.js';
 import type { OpRow } from './command-table.js';
 import { Access } from './persistent-reservations.js';
@@ -225,6 +225,57 @@ function orWrite(c: Cmd): void {
   });
 }
 
+/**
+ * Block Limits MAXIMUM ATOMIC TRANSFER LENGTH, in blocks (SBC-4 6.6.4), capped there at MAXIMUM
+ * TRANSFER LENGTH. There is no atomic boundary support (both boundary fields 0).
+ */
+export const MAX_ATOMIC_BLOCKS = 8192;
+
+/**
+ * Block Limits ATOMIC ALIGNMENT and ATOMIC TRANSFER LENGTH GRANULARITY: the physical block (2^lbppbe
+ * logical blocks) when it holds more than one logical block, so an atomic write never covers part
+ * of a physical block; 0 (no restriction) otherwise.
+ */
+export function atomicUnit(lu: LogicalUnit): number {
+  return lu.lbppbe > 0 ? 1 << lu.lbppbe : 0;
+}
+
+/**
+ * SBC-4 4.29 / 5.50 WRITE ATOMIC(16): all of the blocks or none. The row is Atomic, so the write
+ * runs alone in the task set: no other command sees part of it; every check (range, length,
+ * protection, write protect, a short Data-Out) is made before the first byte goes to the store.
+ * The store gets it as one write; what a host crash leaves of a write the store had not finished
+ * is the store's (a file store offers no more than the file system's own guarantee).
+ */
+function writeAtomic(c: Cmd): void {
+  const lu = c.lu!;
+  const p = c.p;
+  const len = p.blocks * lu.blockSize;
+  c.task.transferLength = len;
+  if (!checkProtect(c)) return;
+  // no atomic boundary support (MAXIMUM ATOMIC BOUNDARY SIZE 0): a non-zero ATOMIC BOUNDARY is invalid
+  if (p.atomicBoundary !== 0) return c.fail(Reason.InvalidFieldInCdb);
+  if (!checkRange(c, lu, p.lba, p.blocks) || !checkWritable(c, lu)) return;
+  if (p.blocks > maxAtomicBlocks(c.ctx.maxXferBytes, lu.blockSize)) return c.fail(Reason.InvalidFieldInCdb);
+  if (p.blocks === 0) return c.good();
+  // SBC-4 5.50: an LBA off the ATOMIC ALIGNMENT or a length off the GRANULARITY is an invalid field
+  const unit = atomicUnit(lu);
+  if (unit > 1 && (p.lba % unit !== 0 || p.blocks % unit !== 0)) return c.fail(Reason.InvalidFieldInCdb);
+  // all or nothing: a Data-Out shorter than the CDB's length writes nothing
+  if (c.task.dataOutLength < len) return c.fail(Reason.InvalidFieldInIu);
+  const bufs = c.dataOutBufs(len)!;
+  c.stats.wrSubmBytes += len;
+  c.stats.wrSubmCmds++;
+  c.ioBytes = len;
+  c.flushAfter = p.fua || !lu.modePages.wce;
+  lu.dev.write(p.lba * lu.blockSize, bufs, c.onWriteDone);
+}
+
+/** MAXIMUM ATOMIC TRANSFER LENGTH of an LU with `blockSize` (never above MAXIMUM TRANSFER LENGTH). */
+export function maxAtomicBlocks(maxXferBytes: number, blockSize: number): number {
+  return Math.min(MAX_ATOMIC_BLOCKS, Math.floor(maxXferBytes / blockSize));
+}
+
 const M = OpFlag.NeedsMedium;
 
 /** SBC-4 media access commands. */
@@ -245,5 +296,6 @@ export const SBC_IO_ROWS: readonly OpRow[] = [
   { op: Op.Verify16, name: 'VERIFY(16)', usage: '8f f6 ff ff ff ff ff ff ff ff ff ff ff ff 1f 07', parse: parseRw16, exec: verify, access: Access.Read, flags: M },
   // read-compare-write and read-OR-write run alone in the task set, so they are atomic
   { op: Op.CompareAndWrite, name: 'COMPARE AND WRITE', usage: '89 fa ff ff ff ff ff ff ff ff 00 00 00 ff 1f 07', parse: parseCompareAndWrite, exec: compareAndWrite, access: Access.Write, flags: M | OpFlag.Atomic },
+  { op: Op.WriteAtomic16, name: 'WRITE ATOMIC(16)', usage: '9c f8 ff ff ff ff ff ff ff ff ff ff ff ff 1f 07', parse: parseWriteAtomic16, exec: writeAtomic, access: Access.Write, flags: M | OpFlag.Atomic },
   { op: Op.OrWrite16, name: 'ORWRITE(16)', usage: '8b fa ff ff ff ff ff ff ff ff ff ff ff ff 1f 07', parse: parseRw16, exec: orWrite, access: Access.Write, flags: M | OpFlag.Atomic },
 ];

@@ -37,13 +37,16 @@ function writeSame(c: Cmd): void {
   if (p.unmap && !lu.thin) return c.fail(Reason.InvalidOpcode);
   // SBC-4 5.48: ANCHOR needs UNMAP, and anchored LBAs are not supported (ANC_SUP=0 in VPD B2h).
   if (p.anchor) return c.fail(Reason.InvalidFieldInCdb);
-  // Block Limits WSNZ=1: a zero NUMBER OF LOGICAL BLOCKS is refused rather than meaning "to the end".
-  if (p.blocks === 0) {
+  // SBC-4 5.48/5.49: NUMBER OF LOGICAL BLOCKS zero means "to the last LBA" when Block Limits WSNZ
+  // is 0 (`--params wsnz=0`); with WSNZ=1 (the default) it is refused.
+  let blocks = p.blocks;
+  if (blocks === 0) {
     if (!checkRange(c, lu, p.lba, 0)) return;
-    return c.fail(Reason.InvalidFieldInCdb);
+    if (lu.wsnz) return c.fail(Reason.InvalidFieldInCdb);
+    blocks = lu.blocks - p.lba;
   }
-  if (!checkRange(c, lu, p.lba, p.blocks)) return;
-  if (p.blocks > MAX_WRITE_SAME_BLOCKS) return c.fail(Reason.InvalidFieldInCdb);
+  if (!checkRange(c, lu, p.lba, blocks)) return;
+  if (blocks > MAX_WRITE_SAME_BLOCKS) return c.fail(Reason.InvalidFieldInCdb);
   if (!checkWritable(c, lu)) return;
   let pattern: Buffer;
   if (p.ndob) {
@@ -54,19 +57,20 @@ function writeSame(c: Cmd): void {
     pattern = c.dataOutFlat(bs)!;
   }
   const off = p.lba * bs;
-  const total = p.blocks * bs;
+  const total = blocks * bs;
   c.stats.wrSubmBytes += total;
   c.stats.wrSubmCmds++;
   c.ioBytes = total;
   c.flushAfter = !lu.modePages.wce;
-  // SBC-4 4.7.3.4: with UNMAP=1 a thin LU may deallocate when the data equals what a deallocated
-  // block reads back (zeros, LBPRZ=1).
-  if (p.unmap && lu.thin && isZero(pattern)) {
+  // SBC-4 5.48: UNMAP=1 asks for the unmap operation, and the data is written only where it is
+  // not performed. A thin LU deallocates the whole range (as LIO does), which then reads back as
+  // zeros (LBPRZ=1) whatever the pattern (libiscsi WriteSame*.UnmapUntilEnd sends 0xFF).
+  if (p.unmap && lu.thin) {
     lu.dev.unmap!(off, total, c.onWriteDone);
     return;
   }
   const chunkBlocks = Math.max(1, Math.floor(WS_CHUNK / bs));
-  const chunk = Buffer.allocUnsafe(Math.min(p.blocks, chunkBlocks) * bs);
+  const chunk = Buffer.allocUnsafe(Math.min(blocks, chunkBlocks) * bs);
   for (let o = 0; o < chunk.length; o += bs) pattern.copy(chunk, o);
   let done = 0;
   const step = (err: NodeJS.ErrnoException | null): void => {

@@ -7,7 +7,7 @@ import { Access } from './persistent-reservations.js';
 import { Reason } from './sense.js';
 import type { Cmd } from './command.js';
 import type { LogicalUnit } from './logical-unit.js';
-import { MAX_COMPARE_AND_WRITE } from './sbc-io.js';
+import { MAX_COMPARE_AND_WRITE, atomicUnit, maxAtomicBlocks } from './sbc-io.js';
 import { MAX_UNMAP_BLOCKS, MAX_UNMAP_DESCRIPTORS, MAX_WRITE_SAME_BLOCKS } from './sbc-provisioning.js';
 
 /** SPC-4 Table 142 version descriptors: SAM-5, iSCSI, SPC-4, SBC-3. */
@@ -106,7 +106,7 @@ function blockLimitsPage(c: Cmd, lu: LogicalUnit): Buffer {
   // SBC-4 6.6.4 Block Limits, page length 3Ch
   const b = Buffer.alloc(0x3c);
   const maxXfer = Math.floor(c.ctx.maxXferBytes / lu.blockSize);
-  b[0] = 0x01; // 4 WSNZ: WRITE SAME with zero blocks is refused
+  b[0] = lu.wsnz ? 0x01 : 0; // 4 WSNZ: 1 refuses WRITE SAME with zero blocks (`--params wsnz=0` clears it)
   b[1] = MAX_COMPARE_AND_WRITE; // 5 MAXIMUM COMPARE AND WRITE LENGTH
   b.writeUInt16BE(lu.optimalXferGran & 0xffff, 2); // 6..7 OPTIMAL TRANSFER LENGTH GRANULARITY
   b.writeUInt32BE(maxXfer, 4); // 8..11 MAXIMUM TRANSFER LENGTH
@@ -119,6 +119,11 @@ function blockLimitsPage(c: Cmd, lu: LogicalUnit): Buffer {
   }
   b.writeUInt32BE(0, 32); // 36..43 MAXIMUM WRITE SAME LENGTH
   b.writeUInt32BE(MAX_WRITE_SAME_BLOCKS, 36);
+  // 44..47 MAXIMUM ATOMIC TRANSFER LENGTH (WRITE ATOMIC(16)); 48..51 ATOMIC ALIGNMENT, 52..55
+  // ATOMIC TRANSFER LENGTH GRANULARITY; 56..63 the atomic boundary limits 0: no boundaries
+  b.writeUInt32BE(maxAtomicBlocks(c.ctx.maxXferBytes, lu.blockSize), 40);
+  b.writeUInt32BE(atomicUnit(lu), 44);
+  b.writeUInt32BE(atomicUnit(lu), 48);
   return b;
 }
 

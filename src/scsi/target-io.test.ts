@@ -276,3 +276,64 @@ test('a READ and a WRITE still running when their I_T nexus goes leave no `--op 
   await Promise.all([rd, wr]);
   assert.deepEqual([...r.lu.statsByNexus()].map(([id]) => id), [r.i2.id]);
 });
+
+/** WRITE ATOMIC(16) CDB: 2..9 LBA, 10..11 ATOMIC BOUNDARY, 12..13 NUMBER OF LOGICAL BLOCKS. */
+function writeAtomic16(lba: number, blocks: number, boundary = 0, b1 = 0): number[] {
+  const c = Buffer.alloc(16);
+  c[0] = 0x9c;
+  c[1] = b1;
+  c.writeUInt32BE(Math.floor(lba / 0x100000000), 2);
+  c.writeUInt32BE(lba >>> 0, 6);
+  c.writeUInt16BE(boundary, 10);
+  c.writeUInt16BE(blocks, 12);
+  return [...c];
+}
+
+test('WRITE ATOMIC(16): writes all blocks or none; Block Limits reports its maximum', async () => {
+  const r = rig({ blocks: 100 });
+  await r.clearUa();
+  const data = Buffer.alloc(4 * 512, 0x5a);
+  let t = await r.run(writeAtomic16(10, 4, 0, 0x08), { dataOut: data });
+  assert.equal(t.status, Status.Good);
+  assert.deepEqual(r.dev.data.subarray(10 * 512, 14 * 512), data);
+  // nothing written when any check fails: boundary, range, protection, short Data-Out
+  const before = Buffer.from(r.dev.data);
+  const other = Buffer.alloc(4 * 512, 0x11);
+  assert.deepEqual(senseOf(await r.run(writeAtomic16(20, 4, 2), { dataOut: other })), [0x05, 0x24, 0x00]);
+  assert.deepEqual(senseOf(await r.run(writeAtomic16(98, 4), { dataOut: other })), [0x05, 0x21, 0x00]);
+  assert.deepEqual(senseOf(await r.run(writeAtomic16(20, 4, 0, 0x20), { dataOut: other })), [0x05, 0x24, 0x00]);
+  assert.deepEqual(senseOf(await r.run(writeAtomic16(20, 4), { dataOut: other.subarray(0, 3 * 512) })), [0x05, 0x0e, 0x03]);
+  assert.deepEqual(r.dev.data, before);
+  // zero blocks: GOOD at a valid LBA, LBA OUT OF RANGE past the end
+  assert.equal((await r.run(writeAtomic16(0, 0))).status, Status.Good);
+  assert.deepEqual(senseOf(await r.run(writeAtomic16(101, 0))), [0x05, 0x21, 0x00]);
+  // read-only LU: WRITE PROTECTED
+  r.lu.readonly = true;
+  assert.deepEqual(senseOf(await r.run(writeAtomic16(0, 1), { dataOut: Buffer.alloc(512) })), [0x07, 0x27, 0x00]);
+  // Block Limits VPD: 44..47 MAXIMUM ATOMIC TRANSFER LENGTH, alignment and granularity 0
+  t = await r.run([0x12, 0x01, 0xb0, 0x00, 0xff, 0x00]);
+  const bl = t.dataIn!;
+  assert.equal(bl.readUInt32BE(44), 8192);
+  assert.ok(bl.readUInt32BE(44) <= bl.readUInt32BE(8), 'not above MAXIMUM TRANSFER LENGTH');
+  assert.equal(bl.readUInt32BE(48), 0);
+  assert.equal(bl.readUInt32BE(52), 0);
+});
+
+test('WRITE ATOMIC(16) longer than MAXIMUM ATOMIC TRANSFER LENGTH is an invalid field', async () => {
+  const r = rig({ blocks: 10000 });
+  await r.clearUa();
+  const t = await r.run(writeAtomic16(0, 8193), { dataOut: Buffer.alloc(8193 * 512) });
+  assert.deepEqual(senseOf(t), [0x05, 0x24, 0x00]);
+});
+
+test('WRITE ATOMIC(16) on an LU with 8 logical blocks per physical block: aligned to and in whole physical blocks', async () => {
+  const r = rig({ blocks: 1000 });
+  r.lu.lbppbe = 3;
+  await r.clearUa();
+  const bl = (await r.run([0x12, 0x01, 0xb0, 0x00, 0xff, 0x00])).dataIn!;
+  assert.equal(bl.readUInt32BE(48), 8); // ATOMIC ALIGNMENT
+  assert.equal(bl.readUInt32BE(52), 8); // ATOMIC TRANSFER LENGTH GRANULARITY
+  assert.equal((await r.run(writeAtomic16(16, 8), { dataOut: Buffer.alloc(8 * 512, 1) })).status, Status.Good);
+  assert.deepEqual(senseOf(await r.run(writeAtomic16(1, 8), { dataOut: Buffer.alloc(8 * 512) })), [0x05, 0x24, 0x00]);
+  assert.deepEqual(senseOf(await r.run(writeAtomic16(0, 1), { dataOut: Buffer.alloc(512) })), [0x05, 0x24, 0x00]);
+});

@@ -167,3 +167,23 @@ test('read-only thin LU (--params readonly=1,thin_provisioning=1): ReadOnly.Read
   assert.doesNotMatch(r.stdout, /\[SKIPPED\]/, 'no case of the suite skipped');
   await d.stop(30_000);
 });
+
+test('lbppbe=3 thin LU with wsnz=0 (--params lbppbe=3,wsnz=0,thin_provisioning=1): the WRITE SAME, COMPARE AND WRITE and WRITE ATOMIC suites skip nothing and pass', { timeout: 600_000 }, async () => {
+  // 8 logical blocks per physical block: UnmapUnaligned and the InvalidDataOutSize tests run
+  // (they need LBPPB > 1), WRITE ATOMIC(16) has an alignment and a granularity to check, and
+  // WSNZ=0 lets WRITE SAME with zero blocks mean "to the last LBA" (ZeroBlocks).
+  // 1 GiB: ZeroBlocks checks MAXIMUM WRITE SAME LENGTH (2^20 blocks) from the end, on a LUN larger than that.
+  const d = await lunWith('stgt-cu-pb-', 1 << 30, 'lbppbe=3,wsnz=0,thin_provisioning=1');
+  let log = '';
+  for (const suite of ['ALL.WriteSame10', 'ALL.WriteSame16', 'ALL.CompareAndWrite', 'ALL.WriteAtomic16']) {
+    const r = await run('iscsi-test-cu', ['--dataloss', '--test', suite, iscsiUrl(d.iscsiPort, IQN, 1), '-V'], { timeoutMs: 180_000 });
+    log += r.stdout + r.stderr;
+  }
+  writeFileSync(join(tmpdir(), 'stgt-iscsi-test-cu-lbppbe3.log'), log);
+  const c = judge(log, new Map(), 20);
+  assert.deepEqual(c.skipped, [], 'nothing skipped with LBPPB 8 and WSNZ 0');
+  for (const t of ['WriteSame10.ZeroBlocks', 'WriteSame16.UnmapUnaligned', 'CompareAndWrite.InvalidDataOutSize', 'WriteAtomic16.VPD']) {
+    assert.ok(c.passed.includes(t), `${t} did not pass`);
+  }
+  await d.stop(30_000);
+});
