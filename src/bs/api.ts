@@ -41,6 +41,8 @@ export interface BsOpenOptions {
 export interface BackingDevice {
   /** Size in bytes (fixed at open; `resize` may change it later). */
   readonly size: number;
+  /** True when the device can only be read (an RBD snapshot): its LU starts write-protected (readonly=1). */
+  readonly readOnly?: boolean;
   /**
    * Read `into.length` bytes at `offset` into `into` (holes read as zeros). `into` is the caller's:
    * it may be registered RDMA memory or a pooled buffer; the store writes only inside it, does not

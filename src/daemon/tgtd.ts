@@ -228,6 +228,8 @@ export class Tgtd implements MgmtHost, DaemonServices {
       oflags: o.oflags,
       blockSize: o.blockSize,
     });
+    // A read-only device (a snapshot) is write-protected to initiators (MODE SENSE WP), not only refused per write.
+    if (dev.readOnly === true) lu.readonly = true;
     return lu;
   }
 
