@@ -18,10 +18,17 @@
 // Every case runs once per system per round; the order of the three systems rotates each round;
 // the table shows medians and every run. Never part of npm test.
 //
+// The table also gives each target's CPU per I/O (all its threads, librbd's included, from /proc):
+// on a shared machine IOPS follow the load, CPU per I/O much less.
+//
 // Usage: node bench/rbd.mjs [--rounds 3] [--secs 5] [--dist dist] [--cases 4k-randread,...] [--json]
+//          [--client 'rbd cache=false,...']   Ceph client options for both targets and rbd bench (a [client] section)
+//          [--node-flags '--cpu-prof --cpu-prof-dir=DIR']   extra flags for stgt's node
+//          [--variant 'LABEL:K=V,...']   a second stgt tgtd with environment K=V (e.g. 'thread:STGT_RBD_SUBMIT_THREAD=1'),
+//                                        run in the same rotation as column "stgt LABEL"
 import { spawn, spawnSync } from 'node:child_process';
 import { cpuSeconds as cpuSecs, freePort, median, runFor, sleep, stopProcess, tgtadm } from './lib.mjs';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -32,7 +39,7 @@ const IMAGE_BYTES = 1 << 30;
 const CASES = ['4k-randread', '4k-randwrite', '1m-seqread', '1m-seqwrite'];
 
 function parseArgs(argv) {
-  const o = { rounds: 3, secs: 5, dist: resolve(HERE, '..', 'dist'), cases: CASES, json: false };
+  const o = { rounds: 3, secs: 5, dist: resolve(HERE, '..', 'dist'), cases: CASES, json: false, client: {}, nodeFlags: [], variant: null };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const v = () => argv[++i];
@@ -41,6 +48,15 @@ function parseArgs(argv) {
     else if (a === '--dist') o.dist = resolve(v());
     else if (a === '--cases') o.cases = v().split(',');
     else if (a === '--json') o.json = true;
+    else if (a === '--client') {
+      for (const kv of v().split(',')) {
+        const eq = kv.indexOf('=');
+        o.client[kv.slice(0, eq).trim()] = kv.slice(eq + 1).trim();
+      }
+    } else if (a === '--variant') {
+      const [label, kvs] = [v()].map((x) => [x.slice(0, x.indexOf(':')), x.slice(x.indexOf(':') + 1)])[0];
+      o.variant = { label, env: Object.fromEntries(kvs.split(',').map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)])) };
+    } else if (a === '--node-flags') o.nodeFlags = v().split(' ').filter((x) => x !== '');
     else {
       console.error(`unknown option ${a}`);
       process.exit(2);
@@ -49,19 +65,19 @@ function parseArgs(argv) {
   return o;
 }
 
-async function startDaemon(kind, dir, opts, cluster, started) {
+async function startDaemon(kind, dir, opts, started, extraEnv = {}, name = kind) {
   const control = 1000 + Math.floor(Math.random() * 8000);
   const port = await freePort();
-  const socket = join(dir, `${kind}-socket`);
+  const socket = join(dir, `${name.replace(/\W/g, '-')}-socket`);
   const args = ['-f', '-C', String(control), '--iscsi', `portal=127.0.0.1:${port}`];
-  const env = { ...process.env, TGT_IPC_SOCKET: socket };
+  const env = { ...process.env, ...extraEnv, TGT_IPC_SOCKET: socket };
   let cmd = DEBIAN_TGTD;
   let argv = args;
   if (kind === 'stgt') {
     const shim = join(dir, 'stgt-tgtd.mjs');
     writeFileSync(shim, `import { main } from ${JSON.stringify(pathToFileURL(join(opts.dist, 'src', 'daemon', 'main.js')).href)};\nawait main();\n`);
     cmd = process.execPath;
-    argv = [shim, ...args, '--bstype', 'rdwr,null,memory,rbd'];
+    argv = [...opts.nodeFlags, shim, ...args, '--bstype', 'rdwr,null,memory,rbd'];
   }
   const proc = spawn(cmd, argv, { env, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
@@ -79,7 +95,7 @@ async function startDaemon(kind, dir, opts, cluster, started) {
   for (const s of [
     ['--lld', 'iscsi', '--mode', 'target', '--op', 'new', '--tid', '1', '-T', IQN],
     ['--lld', 'iscsi', '--mode', 'logicalunit', '--op', 'new', '--tid', '1', '--lun', '1', '-b', 'rbd/bench', '--bstype', 'rbd',
-      '--bsopts', cluster.bsopts],
+      '--bsopts', `conf=${opts.conf};id=admin`],
     ['--lld', 'iscsi', '--mode', 'target', '--op', 'bind', '--tid', '1', '-I', 'ALL'],
   ]) {
     const r = tgtadm(d, s);
@@ -97,7 +113,8 @@ async function iscsiCase(name, d, secs) {
     const r = await runFor('iscsi-perf', ['-m', '32', '-b', '8', '-r', d.url], secs);
     const all = [...r.out.matchAll(/iops average (\d+)/g)];
     if (all.length === 0) throw new Error(`iscsi-perf against ${d.kind}: ${r.out.slice(-400)}`);
-    return { iops: Number(all[all.length - 1][1]) };
+    const iops = Number(all[all.length - 1][1]);
+    return { iops, ios: iops * secs };
   }
   const q = {
     '4k-randwrite': ['-w', '-s', '4K', '-d', '32', '-c', String(Math.round(secs * 8000)), '-S', String((4 << 20) + 4096)],
@@ -109,17 +126,17 @@ async function iscsiCase(name, d, secs) {
   const m = /Run completed in ([\d.]+) seconds/.exec(r.out);
   if (r.code !== 0 || m === null) throw new Error(`qemu-img bench ${name} against ${d.kind}: ${r.out.slice(-400)}`);
   const iops = count / Number(m[1]);
-  return name.startsWith('1m') ? { iops, mbs: iops * 1.048576 } : { iops };
+  return name.startsWith('1m') ? { iops, ios: count, mbs: iops * 1.048576 } : { iops, ios: count };
 }
 
-async function rbdBenchCase(name, cluster, secs) {
+async function rbdBenchCase(name, conf, secs) {
   const spec = {
     '4k-randread': ['--io-type', 'read', '--io-pattern', 'rand', '--io-size', '4K', '--io-threads', '32', '--io-total', String(Math.round(secs * 25000) * 4096)],
     '4k-randwrite': ['--io-type', 'write', '--io-pattern', 'rand', '--io-size', '4K', '--io-threads', '32', '--io-total', String(Math.round(secs * 8000) * 4096)],
     '1m-seqread': ['--io-type', 'read', '--io-pattern', 'seq', '--io-size', '1M', '--io-threads', '8', '--io-total', '1G'],
     '1m-seqwrite': ['--io-type', 'write', '--io-pattern', 'seq', '--io-size', '1M', '--io-threads', '8', '--io-total', '1G'],
   }[name];
-  const r = await runFor('rbd', ['-c', cluster.conf, 'bench', ...spec, 'rbd/bench']);
+  const r = await runFor('rbd', ['-c', conf, 'bench', ...spec, 'rbd/bench']);
   const m = /elapsed:\s*([\d.]+)\s+ops:\s*(\d+)\s+ops\/sec:\s*([\d.]+)/.exec(r.out);
   if (r.code !== 0 || m === null) throw new Error(`rbd bench ${name}: ${r.out.slice(-400)}`);
   const iops = Number(m[3]);
@@ -135,20 +152,24 @@ async function main() {
   if (why !== null) throw new Error(why);
   if (!existsSync(join(HERE, '..', 'native', 'rbd', 'build', 'Release', 'stgt_rbd.node'))) throw new Error('rbd addon not built: npm run build:native');
   if (!existsSync('/usr/lib/tgt/backing-store/bs_rbd.so')) throw new Error('tgt-rbd not installed (apt-get install tgt-rbd)');
+  const load0 = readFileSync('/proc/loadavg', 'utf8').trim();
   console.error('starting the cluster...');
   const cluster = await CephCluster.start();
   const started = [];
   const rows = [];
   try {
+    opts.conf = Object.keys(opts.client).length > 0 ? cluster.clientConf('bench-client.conf', opts.client) : cluster.conf;
     await cluster.createImage('bench', IMAGE_BYTES);
     console.error('prefilling rbd/bench (1 GiB)...');
     await cluster.rbdOk('bench', '--io-type', 'write', '--io-pattern', 'seq', '--io-size', '4M', '--io-threads', '4', '--io-total', '1G', 'rbd/bench');
-    const stgt = await startDaemon('stgt', cluster.dir, opts, cluster, started);
-    const tgt = await startDaemon('tgt', cluster.dir, opts, cluster, started);
+    const stgt = await startDaemon('stgt', cluster.dir, opts, started);
+    const tgt = await startDaemon('tgt', cluster.dir, opts, started);
     const systems = [
       { name: 'stgt rbd', run: (c) => iscsiCase(c, stgt, opts.secs), pid: stgt.proc.pid },
+      ...(opts.variant === null ? [] : [await startDaemon('stgt', cluster.dir, opts, started, opts.variant.env, `stgt ${opts.variant.label}`)]
+        .map((x) => ({ name: `stgt ${opts.variant.label}`, run: (c) => iscsiCase(c, x, opts.secs), pid: x.proc.pid }))),
       { name: 'tgt bs_rbd', run: (c) => iscsiCase(c, tgt, opts.secs), pid: tgt.proc.pid },
-      { name: 'rbd bench', run: (c) => rbdBenchCase(c, cluster, opts.secs), pid: null },
+      { name: 'rbd bench', run: (c) => rbdBenchCase(c, opts.conf, opts.secs), pid: null },
     ];
     for (let round = 0; round < opts.rounds; round++) {
       for (const c of opts.cases) {
@@ -171,16 +192,22 @@ async function main() {
     return;
   }
   const load = spawnSync('cat', ['/proc/loadavg'], { encoding: 'utf8' }).stdout.trim();
-  console.log(`| case | stgt rbd | tgt bs_rbd | rbd bench | stgt / bs_rbd | stgt / rbd bench | runs (stgt; bs_rbd; rbd bench) |`);
-  console.log('|---|---|---|---|---|---|---|');
+  const names = [...new Set(rows.map((r) => r.system))];
+  const stgts = names.filter((n) => n.startsWith('stgt'));
+  const daemons = names.filter((n) => n !== 'rbd bench');
+  console.log(`| case | ${names.join(' | ')} | ${stgts.map((n) => `${n} / bs_rbd | ${n} / rbd bench`).join(' | ')} | ` +
+    `CPU µs per I/O (${daemons.join('; ')}) | runs (${names.join('; ')}) |`);
+  console.log(`|---|${names.map(() => '---|').join('')}${stgts.map(() => '---|---|').join('')}---|---|`);
   for (const c of opts.cases) {
     const of = (sys) => rows.filter((r) => r.case === c && r.system === sys).map((r) => r.iops);
-    const [a, b, r] = ['stgt rbd', 'tgt bs_rbd', 'rbd bench'].map((s) => median(of(s)));
+    const med = (sys) => median(of(sys));
     const unit = c.startsWith('1m') ? ' IOPS' : '';
-    const runs = ['stgt rbd', 'tgt bs_rbd', 'rbd bench'].map((s) => of(s).map(fmt).join(', ')).join('; ');
-    console.log(`| ${c} | ${fmt(a)}${unit} | ${fmt(b)}${unit} | ${fmt(r)}${unit} | ${(a / b).toFixed(2)}x | ${(a / r).toFixed(2)}x | ${runs} |`);
+    const runs = names.map((n) => of(n).map(fmt).join(', ')).join('; ');
+    const us = (sys) => median(rows.filter((x) => x.case === c && x.system === sys).map((x) => (x.cpu * 1e6) / x.ios)).toFixed(0);
+    const ratios = stgts.map((n) => `${(med(n) / med('tgt bs_rbd')).toFixed(2)}x | ${(med(n) / med('rbd bench')).toFixed(2)}x`).join(' | ');
+    console.log(`| ${c} | ${names.map((n) => `${fmt(med(n))}${unit}`).join(' | ')} | ${ratios} | ${daemons.map(us).join('; ')} | ${runs} |`);
   }
-  console.log(`\n${opts.rounds} rounds, ${opts.secs} s per timed run; load average at the end: ${load}`);
+  console.log(`\n${opts.rounds} rounds, ${opts.secs} s per timed run; load average at the start: ${load0}, at the end: ${load}`);
 }
 
 main().catch((e) => {

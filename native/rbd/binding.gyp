@@ -4,7 +4,7 @@
   "targets": [
     {
       "target_name": "stgt_rbd",
-      "sources": ["src/module.cc", "src/queue.cc", "src/control.cc", "src/io.cc"],
+      "sources": ["src/module.cc", "src/queue.cc", "src/control.cc", "src/io.cc", "src/submit.cc"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS"],
       "cflags_cc": ["-std=c++17", "-Wall", "-Wextra"],

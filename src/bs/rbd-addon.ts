@@ -45,7 +45,9 @@ export interface RbdAddon {
   stride: number;
   batch: number;
   librbdVersion: string;
-  createContext(handler: (n: number) => void, batch: Float64Array): AddonContext;
+  /** True when this build has the submission thread (createContext's third argument); older v1 builds lack it. */
+  submitThread?: boolean;
+  createContext(handler: (n: number) => void, batch: Float64Array, submitThread?: boolean): AddonContext;
   closeContext(ctx: AddonContext): void;
   connect(opts: ConnectOptions, cb: (err: AddonError | null, cluster?: AddonCluster) => void): void;
   shutdown(cluster: AddonCluster, cb: (err: AddonError | null) => void): void;

@@ -9,6 +9,10 @@
 // once per batch; `deliver` runs the callbacks. Per I/O there is no promise, no closure and no
 // threadpool hop: a slot in parallel arrays holds the callback, the buffers librbd uses until it
 // is done, the expected byte count and the device.
+// With STGT_RBD_SUBMIT_THREAD=1 (read once at init) the addon hands the librbd calls to one thread
+// of its own instead (native/rbd/src/submit.cc): librbd's synchronous part of rbd_aio_* (about
+// 29 us per 4 KiB read) leaves the loop thread. Off by default: it did not raise IOPS measurably on
+// a shared two-core machine (BENCHMARKS.md).
 //
 // Errors are errno codes (ETIMEDOUT, EROFS, ENOSPC...), which the SCSI layer turns into sense.
 // A lost cluster must fail I/O rather than hang: unless ceph.conf says otherwise, librados is told
@@ -73,10 +77,10 @@ class Dispatcher {
   batches = 0;
   completions = 0;
 
-  constructor(private readonly addon: RbdAddon, private readonly log: BsContext['log']) {
+  constructor(private readonly addon: RbdAddon, private readonly log: BsContext['log'], submitThread: boolean) {
     this.stride = addon.stride;
     this.batch = new Float64Array(addon.batch * addon.stride);
-    this.ctx = addon.createContext((n) => this.deliver(n), this.batch);
+    this.ctx = addon.createContext((n) => this.deliver(n), this.batch, submitThread);
   }
 
   token(): number {
@@ -283,8 +287,8 @@ export class RbdStore implements BackingStore {
   private readonly clusters = new Map<string, ClusterRef>();
   private readonly d: Dispatcher;
 
-  constructor(private readonly addon: RbdAddon, private readonly ctx: BsContext) {
-    this.d = new Dispatcher(addon, (level, msg) => ctx.log(level, msg));
+  constructor(private readonly addon: RbdAddon, private readonly ctx: BsContext, submitThread = false) {
+    this.d = new Dispatcher(addon, (level, msg) => ctx.log(level, msg), submitThread && addon.submitThread === true);
   }
 
   open(opts: BsOpenOptions, cb: (err: Error | null, dev?: BackingDevice) => void): void {
@@ -375,8 +379,9 @@ export class RbdStore implements BackingStore {
 export function initRbd(ctx: BsContext, addonPath: string | null = findRbdAddon(dirname(fileURLToPath(import.meta.url))),
   requireAddon?: (p: string) => unknown): RbdStore {
   const addon = loadRbdAddon(addonPath, requireAddon);
-  ctx.log('info', `librbd ${addon.librbdVersion}`);
-  return new RbdStore(addon, ctx);
+  const submitThread = process.env['STGT_RBD_SUBMIT_THREAD'] === '1';
+  ctx.log('info', `librbd ${addon.librbdVersion}${submitThread && addon.submitThread === true ? ', submission thread' : ''}`);
+  return new RbdStore(addon, ctx, submitThread);
 }
 
 const rbdModule: BackingStoreModule = {

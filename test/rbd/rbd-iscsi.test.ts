@@ -226,6 +226,9 @@ test('a snapshot LUN reads the data of its time and refuses writes with DATA PRO
   await rbdLun(3, 'snapped', { snap: 's1' });
   const show = await d!.tgtadmOk('--mode', 'target', '--op', 'show');
   assert.match(lunStanza(show, 3), /Backing store path: rbd\/snapped@s1\n/);
+  // A snapshot LU is write-protected from the start (initiators see WP in MODE SENSE and mount it read-only).
+  assert.match(lunStanza(show, 3), /\n {12}Readonly: Yes\n/);
+  assert.match(lunStanza(show, 2), /\n {12}Readonly: No\n/);
   // Adding LUN 3 raised REPORTED LUNS DATA HAS CHANGED on LUN 2 as well.
   await s.clearUa(2);
   await s.clearUa(3);
@@ -354,6 +357,44 @@ test('rbd resize under a running LU: the initiator gets CAPACITY DATA HAS CHANGE
   assert.equal(r.status, 0);
   assert.ok(r.data.equals(data));
   await d!.tgtadmOk('--mode', 'logicalunit', '--op', 'delete', '--tid', '1', '--lun', '7');
+});
+
+test('with the submission thread (STGT_RBD_SUBMIT_THREAD=1) the store reads, writes, unmaps and flushes the same, and an op librbd refuses comes back as an error', { skip, timeout: 60_000 }, async () => {
+  const c = cluster!;
+  await c.createImage('threaded', 8 * MIB);
+  const logs: string[] = [];
+  process.env['STGT_RBD_SUBMIT_THREAD'] = '1';
+  let store;
+  try {
+    store = initRbd({ log: (_l, m) => logs.push(m) });
+  } finally {
+    delete process.env['STGT_RBD_SUBMIT_THREAD'];
+  }
+  assert.ok(logs.some((m) => /submission thread/.test(m)), logs.join('\n'));
+  const dev = await new Promise<BackingDevice>((res, rej) => store.open({ path: 'rbd/threaded', bsopts: c.bsopts, oflags: { sync: false, direct: false },
+    blockSize: 512, readonly: false }, (e, x) => (e ? rej(e) : res(x!))));
+  const io = (f: (cb: (e: NodeJS.ErrnoException | null) => void) => void): Promise<NodeJS.ErrnoException | null> => new Promise((res) => f(res));
+  try {
+    const a = randomBytes(64 * 1024);
+    const b = randomBytes(4096);
+    // 32 writes in flight at once, one of two buffers (writev), then read back.
+    const writes = [];
+    for (let i = 0; i < 32; i++) writes.push(io((cb) => dev.write(i * 69_632, [a, b], cb)));
+    assert.deepEqual(await Promise.all(writes), Array(32).fill(null));
+    assert.equal(await io((cb) => dev.flush(cb)), null);
+    const back = Buffer.alloc(69_632);
+    assert.equal(await io((cb) => dev.read(31 * 69_632, back, cb)), null);
+    assert.ok(back.equals(Buffer.concat([a, b])));
+    assert.equal(await io((cb) => dev.unmap!(0, 69_632, cb)), null);
+    assert.equal(await io((cb) => dev.read(0, back, cb)), null);
+    assert.ok(back.every((x) => x === 0));
+    // Past the end of the image: librbd refuses it, and the refusal arrives as the op's error.
+    const past = await io((cb) => dev.read(16 * MIB, Buffer.alloc(4096), cb));
+    assert.ok(past !== null && typeof past.code === 'string', `read past the end: ${String(past)}`);
+  } finally {
+    await new Promise<void>((res) => dev.close(() => res()));
+    await store.exit?.();
+  }
 });
 
 test('a lost cluster fails I/O with MEDIUM ERROR instead of hanging, and I/O works again once it is back', { skip, timeout: 180_000 }, async () => {

@@ -14,9 +14,13 @@
 #include <rados/librados.h>
 #include <rbd/librbd.h>
 
+#include <sys/uio.h>
+
+#include <condition_variable>
 #include <cstdint>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace stgt_rbd {
@@ -42,6 +46,7 @@ struct Entry {
 };
 
 class Context;
+class Submitter;
 
 /** The cross-thread part of a context: librbd threads push, the loop thread drains. */
 struct Queue {
@@ -49,15 +54,55 @@ struct Queue {
   std::vector<Entry> items;
   uv_async_t async;
   Context* owner = nullptr;
+  /** The submission thread (submit.cc), or nullptr: data-path calls then submit on the loop thread. */
+  Submitter* submitter = nullptr;
 
   /** Any thread: appends one entry and wakes the loop if the queue was empty. */
   void Push(const Entry& e);
 };
 
+/** What an AIO completion callback gets back: where to report, and the caller's op id. */
+struct Op {
+  Queue* queue;
+  double id;
+};
+
+/** One librbd call the submission thread makes. */
+struct Request {
+  enum Kind : uint8_t { kRead, kWrite, kDiscard, kFlush } kind;
+  rbd_image_t image;
+  uint64_t offset;
+  uint64_t length;
+  /** kRead: the one buffer; kWrite: the buffers (memory owned by JavaScript until the result). */
+  std::vector<struct iovec> iov;
+  Op* op;
+};
+
+/** The optional submission thread (submit.cc). Created and destroyed on the loop thread. */
+class Submitter {
+ public:
+  explicit Submitter(Queue* completions);
+  /** Submits what is pending, then joins the thread. */
+  ~Submitter();
+  /** Loop thread: queues one request. */
+  void Push(Request&& r);
+
+ private:
+  void Run();
+  void Submit(Request& r);
+  Queue* completions_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<Request> pending_;
+  bool busy_ = false;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
 /** One per store instance: the queue, the JS handler, in-flight accounting. Loop thread only (except queue). */
 class Context {
  public:
-  Context(Napi::Env env, Napi::Function handler, Napi::Float64Array batch);
+  Context(Napi::Env env, Napi::Function handler, Napi::Float64Array batch, bool submitThread);
   ~Context();
 
   /** An AIO was queued: the loop must stay alive until it completes. */
@@ -77,6 +122,7 @@ class Context {
   Napi::AsyncContext async_;
   Queue* queue_;
   std::vector<Entry> spare_;
+  Submitter* submitter_ = nullptr;
   uint64_t inflight_ = 0;
   bool referenced_ = false;
 };

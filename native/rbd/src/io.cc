@@ -10,13 +10,6 @@
 
 namespace stgt_rbd {
 
-namespace {
-
-struct Op {
-  Queue* queue;
-  double id;
-};
-
 void OnAioComplete(rbd_completion_t c, void* arg) {
   Op* op = static_cast<Op*>(arg);
   // For a discard this is the byte count, for a read the bytes read; negative is -errno.
@@ -25,6 +18,8 @@ void OnAioComplete(rbd_completion_t c, void* arg) {
   op->queue->Push(Entry{op->id, r, kIoDone});
   delete op;
 }
+
+namespace {
 
 /** Common argument checks; returns the image or nullptr (a TypeError is then pending). */
 ImageHandle* ImageArg(const Napi::CallbackInfo& info, size_t argc) {
@@ -65,6 +60,15 @@ int MakeCompletion(ImageHandle* h, double id, rbd_completion_t* c, Op** op) {
   return r;
 }
 
+/** With a submission thread: hands it the request; the result (or a refusal) comes through the queue. */
+Napi::Value Queued(const Napi::CallbackInfo& info, ImageHandle* h, Request&& q, double id) {
+  q.image = h->image;
+  q.op = new Op{h->queue, id};
+  h->queue->submitter->Push(std::move(q));
+  if (h->queue->owner != nullptr) h->queue->owner->Started();
+  return Napi::Number::New(info.Env(), 0);
+}
+
 Napi::Value Submitted(const Napi::CallbackInfo& info, ImageHandle* h, int r, rbd_completion_t c, Op* op) {
   if (r < 0) {
     rbd_aio_release(c);
@@ -87,6 +91,9 @@ Napi::Value Read(const Napi::CallbackInfo& info) {
     return info.Env().Undefined();
   }
   auto buf = info[2].As<Napi::Buffer<char>>();
+  if (h->queue->submitter != nullptr) {
+    return Queued(info, h, Request{Request::kRead, nullptr, static_cast<uint64_t>(off), buf.Length(), {{buf.Data(), buf.Length()}}, nullptr}, id);
+  }
   rbd_completion_t c;
   Op* op;
   int r = MakeCompletion(h, id, &c, &op);
@@ -123,6 +130,11 @@ Napi::Value Write(const Napi::CallbackInfo& info) {
     iov[i].iov_base = b.Data();
     iov[i].iov_len = b.Length();
   }
+  if (h->queue->submitter != nullptr) {
+    uint64_t total = 0;
+    for (uint32_t i = 0; i < n; i++) total += iov[i].iov_len;
+    return Queued(info, h, Request{Request::kWrite, nullptr, static_cast<uint64_t>(off), total, std::vector<struct iovec>(iov, iov + n), nullptr}, id);
+  }
   rbd_completion_t c;
   Op* op;
   int r = MakeCompletion(h, id, &c, &op);
@@ -143,6 +155,9 @@ Napi::Value Discard(const Napi::CallbackInfo& info) {
   ImageHandle* h = ImageArg(info, 4);
   double off, len, id;
   if (h == nullptr || !NumberArg(info, 1, &off) || !NumberArg(info, 2, &len) || !NumberArg(info, 3, &id)) return info.Env().Undefined();
+  if (h->queue->submitter != nullptr) {
+    return Queued(info, h, Request{Request::kDiscard, nullptr, static_cast<uint64_t>(off), static_cast<uint64_t>(len), {}, nullptr}, id);
+  }
   rbd_completion_t c;
   Op* op;
   int r = MakeCompletion(h, id, &c, &op);
@@ -156,6 +171,7 @@ Napi::Value Flush(const Napi::CallbackInfo& info) {
   ImageHandle* h = ImageArg(info, 2);
   double id;
   if (h == nullptr || !NumberArg(info, 1, &id)) return info.Env().Undefined();
+  if (h->queue->submitter != nullptr) return Queued(info, h, Request{Request::kFlush, nullptr, 0, 0, {}, nullptr}, id);
   rbd_completion_t c;
   Op* op;
   int r = MakeCompletion(h, id, &c, &op);

@@ -3,8 +3,10 @@
 // Exports:
 //   addonVersion                       the interface version (kAddonVersion)
 //   stride, batch                      layout of completion batches: batch entries of stride doubles
-//   createContext(handler, f64array)   a completion context; handler(n) is called with n entries
-//                                      (id, result, kind) written into f64array (batch * stride)
+//   createContext(handler, f64array[, submitThread])   a completion context; handler(n) is called with n
+//                                      entries (id, result, kind) written into f64array (batch * stride);
+//                                      submitThread: librbd calls are made by one addon thread
+//   submitThread                       true: this build has the submission thread
 //   closeContext(ctx)                  stops deliveries (after every image of it is closed)
 //   connect(opts, cb) / shutdown(cluster, cb)
 //   open(ctx, cluster, opts, cb) / close(image, cb) / size(image, cb) / watch(image)
@@ -26,7 +28,9 @@ Napi::Value CreateContext(const Napi::CallbackInfo& info) {
     Napi::TypeError::New(env, "createContext(handler, Float64Array(batch * stride))").ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  auto* ctx = new Context(env, info[0].As<Napi::Function>(), info[1].As<Napi::Float64Array>());
+  // Optional third argument (added within interface v1): true for a submission thread (submit.cc).
+  bool submitThread = info.Length() > 2 && info[2].IsBoolean() && info[2].As<Napi::Boolean>().Value();
+  auto* ctx = new Context(env, info[0].As<Napi::Function>(), info[1].As<Napi::Float64Array>(), submitThread);
   auto ext = Napi::External<Context>::New(env, ctx, [](Napi::Env, Context* c) { delete c; });
   napi_type_tag_object(env, ext, &kContextTag);
   return ext;
@@ -48,6 +52,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("addonVersion", Napi::Number::New(env, kAddonVersion));
   exports.Set("stride", Napi::Number::New(env, kStride));
   exports.Set("batch", Napi::Number::New(env, kBatch));
+  exports.Set("submitThread", Napi::Boolean::New(env, true));
   int major = 0, minor = 0, extra = 0;
   rbd_version(&major, &minor, &extra);
   exports.Set("librbdVersion", Napi::String::New(env, std::to_string(major) + "." + std::to_string(minor) + "." + std::to_string(extra)));

@@ -21,7 +21,7 @@ static void OnAsync(uv_async_t* h) {
   if (q->owner != nullptr) q->owner->Drain();
 }
 
-Context::Context(Napi::Env env, Napi::Function handler, Napi::Float64Array batch)
+Context::Context(Napi::Env env, Napi::Function handler, Napi::Float64Array batch, bool submitThread)
     : env_(env), async_(env, "stgt_rbd.completions"), queue_(new Queue()) {
   handler_ = Napi::Persistent(handler);
   batch_ = Napi::Persistent(batch);
@@ -34,6 +34,10 @@ Context::Context(Napi::Env env, Napi::Function handler, Napi::Float64Array batch
   uv_unref(reinterpret_cast<uv_handle_t*>(&queue_->async));
   queue_->items.reserve(256);
   spare_.reserve(256);
+  if (submitThread) {
+    submitter_ = new Submitter(queue_);
+    queue_->submitter = submitter_;
+  }
 }
 
 Context::~Context() { Close(); }
@@ -47,6 +51,12 @@ void Context::Started() {
 
 void Context::Close() {
   if (queue_ == nullptr) return;
+  // The thread first submits what it holds (a refusal lands in the queue, which still exists).
+  if (submitter_ != nullptr) {
+    queue_->submitter = nullptr;
+    delete submitter_;
+    submitter_ = nullptr;
+  }
   Queue* q = queue_;
   queue_ = nullptr;
   q->owner = nullptr;
