@@ -88,14 +88,16 @@ function daemonReady(show) {
  * Starts stgt's tgtd (from the compiled tree `dist`) or Debian's (`kind` 'tgt') in the foreground on
  * a private IPC socket in `dir` and a free 127.0.0.1 port, then sets up target 1 (`iqn`) bound to
  * ALL with `luns`: { lun, size } is an rdwr LUN on its own sparse file of `size` bytes in `dir`,
- * { lun, bstype: 'null' } a null-store one. The daemon is pushed to `started` before the setup, so
- * the caller stops it even when a step fails. `env`: extra variables for stgt's daemon only;
+ * { lun, bstype: 'null' } a null-store one, { lun, bstype, path, bsopts } a LUN on that path of
+ * that store (e.g. rbd). The daemon is pushed to `started` before the setup, so the caller stops it
+ * even when a step fails. `env`: extra variables for stgt's daemon only; `args`: extra tgtd
+ * arguments for it (e.g. --bstype ...,rbd); `name`: tells two daemons of one kind apart (socket);
  * `STGT_NODE_FLAGS` in the environment: node flags for it (e.g. --cpu-prof).
  */
-export async function startDaemon(kind, dir, { dist, env: extraEnv = {}, iqn, luns, started }) {
+export async function startDaemon(kind, dir, { dist, env: extraEnv = {}, args: stgtArgs = [], name = kind, iqn, luns, started }) {
   const control = 1000 + Math.floor(Math.random() * 8000);
   const port = await freePort();
-  const socket = join(dir, `${kind}-socket`);
+  const socket = join(dir, `${name.replace(/\W/g, '-')}-socket`);
   const args = ['-f', '-C', String(control), '--iscsi', `portal=127.0.0.1:${port}`];
   let cmd;
   let argv;
@@ -109,7 +111,7 @@ export async function startDaemon(kind, dir, { dist, env: extraEnv = {}, iqn, lu
     const main = pathToFileURL(join(dist, 'src', 'daemon', 'main.js')).href;
     writeFileSync(shim, `import { main } from ${JSON.stringify(main)};\nawait main();\n`);
     cmd = process.execPath;
-    argv = [...(process.env.STGT_NODE_FLAGS ?? '').split(' ').filter(Boolean), shim, ...args];
+    argv = [...(process.env.STGT_NODE_FLAGS ?? '').split(' ').filter(Boolean), shim, ...args, ...stgtArgs];
     Object.assign(env, extraEnv);
   }
   const proc = spawn(cmd, argv, { env, stdio: ['ignore', 'ignore', 'pipe'] });
@@ -126,13 +128,14 @@ export async function startDaemon(kind, dir, { dist, env: extraEnv = {}, iqn, lu
   }
   const steps = [['--lld', 'iscsi', '--mode', 'target', '--op', 'new', '--tid', '1', '-T', iqn]];
   for (const l of luns) {
-    let path = `null${l.lun}`;
-    if (l.bstype !== 'null') {
+    let path = l.path ?? `null${l.lun}`;
+    if (l.path === undefined && l.bstype !== 'null') {
       path = join(dir, `${kind}-lun${l.lun}.img`);
       writeFileSync(path, '');
       spawnSync('truncate', ['-s', String(l.size), path]);
     }
-    steps.push(['--lld', 'iscsi', '--mode', 'logicalunit', '--op', 'new', '--tid', '1', '--lun', String(l.lun), '-b', path, '--bstype', l.bstype ?? 'rdwr']);
+    steps.push(['--lld', 'iscsi', '--mode', 'logicalunit', '--op', 'new', '--tid', '1', '--lun', String(l.lun), '-b', path, '--bstype', l.bstype ?? 'rdwr',
+      ...(l.bsopts === undefined ? [] : ['--bsopts', l.bsopts])]);
   }
   steps.push(['--lld', 'iscsi', '--mode', 'target', '--op', 'bind', '--tid', '1', '-I', 'ALL']);
   for (const s of steps) {

@@ -21,25 +21,24 @@
 // The table also gives each target's CPU per I/O (all its threads, librbd's included, from /proc):
 // on a shared machine IOPS follow the load, CPU per I/O much less.
 //
+// STGT_NODE_FLAGS='--cpu-prof --cpu-prof-dir=DIR' in the environment: node flags for stgt's tgtd (bench/lib.mjs).
 // Usage: node bench/rbd.mjs [--rounds 3] [--secs 5] [--dist dist] [--cases 4k-randread,...] [--json]
 //          [--client 'rbd cache=false,...']   Ceph client options for both targets and rbd bench (a [client] section)
-//          [--node-flags '--cpu-prof --cpu-prof-dir=DIR']   extra flags for stgt's node
 //          [--variant 'LABEL:K=V,...']   a second stgt tgtd with environment K=V (e.g. 'thread:STGT_RBD_SUBMIT_THREAD=1'),
 //                                        run in the same rotation as column "stgt LABEL"
-import { spawn, spawnSync } from 'node:child_process';
-import { cpuSeconds as cpuSecs, freePort, median, runFor, sleep, stopProcess, tgtadm } from './lib.mjs';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { cpuSeconds as cpuSecs, median, runFor, startDaemon, stopProcess } from './lib.mjs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
-const DEBIAN_TGTD = '/usr/sbin/tgtd';
 const IQN = 'iqn.2026-12.org.stgt.bench:rbd';
 const IMAGE_BYTES = 1 << 30;
 const CASES = ['4k-randread', '4k-randwrite', '1m-seqread', '1m-seqwrite'];
 
 function parseArgs(argv) {
-  const o = { rounds: 3, secs: 5, dist: resolve(HERE, '..', 'dist'), cases: CASES, json: false, client: {}, nodeFlags: [], variant: null };
+  const o = { rounds: 3, secs: 5, dist: resolve(HERE, '..', 'dist'), cases: CASES, json: false, client: {}, variant: null };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const v = () => argv[++i];
@@ -56,8 +55,7 @@ function parseArgs(argv) {
     } else if (a === '--variant') {
       const [label, kvs] = [v()].map((x) => [x.slice(0, x.indexOf(':')), x.slice(x.indexOf(':') + 1)])[0];
       o.variant = { label, env: Object.fromEntries(kvs.split(',').map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)])) };
-    } else if (a === '--node-flags') o.nodeFlags = v().split(' ').filter((x) => x !== '');
-    else {
+    } else {
       console.error(`unknown option ${a}`);
       process.exit(2);
     }
@@ -65,47 +63,13 @@ function parseArgs(argv) {
   return o;
 }
 
-async function startDaemon(kind, dir, opts, started, extraEnv = {}, name = kind) {
-  const control = 1000 + Math.floor(Math.random() * 8000);
-  const port = await freePort();
-  const socket = join(dir, `${name.replace(/\W/g, '-')}-socket`);
-  const args = ['-f', '-C', String(control), '--iscsi', `portal=127.0.0.1:${port}`];
-  const env = { ...process.env, ...extraEnv, TGT_IPC_SOCKET: socket };
-  let cmd = DEBIAN_TGTD;
-  let argv = args;
-  if (kind === 'stgt') {
-    const shim = join(dir, 'stgt-tgtd.mjs');
-    writeFileSync(shim, `import { main } from ${JSON.stringify(pathToFileURL(join(opts.dist, 'src', 'daemon', 'main.js')).href)};\nawait main();\n`);
-    cmd = process.execPath;
-    argv = [...opts.nodeFlags, shim, ...args, '--bstype', 'rdwr,null,memory,rbd'];
-  }
-  const proc = spawn(cmd, argv, { env, stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  proc.stderr.setEncoding('utf8').on('data', (s) => (stderr += s));
-  const d = { kind, control, port, socket, proc, url: `iscsi://127.0.0.1:${port}/${IQN}/1` };
-  started.push(d);
-  for (let i = 0; ; i++) {
-    if (proc.exitCode !== null) throw new Error(`${kind} tgtd exited: ${stderr}`);
-    // stgt loads its --bstype list after the LLDs: wait for its "tgtd ready" line too.
-    const up = kind === 'tgt' || /tgtd ready/.test(stderr);
-    if (up && existsSync(`${socket}.${control}`) && /iscsi: ready/.test(tgtadm(d, ['--mode', 'sys', '--op', 'show']).out)) break;
-    if (i > 200) throw new Error(`${kind} tgtd did not start: ${stderr}`);
-    await sleep(100);
-  }
-  for (const s of [
-    ['--lld', 'iscsi', '--mode', 'target', '--op', 'new', '--tid', '1', '-T', IQN],
-    ['--lld', 'iscsi', '--mode', 'logicalunit', '--op', 'new', '--tid', '1', '--lun', '1', '-b', 'rbd/bench', '--bstype', 'rbd',
-      '--bsopts', `conf=${opts.conf};id=admin`],
-    ['--lld', 'iscsi', '--mode', 'target', '--op', 'bind', '--tid', '1', '-I', 'ALL'],
-  ]) {
-    const r = tgtadm(d, s);
-    if (r.code !== 0) throw new Error(`${kind}: tgtadm ${s.join(' ')}: ${r.out}\n${stderr}`);
-  }
-  return d;
-}
-
-async function stopDaemon(d) {
-  await stopProcess(d.proc, 10_000);
+/** stgt's tgtd (`--bstype ...,rbd`, `env` added) or Debian's with LUN 1 = rbd/bench of the cluster. */
+function startRbdDaemon(kind, dir, opts, started, env = {}, name = kind) {
+  return startDaemon(kind, dir, {
+    // startDaemon waits for the rdwr and null stores: rbd, listed first, is loaded by then.
+    dist: opts.dist, env, name, started, iqn: IQN, args: ['--bstype', 'rbd,rdwr,null,memory'],
+    luns: [{ lun: 1, bstype: 'rbd', path: 'rbd/bench', bsopts: `conf=${opts.conf};id=admin` }],
+  }).then((d) => ({ ...d, url: `iscsi://127.0.0.1:${d.port}/${IQN}/1` }));
 }
 
 async function iscsiCase(name, d, secs) {
@@ -162,11 +126,11 @@ async function main() {
     await cluster.createImage('bench', IMAGE_BYTES);
     console.error('prefilling rbd/bench (1 GiB)...');
     await cluster.rbdOk('bench', '--io-type', 'write', '--io-pattern', 'seq', '--io-size', '4M', '--io-threads', '4', '--io-total', '1G', 'rbd/bench');
-    const stgt = await startDaemon('stgt', cluster.dir, opts, started);
-    const tgt = await startDaemon('tgt', cluster.dir, opts, started);
+    const stgt = await startRbdDaemon('stgt', cluster.dir, opts, started);
+    const tgt = await startRbdDaemon('tgt', cluster.dir, opts, started);
     const systems = [
       { name: 'stgt rbd', run: (c) => iscsiCase(c, stgt, opts.secs), pid: stgt.proc.pid },
-      ...(opts.variant === null ? [] : [await startDaemon('stgt', cluster.dir, opts, started, opts.variant.env, `stgt ${opts.variant.label}`)]
+      ...(opts.variant === null ? [] : [await startRbdDaemon('stgt', cluster.dir, opts, started, opts.variant.env, `stgt ${opts.variant.label}`)]
         .map((x) => ({ name: `stgt ${opts.variant.label}`, run: (c) => iscsiCase(c, x, opts.secs), pid: x.proc.pid }))),
       { name: 'tgt bs_rbd', run: (c) => iscsiCase(c, tgt, opts.secs), pid: tgt.proc.pid },
       { name: 'rbd bench', run: (c) => rbdBenchCase(c, opts.conf, opts.secs), pid: null },
@@ -184,7 +148,7 @@ async function main() {
       }
     }
   } finally {
-    for (const d of started) await stopDaemon(d);
+    for (const d of started) await stopProcess(d.proc, 10_000);
     await cluster.stop();
   }
   if (opts.json) {
