@@ -10,6 +10,8 @@ import * as P from '../../iscsi/pdu.js';
 import { crc32cHeader, crc32cList, readDigest, writeDigest } from '../../iscsi/crc32c.js';
 
 const PAD = Buffer.alloc(4);
+const NO_AHS = Buffer.alloc(0);
+const NO_DATA: readonly Buffer[] = Object.freeze([]);
 
 /** TCP's slot on a task (task.transport): the R2Ts of a write (RFC 7143 11.8). */
 class R2tState {
@@ -29,7 +31,11 @@ export class TcpConnection extends IscsiConnection {
   private buffered = 0;
   /** Header of the PDU being received (BHS+AHS), once complete. */
   private bhs: Buffer | null = null;
-  private ahs: Buffer = Buffer.alloc(0);
+  private ahs: Buffer = NO_AHS;
+  /** Views of the data segment being dispatched (borrowed by receivePdu: reused for the next PDU). */
+  private readonly dataViews: Buffer[] = [];
+  /** Views of a header or digest being joined (reused). */
+  private readonly headViews: Buffer[] = [];
   private dataLength = 0;
   /** Digests are in effect for what we receive / send (after the final login response). */
   private rxHeaderDigest = false;
@@ -130,8 +136,13 @@ export class TcpConnection extends IscsiConnection {
         return false;
       }
     }
-    this.bhs = head.subarray(0, P.BHS_LENGTH);
-    this.ahs = head.subarray(P.BHS_LENGTH, P.BHS_LENGTH + ahsLen);
+    if (ahsLen === 0) {
+      this.bhs = head.length === P.BHS_LENGTH ? head : head.subarray(0, P.BHS_LENGTH);
+      this.ahs = NO_AHS;
+    } else {
+      this.bhs = head.subarray(0, P.BHS_LENGTH);
+      this.ahs = head.subarray(P.BHS_LENGTH, P.BHS_LENGTH + ahsLen);
+    }
     this.dataLength = P.dataSegmentLength(this.bhs);
     const limit = this.state === 'login' ? LOGIN_MAX_SEGMENT : this.params.maxRecvSegment;
     if (this.dataLength > limit) {
@@ -148,7 +159,7 @@ export class TcpConnection extends IscsiConnection {
     const digest = this.rxDataDigest && len > 0 ? 4 : 0;
     const total = P.padded(len) + digest;
     if (this.buffered < total) return false;
-    const data = len > 0 ? this.take(len) : [];
+    const data = len > 0 ? this.take(len, this.dataViews) : NO_DATA;
     const pad = P.padded(len) - len;
     if (pad > 0) this.skip(pad);
     this.bhs = null;
@@ -163,6 +174,8 @@ export class TcpConnection extends IscsiConnection {
       }
     }
     this.receivePdu(bhs, this.ahs, data, len);
+    // The engine kept what it needed (views of write data in its own list): do not pin the chunks.
+    this.dataViews.length = 0;
     return this.state !== 'closed';
   }
 
@@ -173,9 +186,9 @@ export class TcpConnection extends IscsiConnection {
     return Buffer.concat(this.chunks, Math.min(this.buffered, Math.max(n, 0))).subarray(0, n);
   }
 
-  /** Consume `n` bytes as views into the received chunks (no copy). */
-  private take(n: number): Buffer[] {
-    const out: Buffer[] = [];
+  /** Consume `n` bytes as views into the received chunks (no copy), into `out` (emptied first). */
+  private take(n: number, out: Buffer[]): Buffer[] {
+    out.length = 0;
     this.buffered -= n;
     while (n > 0) {
       const c = this.chunks[0]!;
@@ -193,12 +206,25 @@ export class TcpConnection extends IscsiConnection {
   }
 
   private takeJoined(n: number): Buffer {
-    const parts = this.take(n);
-    return parts.length === 1 ? parts[0]! : Buffer.concat(parts, n);
+    const parts = this.take(n, this.headViews);
+    const b = parts.length === 1 ? parts[0]! : Buffer.concat(parts, n);
+    parts.length = 0;
+    return b;
   }
 
+  /** Consume `n` bytes (padding) without views. */
   private skip(n: number): void {
-    this.take(n);
+    this.buffered -= n;
+    while (n > 0) {
+      const c = this.chunks[0]!;
+      if (c.length <= n) {
+        this.chunks.shift();
+        n -= c.length;
+      } else {
+        this.chunks[0] = c.subarray(n);
+        n = 0;
+      }
+    }
   }
 
   // ------------------------------------------------------------------ data movement: R2T, Data-Out, Data-In
