@@ -10,7 +10,9 @@ export const SenseKey = {
   IllegalRequest: 0x5,
   UnitAttention: 0x6,
   DataProtect: 0x7,
+  BlankCheck: 0x8,
   AbortedCommand: 0xb,
+  VolumeOverflow: 0xd,
   Miscompare: 0xe,
 } as const;
 
@@ -69,6 +71,26 @@ export const Reason = {
   CommandsCleared: r('COMMANDS CLEARED BY ANOTHER INITIATOR', K.UnitAttention, 0x2f, 0x00),
   ReportedLunsChanged: r('REPORTED LUNS DATA HAS CHANGED', K.UnitAttention, 0x3f, 0x0e),
   InquiryDataChanged: r('INQUIRY DATA HAS CHANGED', K.UnitAttention, 0x3f, 0x03),
+  // Sequential-access and media changer conditions (SSC-3 4.2, SMC-3; Annex D codes)
+  NoAdditionalSense: r('NO ADDITIONAL SENSE INFORMATION', K.NoSense, 0x00, 0x00),
+  FilemarkDetected: r('FILEMARK DETECTED', K.NoSense, 0x00, 0x01),
+  EndOfMediumDetected: r('END-OF-PARTITION/MEDIUM DETECTED', K.NoSense, 0x00, 0x02),
+  BeginningOfMediumDetected: r('BEGINNING-OF-PARTITION/MEDIUM DETECTED', K.NoSense, 0x00, 0x04),
+  EndOfDataDetected: r('END-OF-DATA DETECTED', K.BlankCheck, 0x00, 0x05),
+  VolumeOverflow: r('END-OF-PARTITION/MEDIUM DETECTED', K.VolumeOverflow, 0x00, 0x02),
+  MediumFormatCorrupted: r('MEDIUM FORMAT CORRUPTED', K.MediumError, 0x31, 0x00),
+  SequentialPositioningError: r('SEQUENTIAL POSITIONING ERROR', K.MediumError, 0x3b, 0x00),
+  CleaningCartridgeInstalled: r('LOGICAL UNIT NOT READY, CLEANING CARTRIDGE INSTALLED', K.NotReady, 0x30, 0x03),
+  IncompatibleMediumInstalled: r('INCOMPATIBLE MEDIUM INSTALLED', K.IllegalRequest, 0x30, 0x00),
+  CannotWriteIncompatibleFormat: r('CANNOT WRITE MEDIUM, INCOMPATIBLE FORMAT', K.DataProtect, 0x30, 0x05),
+  InvalidElementAddress: r('INVALID ELEMENT ADDRESS', K.IllegalRequest, 0x21, 0x01),
+  MediumDestinationFull: r('MEDIUM DESTINATION ELEMENT FULL', K.IllegalRequest, 0x3b, 0x0d),
+  MediumSourceEmpty: r('MEDIUM SOURCE ELEMENT EMPTY', K.IllegalRequest, 0x3b, 0x0e),
+  MediumMagazineRemoved: r('MEDIUM MAGAZINE REMOVED', K.IllegalRequest, 0x3b, 0x12),
+  MediumNotPresentTrayClosed: r('MEDIUM NOT PRESENT - TRAY CLOSED', K.NotReady, 0x3a, 0x01),
+  MediumNotPresentTrayOpen: r('MEDIUM NOT PRESENT - TRAY OPEN', K.NotReady, 0x3a, 0x02),
+  MediumMayHaveChanged: r('NOT READY TO READY CHANGE, MEDIUM MAY HAVE CHANGED', K.UnitAttention, 0x28, 0x00),
+  ImportExportElementAccessed: r('IMPORT OR EXPORT ELEMENT ACCESSED', K.UnitAttention, 0x28, 0x01),
 } as const;
 
 /** Fixed format sense data length we emit (SPC-4 4.5.3: 18 bytes, additional length 10). */
