@@ -82,7 +82,7 @@ export const Reason = {
   SequentialPositioningError: r('SEQUENTIAL POSITIONING ERROR', K.MediumError, 0x3b, 0x00),
   CleaningCartridgeInstalled: r('LOGICAL UNIT NOT READY, CLEANING CARTRIDGE INSTALLED', K.NotReady, 0x30, 0x03),
   IncompatibleMediumInstalled: r('INCOMPATIBLE MEDIUM INSTALLED', K.IllegalRequest, 0x30, 0x00),
-  CannotWriteIncompatibleFormat: r('CANNOT WRITE MEDIUM, INCOMPATIBLE FORMAT', K.DataProtect, 0x30, 0x05),
+  CannotWriteIncompatibleFormat: r('CANNOT WRITE MEDIUM, INCOMPATIBLE FORMAT', K.IllegalRequest, 0x30, 0x05),
   InvalidElementAddress: r('INVALID ELEMENT ADDRESS', K.IllegalRequest, 0x21, 0x01),
   MediumDestinationFull: r('MEDIUM DESTINATION ELEMENT FULL', K.IllegalRequest, 0x3b, 0x0d),
   MediumSourceEmpty: r('MEDIUM SOURCE ELEMENT EMPTY', K.IllegalRequest, 0x3b, 0x0e),
