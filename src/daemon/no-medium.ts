@@ -33,11 +33,12 @@ export function noMediumDevice(): BackingDevice {
 export function noMediumLogicalUnit(
   tid: number,
   lun: number,
+  deviceType: string,
   bsName: string,
   oflags: { sync: boolean; direct: boolean },
   blockSize: number,
 ): LogicalUnit {
-  const lu = new LogicalUnit({ tid, lun, deviceType: 'disk', dev: noMediumDevice(), bsName, path: null, oflags, blockSize });
+  const lu = new LogicalUnit({ tid, lun, deviceType, dev: noMediumDevice(), bsName, path: null, oflags, blockSize });
   lu.online = false;
   lu.removable = true;
   return lu;

@@ -9,6 +9,13 @@ import { AccountStore } from '../mgmt/accounts.js';
 import type { BsHandle, LldHandle, LuCreateOptions, LuResult, MgmtHost, SystemState, TargetResult } from '../mgmt/host.js';
 import type { Logger } from './log.js';
 import { noMediumLogicalUnit } from './no-medium.js';
+import { BUILTIN_DEVICE_TYPES, CD } from '../scsi/device-types.js';
+import { MMC_BLOCK_SIZE } from '../scsi/mmc-media.js';
+
+/** The store tgt forces for a device type (its lu_init), whatever --bstype says. */
+const FORCED_STORE: Readonly<Record<string, string>> = { 'cd/dvd': 'mmc', tape: 'ssc', changer: 'smc' };
+/** Types tgt creates without a backing path, as an empty removable drive. */
+const REMOVABLE_WITHOUT_PATH = new Set(['disk', 'cd/dvd', 'tape']);
 
 /** Built-in modules: imported only when loaded, so their dependencies stay out of other daemons. */
 const BUILTIN_LLDS: Record<string, () => Promise<unknown>> = {
@@ -19,6 +26,10 @@ const BUILTIN_BS: Record<string, () => Promise<unknown>> = {
   rdwr: () => import('../bs/rdwr.js'),
   null: () => import('../bs/null.js'),
   memory: () => import('../bs/memory.js'),
+  // tgt's stores of the cd, changer and tape device types (rdwr file I/O under tgt's names).
+  mmc: () => import('../bs/mmc.js'),
+  smc: () => import('../bs/smc.js'),
+  ssc: () => import('../bs/ssc.js'),
   // Not in tgtd's default --bstype list: loading it maps librbd (bsload rbd or --bstype ...,rbd).
   rbd: () => import('../bs/rbd.js'),
 };
@@ -158,13 +169,25 @@ export class Tgtd implements MgmtHost, DaemonServices {
     const target = this.targets.get(tid);
     if (target === undefined) return 'no-target';
     if (target.luns.has(o.lun)) return 'exists';
-    if (o.path === '' && (o.bstype === null || o.bstype === 'rdwr')) {
-      // tgt creates a disk without -b as an empty removable drive that is offline (no medium):
-      // sbc.c leaves it with no backing file, so it prints "Backing store path: None".
+    const type = BUILTIN_DEVICE_TYPES.get(o.deviceType);
+    if (type === undefined) return 'invalid';
+    // tgt's cd, tape and changer always use their own store (mmc.c, ssc.c, smc.c lu_init), and a
+    // DVD drive has 2048-byte blocks (MMC-6 4.2.2.1).
+    const forced = FORCED_STORE[o.deviceType];
+    if (forced !== undefined) o = { ...o, bstype: forced, blockSize: o.deviceType === CD.name ? MMC_BLOCK_SIZE : o.blockSize };
+    if (o.path === '' && REMOVABLE_WITHOUT_PATH.has(o.deviceType) && (o.bstype === null || o.bstype === 'rdwr' || forced !== undefined)) {
+      // tgt creates a disk, cd or tape without -b as an empty removable drive that is offline (no
+      // medium): it prints "Backing store path: None".
       const bsName = o.bstype ?? 'rdwr';
       if (!this.bstores().some((b) => b.name === bsName && b.state === 'ready')) return 'invalid';
+      const lu = noMediumLogicalUnit(tid, o.lun, o.deviceType, bsName, o.oflags, o.blockSize);
+      try {
+        await type.init?.(lu);
+      } catch {
+        return 'invalid';
+      }
       this.acquire('bs', bsName);
-      target.addLun(noMediumLogicalUnit(tid, o.lun, bsName, o.oflags, o.blockSize));
+      target.addLun(lu);
       return 'ok';
     }
     let lu: LogicalUnit;
@@ -173,6 +196,13 @@ export class Tgtd implements MgmtHost, DaemonServices {
     } catch {
       return 'invalid'; // the store refused: no such store, bsoflags it lacks, no path, open failed
     }
+    try {
+      await type.init?.(lu);
+    } catch (e) {
+      this.opts.log.write('warn', `tid ${tid} lun ${o.lun}: ${(e as Error).message}`);
+      await this.closeLogicalUnit(lu);
+      return 'invalid'; // e.g. a tape file that is not in tgt's format
+    }
     // The device was opened asynchronously: the LUN (or the whole target) may have gone meanwhile.
     if (target.luns.has(o.lun) || this.targets.get(tid) !== target) {
       await this.closeLogicalUnit(lu);
@@ -180,6 +210,45 @@ export class Tgtd implements MgmtHost, DaemonServices {
     }
     this.acquire('bs', lu.bsName);
     target.addLun(lu);
+    return 'ok';
+  }
+
+  async changeMedium(tid: number, lun: number, path: string): Promise<LuResult> {
+    const target = this.targets.get(tid);
+    if (target === undefined) return 'no-target';
+    const lu = target.luns.get(lun);
+    if (lu === undefined) return 'no-lun';
+    // tgt_device_path_update: a medium in an online LU must be taken out (online=0) first.
+    if (lu.path !== null && lu.online) return 'invalid';
+    const type = BUILTIN_DEVICE_TYPES.get(lu.typeName);
+    let dev: BackingDevice;
+    try {
+      dev = await this.openDevice(lu.bsName, { path, bsopts: '', oflags: lu.oflags, blockSize: lu.blockSize, readonly: false });
+    } catch {
+      return 'invalid';
+    }
+    if (target.luns.get(lun) !== lu) {
+      await new Promise<void>((resolve) => dev.close(() => resolve()));
+      return 'no-lun';
+    }
+    const old = lu.dev;
+    lu.dev = dev;
+    lu.path = path;
+    lu.size = Math.floor(dev.size / lu.blockSize) * lu.blockSize;
+    lu.online = true;
+    try {
+      await type?.mediumChanged?.(lu);
+    } catch (e) {
+      this.opts.log.write('warn', `tid ${tid} lun ${lun}: ${path}: ${(e as Error).message}`);
+      lu.dev = old;
+      lu.path = null;
+      lu.size = 0;
+      lu.online = false;
+      await type?.mediumChanged?.(lu);
+      await new Promise<void>((resolve) => dev.close(() => resolve()));
+      return 'invalid';
+    }
+    await new Promise<void>((resolve) => old.close(() => resolve()));
     return 'ok';
   }
 
@@ -195,6 +264,16 @@ export class Tgtd implements MgmtHost, DaemonServices {
     return 'ok';
   }
 
+  /** Opens a device on store `bsName`; throws with the store's reason. */
+  private async openDevice(bsName: string, opts: Parameters<BackingStore['open']>[0]): Promise<BackingDevice> {
+    const entry = this.registry.get('bs', bsName);
+    if (entry === undefined || entry.state !== 'ready') throw new Error(`no backing store ${bsName}`);
+    const store = entry.instance as BackingStore;
+    return new Promise<BackingDevice>((resolve, reject) => {
+      store.open(opts, (err, d) => (err !== null || d === undefined ? reject(new Error(err?.message ?? 'open failed')) : resolve(d)));
+    });
+  }
+
   /** Open the backing device and build the LU (not yet added to the target); throws with the store's reason. */
   private async createLogicalUnit(target: Target, o: LuCreateOptions): Promise<LogicalUnit> {
     const bsName = o.bstype ?? 'rdwr';
@@ -205,23 +284,17 @@ export class Tgtd implements MgmtHost, DaemonServices {
       throw new Error(`${bsName} does not support these bsoflags`);
     }
     if (o.path === '' && mod.pathOptional !== true) throw new Error('path required');
-    const store = entry.instance as BackingStore;
     let lu: LogicalUnit | null = null;
     // A store that sees its device resized (rbd): the LU re-reads the size and raises the UA, as
     // long as this LU is still the target's (not deleted, not replaced).
     const sizeChanged = (): void => {
       if (lu !== null && target.luns.get(o.lun) === lu) target.capacityChanged(o.lun);
     };
-    const dev = await new Promise<BackingDevice>((resolve, reject) => {
-      store.open(
-        { path: o.path, bsopts: o.bsopts, oflags: o.oflags, blockSize: o.blockSize, readonly: false, sizeChanged },
-        (err, d) => (err !== null || d === undefined ? reject(new Error(err?.message ?? 'open failed')) : resolve(d)),
-      );
-    });
+    const dev = await this.openDevice(bsName, { path: o.path, bsopts: o.bsopts, oflags: o.oflags, blockSize: o.blockSize, readonly: false, sizeChanged });
     lu = new LogicalUnit({
       tid: target.tid,
       lun: o.lun,
-      deviceType: 'disk',
+      deviceType: o.deviceType,
       dev,
       bsName,
       path: o.path,

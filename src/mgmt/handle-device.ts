@@ -9,8 +9,13 @@ import type { LuResult } from './host.js';
 import { statHeader, statLu } from './stat.js';
 import { fail, ok, type MgmtReply, type MgmtRequest } from './reply.js';
 
-/** SCSI peripheral device types tgtadm sends in device_type (SPC-4 table 49). */
-const TYPE_DISK = 0x00;
+/** SCSI peripheral device types tgtadm sends in device_type (SPC-4 table 49) -> the types stgt emulates. */
+const DEVICE_TYPES: ReadonlyMap<number, string> = new Map([
+  [0x00, 'disk'],
+  [0x01, 'tape'],
+  [0x05, 'cd/dvd'],
+  [0x08, 'changer'],
+]);
 
 export async function deviceMgmt(m: MgmtRequest): Promise<MgmtReply> {
   const { req, host } = m;
@@ -29,12 +34,24 @@ export async function deviceMgmt(m: MgmtRequest): Promise<MgmtReply> {
       if (target === undefined) return fail(TGTADM_NO_TARGET);
       const lun = lunOf(req.lun);
       const lu = lun === null ? undefined : target.luns.get(lun);
-      if (lu === undefined) return fail(TGTADM_NO_LUN);
+      if (lu === undefined || lun === null) return fail(TGTADM_NO_LUN);
       const parsed = parsePayload(req.payload);
       const pairs = parsed.opsKind !== null ? [...parsed.pairs, ...parsed.ops] : parsed.pairs;
       // tgt answers any rejected parameter with "invalid request" (spc.c lu_config returns
-      // TGTADM_INVALID_REQUEST), never with "unknown parameter".
-      return fail(lu.updateParams(pairs) === 'ok' ? TGTADM_SUCCESS : TGTADM_INVALID_REQUEST);
+      // TGTADM_INVALID_REQUEST), never with "unknown parameter". Pairs apply in order, as tgt's
+      // loop does: `online=0,path=/new.iso` ejects and then loads.
+      for (let i = 0; i < pairs.length; i++) {
+        const [k, v] = pairs[i]!;
+        if (k.trim() === 'path') {
+          if (luResultCode(await host.changeMedium(req.tid, lun, v)) !== TGTADM_SUCCESS) return fail(TGTADM_INVALID_REQUEST);
+          continue;
+        }
+        // A changer takes its element parameters (element_type=..., address=...) as one group.
+        const configure = host.configureChanger?.(req.tid, lun, pairs.slice(i));
+        if (configure !== undefined && configure !== null) return fail(configure === 'ok' ? TGTADM_SUCCESS : TGTADM_INVALID_REQUEST);
+        if (lu.updateParams([[k, v]]) !== 'ok') return fail(TGTADM_INVALID_REQUEST);
+      }
+      return fail(TGTADM_SUCCESS);
     }
     case OP_STATS: {
       if (target === undefined) return fail(TGTADM_NO_TARGET);
@@ -78,12 +95,14 @@ async function createDevice({ req, host }: MgmtRequest): Promise<number> {
   const lun = lunOf(req.lun);
   if (lun === null) return TGTADM_INVALID_REQUEST;
   if (target.luns.has(lun)) return TGTADM_LUN_EXIST;
-  if (req.deviceType !== TYPE_DISK) return TGTADM_UNSUPPORTED_OPERATION;
+  const deviceType = DEVICE_TYPES.get(req.deviceType);
+  if (deviceType === undefined) return TGTADM_UNSUPPORTED_OPERATION;
   const oflags = parseOflags(kv.get('bsoflags'));
   if (oflags === null) return TGTADM_INVALID_REQUEST;
   return luResultCode(
     await host.addLogicalUnit(req.tid, {
       lun,
+      deviceType,
       bstype: kv.get('bstype') ?? null,
       path: kv.get('path') ?? '',
       bsopts: kv.get('bsopts') ?? '',

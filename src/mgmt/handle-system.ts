@@ -7,9 +7,10 @@ import { statHeader, statTarget } from './stat.js';
 import { incomingUsers } from '../iscsi/chap-accounts.js';
 import { fail, ok, OP_BSLOAD, OP_BSUNLOAD, OP_LLDLOAD, OP_LLDUNLOAD, type MgmtReply, type MgmtRequest } from './reply.js';
 import type { MgmtHost } from './host.js';
+import { BUILTIN_DEVICE_TYPES } from '../scsi/device-types.js';
 
-/** Device types stgt emulates, in the order `--mode system --op show` lists them. */
-const DEVICE_TYPES = ['disk', 'controller'];
+/** Device types stgt emulates, in tgt's registration order (the order `--mode system --op show` lists them). */
+const DEVICE_TYPES = ['disk', 'cd/dvd', 'osd', 'controller', 'changer', 'tape', 'passthrough'].filter((t) => BUILTIN_DEVICE_TYPES.has(t));
 
 export async function systemMgmt(m: MgmtRequest): Promise<MgmtReply> {
   const { req, host, lld } = m;

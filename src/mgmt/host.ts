@@ -29,6 +29,8 @@ export interface SystemState {
 
 export interface LuCreateOptions {
   lun: number;
+  /** Device type name (tgtadm's `Type:` word): disk, cd/dvd, tape, changer. */
+  deviceType: string;
   bstype: string | null;
   path: string;
   bsopts: string;
@@ -72,6 +74,17 @@ export interface MgmtHost {
   addLogicalUnit(tid: number, opts: LuCreateOptions): Promise<LuResult>;
   /** Remove a LU: refused while it has commands in flight; closes its device and releases its store. */
   deleteLogicalUnit(tid: number, lun: number): Promise<LuResult>;
+  /**
+   * `--op update --params path=FILE` of a removable LU (cd, tape): opens FILE on the LU's store and
+   * makes it the medium. Refused ('invalid') while the LU is online with a medium (tgt: take it
+   * offline first), or when the store cannot open FILE.
+   */
+  changeMedium(tid: number, lun: number, path: string): Promise<LuResult>;
+  /**
+   * A changer LU's `--params` from the first pair on (tgt smc.c smc_lu_config): the result, or null
+   * when the LU is not a changer (its parameters are the LU's own).
+   */
+  configureChanger?(tid: number, lun: number, pairs: [string, string][]): 'ok' | 'invalid' | 'unknown-param' | null;
   /** Begin daemon shutdown after the current reply is sent. */
   requestShutdown(): void;
 }

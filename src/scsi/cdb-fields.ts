@@ -68,6 +68,12 @@ export class ParsedCdb {
   atomicBoundary = 0;
   /** READ DEFECT DATA REQ_PLIST, REQ_GLIST and DEFECT LIST FORMAT (5 bits). */
   defectFlags = 0;
+  /** MMC-6: READ TOC MSF; GET EVENT STATUS NOTIFICATION POLLED; READ BUFFER CAPACITY BLOCK. */
+  msf = false;
+  /** MMC-6 2- to 4-bit codes: READ TOC FORMAT, GET CONFIGURATION RT, READ TRACK INFORMATION ADDRESS TYPE, notification class request. */
+  format = 0;
+  /** MMC-6 32-bit operands: READ TOC track, GET CONFIGURATION starting feature, track/LBA number, RESERVE TRACK size. */
+  address = 0;
 
   reset(): void {
     this.opcode = this.sa = this.lba = this.blocks = this.allocLen = this.paramLen = 0;
@@ -78,6 +84,8 @@ export class ParsedCdb {
     this.bytchk = this.protect = this.pageCode = this.subpage = this.pc = this.selectReport = 0;
     this.reportingOptions = this.reqOpcode = this.reqSa = this.powerCondition = this.prevent = 0;
     this.prScope = this.prType = this.selfTestCode = this.group = this.defectFlags = this.atomicBoundary = 0;
+    this.msf = false;
+    this.format = this.address = 0;
   }
 }
 
@@ -333,4 +341,57 @@ export function parseRsoc(c: Buffer, p: ParsedCdb): void {
   p.reqOpcode = c[3]!;
   p.reqSa = c.readUInt16BE(4);
   p.allocLen = c.readUInt32BE(6);
+}
+
+// ---- MMC-6 layouts (cd/dvd device type, mmc.ts)
+
+/** MMC-6 6.26 READ TOC/PMA/ATIP: 1 MSF (bit 1), 2 FORMAT 3:0, 6 TRACK/SESSION NUMBER, 7..8 ALLOCATION LENGTH. */
+export function parseReadToc(c: Buffer, p: ParsedCdb): void {
+  p.msf = (c[1]! & 0x02) !== 0;
+  p.format = c[2]! & 0x0f;
+  p.address = c[6]!;
+  p.allocLen = c.readUInt16BE(7);
+}
+
+/** MMC-6 6.6 GET CONFIGURATION: 1 RT 1:0, 2..3 STARTING FEATURE NUMBER, 7..8 ALLOCATION LENGTH. */
+export function parseGetConfiguration(c: Buffer, p: ParsedCdb): void {
+  p.format = c[1]! & 0x03;
+  p.address = c.readUInt16BE(2);
+  p.allocLen = c.readUInt16BE(7);
+}
+
+/** MMC-6 6.22 READ DISC INFORMATION: 1 DATA TYPE 2:0, 7..8 ALLOCATION LENGTH. */
+export function parseReadDiscInformation(c: Buffer, p: ParsedCdb): void {
+  p.format = c[1]! & 0x07;
+  p.allocLen = c.readUInt16BE(7);
+}
+
+/** MMC-6 6.27 READ TRACK INFORMATION: 1 ADDRESS/NUMBER TYPE 1:0, 2..5 LBA/TRACK/SESSION NUMBER, 7..8 ALLOCATION LENGTH. */
+export function parseReadTrackInformation(c: Buffer, p: ParsedCdb): void {
+  p.format = c[1]! & 0x03;
+  p.address = c.readUInt32BE(2);
+  p.allocLen = c.readUInt16BE(7);
+}
+
+/** MMC-6 6.7 GET EVENT STATUS NOTIFICATION: 1 POLLED (bit 0), 4 NOTIFICATION CLASS REQUEST, 7..8 ALLOCATION LENGTH. */
+export function parseGetEventStatus(c: Buffer, p: ParsedCdb): void {
+  p.msf = (c[1]! & 0x01) !== 0;
+  p.format = c[4]!;
+  p.allocLen = c.readUInt16BE(7);
+}
+
+/** MMC-6 6.11 MECHANISM STATUS: 8..9 ALLOCATION LENGTH. */
+export function parseMechanismStatus(c: Buffer, p: ParsedCdb): void {
+  p.allocLen = c.readUInt16BE(8);
+}
+
+/** MMC-6 6.21 READ BUFFER CAPACITY: 1 BLOCK (bit 0), 7..8 ALLOCATION LENGTH. */
+export function parseReadBufferCapacity(c: Buffer, p: ParsedCdb): void {
+  p.msf = (c[1]! & 0x01) !== 0;
+  p.allocLen = c.readUInt16BE(7);
+}
+
+/** MMC-6 6.34 RESERVE TRACK (ARSV=0): 5..8 RESERVATION SIZE in blocks. */
+export function parseReserveTrack(c: Buffer, p: ParsedCdb): void {
+  p.address = c.readUInt32BE(5);
 }

@@ -2,6 +2,7 @@
 import type { CdbParser, ParsedCdb } from './cdb-fields.js';
 import type { DeviceIdentity } from './device-type.js';
 import type { Handler } from './handler.js';
+import type { LogicalUnit } from './logical-unit.js';
 import { OpFlag, opKey } from './opcodes.js';
 import type { CommandCatalog, OpUsage } from './opcodes.js';
 import type { Access } from './persistent-reservations.js';
@@ -136,8 +137,19 @@ export function accessOf(info: OpInfo, p: ParsedCdb): Access {
   return typeof info.access === 'function' ? info.access(p) : info.access;
 }
 
+/** What a device type does to its LUs beyond answering commands (tgt's lu_init / lu_online). */
+export interface DeviceTypeHooks {
+  /**
+   * A new LU of this type, before it joins its target (removable media, mode pages, opening the
+   * medium's format); a rejection means the LU cannot be made (tgtadm: invalid request).
+   */
+  readonly init?: (lu: LogicalUnit) => void | Promise<void>;
+  /** The LU's backing device was replaced (`--params path=`, a changer loading a drive); the same rejection rule. */
+  readonly mediumChanged?: (lu: LogicalUnit) => void | Promise<void>;
+}
+
 /** A device type: its identity and the commands its LUs answer (device-types.ts has the built-in ones). */
-export interface DeviceType extends DeviceIdentity {
+export interface DeviceType extends DeviceIdentity, DeviceTypeHooks {
   /** Every command the type answers; anything else is INVALID COMMAND OPERATION CODE on its LUs. */
   readonly rows: readonly OpRow[];
   /** `rows` compiled for lookup and REPORT SUPPORTED OPERATION CODES. */
@@ -145,6 +157,6 @@ export interface DeviceType extends DeviceIdentity {
 }
 
 /** Compiles a device type; throws on a malformed table (a programming error, found at load). */
-export function defineDeviceType(identity: DeviceIdentity, rows: readonly OpRow[]): DeviceType {
-  return { ...identity, rows, commands: new CommandSet(rows) };
+export function defineDeviceType(identity: DeviceIdentity, rows: readonly OpRow[], hooks: DeviceTypeHooks = {}): DeviceType {
+  return { ...identity, ...hooks, rows, commands: new CommandSet(rows) };
 }

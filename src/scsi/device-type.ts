@@ -18,8 +18,17 @@ export const CONTROLLER_IDENTITY: DeviceIdentity = { name: 'controller', periphe
 /** A direct-access block device (SBC-4), tgt's "disk". */
 export const DISK_IDENTITY: DeviceIdentity = { name: 'disk', peripheralType: 0x00, productId: 'VIRTUAL-DISK' };
 
+/** A DVD drive (MMC-6) over an ISO image or a DVD+R file, tgt's "cd/dvd" (`--device-type cd`). */
+export const CD_IDENTITY: DeviceIdentity = { name: 'cd/dvd', peripheralType: 0x05, productId: 'VIRTUAL-CDROM' };
+/** A tape drive (SSC-3) over tgt's virtual tape files, tgt's "tape". */
+export const TAPE_IDENTITY: DeviceIdentity = { name: 'tape', peripheralType: 0x01, productId: 'VIRTUAL-TAPE' };
+/** A media changer (SMC-3) whose drives are tape LUs, tgt's "changer". */
+export const CHANGER_IDENTITY: DeviceIdentity = { name: 'changer', peripheralType: 0x08, productId: 'VIRTUAL-CHANGER', noMedium: true };
+
 /** Built-in identities by name, for `new LogicalUnit({ deviceType: 'disk' })`; a new type adds its line. */
-export const BUILTIN_IDENTITIES: ReadonlyMap<string, DeviceIdentity> = new Map([CONTROLLER_IDENTITY, DISK_IDENTITY].map((t) => [t.name, t]));
+export const BUILTIN_IDENTITIES: ReadonlyMap<string, DeviceIdentity> = new Map(
+  [CONTROLLER_IDENTITY, DISK_IDENTITY, CD_IDENTITY, TAPE_IDENTITY, CHANGER_IDENTITY].map((t) => [t.name, t]),
+);
 
 /**
  * Per-LU state a device type keeps (a tape's position, a changer's slots): a key made once in the

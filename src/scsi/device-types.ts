@@ -1,7 +1,8 @@
 // The built-in device types: the LUN 0 controller (SCC-2) and the disk (SBC-4), each a set of command rows.
 import { defineDeviceType } from './command-table.js';
 import type { DeviceType } from './command-table.js';
-import { CONTROLLER_IDENTITY, DISK_IDENTITY } from './device-type.js';
+import { CD_IDENTITY, CONTROLLER_IDENTITY, DISK_IDENTITY } from './device-type.js';
+import { MMC_ROWS, mmcMediumChanged, setupCdLu } from './mmc.js';
 import { SBC_DEVICE_ROWS } from './sbc-device.js';
 import { SBC_IO_ROWS } from './sbc-io.js';
 import { SBC_MEDIUM_ROWS } from './sbc-medium.js';
@@ -26,5 +27,11 @@ export const DISK = defineDeviceType(DISK_IDENTITY, [
   ...SBC_PROVISIONING_ROWS,
 ]);
 
+/** cd/dvd (MMC-6 as tgt's mmc.c): SPC, MODE, reservations and the MMC rows (reads and writes of 2048-byte blocks among them). */
+export const CD = defineDeviceType(CD_IDENTITY, [...SPC_CORE_ROWS, ...SPC_MODE_ROWS, ...SPC_RESERVATION_ROWS, ...MMC_ROWS], {
+  init: setupCdLu,
+  mediumChanged: mmcMediumChanged,
+});
+
 /** The device types every Target knows, by name (TargetOptions.deviceTypes adds more); a new type adds its line. */
-export const BUILTIN_DEVICE_TYPES: ReadonlyMap<string, DeviceType> = new Map([CONTROLLER, DISK].map((t) => [t.name, t]));
+export const BUILTIN_DEVICE_TYPES: ReadonlyMap<string, DeviceType> = new Map([CONTROLLER, DISK, CD].map((t) => [t.name, t]));

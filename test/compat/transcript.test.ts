@@ -53,7 +53,7 @@ test('tgtadm transcripts: Debian->Debian = Debian->stgt = stgt->Debian', { skip,
   // Longhorn detects backing stores by " rdwr" in this text; tgt-admin and Cinder need rdwr with bsoflags.
   assert.ok(b.stores[0]!.includes('    rdwr (bsoflags sync:direct)'), JSON.stringify(b.stores[0]));
   assert.ok(b.stores[0]!.includes('    null'));
-  assert.deepEqual(b.deviceTypes[0], ['    disk', '    controller']);
+  assert.deepEqual(b.deviceTypes[0], ['    disk', '    cd/dvd', '    controller']);
   // Every stgt device type is one tgt lists too, spelled the same.
   for (const d of b.deviceTypes[0]!) assert.ok(a.deviceTypes[0]!.includes(d), d);
 });
