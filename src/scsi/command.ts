@@ -2,7 +2,7 @@
 import { Status } from './api.js';
 import type { ItNexus, ScsiTask } from './api.js';
 import { ParsedCdb } from './cdb-fields.js';
-import type { LogicalUnit, LuStats } from './logical-unit.js';
+import { LuStats, type LogicalUnit } from './logical-unit.js';
 import type { CommandCatalog } from './opcodes.js';
 import { Reason, buildSense } from './sense.js';
 import type { SenseReason } from './sense.js';
@@ -34,15 +34,20 @@ export interface TmfWait {
   onDrained(): void;
 }
 
+/** The counters of a command without a LU (never shown). */
+const NO_STATS = new LuStats();
+
 export class Cmd {
   task: ScsiTask = null!;
   done: (task: ScsiTask) => void = noop;
   lu: LogicalUnit | null = null;
 
-  /** The LU's counters for this command's I_T nexus (`tgtadm --op stat`). */
-  get stats(): LuStats {
-    return this.lu!.countersOf(this.task.nexus.id);
-  }
+  /**
+   * The LU's counters for this command's I_T nexus (`tgtadm --op stat`), looked up once per
+   * command. A nexus that goes away while the command runs drops its row: what the command still
+   * counts then lands in a row no `--op stat` shows, as countersOf's sink would.
+   */
+  stats: LuStats = NO_STATS;
 
   ctx: EngineContext;
   readonly p = new ParsedCdb();
@@ -116,6 +121,7 @@ export class Cmd {
     this.task = task;
     this.done = done;
     this.lu = lu;
+    this.stats = lu !== null ? lu.countersOf(task.nexus.id) : NO_STATS;
     this.attr = task.attr;
     this.exclusive = false;
     this.started = false;
@@ -147,6 +153,7 @@ export class Cmd {
     this.task = null!;
     this.done = noop;
     this.lu = null;
+    this.stats = NO_STATS;
     this.rdBuf = null;
   }
 

@@ -16,15 +16,26 @@ export interface TaskSetEntry {
  */
 export class TaskSet<T extends TaskSetEntry> {
   readonly list: T[] = [];
+  /** Exclusive tasks in the list: with none, a SIMPLE task starts without a scan. */
+  private exclusives = 0;
+  /** Tasks in the list not started yet: with none, a completion starts nothing, without a scan. */
+  private waiting = 0;
 
-  /** Adds `t`; returns true when it may start now. HEAD OF QUEUE tasks go to the front. */
+  /**
+   * Adds `t`; returns true when it may start now (the caller then marks it started). HEAD OF
+   * QUEUE tasks go to the front.
+   */
   add(t: T): boolean {
+    if (t.exclusive) this.exclusives++;
     if (t.attr === TaskAttr.HeadOfQueue) {
       this.list.unshift(t);
       return true;
     }
     this.list.push(t);
-    return this.enabled(this.list.length - 1);
+    // As enabled(): an exclusive task waits for every earlier one, any task for an earlier exclusive one.
+    const may = t.exclusive ? this.list.length === 1 : this.exclusives === 0;
+    if (!may) this.waiting++;
+    return may;
   }
 
   private enabled(i: number): boolean {
@@ -41,13 +52,19 @@ export class TaskSet<T extends TaskSetEntry> {
   /** Removes `t` and returns the waiting tasks that may start now (in order). */
   remove(t: T): T[] {
     const i = this.list.indexOf(t);
-    if (i >= 0) this.list.splice(i, 1);
+    if (i >= 0) {
+      this.list.splice(i, 1);
+      if (t.exclusive) this.exclusives--;
+      if (!t.started) this.waiting--;
+    }
+    if (this.waiting === 0) return EMPTY;
     let ready: T[] | null = null;
     for (let j = 0; j < this.list.length; j++) {
       const o = this.list[j]!;
       if (!o.started && this.enabled(j)) {
         (ready ??= []).push(o);
         o.started = true;
+        this.waiting--;
       }
     }
     return ready ?? EMPTY;
