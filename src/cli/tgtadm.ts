@@ -4,8 +4,6 @@
 // $TGT_IPC_SOCKET|/var/run/tgtd/socket + ".<control port>", and prints the answer as-is.
 // Exit codes: 0, 22 (daemon error or bad arguments), 1 (unknown mode/op), 107 (no daemon).
 import net from 'node:net';
-import { pathToFileURL } from 'node:url';
-import { realpathSync } from 'node:fs';
 import { planTgtadm } from './tgtadm-args.js';
 import * as ipc from '../mgmt/ipc.js';
 import { tgtadmStrerror } from '../mgmt/errors.js';
@@ -132,7 +130,7 @@ export async function runTgtadm(argv: readonly string[], io: TgtadmIo): Promise<
   }
 }
 
-/** Entry point used by bin/tgtadm. */
+/** Entry point used by bin/tgtadm and bin/tgtadm.cjs (no import.meta here: tsconfig.cli.json compiles this file to CommonJS). */
 export async function main(): Promise<void> {
   const argv = [process.argv[1] ?? 'tgtadm', ...process.argv.slice(2)];
   const code = await runTgtadm(argv, {
@@ -142,15 +140,3 @@ export async function main(): Promise<void> {
   });
   process.exitCode = code;
 }
-
-function isMain(): boolean {
-  const a = process.argv[1];
-  if (a === undefined) return false;
-  try {
-    return import.meta.url === pathToFileURL(realpathSync(a)).href;
-  } catch {
-    return false;
-  }
-}
-
-if (isMain()) void main();

@@ -6,7 +6,7 @@
 // installs and runs without them. Dependencies come from npm's cache (`npm ci` filled it).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, mkdirSync, rmSync, symlinkSync, writeFileSync, cpSync, existsSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, realpathSync, rmSync, symlinkSync, writeFileSync, cpSync, existsSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,7 +25,7 @@ test('npm pack + npm install -g: the installed tgtd serves the demo, tgtadm mana
   const info = JSON.parse(packed.stdout.slice(packed.stdout.indexOf('['))) as { filename: string; files: { path: string }[] }[];
   const files = info[0]!.files.map((f) => f.path);
   for (const want of ['bin/tgtd', 'bin/tgtadm', 'bin/tgt-admin', 'lib/daemon/main.js', 'lib/cli/tgtadm.js', 'lib/cli/tgt-admin.js',
-    'lib/bs/rdwr.js', 'lib/lld/iscsi/driver.js', 'lib/bs/api.d.ts', 'lib/lld/api.d.ts', 'native/build.mjs', 'native/rdma/binding.gyp',
+    'lib/bs/rdwr.js', 'lib/lld/iscsi/driver.js', 'bin/tgtadm.cjs', 'lib/cjs/cli/tgtadm.js', 'lib/cjs/package.json', 'lib/bs/api.d.ts', 'lib/lld/api.d.ts', 'native/build.mjs', 'native/rdma/binding.gyp',
     'native/rdma/src/module.cc', 'native/rbd/src/module.cc', 'contrib/systemd/tgt.service', 'README.md', 'package.json']) {
     assert.ok(files.includes(want), `${want} missing from the tarball`);
   }
@@ -41,6 +41,8 @@ test('npm pack + npm install -g: the installed tgtd serves the demo, tgtadm mana
   assert.equal(inst.code, 0, inst.stdout + inst.stderr);
   const bin = (name: string): string => join(prefix, 'bin', name);
   for (const name of ['tgtd', 'tgtadm', 'tgt-admin']) assert.ok(existsSync(bin(name)), `${name} not installed`);
+  // The installed tgtadm is the CommonJS entry (it starts faster, BENCHMARKS.md "Start-up").
+  assert.match(realpathSync(bin('tgtadm')), /bin\/tgtadm\.cjs$/);
   const pkgDir = join(prefix, 'lib', 'node_modules', 'stgt');
   assert.ok(!existsSync(join(pkgDir, 'dist')), 'the installed package must run lib/, not a dist/');
 
