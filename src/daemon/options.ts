@@ -22,7 +22,8 @@ export interface DaemonOptions {
 }
 
 export const DEFAULT_LLDS = ['iscsi'];
-export const DEFAULT_BSTYPES = ['rdwr', 'mmc', 'smc', 'ssc', 'null', 'memory'];
+// aio first, so `--mode system --op show` lists it after rdwr as tgt does (newest first).
+export const DEFAULT_BSTYPES = ['aio', 'rdwr', 'mmc', 'smc', 'ssc', 'null', 'memory'];
 
 const LONG: LongOption[] = [
   { name: 'foreground', hasArg: false, val: 'f' },
@@ -99,7 +100,7 @@ Target framework daemon (stgt).
       --iscsi portal=ADDR[:PORT][,nop_interval=N,nop_count=N]
                           iSCSI portals (IPv6 as [ADDR]:PORT; repeatable) and target pings
       --lld LIST          transport drivers to load at start (default: iscsi)
-      --bstype LIST       backing stores to load at start (default: rdwr,mmc,smc,ssc,null,memory)
+      --bstype LIST       backing stores to load at start (default: aio,rdwr,mmc,smc,ssc,null,memory)
       --module-dir DIR    where npm-named third-party modules resolve from (repeatable)
       --demo              serve iqn.2026-11.org.stgt:demo with a 1 GiB memory LUN 1
       --demo-size SIZE    as --demo, with this size (e.g. 64M)

@@ -30,6 +30,8 @@ const BUILTIN_BS: Record<string, () => Promise<unknown>> = {
   mmc: () => import('../bs/mmc.js'),
   smc: () => import('../bs/smc.js'),
   ssc: () => import('../bs/ssc.js'),
+  // tgt's name for its libaio store (Longhorn asks for it); rdwr's I/O path underneath.
+  aio: () => import('../bs/aio.js'),
   // Not in tgtd's default --bstype list: loading it maps librbd (bsload rbd or --bstype ...,rbd).
   rbd: () => import('../bs/rbd.js'),
 };
