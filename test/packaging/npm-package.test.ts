@@ -25,7 +25,7 @@ test('npm pack + npm install -g: the installed tgtd serves the demo, tgtadm mana
   const info = JSON.parse(packed.stdout.slice(packed.stdout.indexOf('['))) as { filename: string; files: { path: string }[] }[];
   const files = info[0]!.files.map((f) => f.path);
   for (const want of ['bin/tgtd', 'bin/tgtadm', 'bin/tgt-admin', 'lib/daemon/main.js', 'lib/cli/tgtadm.js', 'lib/cli/tgt-admin.js',
-    'lib/bs/rdwr.js', 'lib/lld/iscsi/driver.js', 'bin/tgtadm.cjs', 'lib/cjs/cli/tgtadm.js', 'lib/cjs/package.json', 'lib/bs/api.d.ts', 'lib/lld/api.d.ts', 'native/build.mjs', 'native/rdma/binding.gyp',
+    'lib/bs/rdwr.js', 'lib/lld/iscsi/driver.js', 'bin/tgtadm.cjs', 'lib/cjs/cli/tgtadm-client.js', 'lib/cjs/package.json', 'lib/bs/api.d.ts', 'lib/lld/api.d.ts', 'native/build.mjs', 'native/rdma/binding.gyp',
     'native/rdma/src/module.cc', 'native/rbd/src/module.cc', 'contrib/systemd/tgt.service', 'README.md', 'package.json']) {
     assert.ok(files.includes(want), `${want} missing from the tarball`);
   }
