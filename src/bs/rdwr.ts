@@ -12,8 +12,10 @@
 // (pwritev: a copy into the page cache, ~6 µs for 4 KiB here, against ~60 µs for a thread-pool
 // round trip on a loaded machine). pwritev2(RWF_NOWAIT) would say when such a write would block,
 // but ext4 answers it with EOPNOTSUPP for buffered writes, so an InlineWriteGuard watches instead:
-// one inline write slower than INLINE_SLOW_MS (the kernel throttling dirty pages, a journal wait)
-// sends the device's writes back to the pool for INLINE_BACKOFF_MS. O_SYNC and O_DIRECT LUNs
+// INLINE_SLOW_WRITES inline writes slower than INLINE_SLOW_MS within INLINE_WINDOW of them (the
+// kernel throttling dirty pages, journal waits) send the device's writes back to the pool for
+// INLINE_BACKOFF_MS. One slow write alone is not enough: on a loaded machine the loop's thread is
+// sometimes preempted inside a write, which says nothing about the kernel. O_SYNC and O_DIRECT LUNs
 // always write through the pool (each write waits for the device).
 import fs from 'node:fs';
 import { loadNoWaitReader, type NoWaitReader } from './nowait-read.js';
@@ -27,19 +29,27 @@ export const NOWAIT_MAX = 128 * 1024;
 const EAGAIN = 11;
 /** Largest buffered write done on the event loop's thread (larger ones use the pool, where copies of several run in parallel). */
 export const INLINE_WRITE_MAX = 128 * 1024;
-/** An inline write that took longer than this had to wait for the kernel: the loop must not. */
+/** An inline write that took longer than this waited for the kernel or lost the CPU. */
 export const INLINE_SLOW_MS = 2;
-/** How long a device writes through the pool after a slow inline write. */
+/** This many slow ones within INLINE_WINDOW inline writes: the kernel makes writes wait. */
+export const INLINE_SLOW_WRITES = 3;
+export const INLINE_WINDOW = 64;
+/** How long a device writes through the pool then. */
 export const INLINE_BACKOFF_MS = 1000;
 
 /**
- * Whether a device's next small write may run on the event loop's thread: yes, unless an inline
- * write was slow within the last INLINE_BACKOFF_MS (`now` is injectable for tests).
+ * Whether a device's next small write may run on the event loop's thread: yes, unless
+ * INLINE_SLOW_WRITES of the last INLINE_WINDOW inline writes were slow within the last
+ * INLINE_BACKOFF_MS (`now` is injectable for tests).
  */
 export class InlineWriteGuard {
-  /** Inline writes that were slow (each started a back-off). */
+  /** Inline writes that were slow. */
   slowWrites = 0;
+  /** Back-offs to the pool so far. */
+  backoffs = 0;
   private until = 0;
+  private inWindow = 0;
+  private slowInWindow = 0;
   constructor(private readonly now: () => number = () => performance.now()) {}
 
   /** Start time of an inline write, or -1 when this write must go to the pool. */
@@ -53,8 +63,14 @@ export class InlineWriteGuard {
     const t = this.now();
     if (t - t0 > INLINE_SLOW_MS) {
       this.slowWrites++;
-      this.until = t + INLINE_BACKOFF_MS;
+      if (++this.slowInWindow >= INLINE_SLOW_WRITES) {
+        this.backoffs++;
+        this.until = t + INLINE_BACKOFF_MS;
+        this.inWindow = this.slowInWindow = 0;
+        return;
+      }
     }
+    if (++this.inWindow >= INLINE_WINDOW) this.inWindow = this.slowInWindow = 0;
   }
 }
 

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { BackingDevice, BackingStoreModule, BsOpenOptions } from './api.js';
 import nullModule, { NULL_DEVICE_SIZE } from './null.js';
 import memoryModule, { memorySize, MemoryDevice, CHUNK_SIZE } from './memory.js';
-import rdwrModule, { INLINE_BACKOFF_MS, INLINE_SLOW_MS, INLINE_WRITE_MAX, InlineWriteGuard, RdwrDevice } from './rdwr.js';
+import rdwrModule, { INLINE_BACKOFF_MS, INLINE_SLOW_MS, INLINE_SLOW_WRITES, INLINE_WINDOW, INLINE_WRITE_MAX, InlineWriteGuard, RdwrDevice } from './rdwr.js';
 import { parseSize } from './size.js';
 
 const ctx = { log: () => undefined };
@@ -149,21 +149,27 @@ test('rdwr store: buffered writes up to INLINE_WRITE_MAX complete on the calling
   }
 });
 
-test('InlineWriteGuard: one slow inline write sends writes to the pool for INLINE_BACKOFF_MS, then inline again', () => {
+test('InlineWriteGuard: INLINE_SLOW_WRITES slow inline writes within INLINE_WINDOW send writes to the pool for INLINE_BACKOFF_MS; one alone does not', () => {
   let now = 1000;
   const g = new InlineWriteGuard(() => now);
-  let t0 = g.begin();
-  assert.equal(t0, 1000);
-  now += INLINE_SLOW_MS / 2;
-  g.end(t0);
-  assert.ok(g.begin() >= 0, 'a fast write keeps writes inline');
-  t0 = g.begin();
-  now += INLINE_SLOW_MS * 2;
-  g.end(t0);
-  assert.equal(g.slowWrites, 1);
-  assert.equal(g.begin(), -1, 'after a slow write: the pool');
+  const write = (ms: number): void => {
+    const t0 = g.begin();
+    assert.ok(t0 >= 0, 'inline');
+    now += ms;
+    g.end(t0);
+  };
+  // A slow write now and then (the thread preempted): writes stay inline.
+  for (let i = 0; i < 4 * INLINE_WINDOW; i++) write(i % INLINE_WINDOW === 0 ? INLINE_SLOW_MS * 2 : 0.01);
+  assert.equal(g.slowWrites, 4);
+  assert.equal(g.backoffs, 0);
+  // Slow writes in a row (the kernel throttling): the pool.
+  for (let i = 0; i < INLINE_SLOW_WRITES; i++) write(INLINE_SLOW_MS * 2);
+  assert.equal(g.backoffs, 1);
+  assert.equal(g.begin(), -1, 'after the slow writes: the pool');
   now += INLINE_BACKOFF_MS - 1;
   assert.equal(g.begin(), -1);
   now += 1;
   assert.equal(g.begin(), now, 'the back-off is over');
+  write(INLINE_SLOW_MS * 2);
+  assert.ok(g.begin() >= 0, 'the count started again after the back-off');
 });
