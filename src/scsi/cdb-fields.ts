@@ -64,6 +64,9 @@ export class ParsedCdb {
   selfTestCode = 0;
   /** GROUP NUMBER (informational). */
   group = 0;
+  /** SANITIZE AUSE; a reserved CDB field is non-zero (SANITIZE byte 1 bit 6, bytes 2..6). */
+  ause = false;
+  reservedSet = false;
   /** WRITE ATOMIC(16) ATOMIC BOUNDARY (blocks). */
   atomicBoundary = 0;
   /** READ DEFECT DATA REQ_PLIST, REQ_GLIST and DEFECT LIST FORMAT (5 bits). */
@@ -80,7 +83,7 @@ export class ParsedCdb {
     this.info = undefined;
     this.fua = this.dpo = this.unmap = this.anchor = this.ndob = this.immed = false;
     this.evpd = this.dbd = this.llbaa = this.pf = this.sp = this.rctd = false;
-    this.start = this.loej = this.desc = this.fmtData = this.selfTest = false;
+    this.start = this.loej = this.desc = this.fmtData = this.selfTest = this.ause = this.reservedSet = false;
     this.bytchk = this.protect = this.pageCode = this.subpage = this.pc = this.selectReport = 0;
     this.reportingOptions = this.reqOpcode = this.reqSa = this.powerCondition = this.prevent = 0;
     this.prScope = this.prType = this.selfTestCode = this.group = this.defectFlags = this.atomicBoundary = 0;
@@ -283,6 +286,17 @@ export function parseWriteSame16(c: Buffer, p: ParsedCdb): void {
 export function parseUnmap(c: Buffer, p: ParsedCdb): void {
   p.anchor = (c[1]! & 0x01) !== 0;
   p.group = c[6]! & 0x1f;
+  p.paramLen = c.readUInt16BE(7);
+}
+
+/**
+ * SBC-4 5.30 SANITIZE: 1 IMMED 7, reserved 6, AUSE 5, SERVICE ACTION 4:0; 2..6 reserved;
+ * 7..8 PARAMETER LIST LENGTH.
+ */
+export function parseSanitize(c: Buffer, p: ParsedCdb): void {
+  p.immed = (c[1]! & 0x80) !== 0;
+  p.ause = (c[1]! & 0x20) !== 0;
+  p.reservedSet = (c[1]! & 0x40) !== 0 || c[2] !== 0 || c[3] !== 0 || c[4] !== 0 || c[5] !== 0 || c[6] !== 0;
   p.paramLen = c.readUInt16BE(7);
 }
 

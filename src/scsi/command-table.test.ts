@@ -107,7 +107,7 @@ test('RSOC lists exactly the rows of the LU\'s type, in table order, and each on
       assert.equal(d[1]! & 0x07, 0x03, `${info.name}: supported`);
       assert.equal(d.readUInt16BE(2), info.cdbLen, info.name);
       const usage = [...info.usage];
-      if (info.sa >= 0) usage[1] = info.sa;
+      if (info.sa >= 0) usage[1] = (usage[1]! & 0xe0) | info.sa;
       assert.deepEqual([...d.subarray(4, 4 + info.cdbLen)], usage, info.name);
     }
   }

@@ -60,6 +60,12 @@ export class Cmd {
   /** A TMF asked for this running command to be aborted: report it aborted when it completes. */
   abortRequested = false;
   tmfWaits: TmfWait[] = [];
+  /**
+   * Set by a command that waits for an operation outliving it (SANITIZE with IMMED=0): a task
+   * management function that aborts the command calls it to complete the command now, leaving
+   * the operation running.
+   */
+  onAbort: (() => void) | null = null;
   /** Bytes being moved by the current read/write (for counters). */
   ioBytes = 0;
   /** The write needs a flush before completion (FUA, or write cache disabled). */
@@ -128,6 +134,7 @@ export class Cmd {
     this.inSet = false;
     this.abortRequested = false;
     this.tmfWaits.length = 0;
+    this.onAbort = null;
     this.ioBytes = 0;
     this.flushAfter = false;
     this.rdBuf = null;
@@ -155,6 +162,7 @@ export class Cmd {
     this.lu = null;
     this.stats = NO_STATS;
     this.rdBuf = null;
+    this.onAbort = null;
   }
 
   get nexus(): ItNexus {

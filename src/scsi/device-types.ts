@@ -7,6 +7,7 @@ import { SBC_DEVICE_ROWS } from './sbc-device.js';
 import { SBC_IO_ROWS } from './sbc-io.js';
 import { SBC_MEDIUM_ROWS } from './sbc-medium.js';
 import { SBC_PROVISIONING_ROWS } from './sbc-provisioning.js';
+import { SBC_SANITIZE_ROWS } from './sbc-sanitize.js';
 import { SPC_INQUIRY_ROWS } from './spc-inquiry.js';
 import { SPC_MISC_ROWS } from './spc-misc.js';
 import { SPC_MODE_ROWS } from './spc-mode.js';
@@ -25,6 +26,7 @@ export const DISK = defineDeviceType(DISK_IDENTITY, [
   ...SBC_DEVICE_ROWS,
   ...SBC_MEDIUM_ROWS,
   ...SBC_PROVISIONING_ROWS,
+  ...SBC_SANITIZE_ROWS,
 ]);
 
 /** cd/dvd (MMC-6 as tgt's mmc.c): SPC, MODE, reservations and the MMC rows (reads and writes of 2048-byte blocks among them). */

@@ -24,6 +24,19 @@ export interface LogicalUnitOptions {
   blockSize: number;
 }
 
+/** SBC-4 4.11 sanitize state of an LU (sbc-sanitize.ts runs the operation). */
+export interface SanitizeStatus {
+  /** The operation is running: commands but a few answer SANITIZE IN PROGRESS. */
+  running: boolean;
+  /** Bytes written of `total` (progress indication). */
+  done: number;
+  total: number;
+  /** It ended with an error: sanitize failure mode until a SANITIZE succeeds (or EXIT FAILURE MODE, with AUSE). */
+  failed: boolean;
+  /** AUSE of the SANITIZE that started it. */
+  ause: boolean;
+}
+
 /** Per-LU I/O counters shown by `tgtadm --op stat` (tgt's rd_subm/rd_done/wr_subm/wr_done/errs). */
 export class LuStats {
   rdSubmBytes = 0;
@@ -103,6 +116,8 @@ export class LogicalUnit {
   readonly pr = new PersistentReservations();
   /** Where APTPL keeps `pr` (set when the LU joins its target); null: APTPL=1 is refused. */
   prStore: PrStore | null = null;
+  /** A sanitize operation running or failed (SBC-4 4.11), else null. It survives resets and aborts. */
+  sanitize: SanitizeStatus | null = null;
   /** SPC-2 RESERVE(6/10) holder nexus id, or -1. */
   reservedBy = -1;
   /** Counters per I_T nexus (tgt keeps them per LU and nexus: `--op stat` rows). */

@@ -24,6 +24,7 @@ export const Op = {
   Verify10: 0x2f,
   ReadDefectData10: 0x37,
   PreFetch10: 0x34,
+  Sanitize: 0x48,
   SyncCache10: 0x35,
   WriteSame10: 0x41,
   Unmap: 0x42,
@@ -59,6 +60,11 @@ export const ServiceAction = {
   GetLbaStatus: 0x12,
   ReportSupportedOpcodes: 0x0c,
   ReportSupportedTmfs: 0x0d,
+  /** SBC-4 5.30 SANITIZE service actions. */
+  SanitizeOverwrite: 0x01,
+  SanitizeBlockErase: 0x02,
+  SanitizeCryptoErase: 0x03,
+  SanitizeExitFailureMode: 0x1f,
 } as const;
 
 /** Row flags: facts target.ts consults before running a command. */
@@ -77,6 +83,10 @@ export const OpFlag = {
   NoLu: 1 << 5,
   /** An unknown service action of this opcode is INVALID FIELD IN CDB (SPC-4 6.15/6.16), not an unknown command. */
   BadSaIsFieldError: 1 << 6,
+  /** SBC-4 4.11: answered while a sanitize operation runs or has failed (INQUIRY, REPORT LUNS, REQUEST SENSE, RSOC). */
+  SanitizeOk: 1 << 7,
+  /** Runs in sanitize failure mode, where everything else answers SANITIZE COMMAND FAILED (SANITIZE itself). */
+  SanitizeRecovery: 1 << 8,
 } as const;
 /** Every OpFlag bit (the table test refuses others). */
 export const ALL_OP_FLAGS = Object.values(OpFlag).reduce((a, b) => a | b, 0);

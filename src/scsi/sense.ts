@@ -55,6 +55,8 @@ export const Reason = {
   MiscompareDuringVerify: r('MISCOMPARE DURING VERIFY OPERATION', K.Miscompare, 0x1d, 0x00),
   // NOT READY
   NotReadyManualIntervention: r('LOGICAL UNIT NOT READY, MANUAL INTERVENTION REQUIRED', K.NotReady, 0x04, 0x03),
+  SanitizeInProgress: r('LOGICAL UNIT NOT READY, SANITIZE IN PROGRESS', K.NotReady, 0x04, 0x1b),
+  SanitizeFailed: r('SANITIZE COMMAND FAILED', K.MediumError, 0x31, 0x03),
   NotReadyCauseNotReportable: r('LOGICAL UNIT NOT READY, CAUSE NOT REPORTABLE', K.NotReady, 0x04, 0x00),
   MediumNotPresent: r('MEDIUM NOT PRESENT', K.NotReady, 0x3a, 0x00),
   // HARDWARE / ABORTED
@@ -103,6 +105,16 @@ export const FIXED_SENSE_LEN = 18;
  */
 export function fieldPointer(byte: number, bit = -1, inCdb = true): number {
   return ((byte & 0xffff) << 4) | (bit >= 0 ? 0x8 | (bit & 7) : 0) | (inCdb ? 0 : 0x100000);
+}
+
+/**
+ * SPC-4 4.5.2.4.4 progress indication (SKSV=1, bytes 1..2 the fraction done of 65536), in the
+ * encoding `buildSense` takes as its `field`: a field pointer with C/D=0 and no bit pointer has
+ * exactly these bytes.
+ */
+export function progressIndication(done: number, total: number): number {
+  const fraction = total > 0 ? Math.min(0xffff, Math.floor((done / total) * 0x10000)) : 0;
+  return fieldPointer(fraction, -1, false);
 }
 
 /** SENSE KEY SPECIFIC bytes 0..2 (SKSV, C/D, BPV, BIT POINTER, FIELD POINTER) into `b` at `off`. */

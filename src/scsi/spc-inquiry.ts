@@ -186,5 +186,5 @@ export function inquiry(c: Cmd): void {
 }
 
 export const SPC_INQUIRY_ROWS: readonly OpRow[] = [
-  { op: Op.Inquiry, name: 'INQUIRY', usage: '12 01 ff ff ff 07', parse: parseInquiry, exec: inquiry, access: Access.Always, flags: OpFlag.UaExempt | OpFlag.OfflineOk | OpFlag.Spc2ReservationOk | OpFlag.NoLu },
+  { op: Op.Inquiry, name: 'INQUIRY', usage: '12 01 ff ff ff 07', parse: parseInquiry, exec: inquiry, access: Access.Always, flags: OpFlag.UaExempt | OpFlag.OfflineOk | OpFlag.Spc2ReservationOk | OpFlag.SanitizeOk | OpFlag.NoLu },
 ];

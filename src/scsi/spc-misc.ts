@@ -3,7 +3,7 @@ import { parseNoFields, parseReportLuns, parseRequestSense, parseRsoc, parseSend
 import { Op, OpFlag, ServiceAction } from './opcodes.js';
 import type { OpRow } from './command-table.js';
 import { Access } from './persistent-reservations.js';
-import { Reason, buildSense, fieldPointer } from './sense.js';
+import { Reason, buildSense, fieldPointer, progressIndication } from './sense.js';
 import type { SenseReason } from './sense.js';
 import type { Cmd } from './command.js';
 
@@ -21,6 +21,12 @@ export function requestSense(c: Cmd): void {
   const lu = c.lu;
   // SPC-4 6.39 / SAM-5 5.14: a pending unit attention is returned as parameter data and cleared.
   let reason: SenseReason = lu ? (lu.ua.take(c.nexus.id) ?? NO_SENSE) : Reason.LunNotSupported;
+  // SBC-4 4.11.2: else, while a sanitize runs, its progress; after a failed one, SANITIZE COMMAND FAILED
+  const san = lu?.sanitize ?? null;
+  if (reason === NO_SENSE && san !== null) {
+    const field = san.running ? progressIndication(san.done, san.total) : -1;
+    return c.dataIn(buildSense(san.running ? Reason.SanitizeInProgress : Reason.SanitizeFailed, p.desc, -1, field), p.allocLen);
+  }
   if (lu && reason === NO_SENSE && !lu.online) reason = lu.removable ? Reason.MediumNotPresent : Reason.NotReadyManualIntervention;
   c.dataIn(buildSense(reason, p.desc), p.allocLen);
 }
@@ -108,7 +114,8 @@ function reportSupportedOpcodes(c: Cmd): void {
   b[1] = supported ? 0x03 : 0x01;
   b.writeUInt16BE(usage.length, 2);
   usage.forEach((u, i) => (b[4 + i] = u));
-  if (supported && info!.sa >= 0) b[5] = info!.sa; // the service action field shows its own value
+  // the SERVICE ACTION field's bits show its own value; the other bits of byte 1 stay the mask
+  if (supported && info!.sa >= 0) b[5] = (info!.usage[1]! & 0xe0) | info!.sa;
   if (rctd && supported) {
     b[1] |= 0x80;
     timeoutsDescriptor(b, 4 + usage.length);
@@ -127,8 +134,8 @@ function sendDiagnostic(c: Cmd): void {
   c.good();
 }
 
-/** What a LUN with no LU, an offline LU and another nexus's SPC-2 reservation still answer. */
-const ANSWERS_ALWAYS = OpFlag.OfflineOk | OpFlag.Spc2ReservationOk;
+/** What an offline LU, another nexus's SPC-2 reservation and a running sanitize still answer. */
+const ANSWERS_ALWAYS = OpFlag.OfflineOk | OpFlag.Spc2ReservationOk | OpFlag.SanitizeOk;
 
 /** SPC-4 commands every device type has, the LUN 0 controller's included. */
 export const SPC_MISC_ROWS: readonly OpRow[] = [

@@ -10,7 +10,7 @@ import { BUILTIN_DEVICE_TYPES, CONTROLLER } from './device-types.js';
 import { LogicalUnit } from './logical-unit.js';
 import { OpFlag } from './opcodes.js';
 import { DEFAULT_PR_STATE_DIR, PrStore, prStatePath } from './pr-store.js';
-import { Reason, buildSense } from './sense.js';
+import { Reason, buildSense, progressIndication } from './sense.js';
 import type { SenseReason } from './sense.js';
 
 export interface TargetOptions {
@@ -240,6 +240,13 @@ export class Target implements ScsiTargetPort, EngineContext {
         const ua = lu.ua.take(nexus.id);
         if (ua) return c.fail(ua);
       }
+      // SBC-4 4.11: while a sanitize runs, or after it failed, commands but a few are refused.
+      // A pending unit attention comes first (SAM-5 5.14), as for any other condition.
+      const san = lu.sanitize;
+      if (san !== null && (flags & OpFlag.SanitizeOk) === 0) {
+        if (san.running) return c.fail(Reason.SanitizeInProgress, -1, progressIndication(san.done, san.total));
+        if ((flags & OpFlag.SanitizeRecovery) === 0) return c.fail(Reason.SanitizeFailed);
+      }
       if (!lu.online) {
         // An offline removable LU has no medium (tgt: "online == media is present"): only the
         // medium commands fail. Any other offline LU answers little but INQUIRY and REPORT LUNS.
@@ -311,6 +318,9 @@ export class Target implements ScsiTargetPort, EngineContext {
       else {
         w.remaining++;
         c.tmfWaits.push(w);
+        const release = c.onAbort;
+        c.onAbort = null;
+        if (release !== null) release();
       }
     });
     if (--w.remaining === 0) w.onDrained();
