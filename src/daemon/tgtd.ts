@@ -8,7 +8,8 @@ import { LogicalUnit } from '../scsi/logical-unit.js';
 import { AccountStore } from '../mgmt/accounts.js';
 import type { BsHandle, LldHandle, LuCreateOptions, LuResult, MgmtHost, SystemState, TargetResult } from '../mgmt/host.js';
 import type { Logger } from './log.js';
-import { noMediumLogicalUnit } from './no-medium.js';
+import { noMediumDevice, noMediumLogicalUnit } from './no-medium.js';
+import type { DeviceEnv } from '../scsi/command-table.js';
 import { BUILTIN_DEVICE_TYPES, CD } from '../scsi/device-types.js';
 import { MMC_BLOCK_SIZE } from '../scsi/mmc-media.js';
 
@@ -184,7 +185,7 @@ export class Tgtd implements MgmtHost, DaemonServices {
       if (!this.bstores().some((b) => b.name === bsName && b.state === 'ready')) return 'invalid';
       const lu = noMediumLogicalUnit(tid, o.lun, o.deviceType, bsName, o.oflags, o.blockSize);
       try {
-        await type.init?.(lu);
+        await type.init?.(lu, this.deviceEnv);
       } catch {
         return 'invalid';
       }
@@ -199,7 +200,7 @@ export class Tgtd implements MgmtHost, DaemonServices {
       return 'invalid'; // the store refused: no such store, bsoflags it lacks, no path, open failed
     }
     try {
-      await type.init?.(lu);
+      await type.init?.(lu, this.deviceEnv);
     } catch (e) {
       this.opts.log.write('warn', `tid ${tid} lun ${o.lun}: ${(e as Error).message}`);
       await this.closeLogicalUnit(lu);
@@ -213,6 +214,29 @@ export class Tgtd implements MgmtHost, DaemonServices {
     this.acquire('bs', lu.bsName);
     target.addLun(lu);
     return 'ok';
+  }
+
+  /** What device types may ask of the daemon (a changer loading its drives). */
+  private readonly deviceEnv: DeviceEnv = {
+    findLu: (tid, lun) => this.targets.get(tid)?.luns.get(lun),
+    changeMedium: async (tid, lun, path) => {
+      if (path !== null) return (await this.changeMedium(tid, lun, path)) === 'ok';
+      const lu = this.targets.get(tid)?.luns.get(lun);
+      if (lu === undefined) return false;
+      await this.removeMedium(lu);
+      return true;
+    },
+  };
+
+  /** Takes an LU's medium out: no path, offline, an empty device (the old one closed). */
+  private async removeMedium(lu: LogicalUnit): Promise<void> {
+    const old = lu.dev;
+    lu.dev = noMediumDevice();
+    lu.path = null;
+    lu.size = 0;
+    lu.online = false;
+    await BUILTIN_DEVICE_TYPES.get(lu.typeName)?.mediumChanged?.(lu);
+    await new Promise<void>((resolve) => old.close(() => resolve()));
   }
 
   async changeMedium(tid: number, lun: number, path: string): Promise<LuResult> {

@@ -77,6 +77,11 @@ export class ParsedCdb {
   format = 0;
   /** MMC-6 32-bit operands: READ TOC track, GET CONFIGURATION starting feature, track/LBA number, RESERVE TRACK size. */
   address = 0;
+  /** SSC-3 READ/WRITE(6) FIXED and SILI; ERASE LONG; LOAD UNLOAD LOAD. */
+  fixed = false;
+  sili = false;
+  /** SSC-3 24-bit TRANSFER LENGTH / COUNT (signed for SPACE). */
+  count = 0;
 
   reset(): void {
     this.opcode = this.sa = this.lba = this.blocks = this.allocLen = this.paramLen = 0;
@@ -87,8 +92,8 @@ export class ParsedCdb {
     this.bytchk = this.protect = this.pageCode = this.subpage = this.pc = this.selectReport = 0;
     this.reportingOptions = this.reqOpcode = this.reqSa = this.powerCondition = this.prevent = 0;
     this.prScope = this.prType = this.selfTestCode = this.group = this.defectFlags = this.atomicBoundary = 0;
-    this.msf = false;
-    this.format = this.address = 0;
+    this.msf = this.fixed = this.sili = false;
+    this.format = this.address = this.count = 0;
   }
 }
 
@@ -408,4 +413,40 @@ export function parseReadBufferCapacity(c: Buffer, p: ParsedCdb): void {
 /** MMC-6 6.34 RESERVE TRACK (ARSV=0): 5..8 RESERVATION SIZE in blocks. */
 export function parseReserveTrack(c: Buffer, p: ParsedCdb): void {
   p.address = c.readUInt32BE(5);
+}
+
+// ---- SSC-3 layouts (tape device type, ssc.ts)
+
+/** SSC-3 READ(6) / WRITE(6): 1 SILI (bit 1, read only), FIXED (bit 0); 2..4 TRANSFER LENGTH (bytes, or blocks when FIXED). */
+export function parseTapeRw6(c: Buffer, p: ParsedCdb): void {
+  p.sili = (c[1]! & 0x02) !== 0;
+  p.fixed = (c[1]! & 0x01) !== 0;
+  p.count = c.readUIntBE(2, 3);
+}
+
+/** SSC-3 WRITE FILEMARKS(6): 1 WSMK (bit 1), IMMED (bit 0); 2..4 FILEMARK COUNT. */
+export function parseWriteFilemarks(c: Buffer, p: ParsedCdb): void {
+  p.sili = (c[1]! & 0x02) !== 0; // WSMK: setmarks
+  p.immed = (c[1]! & 0x01) !== 0;
+  p.count = c.readUIntBE(2, 3);
+}
+
+/** SSC-3 SPACE(6): 1 CODE 3:0; 2..4 COUNT (two's complement). */
+export function parseSpace(c: Buffer, p: ParsedCdb): void {
+  p.format = c[1]! & 0x0f;
+  p.count = c.readIntBE(2, 3);
+}
+
+/** SSC-3 REWIND, ERASE(6), LOAD UNLOAD: 1 IMMED (bit 0), ERASE LONG (bit 1); 4 LOAD UNLOAD flags (LOAD bit 0). */
+export function parseTapeMotion(c: Buffer, p: ParsedCdb): void {
+  p.immed = (c[1]! & 0x01) !== 0;
+  p.fixed = (c[1]! & 0x02) !== 0; // ERASE LONG
+  p.start = (c[4]! & 0x01) !== 0; // LOAD UNLOAD: LOAD
+  p.format = c[4]!;
+}
+
+/** SSC-3 READ POSITION: 1 SERVICE ACTION 4:0; 7..8 ALLOCATION LENGTH. */
+export function parseReadPosition(c: Buffer, p: ParsedCdb): void {
+  p.format = c[1]! & 0x1f;
+  p.allocLen = c.readUInt16BE(7);
 }

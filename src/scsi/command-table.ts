@@ -137,13 +137,24 @@ export function accessOf(info: OpInfo, p: ParsedCdb): Access {
   return typeof info.access === 'function' ? info.access(p) : info.access;
 }
 
+/**
+ * What the daemon lends a device type's LUs (a changer moving tapes into the tape drive LUs).
+ * Made by the daemon; a test builds its own.
+ */
+export interface DeviceEnv {
+  /** LU `lun` of target `tid`, or undefined. */
+  findLu(tid: number, lun: number): LogicalUnit | undefined;
+  /** Puts the file at `path` into that LU as its medium (null: takes the medium out); false if it could not. */
+  changeMedium(tid: number, lun: number, path: string | null): Promise<boolean>;
+}
+
 /** What a device type does to its LUs beyond answering commands (tgt's lu_init / lu_online). */
 export interface DeviceTypeHooks {
   /**
    * A new LU of this type, before it joins its target (removable media, mode pages, opening the
    * medium's format); a rejection means the LU cannot be made (tgtadm: invalid request).
    */
-  readonly init?: (lu: LogicalUnit) => void | Promise<void>;
+  readonly init?: (lu: LogicalUnit, env: DeviceEnv) => void | Promise<void>;
   /** The LU's backing device was replaced (`--params path=`, a changer loading a drive); the same rejection rule. */
   readonly mediumChanged?: (lu: LogicalUnit) => void | Promise<void>;
 }

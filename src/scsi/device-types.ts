@@ -1,7 +1,8 @@
 // The built-in device types: the LUN 0 controller (SCC-2) and the disk (SBC-4), each a set of command rows.
 import { defineDeviceType } from './command-table.js';
 import type { DeviceType } from './command-table.js';
-import { CD_IDENTITY, CONTROLLER_IDENTITY, DISK_IDENTITY } from './device-type.js';
+import { CD_IDENTITY, CONTROLLER_IDENTITY, DISK_IDENTITY, TAPE_IDENTITY } from './device-type.js';
+import { SSC_ROWS, setupTapeLu, tapeMediumChanged } from './ssc.js';
 import { MMC_ROWS, mmcMediumChanged, setupCdLu } from './mmc.js';
 import { SBC_DEVICE_ROWS } from './sbc-device.js';
 import { SBC_IO_ROWS } from './sbc-io.js';
@@ -35,5 +36,11 @@ export const CD = defineDeviceType(CD_IDENTITY, [...SPC_CORE_ROWS, ...SPC_MODE_R
   mediumChanged: mmcMediumChanged,
 });
 
+/** tape (SSC-3 as tgt's ssc.c over its virtual tape files): SPC, reservations and the SSC rows (its own MODE SENSE/SELECT among them). */
+export const TAPE = defineDeviceType(TAPE_IDENTITY, [...SPC_CORE_ROWS, ...SPC_RESERVATION_ROWS, ...SSC_ROWS], {
+  init: setupTapeLu,
+  mediumChanged: tapeMediumChanged,
+});
+
 /** The device types every Target knows, by name (TargetOptions.deviceTypes adds more); a new type adds its line. */
-export const BUILTIN_DEVICE_TYPES: ReadonlyMap<string, DeviceType> = new Map([CONTROLLER, DISK, CD].map((t) => [t.name, t]));
+export const BUILTIN_DEVICE_TYPES: ReadonlyMap<string, DeviceType> = new Map([CONTROLLER, DISK, CD, TAPE].map((t) => [t.name, t]));
