@@ -3,25 +3,27 @@ import { parseModeSelect10, parseModeSelect6, parseModeSense10, parseModeSense6 
 import { Op } from './opcodes.js';
 import type { OpRow } from './command-table.js';
 import { Access } from './persistent-reservations.js';
-import { Reason } from './sense.js';
+import { Reason, type SenseReason } from './sense.js';
 import type { Cmd } from './command.js';
 
-function modeSense(c: Cmd): void {
+/**
+ * MODE SENSE(6/10) parameter data (SPC-4 7.5.4/7.5.5): the header with `dsp` as DEVICE-SPECIFIC
+ * PARAMETER, the block descriptor `descriptor(longLba)` writes (8 bytes, 16 with LONGLBA; none with
+ * DBD), then the selected pages. A device type with its own block descriptor (a tape) calls this.
+ */
+export function modeSenseWith(c: Cmd, dsp: number, descriptor: (b: Buffer, longLba: boolean) => void): void {
   const lu = c.lu!;
   const p = c.p;
   const ten = p.opcode === Op.ModeSense10;
   c.task.transferLength = p.allocLen;
   const pages = lu.modePages.collect(p.pageCode, p.subpage, p.pc);
   if (!pages) return c.fail(Reason.InvalidFieldInCdb);
-  // SBC-4 6.5.1 block descriptor: short (8 bytes) or, with LLBAA, long (16 bytes)
   const longLba = ten && p.llbaa;
   const bdLen = p.dbd ? 0 : longLba ? 16 : 8;
   const hdrLen = ten ? 8 : 4;
   let pagesLen = 0;
   for (const pg of pages) pagesLen += pg.length;
   const b = Buffer.alloc(hdrLen + bdLen + pagesLen);
-  // SBC-4 6.5.2 DEVICE-SPECIFIC PARAMETER: WP(7) | DPOFUA(4)
-  const dsp = (lu.writeProtected ? 0x80 : 0) | 0x10;
   if (ten) {
     // SPC-4 7.5.5: 0..1 MODE DATA LENGTH, 2 MEDIUM TYPE, 3 DEVICE-SPECIFIC, 4 LONGLBA, 6..7 BLOCK DESCRIPTOR LENGTH
     b.writeUInt16BE(b.length - 2, 0);
@@ -35,17 +37,7 @@ function modeSense(c: Cmd): void {
     b[3] = bdLen;
   }
   let off = hdrLen;
-  const n = lu.blocks;
-  if (bdLen === 8) {
-    // 0..3 NUMBER OF LOGICAL BLOCKS (FFFFFFFFh if larger), 5..7 LOGICAL BLOCK LENGTH
-    b.writeUInt32BE(n > 0xffffffff ? 0xffffffff : n, off);
-    b.writeUIntBE(lu.blockSize, off + 5, 3);
-  } else if (bdLen === 16) {
-    // 0..7 NUMBER OF LOGICAL BLOCKS, 12..15 LOGICAL BLOCK LENGTH
-    b.writeUInt32BE(Math.floor(n / 0x100000000), off);
-    b.writeUInt32BE(n >>> 0, off + 4);
-    b.writeUInt32BE(lu.blockSize, off + 12);
-  }
+  if (bdLen > 0) descriptor(b.subarray(off, off + bdLen), longLba);
   off += bdLen;
   for (const pg of pages) {
     pg.copy(b, off);
@@ -54,21 +46,65 @@ function modeSense(c: Cmd): void {
   c.dataIn(b, p.allocLen);
 }
 
-function modeSelect(c: Cmd): void {
+function modeSense(c: Cmd): void {
   const lu = c.lu!;
+  // SBC-4 6.5.2 DEVICE-SPECIFIC PARAMETER: WP(7) | DPOFUA(4)
+  const dsp = (lu.writeProtected ? 0x80 : 0) | 0x10;
+  // SBC-4 6.5.1 block descriptor: short (8 bytes) or, with LLBAA, long (16 bytes)
+  modeSenseWith(c, dsp, (d, longLba) => {
+    const n = lu.blocks;
+    if (!longLba) {
+      // 0..3 NUMBER OF LOGICAL BLOCKS (FFFFFFFFh if larger), 5..7 LOGICAL BLOCK LENGTH
+      d.writeUInt32BE(n > 0xffffffff ? 0xffffffff : n, 0);
+      d.writeUIntBE(lu.blockSize, 5, 3);
+    } else {
+      // 0..7 NUMBER OF LOGICAL BLOCKS, 12..15 LOGICAL BLOCK LENGTH
+      d.writeUInt32BE(Math.floor(n / 0x100000000), 0);
+      d.writeUInt32BE(n >>> 0, 4);
+      d.writeUInt32BE(lu.blockSize, 12);
+    }
+  });
+}
+
+/** A MODE SELECT parameter list split at its header and block descriptors. */
+export interface ModeSelectList {
+  data: Buffer;
+  hdrLen: number;
+  bdLen: number;
+}
+
+/**
+ * The checks every MODE SELECT(6/10) makes before its pages (SPC-4 6.11): SP=1 refused (no page is
+ * savable), an empty list accepted, header and block descriptor lengths. Returns the list, or null
+ * once the command is complete (GOOD for an empty list, or the failure).
+ */
+export function modeSelectList(c: Cmd, blockDescriptorLengths: readonly number[]): ModeSelectList | null {
   const p = c.p;
   const ten = p.opcode === Op.ModeSelect10;
   c.task.transferLength = p.paramLen;
-  // SPC-4 6.11: no page is savable, so SP=1 is an invalid field
-  if (p.sp) return c.fail(Reason.InvalidFieldInCdb);
-  if (p.paramLen === 0) return c.good();
+  /** Completes the command (GOOD when `r` is null) and says there is no list to go on with. */
+  const end = (r: SenseReason | null): null => {
+    if (r) c.fail(r);
+    else c.good();
+    return null;
+  };
+  if (p.sp) return end(Reason.InvalidFieldInCdb);
+  if (p.paramLen === 0) return end(null);
   const hdrLen = ten ? 8 : 4;
-  if (p.paramLen < hdrLen) return c.fail(Reason.ParamListLengthError);
+  if (p.paramLen < hdrLen) return end(Reason.ParamListLengthError);
   const data = c.dataOutFlat(p.paramLen);
-  if (!data) return c.fail(Reason.InvalidFieldInIu);
+  if (!data) return end(Reason.InvalidFieldInIu);
   const bdLen = ten ? data.readUInt16BE(6) : data[3]!;
-  if (hdrLen + bdLen > data.length) return c.fail(Reason.ParamListLengthError);
-  if (bdLen !== 0 && bdLen !== 8 && bdLen !== 16) return c.fail(Reason.InvalidFieldInParamList);
+  if (hdrLen + bdLen > data.length) return end(Reason.ParamListLengthError);
+  if (bdLen !== 0 && !blockDescriptorLengths.includes(bdLen)) return end(Reason.InvalidFieldInParamList);
+  return { data, hdrLen, bdLen };
+}
+
+function modeSelect(c: Cmd): void {
+  const lu = c.lu!;
+  const list = modeSelectList(c, [8, 16]);
+  if (list === null) return;
+  const { data, hdrLen, bdLen } = list;
   if (bdLen >= 8) {
     // the block length cannot be changed: it must match or be zero
     const bl = bdLen === 8 ? data.readUIntBE(hdrLen + 5, 3) : data.readUInt32BE(hdrLen + 12);

@@ -11,6 +11,7 @@ import type { LogicalUnit } from './logical-unit.js';
 import { Op, OpFlag } from './opcodes.js';
 import { Access } from './persistent-reservations.js';
 import { SBC_MEDIUM_ROWS } from './sbc-medium.js';
+import { modeSelectList, modeSenseWith } from './spc-mode.js';
 import { Reason } from './sense.js';
 import { VirtualTape, tapeSenseBytes, type TapeSense } from './ssc-tape.js';
 
@@ -213,49 +214,20 @@ function readPosition(c: Cmd): void {
 /** MODE SENSE for a tape: BUFFERED MODE 1, WP, and a block descriptor with the drive's density and block length. */
 function modeSense(c: Cmd): void {
   const lu = c.lu!;
-  const p = c.p;
-  const ten = p.opcode === Op.ModeSense10;
-  c.task.transferLength = p.allocLen;
-  const pages = lu.modePages.collect(p.pageCode, p.subpage, p.pc);
-  if (!pages) return c.fail(Reason.InvalidFieldInCdb);
   const d = lu.state(DRIVE);
-  const hdrLen = ten ? 8 : 4;
-  const bdLen = p.dbd ? 0 : 8;
-  const body = Buffer.concat(pages);
-  const b = Buffer.alloc(hdrLen + bdLen + body.length);
-  const dsp = (lu.writeProtected ? 0x80 : 0) | 0x10; // SSC-3 8.3.3 WP | BUFFERED MODE 001b | SPEED 0
-  if (ten) {
-    b.writeUInt16BE(b.length - 2, 0);
-    b[3] = dsp;
-    b.writeUInt16BE(bdLen, 6);
-  } else {
-    b[0] = Math.min(b.length - 1, 0xff);
-    b[2] = dsp;
-    b[3] = bdLen;
-  }
-  if (bdLen) {
-    b[hdrLen] = d.density; // 0 DENSITY CODE; 1..3 NUMBER OF BLOCKS 0
-    b.writeUIntBE(d.blockLength, hdrLen + 5, 3); // 5..7 BLOCK LENGTH
-  }
-  body.copy(b, hdrLen + bdLen);
-  c.dataIn(b, p.allocLen);
+  // SSC-3 8.3.3 DEVICE-SPECIFIC PARAMETER: WP | BUFFERED MODE 001b | SPEED 0
+  modeSenseWith(c, (lu.writeProtected ? 0x80 : 0) | 0x10, (b) => {
+    b[0] = d.density; // 0 DENSITY CODE; 1..3 NUMBER OF BLOCKS 0
+    b.writeUIntBE(d.blockLength, 5, 3); // 5..7 BLOCK LENGTH
+  });
 }
 
 /** MODE SELECT for a tape: the block descriptor sets the block length (0 = variable) and density; pages as SPC. */
 function modeSelect(c: Cmd): void {
   const lu = c.lu!;
-  const p = c.p;
-  const ten = p.opcode === Op.ModeSelect10;
-  c.task.transferLength = p.paramLen;
-  if (p.sp) return c.fail(Reason.InvalidFieldInCdb);
-  if (p.paramLen === 0) return c.good();
-  const hdrLen = ten ? 8 : 4;
-  if (p.paramLen < hdrLen) return c.fail(Reason.ParamListLengthError);
-  const data = c.dataOutFlat(p.paramLen);
-  if (!data) return c.fail(Reason.InvalidFieldInIu);
-  const bdLen = ten ? data.readUInt16BE(6) : data[3]!;
-  if (bdLen !== 0 && bdLen !== 8) return c.fail(Reason.InvalidFieldInParamList);
-  if (hdrLen + bdLen > data.length) return c.fail(Reason.ParamListLengthError);
+  const list = modeSelectList(c, [8]);
+  if (list === null) return;
+  const { data, hdrLen, bdLen } = list;
   const d = lu.state(DRIVE);
   if (bdLen === 8) {
     const bl = data.readUIntBE(hdrLen + 5, 3);
