@@ -3,7 +3,8 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { parseDaemonArgs, USAGE, UsageError, type DaemonOptions } from './options.js';
+import { parseDaemonArgs, parseListen, USAGE, UsageError, type DaemonOptions } from './options.js';
+import type { MetricsServer } from '../metrics/server.js';
 import { Tgtd } from './tgtd.js';
 import { stderrLogger } from './log.js';
 import { IpcServer } from '../mgmt/ipc-server.js';
@@ -81,6 +82,22 @@ async function run(opts: DaemonOptions): Promise<void> {
   if (opts.pidFile !== null) fs.writeFileSync(opts.pidFile, `${process.pid}\n`);
   if (opts.demo !== null) await setupDemo(tgtd, opts.demo, log);
 
+  let metrics: MetricsServer | null = null;
+  if (opts.metrics !== null) {
+    // Imported only when asked for: a daemon without --metrics loads no HTTP code.
+    const { startMetricsServer } = await import('../metrics/server.js');
+    const { collectMetrics } = await import('../metrics/collect.js');
+    const where = parseListen(opts.metrics)!;
+    try {
+      metrics = await startMetricsServer(where.host, where.port, () => collectMetrics(tgtd));
+      log.write('info', `metrics at http://${opts.metrics}/metrics`);
+    } catch (e) {
+      log.write('error', `--metrics ${opts.metrics}: ${(e as Error).message}`);
+      ipc.close();
+      process.exit(1);
+    }
+  }
+
   let stopping = false;
   const shutdown = async (why: string): Promise<void> => {
     if (stopping) return;
@@ -88,6 +105,7 @@ async function run(opts: DaemonOptions): Promise<void> {
     log.write('info', `shutting down (${why})`);
     try {
       await tgtd.stop();
+      await metrics?.close();
     } finally {
       ipc.close();
       if (opts.pidFile !== null) fs.rmSync(opts.pidFile, { force: true });

@@ -18,6 +18,8 @@ export interface DaemonOptions {
   moduleDirs: string[];
   /** Create a demo target with a memory LUN of this size (`--demo[=SIZE]`), or null. */
   demo: string | null;
+  /** `--metrics ADDR:PORT`: serve Prometheus metrics there (null: off). */
+  metrics: string | null;
   action: 'run' | 'help' | 'version';
 }
 
@@ -41,16 +43,25 @@ const LONG: LongOption[] = [
   { name: 'module-dir', hasArg: true, val: '\u0105' },
   { name: 'demo', hasArg: false, val: '\u0106' },
   { name: 'demo-size', hasArg: true, val: '\u0107' },
+  { name: 'metrics', hasArg: true, val: '\u0108' },
 ];
 
 export class UsageError extends Error {}
+
+/** "ADDR:PORT" or "[V6ADDR]:PORT" (`--metrics`); null when malformed. */
+export function parseListen(s: string): { host: string; port: number } | null {
+  const m = /^\[([^\]]+)\]:(\d{1,5})$/.exec(s) ?? /^([^:[\]]+):(\d{1,5})$/.exec(s);
+  if (m === null) return null;
+  const port = Number(m[2]);
+  return port <= 65535 ? { host: m[1]!, port } : null;
+}
 
 const list = (s: string): string[] => s.split(',').map((x) => x.trim()).filter((x) => x !== '');
 
 export function parseDaemonArgs(argv: readonly string[]): DaemonOptions {
   const o: DaemonOptions = {
     foreground: false, nodaemonize: false, controlPort: 0, nrIothreads: 16, pidFile: null, debug: false,
-    llds: DEFAULT_LLDS, bstypes: DEFAULT_BSTYPES, lldArgs: new Map(), moduleDirs: [], demo: null, action: 'run',
+    llds: DEFAULT_LLDS, bstypes: DEFAULT_BSTYPES, lldArgs: new Map(), moduleDirs: [], demo: null, metrics: null, action: 'run',
   };
   const g = new GetoptLong(['tgtd', ...argv], 'fDC:d:t:p:Vh', LONG);
   const addLldArg = (lld: string, v: string): void => {
@@ -80,6 +91,10 @@ export function parseDaemonArgs(argv: readonly string[]): DaemonOptions {
       case '\u0105': o.moduleDirs.push(v); break;
       case '\u0106': o.demo = o.demo ?? '1G'; break;
       case '\u0107': o.demo = v; break;
+      case '\u0108':
+        if (parseListen(v) === null) throw new UsageError(`invalid --metrics value '${v}' (ADDR:PORT or [ADDR]:PORT)`);
+        o.metrics = v;
+        break;
       default: throw new UsageError(`unknown option ${ev.ch}`);
     }
   }
@@ -102,6 +117,7 @@ Target framework daemon (stgt).
       --lld LIST          transport drivers to load at start (default: iscsi)
       --bstype LIST       backing stores to load at start (default: aio,rdwr,mmc,smc,ssc,null,memory)
       --module-dir DIR    where npm-named third-party modules resolve from (repeatable)
+      --metrics ADDR:PORT serve Prometheus metrics at http://ADDR:PORT/metrics (off by default)
       --demo              serve iqn.2026-11.org.stgt:demo with a 1 GiB memory LUN 1
       --demo-size SIZE    as --demo, with this size (e.g. 64M)
 `;

@@ -50,6 +50,18 @@ export class LuStats {
   errs = 0;
 }
 
+function addStats(into: LuStats, s: LuStats): void {
+  into.rdSubmBytes += s.rdSubmBytes;
+  into.rdSubmCmds += s.rdSubmCmds;
+  into.rdDoneBytes += s.rdDoneBytes;
+  into.rdDoneCmds += s.rdDoneCmds;
+  into.wrSubmBytes += s.wrSubmBytes;
+  into.wrSubmCmds += s.wrSubmCmds;
+  into.wrDoneBytes += s.wrDoneBytes;
+  into.wrDoneCmds += s.wrDoneCmds;
+  into.errs += s.errs;
+}
+
 function pad(s: string, n: number): string {
   return s.length >= n ? s.slice(0, n) : s + ' '.repeat(n - s.length);
 }
@@ -124,6 +136,8 @@ export class LogicalUnit {
   private readonly nexusStats = new Map<number, LuStats>();
   /** Where commands of a nexus that has gone count (countersOf). */
   private readonly goneStats = new LuStats();
+  /** The rows of the nexuses that have gone, summed when each was dropped (totals). */
+  private readonly retiredStats = new LuStats();
   /** @internal the task set; entries are the engine's command records. */
   readonly taskSet = new TaskSet<TaskSetEntry>();
   /** Per-LU state of the device type (DeviceState keys), created on first use. */
@@ -166,7 +180,18 @@ export class LogicalUnit {
   }
 
   dropStats(nexusId: number): void {
+    const st = this.nexusStats.get(nexusId);
+    if (st !== undefined) addStats(this.retiredStats, st);
     this.nexusStats.delete(nexusId);
+  }
+
+  /** Everything this LU counted since it was created, gone nexuses included (monotonic: metrics counters). */
+  totals(): LuStats {
+    const t = new LuStats();
+    addStats(t, this.retiredStats);
+    addStats(t, this.goneStats);
+    for (const st of this.nexusStats.values()) addStats(t, st);
+    return t;
   }
 
   /**
