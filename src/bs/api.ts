@@ -55,9 +55,24 @@ export interface BackingDevice {
   flush(cb: (err: IoError) => void): void;
   /** Deallocate a range so it reads back as zeros (UNMAP, WRITE SAME with UNMAP). Absent: not thin-capable. */
   unmap?(offset: number, length: number, cb: (err: IoError) => void): void;
+  /**
+   * State that every opener of the same device must see, for a device several gateways export at
+   * once (an RBD image: its image metadata). Absent: the device is this daemon's alone.
+   */
+  readonly shared?: SharedState;
   /** Re-read the size (e.g. after the file grew). */
   resize?(): number;
   close(cb: (err: IoError) => void): void;
+}
+
+/** Small named values kept with a device and shared by everyone who opens it (several gateways). */
+export interface SharedState {
+  /** The value of `key` as last read or written (read at open and after every change notice), or null. */
+  get(key: string): string | null;
+  /** Stores `value` (null removes the key); calls back when it is durable and the other openers are told. */
+  set(key: string, value: string | null, cb: (err: IoError) => void): void;
+  /** `fn(key)` runs on the loop thread when another opener changed `key` (get already returns the new value). */
+  onChange(fn: (key: string) => void): void;
 }
 
 export interface BsContext {

@@ -61,6 +61,10 @@ export interface RbdAddon {
   size(image: AddonImage, cb: (err: AddonError | null, bytes?: number) => void): void;
   /** 0 or -errno. */
   watch(image: AddonImage): number;
+  /** Image metadata whose keys start with `prefix`, as [key, value, key, value...]. */
+  metaList?(image: AddonImage, prefix: string, cb: (err: AddonError | null, kv?: string[]) => void): void;
+  /** Sets `key` (null: removes it; a missing key is no error); librbd notifies the other watchers. */
+  metaSet?(image: AddonImage, key: string, value: string | null, cb: (err: AddonError | null) => void): void;
   /** 0 (queued) or -errno (refused, no completion will come). */
   read(image: AddonImage, offset: number, into: Buffer, id: number): number;
   write(image: AddonImage, offset: number, data: readonly Buffer[], id: number): number;
@@ -74,6 +78,7 @@ export const KIND_IMAGE_UPDATED = 1;
 
 const FUNCTIONS = ['createContext', 'closeContext', 'connect', 'shutdown', 'open', 'close', 'size', 'watch', 'read', 'write',
   'discard', 'flush'] as const;
+
 
 /** $STGT_RBD_ADDON, else native/rbd/build/Release/stgt_rbd.node in the nearest ancestor of `fromDir` holding one. */
 export function findRbdAddon(fromDir: string, env: Readonly<Record<string, string | undefined>> = process.env): string | null {

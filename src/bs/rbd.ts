@@ -32,6 +32,7 @@ import {
   type AddonCluster, type AddonContext, type AddonError, type AddonImage, type ConnectOptions, type RbdAddon,
 } from './rbd-addon.js';
 import { cephxKey, clusterKey, parseRbdOpts, parseRbdPath } from './rbd-options.js';
+import { RbdSharedState } from './rbd-shared.js';
 
 /** Client options applied where the configuration kept Ceph's own value: [option, Ceph's default, ours]. */
 export const CLIENT_DEFAULTS: [string, string, string][] = [
@@ -158,7 +159,10 @@ interface ClusterRef {
 
 export class RbdDevice implements BackingDevice {
   size: number;
+  /** Data-path ops and control calls (size, metadata) librbd has not answered yet; close waits for them. */
   inflight = 0;
+  /** The image metadata gateways share (absent for a snapshot or an addon build without metadata calls). */
+  shared?: RbdSharedState;
   private closeCb: IoCb | null = null;
   private closed = false;
   private sizing = false;
@@ -245,11 +249,22 @@ export class RbdDevice implements BackingDevice {
     return this.size;
   }
 
-  /** librbd saw a header update (resize, snapshot created...): fetch the size off the loop. */
+  /** Runs a control call on the open image; the image is not closed before `done`. */
+  control(start: (done: () => void) => void): void {
+    this.inflight++;
+    start(() => {
+      if (--this.inflight === 0) this.drained();
+    });
+  }
+
+  /** librbd saw a header update (resize, snapshot created, metadata set by another gateway...): re-read size and shared state off the loop. */
   headerUpdated(): void {
-    if (this.closed || this.sizing) return;
+    if (this.closed) return;
+    this.shared?.refresh();
+    if (this.sizing) return;
     this.sizing = true;
-    this.addon.size(this.image, (err, bytes) => {
+    this.control((done) => this.addon.size(this.image, (err, bytes) => {
+      done();
       this.sizing = false;
       if (err || bytes === undefined || this.closed) return;
       if (bytes !== this.size) {
@@ -257,7 +272,7 @@ export class RbdDevice implements BackingDevice {
         this.size = bytes;
         this.sizeChanged?.();
       }
-    });
+    }));
   }
 
   /** Refuses new I/O, waits for what is in flight, closes the image, releases the cluster connection. */
@@ -332,9 +347,29 @@ export class RbdStore implements BackingStore {
             if (w < 0) this.ctx.log('warn', `${opts.path}: no header watch (${w}): size changes will not be seen`);
           }
           this.d.devices.set(token, dev);
-          this.ctx.log('info', `opened ${path.pool}/${path.image}${path.snap ? `@${path.snap}` : ''}: ${r.size} bytes, ` +
-            `object size ${r.objectSize}${readOnly ? ', read-only' : ''}`);
-          cb(null, dev);
+          const ready = (): void => {
+            this.ctx.log('info', `opened ${path.pool}/${path.image}${path.snap ? `@${path.snap}` : ''}: ${r.size} bytes, ` +
+              `object size ${r.objectSize}${readOnly ? ', read-only' : ''}${dev.shared ? ', shared state' : ''}`);
+            cb(null, dev);
+          };
+          const { metaList, metaSet } = this.addon;
+          if (readOnly || metaList === undefined || metaSet === undefined) return ready();
+          const shared = new RbdSharedState({ metaList: metaList.bind(this.addon), metaSet: metaSet.bind(this.addon) }, r.image,
+            (start) => dev.control(start), (err) => errnoError(err.errno ?? EIO, `rbd ${opts.path}: ${err.message}`),
+            (msg) => this.ctx.log('warn', `${opts.path}: ${msg}`));
+          shared.load((err) => {
+            // Without its shared state a second gateway could not enforce the first one's reservations: refuse the LU.
+            if (err !== null) {
+              // close releases the cluster reference, as for any device.
+              return dev.close(() => {
+                const e = new Error(`${opts.path}: cannot read the image metadata: ${err.message}`);
+                this.ctx.log('error', e.message);
+                cb(e);
+              });
+            }
+            dev.shared = shared;
+            ready();
+          });
         });
       },
       (err: AddonError) => fail('cannot connect to the cluster', err),

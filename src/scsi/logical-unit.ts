@@ -4,7 +4,7 @@ import { BUILTIN_IDENTITIES } from './device-type.js';
 import type { DeviceIdentity, DeviceState } from './device-type.js';
 import { ModePages } from './mode-pages.js';
 import { PersistentReservations } from './persistent-reservations.js';
-import type { PrStore } from './pr-store.js';
+import type { PrStateStore } from './pr-store.js';
 import { TaskSet } from './task-set.js';
 import type { TaskSetEntry } from './task-set.js';
 import { UnitAttentions } from './unit-attention.js';
@@ -127,7 +127,7 @@ export class LogicalUnit {
   readonly ua = new UnitAttentions();
   readonly pr = new PersistentReservations();
   /** Where APTPL keeps `pr` (set when the LU joins its target); null: APTPL=1 is refused. */
-  prStore: PrStore | null = null;
+  prStore: PrStateStore | null = null;
   /** A sanitize operation running or failed (SBC-4 4.11), else null. It survives resets and aborts. */
   sanitize: SanitizeStatus | null = null;
   /** SPC-2 RESERVE(6/10) holder nexus id, or -1. */

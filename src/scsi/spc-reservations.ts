@@ -33,22 +33,24 @@ function prOut(c: Cmd): void {
   const before = store !== null ? pr.snapshot() : null;
   const fx: PrOutEffects = { ua: [], abortPorts: [] };
   const r = pr.out(c.nexus.initiatorPort, p.sa, p.prScope, p.prType, data, fx);
-  if (r === null && store !== null && before !== null) {
-    // SPC-4 5.13.5: with APTPL active every change is on stable storage before GOOD; a REGISTER
-    // with APTPL=0 ends persistence. If the state cannot be written, nothing changed.
-    try {
-      if (pr.aptpl) store.save(pr.snapshot());
-      else if (before.aptpl) store.remove();
-    } catch {
-      pr.restore(before);
-      return c.fail(Reason.InsufficientRegistrationResources);
-    }
-  }
   if (r === 'conflict') return c.conflict();
   if (r) return c.fail(r);
-  for (const [port, reason] of fx.ua) for (const id of c.ctx.nexusIdsForPort(port)) lu.ua.add(id, reason);
-  if (fx.abortPorts.length > 0) c.ctx.abortForPorts(lu, fx.abortPorts, c);
-  c.good();
+  const done = (): void => {
+    for (const [port, reason] of fx.ua) for (const id of c.ctx.nexusIdsForPort(port)) lu.ua.add(id, reason);
+    if (fx.abortPorts.length > 0) c.ctx.abortForPorts(lu, fx.abortPorts, c);
+    c.good();
+  };
+  if (store === null || before === null) return done();
+  // SPC-4 5.13.5: with APTPL active every change is on stable storage before GOOD; a REGISTER
+  // with APTPL=0 ends persistence. A store shared by several gateways takes every change (the
+  // other gateways enforce it). If the state cannot be written, nothing changed.
+  const next = store.shared || pr.aptpl ? pr.snapshot() : before.aptpl ? null : undefined;
+  if (next === undefined) return done();
+  store.write(next, (err) => {
+    if (err === null) return done();
+    pr.restore(before);
+    c.fail(Reason.InsufficientRegistrationResources);
+  });
 }
 
 function reserve(c: Cmd): void {

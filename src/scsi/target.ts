@@ -9,7 +9,7 @@ import type { CommandSet, DeviceType } from './command-table.js';
 import { BUILTIN_DEVICE_TYPES, CONTROLLER } from './device-types.js';
 import { LogicalUnit } from './logical-unit.js';
 import { OpFlag } from './opcodes.js';
-import { DEFAULT_PR_STATE_DIR, PrStore, prStatePath } from './pr-store.js';
+import { DEFAULT_PR_STATE_DIR, NO_PR_STATE, PrStore, prStatePath, SharedPrStore } from './pr-store.js';
 import { Reason, buildSense, progressIndication } from './sense.js';
 import type { SenseReason } from './sense.js';
 
@@ -96,9 +96,13 @@ export class Target implements ScsiTargetPort, EngineContext {
     if (!this.deviceTypes.has(lu.typeName)) throw new Error(`target ${this.name}: no device type ${lu.typeName}`);
     // SPC-4 5.13.5: a LU created again finds the persistent reservations APTPL kept for it.
     if (lu.typeName !== 'controller') {
-      lu.prStore = new PrStore(prStatePath(this.name, lu.lun, lu.path, this.prStateDir));
-      const saved = lu.prStore.load(this.warn);
-      if (saved !== null && saved.aptpl) lu.pr.restore(saved);
+      const store = lu.dev.shared !== undefined ? new SharedPrStore(lu.dev.shared, this.warn)
+        : new PrStore(prStatePath(this.name, lu.lun, lu.path, this.prStateDir));
+      lu.prStore = store;
+      // A shared state is the other gateways' current one, APTPL or not (pr-store.ts).
+      const saved = store.load(this.warn);
+      if (saved !== null && (saved.aptpl || store.shared)) lu.pr.restore(saved);
+      store.onChange((state) => lu.pr.restore(state ?? NO_PR_STATE));
     }
     const ids = [...this.nexuses.keys()];
     for (const other of this.luns.values()) other.ua.addAll(ids, Reason.ReportedLunsChanged);

@@ -397,6 +397,85 @@ test('with the submission thread (STGT_RBD_SUBMIT_THREAD=1) the store reads, wri
   }
 });
 
+/** PERSISTENT RESERVE OUT (SPC-4 6.16) service action `sa` with RESERVATION KEY `key`, SERVICE ACTION RESERVATION KEY `saKey`, TYPE `type`. */
+function prOut(s: ScsiClient, lun: number, sa: number, key: bigint, saKey: bigint, type = 0): ReturnType<ScsiClient['command']> {
+  const cdb = Buffer.alloc(10);
+  cdb[0] = 0x5f;
+  cdb[1] = sa; // SERVICE ACTION
+  cdb[2] = type; // SCOPE 0 (LU) | TYPE
+  cdb.writeUInt32BE(24, 5); // PARAMETER LIST LENGTH
+  const param = Buffer.alloc(24);
+  param.writeBigUInt64BE(key, 0); // RESERVATION KEY
+  param.writeBigUInt64BE(saKey, 8); // SERVICE ACTION RESERVATION KEY
+  return s.command(cdb, { lun, write: param });
+}
+
+/** PERSISTENT RESERVE IN READ RESERVATION (SPC-4 6.15.3): the holder's key and the type, or null when there is no reservation. */
+async function readReservation(s: ScsiClient, lun: number): Promise<{ key: bigint; type: number } | null> {
+  const cdb = Buffer.alloc(10);
+  cdb[0] = 0x5e;
+  cdb[1] = 0x01; // READ RESERVATION
+  cdb.writeUInt16BE(24, 7); // ALLOCATION LENGTH
+  const r = await s.command(cdb, { lun, readLen: 24 });
+  assert.equal(r.status, 0);
+  if (r.data.readUInt32BE(4) === 0) return null; // ADDITIONAL LENGTH
+  return { key: r.data.readBigUInt64BE(8), type: r.data[21]! & 0x0f };
+}
+
+test('two gateways, one image: a reservation taken through one tgtd is enforced by another, and by one started later (state in the image metadata)', { skip, timeout: 120_000 }, async () => {
+  const c = cluster!;
+  await c.createImage('shared', 16 * MIB);
+  const LUN = 8;
+  const gateway = async (): Promise<TestDaemon> => {
+    const g = await TestDaemon.start({ args: ['--bstype', 'rdwr,null,memory,rbd'] });
+    daemons.push(g);
+    await g.addTarget(1, IQN);
+    return g;
+  };
+  // The same LU identity on both (VPD page 83h / 80h), as multipath needs.
+  const sameIdentity = async (g: TestDaemon): Promise<void> => {
+    await g.tgtadmOk('--mode', 'logicalunit', '--op', 'update', '--tid', '1', '--lun', String(LUN), '--params', 'scsi_id=stgt-shared-1,scsi_sn=shared0001');
+  };
+  await rbdLun(LUN, 'shared');
+  await sameIdentity(d!);
+  const b = await gateway();
+  await b.addLun(1, LUN, 'rbd/shared', ['--bstype', 'rbd', '--bsopts', c.bsopts]);
+  await sameIdentity(b);
+  await b.waitForLog(/opened rbd\/shared: .*shared state/);
+  const viaA = await client();
+  const viaB = await ScsiClient.login(b.iscsiPort, IQN, `${INI}-via-b`);
+  clients.push(viaB);
+  await viaA.clearUa(LUN);
+  await viaB.clearUa(LUN);
+  const KEY = 0xabcdef01n;
+  assert.equal((await prOut(viaA, LUN, 0x00, 0n, KEY)).status, 0); // REGISTER
+  assert.equal((await prOut(viaA, LUN, 0x01, KEY, 0n, 1)).status, 0); // RESERVE, WRITE EXCLUSIVE
+  const block = randomBytes(4096);
+  // Gateway B hears of it through the image's header watch: wait for the state, not for a time.
+  await waitFor(async () => (await viaB.write16(LUN, 0, block)).status === 0x18, 20_000, 'gateway B to refuse a write with RESERVATION CONFLICT');
+  assert.deepEqual(await readReservation(viaB, LUN), { key: KEY, type: 1 });
+  assert.equal((await viaB.read16(LUN, 0, 8)).status, 0, 'WRITE EXCLUSIVE lets others read');
+  assert.equal((await viaA.write16(LUN, 0, block)).status, 0, 'the holder writes through gateway A');
+  // A gateway started after the reservation finds it at once.
+  const c2 = await gateway();
+  await c2.addLun(1, LUN, 'rbd/shared', ['--bstype', 'rbd', '--bsopts', c.bsopts]);
+  const viaC = await ScsiClient.login(c2.iscsiPort, IQN, `${INI}-via-c`);
+  clients.push(viaC);
+  await viaC.clearUa(LUN);
+  assert.equal((await viaC.write16(LUN, 8, block)).status, 0x18, 'a gateway started later does not enforce the reservation');
+  // RELEASE through A: B accepts writes again.
+  assert.equal((await prOut(viaA, LUN, 0x02, KEY, 0n, 1)).status, 0);
+  await waitFor(async () => (await viaB.write16(LUN, 0, block)).status === 0, 20_000, 'gateway B to accept writes after the release');
+  assert.equal(await readReservation(viaC, LUN), null);
+  // The key is still registered, as seen from every gateway; unregister (REGISTER with key 0) to leave the image clean.
+  assert.equal((await prOut(viaA, LUN, 0x00, KEY, 0n)).status, 0);
+  viaB.close();
+  viaC.close();
+  await b.stop(30_000);
+  await c2.stop(30_000);
+  await d!.tgtadmOk('--mode', 'logicalunit', '--op', 'delete', '--tid', '1', '--lun', String(LUN));
+});
+
 test('a lost cluster fails I/O with MEDIUM ERROR instead of hanging, and I/O works again once it is back', { skip, timeout: 180_000 }, async () => {
   const c = cluster!;
   const conf = c.clientConf('short-timeouts.conf', { 'rados osd op timeout': '5', 'rados mon op timeout': '5' });

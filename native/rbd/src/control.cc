@@ -1,4 +1,4 @@
-// Control calls that may block on the cluster (connect, open, close, size, shutdown): AsyncWorkers, off the loop thread.
+// Control calls that may block on the cluster (connect, open, close, size, shutdown, image metadata): AsyncWorkers, off the loop thread.
 //
 // Every callback gets (err) or (null, value). An error carries `errno` (positive) and `step` (the
 // librados/librbd call that failed) so the store can name the cause in tgtadm's answer and log.
@@ -261,6 +261,76 @@ Napi::Value GetSize(const Napi::CallbackInfo& info) {
   };
   auto done = [size](Napi::Env env) -> Napi::Value { return Napi::Number::New(env, static_cast<double>(*size)); };
   (new Job(info[1].As<Napi::Function>(), work, done))->Queue();
+  return info.Env().Undefined();
+}
+
+// metaList(image, prefix, cb(err, [key, value, ...])): the image metadata whose keys start with prefix
+// (rbd_metadata_list, retried with the sizes librbd asks for).
+Napi::Value MetaList(const Napi::CallbackInfo& info) {
+  ImageHandle* h = info.Length() > 0 ? UnwrapImage(info[0]) : nullptr;
+  if (h == nullptr || h->image == nullptr || info.Length() < 2 || !info[1].IsString()) {
+    Napi::TypeError::New(info.Env(), "metaList(image, prefix, cb)").ThrowAsJavaScriptException();
+    return info.Env().Undefined();
+  }
+  if (!CallbackArg(info, 2)) return info.Env().Undefined();
+  rbd_image_t img = h->image;
+  std::string prefix = info[1].As<Napi::String>().Utf8Value();
+  auto out = std::make_shared<std::vector<std::string>>();
+  auto work = [img, prefix, out](std::string* step) -> int {
+    *step = "rbd_metadata_list";
+    size_t klen = 4096, vlen = 65536;
+    for (int tries = 0; tries < 8; tries++) {
+      std::vector<char> keys(klen), vals(vlen);
+      int r = rbd_metadata_list(img, "", 0, keys.data(), &klen, vals.data(), &vlen);
+      if (r == -ERANGE) continue;  // klen/vlen now hold the sizes needed
+      if (r < 0) return r;
+      // keys and values: NUL-terminated strings one after another, in the same order.
+      size_t k = 0, v = 0;
+      while (k < klen && keys[k] != '\0' && v < vlen) {
+        std::string key(&keys[k]), val(&vals[v]);
+        k += key.size() + 1;
+        v += val.size() + 1;
+        if (key.compare(0, prefix.size(), prefix) == 0) {
+          out->push_back(key);
+          out->push_back(val);
+        }
+      }
+      return 0;
+    }
+    return -ERANGE;
+  };
+  auto done = [out](Napi::Env env) -> Napi::Value {
+    Napi::Array a = Napi::Array::New(env, out->size());
+    for (size_t i = 0; i < out->size(); i++) a.Set(static_cast<uint32_t>(i), Napi::String::New(env, (*out)[i]));
+    return a;
+  };
+  (new Job(info[2].As<Napi::Function>(), work, done))->Queue();
+  return info.Env().Undefined();
+}
+
+// metaSet(image, key, value | null, cb(err)): rbd_metadata_set, or rbd_metadata_remove for null (a
+// missing key is not an error). librbd then notifies the image's other watchers (a header update).
+Napi::Value MetaSet(const Napi::CallbackInfo& info) {
+  ImageHandle* h = info.Length() > 0 ? UnwrapImage(info[0]) : nullptr;
+  if (h == nullptr || h->image == nullptr || info.Length() < 3 || !info[1].IsString() || !(info[2].IsString() || info[2].IsNull())) {
+    Napi::TypeError::New(info.Env(), "metaSet(image, key, value | null, cb)").ThrowAsJavaScriptException();
+    return info.Env().Undefined();
+  }
+  if (!CallbackArg(info, 3)) return info.Env().Undefined();
+  rbd_image_t img = h->image;
+  std::string key = info[1].As<Napi::String>().Utf8Value();
+  bool remove = info[2].IsNull();
+  std::string value = remove ? std::string() : info[2].As<Napi::String>().Utf8Value();
+  auto work = [img, key, value, remove](std::string* step) -> int {
+    if (remove) {
+      *step = "rbd_metadata_remove";
+      int r = rbd_metadata_remove(img, key.c_str());
+      return r == -ENOENT ? 0 : r;
+    }
+    *step = "rbd_metadata_set";
+    return rbd_metadata_set(img, key.c_str(), value.c_str());
+  };
+  (new Job(info[3].As<Napi::Function>(), work, nullptr))->Queue();
   return info.Env().Undefined();
 }
 
