@@ -130,7 +130,7 @@ export async function startDaemon(kind, dir, { dist, env: extraEnv = {}, args: s
   for (const l of luns) {
     let path = l.path ?? `null${l.lun}`;
     if (l.path === undefined && l.bstype !== 'null') {
-      path = join(dir, `${kind}-lun${l.lun}.img`);
+      path = join(dir, `${name.replace(/\W/g, '-')}-lun${l.lun}.img`);
       writeFileSync(path, '');
       spawnSync('truncate', ['-s', String(l.size), path]);
     }

@@ -7,9 +7,11 @@
 // case (the machine is shared and noisy, so single runs mean little) and the stgt/tgt ratio.
 //
 // Usage: node bench/run.mjs [--rounds 3] [--secs 5] [--scale 1] [--smoke] [--no-iperf] [--dist <dir>] [--only stgt|tgt]
-//                           [--cases perf|qemu|all] [--env K=V ...] [--json]
+//                           [--cases perf|qemu|all] [--env K=V ...] [--json] [--metrics]
 // --dist selects the compiled stgt tree (default: the repository's dist/); --env passes variables to
-// stgt's tgtd only (e.g. --env UV_THREADPOOL_SIZE=2). Never part of `npm test`.
+// stgt's tgtd only (e.g. --env UV_THREADPOOL_SIZE=2). --metrics compares stgt with itself instead of
+// tgt: the second column is a stgt tgtd started with `--metrics 127.0.0.1:PORT` and scraped once a
+// second during the runs (issue 14: metrics must cost nothing on the data path). Never part of `npm test`.
 
 import { spawn, spawnSync } from 'node:child_process';
 import { cpuSeconds as cpuOf, freePort, median, runFor, sleep, startDaemon, stopProcess } from './lib.mjs';
@@ -24,7 +26,7 @@ const INITIATOR = 'iqn.2026-01.org.stgt.bench:client';
 const LUN_SIZE = 1 << 30;
 
 function parseArgs(argv) {
-  const o = { rounds: 3, secs: 5, scale: 1, dist: resolve(HERE, '..', 'dist'), only: null, cases: 'all', env: {}, json: false, iperf: true };
+  const o = { rounds: 3, secs: 5, scale: 1, dist: resolve(HERE, '..', 'dist'), only: null, cases: 'all', env: {}, json: false, iperf: true, metrics: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const v = () => argv[++i];
@@ -36,6 +38,7 @@ function parseArgs(argv) {
     else if (a === '--scale') o.scale = Number(v());
     else if (a === '--no-iperf') o.iperf = false;
     else if (a === '--json') o.json = true;
+    else if (a === '--metrics') o.metrics = true;
     else if (a === '--smoke') Object.assign(o, { rounds: 1, secs: 2, scale: 0.01 });
     else if (a === '--env') {
       const [k, ...rest] = v().split('=');
@@ -50,17 +53,31 @@ function parseArgs(argv) {
 
 /** One daemon of `kind` with target 1 (IQN): LUN 1 on its own 1 GiB sparse file (rdwr), LUN 2 on the null store. */
 async function startBenchDaemon(kind, dir, opts, started) {
-  const d = await startDaemon(kind, dir, {
-    dist: opts.dist, env: opts.env, iqn: IQN, started,
+  // --metrics: the "tgt" column is stgt with --metrics, scraped every second.
+  const withMetrics = opts.metrics && kind === 'tgt';
+  const metricsPort = withMetrics ? await freePort() : 0;
+  const d = await startDaemon(withMetrics ? 'stgt' : kind, dir, {
+    dist: opts.dist, env: opts.env, iqn: IQN, started, name: withMetrics ? 'stgt-metrics' : kind,
+    args: withMetrics ? ['--metrics', `127.0.0.1:${metricsPort}`] : [],
     // LUN 2: the null store (reads zeros, discards writes; 1 TiB in both): the protocol's cost alone.
     luns: [{ lun: 1, size: LUN_SIZE }, { lun: 2, bstype: 'null' }],
   });
+  if (withMetrics) {
+    d.kind = 'tgt';
+    d.scrapes = 0;
+    d.scraper = setInterval(() => {
+      fetch(`http://127.0.0.1:${metricsPort}/metrics`).then((r) => r.text()).then((t) => {
+        if (t.includes('stgt_lu_read_commands_total')) d.scrapes++;
+      }, () => undefined);
+    }, 1000);
+  }
   d.url = `iscsi://127.0.0.1:${d.port}/${IQN}/1`;
   d.nullUrl = `iscsi://127.0.0.1:${d.port}/${IQN}/2`;
   return d;
 }
 
 async function stopDaemon(d) {
+  if (d.scraper !== undefined) clearInterval(d.scraper);
   await stopProcess(d.proc, 5000);
 }
 
@@ -239,7 +256,8 @@ async function main() {
     console.log(JSON.stringify({ load: [load0, load1], iperf3GBps: ceiling, rows }, null, 2));
     return;
   }
-  const head = ['case', 'stgt', 'tgt', 'stgt/tgt', 'stgt runs', 'tgt runs', 'daemon CPU stgt', 'daemon CPU tgt'];
+  const other = o.metrics ? 'stgt --metrics' : 'tgt';
+  const head = ['case', 'stgt', other, `stgt/${other}`, 'stgt runs', `${other} runs`, 'daemon CPU stgt', `daemon CPU ${other}`];
   const body = rows.map((r) => [
     r.case, fmt(r.stgt), fmt(r.tgt), Number.isFinite(r.ratio) ? r.ratio.toFixed(2) : '-',
     r.stgtRuns.map(fmt).join(' '), r.tgtRuns.map(fmt).join(' '),
@@ -248,6 +266,8 @@ async function main() {
   ]);
   console.log(`medians of ${o.rounds} interleaved rounds (${o.secs} s per iscsi-perf run); load average ${load0} at the start, ${load1} at the end`);
   if (ceiling !== null) console.log(`ceiling: iperf3 over 127.0.0.1, one stream, ${ceiling.toFixed(2)} GB/s`);
+  const scraped = daemons.find((d) => d.scrapes !== undefined);
+  if (scraped !== undefined) console.log(`stgt --metrics: scraped ${scraped.scrapes} times (once a second) during the runs`);
   console.log(`| ${head.join(' | ')} |`);
   console.log(`|${head.map(() => '---').join('|')}|`);
   for (const b of body) console.log(`| ${b.join(' | ')} |`);
