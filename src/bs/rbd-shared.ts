@@ -23,6 +23,8 @@ export class RbdSharedState implements SharedState {
     private readonly addon: Required<Pick<RbdAddon, 'metaList' | 'metaSet'>>,
     private readonly image: AddonImage,
     private readonly control: ControlRunner,
+    /** False once the device is closing: no re-read starts then (the image goes away). */
+    private readonly isOpen: () => boolean,
     private readonly toError: (err: AddonError) => NodeJS.ErrnoException,
     private readonly log: (msg: string) => void,
   ) {}
@@ -56,6 +58,7 @@ export class RbdSharedState implements SharedState {
 
   /** The image's header changed (maybe another gateway's set): re-read, tell about changed keys. */
   refresh(): void {
+    if (!this.isOpen()) return;
     if (this.reading) {
       this.again = true;
       return;

@@ -249,6 +249,11 @@ export class RbdDevice implements BackingDevice {
     return this.size;
   }
 
+  /** False once close was called. */
+  get open(): boolean {
+    return !this.closed;
+  }
+
   /** Runs a control call on the open image; the image is not closed before `done`. */
   control(start: (done: () => void) => void): void {
     this.inflight++;
@@ -355,7 +360,7 @@ export class RbdStore implements BackingStore {
           const { metaList, metaSet } = this.addon;
           if (readOnly || metaList === undefined || metaSet === undefined) return ready();
           const shared = new RbdSharedState({ metaList: metaList.bind(this.addon), metaSet: metaSet.bind(this.addon) }, r.image,
-            (start) => dev.control(start), (err) => errnoError(err.errno ?? EIO, `rbd ${opts.path}: ${err.message}`),
+            (start) => dev.control(start), () => dev.open, (err) => errnoError(err.errno ?? EIO, `rbd ${opts.path}: ${err.message}`),
             (msg) => this.ctx.log('warn', `${opts.path}: ${msg}`));
           shared.load((err) => {
             // Without its shared state a second gateway could not enforce the first one's reservations: refuse the LU.
