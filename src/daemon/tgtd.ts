@@ -10,7 +10,8 @@ import type { BsHandle, LldHandle, LuCreateOptions, LuResult, MgmtHost, SystemSt
 import type { Logger } from './log.js';
 import { noMediumDevice, noMediumLogicalUnit } from './no-medium.js';
 import type { DeviceEnv } from '../scsi/command-table.js';
-import { BUILTIN_DEVICE_TYPES, CD } from '../scsi/device-types.js';
+import { BUILTIN_DEVICE_TYPES, CD, CHANGER } from '../scsi/device-types.js';
+import { configureChanger } from '../scsi/smc.js';
 import { MMC_BLOCK_SIZE } from '../scsi/mmc-media.js';
 
 /** The store tgt forces for a device type (its lu_init), whatever --bstype says. */
@@ -214,6 +215,11 @@ export class Tgtd implements MgmtHost, DaemonServices {
     this.acquire('bs', lu.bsName);
     target.addLun(lu);
     return 'ok';
+  }
+
+  configureChanger(tid: number, lun: number, pairs: [string, string][]): 'ok' | 'invalid' | 'unknown-param' | null {
+    const lu = this.targets.get(tid)?.luns.get(lun);
+    return lu === undefined || lu.typeName !== CHANGER.name ? null : configureChanger(lu, pairs);
   }
 
   /** What device types may ask of the daemon (a changer loading its drives). */

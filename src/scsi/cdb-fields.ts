@@ -450,3 +450,26 @@ export function parseReadPosition(c: Buffer, p: ParsedCdb): void {
   p.format = c[1]! & 0x1f;
   p.allocLen = c.readUInt16BE(7);
 }
+
+// ---- SMC-3 layouts (changer device type, smc.ts)
+
+/**
+ * SMC-3 6.10 READ ELEMENT STATUS: 1 VOLTAG (bit 4, -> sili), ELEMENT TYPE CODE 3:0 (-> format);
+ * 2..3 STARTING ELEMENT ADDRESS (-> lba); 4..5 NUMBER OF ELEMENTS (-> blocks); 6 DVCID (bit 0, -> fixed);
+ * 7..9 ALLOCATION LENGTH.
+ */
+export function parseReadElementStatus(c: Buffer, p: ParsedCdb): void {
+  p.sili = (c[1]! & 0x10) !== 0;
+  p.format = c[1]! & 0x0f;
+  p.lba = c.readUInt16BE(2);
+  p.blocks = c.readUInt16BE(4);
+  p.fixed = (c[6]! & 0x01) !== 0;
+  p.allocLen = c.readUIntBE(7, 3);
+}
+
+/** SMC-3 6.6 MOVE MEDIUM: 4..5 SOURCE ADDRESS (-> lba), 6..7 DESTINATION ADDRESS (-> address), 10 INVERT (bit 0, -> msf). */
+export function parseMoveMedium(c: Buffer, p: ParsedCdb): void {
+  p.lba = c.readUInt16BE(4);
+  p.address = c.readUInt16BE(6);
+  p.msf = (c[10]! & 0x01) !== 0;
+}

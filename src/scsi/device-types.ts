@@ -1,7 +1,8 @@
 // The built-in device types: the LUN 0 controller (SCC-2) and the disk (SBC-4), each a set of command rows.
 import { defineDeviceType } from './command-table.js';
 import type { DeviceType } from './command-table.js';
-import { CD_IDENTITY, CONTROLLER_IDENTITY, DISK_IDENTITY, TAPE_IDENTITY } from './device-type.js';
+import { CD_IDENTITY, CHANGER_IDENTITY, CONTROLLER_IDENTITY, DISK_IDENTITY, TAPE_IDENTITY } from './device-type.js';
+import { SMC_ROWS, setupChangerLu } from './smc.js';
 import { SSC_ROWS, setupTapeLu, tapeMediumChanged } from './ssc.js';
 import { MMC_ROWS, mmcMediumChanged, setupCdLu } from './mmc.js';
 import { SBC_DEVICE_ROWS } from './sbc-device.js';
@@ -42,5 +43,10 @@ export const TAPE = defineDeviceType(TAPE_IDENTITY, [...SPC_CORE_ROWS, ...SPC_RE
   mediumChanged: tapeMediumChanged,
 });
 
+/** changer (SMC-3 as tgt's smc.c): SPC, MODE, reservations and the SMC rows; its drives are tape LUs. */
+export const CHANGER = defineDeviceType(CHANGER_IDENTITY, [...SPC_CORE_ROWS, ...SPC_MODE_ROWS, ...SPC_RESERVATION_ROWS, ...SMC_ROWS], {
+  init: setupChangerLu,
+});
+
 /** The device types every Target knows, by name (TargetOptions.deviceTypes adds more); a new type adds its line. */
-export const BUILTIN_DEVICE_TYPES: ReadonlyMap<string, DeviceType> = new Map([CONTROLLER, DISK, CD, TAPE].map((t) => [t.name, t]));
+export const BUILTIN_DEVICE_TYPES: ReadonlyMap<string, DeviceType> = new Map([CONTROLLER, DISK, CD, TAPE, CHANGER].map((t) => [t.name, t]));

@@ -10,7 +10,7 @@ function library(): { m: MediaChanger; calls: string[]; hooks: DriveHooks; preve
   const prevent = { on: false };
   const hooks: DriveHooks = {
     removable: () => (prevent.on ? Reason.MediumRemovalPrevented : null),
-    loadUnload: (tid, lun, path) => {
+    loadUnload: async (tid, lun, path) => {
       calls.push(`${tid}:${lun}:${path}`);
       return null;
     },
@@ -77,20 +77,20 @@ test('READ ELEMENT STATUS: header, one page per type, descriptors with volume ta
   assert.deepEqual([ud[16 + 2], ud[16 + 4], ud[16 + 5]], [0x0c, 0x04, 0x02]);
 });
 
-test('MOVE MEDIUM: slot to drive loads <media_home>/<barcode>, back unloads; errors for empty, full, unknown, prevented', () => {
+test('MOVE MEDIUM: slot to drive loads <media_home>/<barcode>, back unloads; errors for empty, full, unknown, prevented', async () => {
   const { m, calls, hooks, prevent } = library();
-  assert.equal(m.move(1000, 500, false, hooks), null);
+  assert.equal(await m.move(1000, 500, false, hooks), null);
   assert.deepEqual(calls, ['1:1:/var/tapes/TAPE01']);
   const drive = m.elements.find((e) => e.address === 500)!;
   assert.deepEqual([drive.full, drive.barcode, drive.source], [true, 'TAPE01', 1000]);
-  assert.equal(m.move(1000, 1002, false, hooks), Reason.MediumSourceEmpty);
-  assert.equal(m.move(1001, 500, false, hooks), Reason.MediumDestinationFull);
-  assert.equal(m.move(1001, 4242, false, hooks), Reason.InvalidElementAddress);
-  assert.equal(m.move(1001, 1002, true, hooks), Reason.InvalidFieldInCdb);
+  assert.equal(await m.move(1000, 1002, false, hooks), Reason.MediumSourceEmpty);
+  assert.equal(await m.move(1001, 500, false, hooks), Reason.MediumDestinationFull);
+  assert.equal(await m.move(1001, 4242, false, hooks), Reason.InvalidElementAddress);
+  assert.equal(await m.move(1001, 1002, true, hooks), Reason.InvalidFieldInCdb);
   prevent.on = true;
-  assert.equal(m.move(500, 1000, false, hooks), Reason.MediumRemovalPrevented);
+  assert.equal(await m.move(500, 1000, false, hooks), Reason.MediumRemovalPrevented);
   prevent.on = false;
-  assert.equal(m.move(500, 1000, false, hooks), null);
+  assert.equal(await m.move(500, 1000, false, hooks), null);
   assert.deepEqual(calls, ['1:1:/var/tapes/TAPE01', '1:1:null']);
   const slot = m.elements.find((e) => e.address === 1000)!;
   assert.deepEqual([slot.full, slot.barcode, slot.source, drive.full], [true, 'TAPE01', 500, false]);

@@ -29,7 +29,7 @@ export interface DriveHooks {
   /** The drive LU exists and its medium may be removed: null, or why not. */
   removable(tid: number, lun: number): SenseReason | null;
   /** Loads the tape file at `path` (load) or unloads the drive (path null): null, or why it failed. */
-  loadUnload(tid: number, lun: number, path: string | null): SenseReason | null;
+  loadUnload(tid: number, lun: number, path: string | null): Promise<SenseReason | null>;
   /** INQUIRY identity of the drive for DVCID: vendor (8), product (16), serial; null when there is no such LU. */
   identity(tid: number, lun: number): { peripheralType: number; vendor: string; product: string; serial: string } | null;
 }
@@ -247,7 +247,7 @@ export class MediaChanger {
   }
 
   /** MOVE MEDIUM (SMC-3 6.6): src full, dest empty; into a drive the tape file <media_home>/<barcode> loads. */
-  move(src: number, dest: number, invert: boolean, hooks: DriveHooks): SenseReason | null {
+  async move(src: number, dest: number, invert: boolean, hooks: DriveHooks): Promise<SenseReason | null> {
     const s = this.elements.find((e) => e.address === src);
     const d = this.elements.find((e) => e.address === dest);
     if (!s || !d) return Reason.InvalidElementAddress;
@@ -261,10 +261,10 @@ export class MediaChanger {
     if (d.type === ElementType.DataTransfer) {
       if (!d.drive) return Reason.NotReadyCauseNotReportable;
       const path = `${this.mediaHome ?? ''}/${s.barcode}`;
-      const why = hooks.loadUnload(d.drive.tid, d.drive.lun, path);
+      const why = await hooks.loadUnload(d.drive.tid, d.drive.lun, path);
       if (why) return why;
     }
-    if (s.type === ElementType.DataTransfer && s.drive) hooks.loadUnload(s.drive.tid, s.drive.lun, null);
+    if (s.type === ElementType.DataTransfer && s.drive) await hooks.loadUnload(s.drive.tid, s.drive.lun, null);
     d.full = true;
     d.barcode = s.barcode;
     d.volumeTag = s.volumeTag;
