@@ -1,33 +1,22 @@
 // changer device type end to end on the host: tgt's element --params, MODE SENSE 1Dh, READ ELEMENT STATUS and
 // MOVE MEDIUM into a tape drive LU of the same target, compared with Debian's tgt where both implement the same thing.
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { haveDebianTgt, runClient, startDaemon, type CompatDaemon } from '../compat/daemons.js';
+import { runClient, startDaemon, type CompatDaemon } from '../compat/daemons.js';
 import { ScsiClient, senseTriple } from '../helpers/scsi-client.js';
+import { cleanup, newTape, skipWithoutTgt as skip } from './lib.js';
 
 const IQN = 'iqn.2026-12.org.stgt.test:vtl';
-const TGTIMG = join(fileURLToPath(new URL('.', import.meta.url)), '..', '..', '..', 'bin', 'tgtimg');
-const daemons: CompatDaemon[] = [];
-const clients: ScsiClient[] = [];
-after(async () => {
-  for (const c of clients) c.close();
-  for (const d of daemons) await d.stop();
-});
-const skip = haveDebianTgt ? false : 'Debian tgt is not installed';
+const { daemons, clients } = cleanup();
 
 async function library(kind: 'debian' | 'stgt'): Promise<{ d: CompatDaemon; c: ScsiClient }> {
   const d = await startDaemon(kind);
   daemons.push(d);
   const home = join(d.dir, 'tapes');
   mkdirSync(home);
-  for (const b of ['TAPE01', 'TAPE02']) {
-    const r = spawnSync(process.execPath, [TGTIMG, '--op', 'new', '--device-type', 'tape', '--barcode', b, '--size', '8', '--type', 'data', '--file', join(home, b)], { encoding: 'utf8' });
-    assert.equal(r.status, 0, r.stderr);
-  }
+  for (const b of ['TAPE01', 'TAPE02']) newTape(join(home, b), b, 8);
   writeFileSync(join(d.dir, 'changer'), '');
   const adm = async (...a: string[]): Promise<void> => {
     const r = await runClient('stgt', d, ['--lld', 'iscsi', ...a]);

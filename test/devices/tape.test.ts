@@ -1,27 +1,15 @@
 // tape device type end to end on the host, against Debian's tgt as the oracle: the same SSC commands on
 // both daemons, tapes written by one read back by the other, `tgtimg --op show` of both files.
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { haveDebianTgt, runClient, startDaemon, type CompatDaemon } from '../compat/daemons.js';
+import { runClient, startDaemon, type CompatDaemon } from '../compat/daemons.js';
 import { ScsiClient, senseTriple, type ScsiResult } from '../helpers/scsi-client.js';
+import { cleanup, newTape, skipWithoutTgt as skip } from './lib.js';
 
 const IQN = 'iqn.2026-12.org.stgt.test:tape';
-const TGTIMG = join(fileURLToPath(new URL('.', import.meta.url)), '..', '..', '..', 'bin', 'tgtimg');
-const daemons: CompatDaemon[] = [];
-const clients: ScsiClient[] = [];
-after(async () => {
-  for (const c of clients) c.close();
-  for (const d of daemons) await d.stop();
-});
-const skip = haveDebianTgt ? false : 'Debian tgt is not installed';
-
-function newTape(file: string, barcode: string): void {
-  const r = spawnSync(process.execPath, [TGTIMG, '--op', 'new', '--device-type', 'tape', '--barcode', barcode, '--size', '16', '--type', 'data', '--file', file], { encoding: 'utf8' });
-  assert.equal(r.status, 0, r.stderr);
-}
+const { daemons, clients } = cleanup();
 
 /** `tgtimg --op show` of a file without the serial line (it holds the creation time). */
 function show(file: string): string {

@@ -13,7 +13,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { ensureImage, repoRoot, requireVmTools, runInGuest, type VmImage } from './harness.js';
 import { HostTarget, targetBinaries } from './target-host.js';
-import { parseSteps } from './steps.js';
+import { expectSteps } from './steps.js';
 import { haveDebianTgt, runClient, startDaemon, type CompatDaemon } from '../compat/daemons.js';
 import { ScsiClient, senseTriple } from '../helpers/scsi-client.js';
 
@@ -104,14 +104,7 @@ describe(`kernel initiator against the cd, tape and changer device types of ${ki
       env: { PORTAL, IQN_DEV },
       log: (line) => t.diagnostic(line),
     });
-    const explain = `guest exit ${r.code}\n--- stdout:\n${r.stdout.slice(-4000)}\n--- stderr (tail):\n${r.stderr.slice(-8000)}` +
-      `\n--- console log: ${r.consoleLog}\n--- tgtd output (tail):\n${target.log().slice(-3000)}`;
-    const steps = parseSteps(r.stdout);
-    t.diagnostic(`${r.accel}: boot ${r.bootMs} ms, total ${r.totalMs} ms; ` + steps.map((s) => `${s.name} ${s.ms}ms`).join(', '));
-    const failed = steps.find((s) => !s.ok);
-    assert.equal(failed, undefined, `step ${failed?.name} failed\n${explain}`);
-    assert.deepEqual(steps.map((s) => s.name), STEPS, `not every step ran\n${explain}`);
-    assert.equal(r.code, 0, explain);
+    const explain = expectSteps(t, r, STEPS, target.log(), assert);
     assert.match(r.stdout, /^ALL DONE$/m, explain);
     const sha = /^TAR_SHA=([0-9a-f]{64})$/m.exec(r.stdout)?.[1];
     const bytes = Number(/^TAR_BYTES=(\d+)$/m.exec(r.stdout)?.[1]);

@@ -17,7 +17,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureImage, requireVmTools, runInGuest, type VmImage } from './harness.js';
 import { HostTarget, targetBinaries } from './target-host.js';
-import { parseSteps } from './steps.js';
+import { expectSteps } from './steps.js';
 import { CephCluster, cephUnavailable } from '../ceph/cluster.js';
 import { findRbdAddon } from '../../src/bs/rbd-addon.js';
 import { repoRoot, run } from '../helpers/daemon.js';
@@ -100,14 +100,7 @@ describe(`kernel initiator in a VM on RBD LUNs of ${kind} tgtd`, { skip: SKIP ??
       env: { PORTAL, IQN_PLAIN: IQN_RW, IQNS_ALL: `${IQN_RW} ${IQN_SNAP}`, IQN_SNAP },
       log: (line) => t.diagnostic(line),
     });
-    const explain = `guest exit ${r.code}\n--- stdout:\n${r.stdout.slice(-4000)}\n--- stderr (tail):\n${r.stderr.slice(-6000)}` +
-      `\n--- console log: ${r.consoleLog}\n--- tgtd output (tail):\n${target!.log().slice(-3000)}`;
-    const steps = parseSteps(r.stdout);
-    t.diagnostic(`${r.accel}: boot ${r.bootMs} ms, total ${r.totalMs} ms; ` + steps.map((s) => `${s.name} ${s.ms}ms`).join(', '));
-    const failed = steps.find((s) => !s.ok);
-    assert.equal(failed, undefined, `step ${failed?.name} failed\n${explain}`);
-    assert.deepEqual(steps.map((s) => s.name), STEPS, `not every step ran\n${explain}`);
-    assert.equal(r.code, 0, explain);
+    expectSteps(t, r, STEPS, target!.log(), assert);
     // The snapshot was not changed by the refused write or anything else: Ceph still has the host's file system.
     const exported = join(cluster!.dir, 'base.export');
     await cluster!.rbdOk('export', 'rbd/vm@base', exported);

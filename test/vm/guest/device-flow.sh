@@ -4,11 +4,14 @@
 source /mnt/repo/test/vm/guest/iscsi-lib.sh
 : "${IQN_DEV:?}"
 
-# the device of the given SCSI peripheral type (5 cd, 1 tape, 8 changer) under class $1 (block, scsi_tape, scsi_generic)
+# the iSCSI device of the given SCSI peripheral type (5 cd, 1 tape, 8 changer) under class $1 (block,
+# scsi_generic); QEMU's own empty CD-ROM drive (not under an iSCSI session) does not count
 dev_of_type() {
-  local cls=$1 type=$2 d
+  local cls=$1 type=$2 name=${3:-.*} d
   for d in /sys/class/"$cls"/*; do
     [[ -e $d/device/type ]] || continue
+    [[ $(basename "$d") =~ ^$name$ ]] || continue
+    [[ $(readlink -f "$d/device") == */session* ]] || continue
     if [[ $(cat "$d/device/type") == "$type" ]]; then
       basename "$d"
       return 0
@@ -18,9 +21,9 @@ dev_of_type() {
 }
 
 wait_dev() {
-  local cls=$1 type=$2 name
+  local cls=$1 type=$2 re=${3:-.*} name
   for _ in $(seq 150); do
-    if name=$(dev_of_type "$cls" "$type") && [[ -e /dev/$name ]]; then
+    if name=$(dev_of_type "$cls" "$type" "$re") && [[ -e /dev/$name ]]; then
       echo "/dev/$name"
       return 0
     fi
@@ -48,8 +51,8 @@ step mtx-status eval 'mtx_status | grep -E >/dev/null "Storage Element 1:Full :V
 step mtx-load eval 'mtx -f "$chg" load 1 0 && mtx_status | grep -E >/dev/null "Data Transfer Element 0:Full \(Storage Element 1 Loaded\):VolumeTag *= *TAPE01"'
 
 # tape: two tar archives (each closed with a filemark), rewind/fsf/status, read back
-tape=/dev/nst0
-for _ in $(seq 50); do [[ -e $tape ]] && break; sleep 0.2; done
+tape=/dev/n$(basename "$(wait_dev scsi_tape 1 'st[0-9]+')")
+echo "tape: $tape" >&2
 tar_one() { tar cf /root/a.tar -C /mnt/repo/test/vm/guest . && sha256sum /root/a.tar | cut -d' ' -f1 >/root/a.sha; }
 step tar-create tar_one
 step tape-rewind mt -f $tape rewind
