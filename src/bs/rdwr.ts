@@ -1,9 +1,11 @@
 // "rdwr" backing store: regular files and block devices through pread/pwritev (tgt usr/bs_rdwr.c behaviour; tgt-compat.md A6).
 //
 // Callback fs calls only (no promise per I/O). --bsoflags sync -> O_SYNC, direct -> O_DIRECT.
-// O_DIRECT needs sector-aligned memory, which JS cannot request: when the kernel refuses a direct
-// transfer with EINVAL, that one transfer is redone through a second, buffered O_SYNC|O_DSYNC fd,
-// so the data is still durable when the callback runs, just not cache-bypassing.
+// O_DIRECT needs aligned memory, which JS cannot request: direct transfers go through page-aligned
+// pooled buffers (aligned-buffers.ts, one copy to or from the command's buffers). When the kernel
+// still refuses a direct transfer with EINVAL (an offset or length the device cannot take
+// directly, or no koffi to align with), that one transfer is redone through a second, buffered
+// O_SYNC fd, so the data is still durable when the callback runs, just not cache-bypassing.
 // UNMAP punches a hole with fallocate(PUNCH_HOLE|KEEP_SIZE) via koffi (optional, loaded on first
 // use); without koffi, or where the filesystem cannot punch holes, it writes zeros instead.
 // Reads up to NOWAIT_MAX bytes first try the page cache on the event loop's thread
@@ -19,6 +21,7 @@
 // always write through the pool (each write waits for the device).
 import fs from 'node:fs';
 import { loadNoWaitReader, type NoWaitReader } from './nowait-read.js';
+import { loadAlignedBuffers, type AlignedBuffers } from './aligned-buffers.js';
 import { BS_API_VERSION, type BackingDevice, type BackingStore, type BackingStoreModule, type BsContext, type BsOpenOptions, type IoError } from './api.js';
 
 const FALLOC_FL_KEEP_SIZE = 0x01;
@@ -121,6 +124,8 @@ export class RdwrDevice implements BackingDevice {
   private warnedEof = false;
   /** Small writes on the loop's thread (buffered LUNs only; see InlineWriteGuard). */
   readonly inlineWrites: InlineWriteGuard | null;
+  /** Transfers the O_DIRECT fd refused and the buffered O_SYNC fd did. */
+  directFallbacks = 0;
 
   constructor(
     private readonly fd: number,
@@ -130,6 +135,8 @@ export class RdwrDevice implements BackingDevice {
     private readonly isBlock: boolean,
     private readonly log: BsContext['log'] = () => undefined,
     private nowait: NoWaitReader | null = null,
+    /** Page-aligned buffers for an O_DIRECT fd (null: buffered, or no way to align). */
+    private readonly aligned: AlignedBuffers | null = null,
   ) {
     this.size = size;
     this.inlineWrites = opts.oflags.sync || opts.oflags.direct ? null : new InlineWriteGuard();
@@ -144,6 +151,7 @@ export class RdwrDevice implements BackingDevice {
   }
 
   read(offset: number, into: Buffer, cb: (err: IoError) => void): void {
+    if (this.aligned !== null) return this.readAligned(offset, into, cb);
     // Straight into the caller's buffer (registered RDMA memory, a pooled buffer): the kernel
     // fills all of it or the read fails. Cached data first, without a thread hop.
     if (this.nowait !== null && into.length <= NOWAIT_MAX) {
@@ -155,6 +163,18 @@ export class RdwrDevice implements BackingDevice {
       if (n < 0 && n !== -EAGAIN) this.nowait = null;
     }
     this.readInto(this.fd, into, 0, offset, cb);
+  }
+
+  /** O_DIRECT: into an aligned buffer, then copied to the command's. */
+  private readAligned(offset: number, into: Buffer, cb: (err: IoError) => void): void {
+    const a = this.aligned!;
+    const b = a.get(into.length);
+    const view = b.length === into.length ? b : b.subarray(0, into.length);
+    this.readInto(this.fd, view, 0, offset, (err) => {
+      if (!err) view.copy(into);
+      a.put(b);
+      cb(err);
+    });
   }
 
   /**
@@ -185,6 +205,7 @@ export class RdwrDevice implements BackingDevice {
     fs.read(fd, buf, done, buf.length - done, offset + done, (err, n) => {
       if (err) {
         if (err.code === 'EINVAL' && this.opts.oflags.direct && fd === this.fd) {
+          this.directFallbacks++;
           return this.readInto(this.altFd(), buf, done, offset, cb);
         }
         return cb(err);
@@ -195,6 +216,7 @@ export class RdwrDevice implements BackingDevice {
   }
 
   write(offset: number, data: readonly Buffer[], cb: (err: IoError) => void): void {
+    if (this.aligned !== null) return this.writeAligned(offset, data, cb);
     const g = this.inlineWrites;
     if (g !== null) {
       let len = 0;
@@ -217,10 +239,26 @@ export class RdwrDevice implements BackingDevice {
     this.writeFrom(this.fd, data as Buffer[], offset, cb);
   }
 
+  /** O_DIRECT: the pieces copied into one aligned buffer, written from it. */
+  private writeAligned(offset: number, data: readonly Buffer[], cb: (err: IoError) => void): void {
+    const a = this.aligned!;
+    let len = 0;
+    for (let i = 0; i < data.length; i++) len += data[i]!.length;
+    const b = a.get(len);
+    const view = b.length === len ? b : b.subarray(0, len);
+    let o = 0;
+    for (let i = 0; i < data.length; i++) o += data[i]!.copy(view, o);
+    this.writeFrom(this.fd, [view], offset, (err) => {
+      a.put(b);
+      cb(err);
+    });
+  }
+
   private writeFrom(fd: number, data: Buffer[], offset: number, cb: (err: IoError) => void): void {
     fs.writev(fd, data, offset, (err, n) => {
       if (err) {
         if (err.code === 'EINVAL' && this.opts.oflags.direct && fd === this.fd) {
+          this.directFallbacks++;
           return this.writeFrom(this.altFd(), data, offset, cb);
         }
         return cb(err);
@@ -283,7 +321,8 @@ export class RdwrDevice implements BackingDevice {
 }
 
 function openDevice(
-  ctx: BsContext, nowait: NoWaitReader | null, opts: BsOpenOptions, cb: (err: Error | null, dev?: BackingDevice) => void,
+  ctx: BsContext, nowait: NoWaitReader | null, aligned: AlignedBuffers | null, opts: BsOpenOptions,
+  cb: (err: Error | null, dev?: BackingDevice) => void,
 ): void {
   if (opts.path.length === 0) return cb(new Error('rdwr needs a backing-store path'));
   const c = fs.constants;
@@ -306,7 +345,11 @@ function openDevice(
         fs.close(fd, () => undefined);
         return cb(e as Error);
       }
-      cb(null, new RdwrDevice(fd, opts.path, opts, size, st.isBlockDevice(), (level, msg) => ctx.log(level, msg), nowait));
+      const dev = new RdwrDevice(
+        fd, opts.path, opts, size, st.isBlockDevice(), (level, msg) => ctx.log(level, msg), nowait,
+        opts.oflags.direct ? aligned : null,
+      );
+      cb(null, dev);
     });
   });
 }
@@ -319,7 +362,9 @@ const rdwrModule: BackingStoreModule = {
   init: async (ctx): Promise<BackingStore> => {
     const nowait = await loadNoWaitReader();
     if (nowait === null) ctx.log('info', 'preadv2(RWF_NOWAIT) unavailable: every read goes through the thread pool');
-    return { open: (opts, cb) => openDevice(ctx, nowait, opts, cb) };
+    // Shared by the store's O_DIRECT LUNs (one event loop: no locking).
+    const aligned = await loadAlignedBuffers();
+    return { open: (opts, cb) => openDevice(ctx, nowait, aligned, opts, cb) };
   },
 };
 
