@@ -476,6 +476,79 @@ test('two gateways, one image: a reservation taken through one tgtd is enforced 
   await d!.tgtadmOk('--mode', 'logicalunit', '--op', 'delete', '--tid', '1', '--lun', String(LUN));
 });
 
+test('failover: a writer switches gateways when one is killed with SIGKILL; every acknowledged write reads back through both, the reservation holds', { skip, timeout: 240_000 }, async () => {
+  const c = cluster!;
+  await c.createImage('failover', 16 * MIB);
+  const LUN = 1;
+  const iqn = `${IQN}-failover`;
+  const gateway = async (): Promise<TestDaemon> => {
+    const g = await TestDaemon.start({ args: ['--bstype', 'rdwr,null,memory,rbd'] });
+    daemons.push(g);
+    await g.addTarget(1, iqn);
+    await g.addLun(1, LUN, 'rbd/failover', ['--bstype', 'rbd', '--bsopts', c.bsopts]);
+    await g.tgtadmOk('--mode', 'logicalunit', '--op', 'update', '--tid', '1', '--lun', String(LUN), '--params', 'scsi_id=stgt-failover,scsi_sn=failover01');
+    return g;
+  };
+  const login = async (g: TestDaemon, name: string): Promise<ScsiClient> => {
+    const s = await ScsiClient.login(g.iscsiPort, iqn, name);
+    clients.push(s);
+    await s.clearUa(LUN);
+    return s;
+  };
+  const a = await gateway();
+  const b = await gateway();
+  const viaA = await login(a, `${INI}-multipath`);
+  const viaB = await login(b, `${INI}-multipath`);
+  // Both paths registered with one key; WRITE EXCLUSIVE - REGISTRANTS ONLY (type 5) through A.
+  const KEY = 0x5afe5afen;
+  assert.equal((await prOut(viaA, LUN, 0x00, 0n, KEY)).status, 0);
+  assert.equal((await prOut(viaB, LUN, 0x00, 0n, KEY)).status, 0);
+  assert.equal((await prOut(viaA, LUN, 0x01, KEY, 0n, 5)).status, 0);
+  const acked = new Map<number, Buffer>();
+  let path = viaA;
+  let sent = 0;
+  let failovers = 0;
+  const TOTAL = 400;
+  const KILL_AT = 120;
+  // QD1 writes of 4 KiB to LBAs cycling over 2 MiB (later writes overwrite earlier ones: only the last acknowledged data counts).
+  while (sent < TOTAL) {
+    const lba = (sent % 512) * 8;
+    const data = randomBytes(4096);
+    if (sent === KILL_AT && a.running) a.kill();
+    const r = await path.write16(LUN, lba, data);
+    if (r.status === 0) {
+      acked.set(lba, data);
+      sent++;
+      continue;
+    }
+    // The connection to A died with it: the same LBA goes again, with new data, through B.
+    assert.equal(r.status, -1, `write through ${path === viaA ? 'A' : 'B'} failed: status ${r.status} ${JSON.stringify(senseTriple(r.sense))}`);
+    assert.equal(path, viaA, 'the path through B failed too');
+    path = viaB;
+    failovers++;
+  }
+  assert.equal(failovers, 1);
+  assert.ok(!a.running);
+  // A comes back (a new tgtd on the same image): it finds the reservation, and every acknowledged write reads back through both.
+  const a2 = await gateway();
+  const viaA2 = await login(a2, `${INI}-multipath-2`);
+  const outsider = await login(a2, `${INI}-outsider`);
+  assert.deepEqual(await readReservation(viaA2, LUN), { key: KEY, type: 5 });
+  assert.equal((await outsider.write16(LUN, 0, randomBytes(4096))).status, 0x18, 'the restarted gateway does not enforce the reservation');
+  let lost = 0;
+  for (const [lba, data] of acked) {
+    for (const via of [viaB, viaA2]) {
+      const r = await via.read16(LUN, lba, 8);
+      assert.equal(r.status, 0);
+      if (!r.data.equals(data)) lost++;
+    }
+  }
+  console.log(`# failover: ${sent} writes acknowledged (${acked.size} distinct blocks), ${failovers} failover, verified through both gateways, lost ${lost}`);
+  assert.equal(lost, 0);
+  assert.equal((await prOut(viaB, LUN, 0x03, KEY, 0n)).status, 0); // CLEAR: leave the image without registrations
+  for (const g of [b, a2]) await g.stop(30_000);
+});
+
 test('a lost cluster fails I/O with MEDIUM ERROR instead of hanging, and I/O works again once it is back', { skip, timeout: 180_000 }, async () => {
   const c = cluster!;
   const conf = c.clientConf('short-timeouts.conf', { 'rados osd op timeout': '5', 'rados mon op timeout': '5' });
