@@ -1,5 +1,6 @@
 // `--mode target`: new, delete, show, bind, unbind, update, stat (tgt target.c / mgmt.c target_mgmt).
 
+import { ALUA_STATE_NAMES } from '../scsi/alua.js';
 import { OP_BIND, OP_DELETE, OP_NEW, OP_SHOW, OP_STATS, OP_UNBIND, OP_UPDATE, parsePayload } from './ipc.js';
 import {
   lldStatusCode, TGTADM_ACL_EXIST, TGTADM_ACL_NOEXIST, TGTADM_INVALID_REQUEST, TGTADM_NO_TARGET, TGTADM_SUCCESS,
@@ -108,6 +109,13 @@ function updateTarget({ req, lld, host }: MgmtRequest): number {
     if (name === 'state') {
       if (value !== 'ready' && value !== 'offline') return TGTADM_INVALID_REQUEST;
       t.state = value;
+      continue;
+    }
+    if (name === 'alua_state') {
+      // SPC-4 5.16: the state of the target's port group (stgt; tgt has no ALUA)
+      const state = ALUA_STATE_NAMES.get(value.trim());
+      if (state === undefined) return TGTADM_INVALID_REQUEST;
+      t.setAluaState(state);
       continue;
     }
     const r = lld.driver?.targetUpdate?.(req.tid, name, value);

@@ -67,6 +67,8 @@ export class ParsedCdb {
   /** SANITIZE AUSE; a reserved CDB field is non-zero (SANITIZE byte 1 bit 6, bytes 2..6). */
   ause = false;
   reservedSet = false;
+  /** REPORT TARGET PORT GROUPS PARAMETER DATA FORMAT (3 bits). */
+  dataFormat = 0;
   /** WRITE ATOMIC(16) ATOMIC BOUNDARY (blocks). */
   atomicBoundary = 0;
   /** READ DEFECT DATA REQ_PLIST, REQ_GLIST and DEFECT LIST FORMAT (5 bits). */
@@ -91,7 +93,7 @@ export class ParsedCdb {
     this.start = this.loej = this.desc = this.fmtData = this.selfTest = this.ause = this.reservedSet = false;
     this.bytchk = this.protect = this.pageCode = this.subpage = this.pc = this.selectReport = 0;
     this.reportingOptions = this.reqOpcode = this.reqSa = this.powerCondition = this.prevent = 0;
-    this.prScope = this.prType = this.selfTestCode = this.group = this.defectFlags = this.atomicBoundary = 0;
+    this.prScope = this.prType = this.selfTestCode = this.group = this.defectFlags = this.atomicBoundary = this.dataFormat = 0;
     this.msf = this.fixed = this.sili = false;
     this.format = this.address = this.count = 0;
   }
@@ -347,6 +349,12 @@ export function parseReadDefectData10(c: Buffer, p: ParsedCdb): void {
  */
 export function parseReadDefectData12(c: Buffer, p: ParsedCdb): void {
   p.defectFlags = c[1]! & 0x1f;
+  p.allocLen = c.readUInt32BE(6);
+}
+
+/** SPC-4 6.37 REPORT TARGET PORT GROUPS: 1 PARAMETER DATA FORMAT 7:5, SERVICE ACTION; 6..9 ALLOCATION LENGTH. */
+export function parseRtpg(c: Buffer, p: ParsedCdb): void {
+  p.dataFormat = c[1]! >> 5;
   p.allocLen = c.readUInt32BE(6);
 }
 

@@ -3,6 +3,7 @@ import { Status } from './api.js';
 import type { ItNexus, ScsiTask } from './api.js';
 import { ParsedCdb } from './cdb-fields.js';
 import { LuStats, type LogicalUnit } from './logical-unit.js';
+import type { TargetPortGroup } from './alua.js';
 import type { CommandCatalog } from './opcodes.js';
 import { Reason, buildSense } from './sense.js';
 import type { SenseReason } from './sense.js';
@@ -24,6 +25,8 @@ export interface EngineContext {
   commandsOf(lu: LogicalUnit): CommandCatalog;
   /** Called by Cmd when it is finished. */
   finish(c: Cmd): void;
+  /** The target's target port group (ALUA state, REPORT TARGET PORT GROUPS). */
+  readonly portGroup: TargetPortGroup;
   /** Largest data transfer per command, in bytes (Block Limits MAXIMUM TRANSFER LENGTH). */
   readonly maxXferBytes: number;
 }

@@ -10,13 +10,14 @@ import { SBC_IO_ROWS } from './sbc-io.js';
 import { SBC_MEDIUM_ROWS } from './sbc-medium.js';
 import { SBC_PROVISIONING_ROWS } from './sbc-provisioning.js';
 import { SBC_SANITIZE_ROWS } from './sbc-sanitize.js';
+import { SPC_ALUA_ROWS } from './spc-alua.js';
 import { SPC_INQUIRY_ROWS } from './spc-inquiry.js';
 import { SPC_MISC_ROWS } from './spc-misc.js';
 import { SPC_MODE_ROWS } from './spc-mode.js';
 import { SPC_RESERVATION_ROWS } from './spc-reservations.js';
 
 /** SPC-4 commands every device type answers, the controller's whole set. */
-export const SPC_CORE_ROWS = [...SPC_MISC_ROWS, ...SPC_INQUIRY_ROWS];
+export const SPC_CORE_ROWS = [...SPC_MISC_ROWS, ...SPC_INQUIRY_ROWS, ...SPC_ALUA_ROWS];
 
 export const CONTROLLER = defineDeviceType(CONTROLLER_IDENTITY, SPC_CORE_ROWS);
 

@@ -58,6 +58,7 @@ export const Op = {
 export const ServiceAction = {
   ReadCapacity16: 0x10,
   GetLbaStatus: 0x12,
+  ReportTargetPortGroups: 0x0a,
   ReportSupportedOpcodes: 0x0c,
   ReportSupportedTmfs: 0x0d,
   /** SBC-4 5.30 SANITIZE service actions. */
@@ -87,6 +88,10 @@ export const OpFlag = {
   SanitizeOk: 1 << 7,
   /** Runs in sanitize failure mode, where everything else answers SANITIZE COMMAND FAILED (SANITIZE itself). */
   SanitizeRecovery: 1 << 8,
+  /** SPC-4 5.16.2.4.4: runs while the target port group is in the standby state. */
+  AluaStandbyOk: 1 << 9,
+  /** SPC-4 5.16.2.4.5/6: runs in the unavailable and transitioning states (and so in standby too). */
+  AluaUnavailableOk: 1 << 10,
 } as const;
 /** Every OpFlag bit (the table test refuses others). */
 export const ALL_OP_FLAGS = Object.values(OpFlag).reduce((a, b) => a | b, 0);

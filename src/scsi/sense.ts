@@ -57,6 +57,9 @@ export const Reason = {
   NotReadyManualIntervention: r('LOGICAL UNIT NOT READY, MANUAL INTERVENTION REQUIRED', K.NotReady, 0x04, 0x03),
   SanitizeInProgress: r('LOGICAL UNIT NOT READY, SANITIZE IN PROGRESS', K.NotReady, 0x04, 0x1b),
   SanitizeFailed: r('SANITIZE COMMAND FAILED', K.MediumError, 0x31, 0x03),
+  AluaTransitioning: r('LOGICAL UNIT NOT ACCESSIBLE, ASYMMETRIC ACCESS STATE TRANSITION', K.NotReady, 0x04, 0x0a),
+  AluaStandby: r('LOGICAL UNIT NOT ACCESSIBLE, TARGET PORT IN STANDBY STATE', K.NotReady, 0x04, 0x0b),
+  AluaUnavailable: r('LOGICAL UNIT NOT ACCESSIBLE, TARGET PORT IN UNAVAILABLE STATE', K.NotReady, 0x04, 0x0c),
   NotReadyCauseNotReportable: r('LOGICAL UNIT NOT READY, CAUSE NOT REPORTABLE', K.NotReady, 0x04, 0x00),
   MediumNotPresent: r('MEDIUM NOT PRESENT', K.NotReady, 0x3a, 0x00),
   // HARDWARE / ABORTED
@@ -69,6 +72,7 @@ export const Reason = {
   ReservationsPreempted: r('RESERVATIONS PREEMPTED', K.UnitAttention, 0x2a, 0x03),
   ReservationsReleased: r('RESERVATIONS RELEASED', K.UnitAttention, 0x2a, 0x04),
   RegistrationsPreempted: r('REGISTRATIONS PREEMPTED', K.UnitAttention, 0x2a, 0x05),
+  AsymmetricAccessStateChanged: r('ASYMMETRIC ACCESS STATE CHANGED', K.UnitAttention, 0x2a, 0x06),
   CapacityDataChanged: r('CAPACITY DATA HAS CHANGED', K.UnitAttention, 0x2a, 0x09),
   CommandsCleared: r('COMMANDS CLEARED BY ANOTHER INITIATOR', K.UnitAttention, 0x2f, 0x00),
   ReportedLunsChanged: r('REPORTED LUNS DATA HAS CHANGED', K.UnitAttention, 0x3f, 0x0e),

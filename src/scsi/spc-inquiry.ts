@@ -29,7 +29,7 @@ export function standardInquiry(lu: LogicalUnit | null): Buffer {
   b[2] = 0x06; // 2 VERSION: SPC-4
   b[3] = 0x12; // 3 HISUP | RESPONSE DATA FORMAT 2
   b[4] = b.length - 5; // 4 ADDITIONAL LENGTH
-  b[5] = 0x00; // 5 SCCS|ACC|TPGS|3PC|PROTECT: none
+  b[5] = 0x10; // 5 SCCS|ACC|TPGS|3PC|PROTECT: TPGS 01b, implicit ALUA only (REPORT TARGET PORT GROUPS)
   b[6] = 0x00; // 6 ENCSERV|VS|MULTIP
   b[7] = 0x02; // 7 CMDQUE: task sets with tagged commands (SAM-5 8.6)
   b.write(lu.vendorField, 8, 8, 'latin1'); // 8..15 T10 VENDOR IDENTIFICATION
@@ -186,5 +186,5 @@ export function inquiry(c: Cmd): void {
 }
 
 export const SPC_INQUIRY_ROWS: readonly OpRow[] = [
-  { op: Op.Inquiry, name: 'INQUIRY', usage: '12 01 ff ff ff 07', parse: parseInquiry, exec: inquiry, access: Access.Always, flags: OpFlag.UaExempt | OpFlag.OfflineOk | OpFlag.Spc2ReservationOk | OpFlag.SanitizeOk | OpFlag.NoLu },
+  { op: Op.Inquiry, name: 'INQUIRY', usage: '12 01 ff ff ff 07', parse: parseInquiry, exec: inquiry, access: Access.Always, flags: OpFlag.UaExempt | OpFlag.OfflineOk | OpFlag.Spc2ReservationOk | OpFlag.SanitizeOk | OpFlag.AluaUnavailableOk | OpFlag.NoLu },
 ];

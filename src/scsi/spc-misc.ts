@@ -3,6 +3,7 @@ import { parseNoFields, parseReportLuns, parseRequestSense, parseRsoc, parseSend
 import { Op, OpFlag, ServiceAction } from './opcodes.js';
 import type { OpRow } from './command-table.js';
 import { Access } from './persistent-reservations.js';
+import { aluaRefusal } from './spc-alua.js';
 import { Reason, buildSense, fieldPointer, progressIndication } from './sense.js';
 import type { SenseReason } from './sense.js';
 import type { Cmd } from './command.js';
@@ -27,6 +28,7 @@ export function requestSense(c: Cmd): void {
     const field = san.running ? progressIndication(san.done, san.total) : -1;
     return c.dataIn(buildSense(san.running ? Reason.SanitizeInProgress : Reason.SanitizeFailed, p.desc, -1, field), p.allocLen);
   }
+  if (reason === NO_SENSE && lu) reason = aluaRefusal(c.ctx.portGroup, 0) ?? NO_SENSE;
   if (lu && reason === NO_SENSE && !lu.online) reason = lu.removable ? Reason.MediumNotPresent : Reason.NotReadyManualIntervention;
   c.dataIn(buildSense(reason, p.desc), p.allocLen);
 }
@@ -134,15 +136,15 @@ function sendDiagnostic(c: Cmd): void {
   c.good();
 }
 
-/** What an offline LU, another nexus's SPC-2 reservation and a running sanitize still answer. */
-const ANSWERS_ALWAYS = OpFlag.OfflineOk | OpFlag.Spc2ReservationOk | OpFlag.SanitizeOk;
+/** What an offline LU, another nexus's SPC-2 reservation, a running sanitize and any ALUA state still answer. */
+const ANSWERS_ALWAYS = OpFlag.OfflineOk | OpFlag.Spc2ReservationOk | OpFlag.SanitizeOk | OpFlag.AluaUnavailableOk;
 
 /** SPC-4 commands every device type has, the LUN 0 controller's included. */
 export const SPC_MISC_ROWS: readonly OpRow[] = [
   { op: Op.TestUnitReady, name: 'TEST UNIT READY', usage: '00 00 00 00 00 07', parse: parseNoFields, exec: testUnitReady, access: Access.Always, flags: OpFlag.NeedsMedium },
   { op: Op.RequestSense, name: 'REQUEST SENSE', usage: '03 01 00 00 ff 07', parse: parseRequestSense, exec: requestSense, access: Access.Always, flags: ANSWERS_ALWAYS | OpFlag.UaExempt | OpFlag.NoLu },
   // SPC-4 Table 63: SEND DIAGNOSTIC conflicts for every non-holder of a WE or EA reservation
-  { op: Op.SendDiagnostic, name: 'SEND DIAGNOSTIC', usage: '1d f7 00 ff ff 07', parse: parseSendDiagnostic, exec: sendDiagnostic, access: Access.Write, flags: 0 },
+  { op: Op.SendDiagnostic, name: 'SEND DIAGNOSTIC', usage: '1d f7 00 ff ff 07', parse: parseSendDiagnostic, exec: sendDiagnostic, access: Access.Write, flags: OpFlag.AluaStandbyOk },
   { op: Op.ReportLuns, name: 'REPORT LUNS', usage: 'a0 00 ff 00 00 00 ff ff ff ff 00 07', parse: parseReportLuns, exec: reportLuns, access: Access.Always, flags: ANSWERS_ALWAYS | OpFlag.UaExempt | OpFlag.NoLu },
   { op: Op.MaintenanceIn, sa: ServiceAction.ReportSupportedOpcodes, name: 'REPORT SUPPORTED OPERATION CODES', usage: 'a3 0c 87 ff ff ff ff ff ff ff 00 07', parse: parseRsoc, exec: reportSupportedOpcodes, access: Access.Always, flags: ANSWERS_ALWAYS },
 ];

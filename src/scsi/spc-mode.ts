@@ -1,6 +1,6 @@
 // SPC-4 6.11-6.14 MODE SELECT(6/10) and MODE SENSE(6/10) over the LU's mode pages.
 import { parseModeSelect10, parseModeSelect6, parseModeSense10, parseModeSense6 } from './cdb-fields.js';
-import { Op } from './opcodes.js';
+import { Op, OpFlag } from './opcodes.js';
 import type { OpRow } from './command-table.js';
 import { Access } from './persistent-reservations.js';
 import { Reason, type SenseReason } from './sense.js';
@@ -127,8 +127,8 @@ function modeSelect(c: Cmd): void {
 
 /** SPC-4 Table 63: MODE SELECT conflicts for every non-holder of a WE or EA reservation. */
 export const SPC_MODE_ROWS: readonly OpRow[] = [
-  { op: Op.ModeSelect6, name: 'MODE SELECT(6)', usage: '15 11 00 00 ff 07', parse: parseModeSelect6, exec: modeSelect, access: Access.Write, flags: 0 },
-  { op: Op.ModeSense6, name: 'MODE SENSE(6)', usage: '1a 08 ff ff ff 07', parse: parseModeSense6, exec: modeSense, access: Access.Read, flags: 0 },
-  { op: Op.ModeSelect10, name: 'MODE SELECT(10)', usage: '55 11 00 00 00 00 00 ff ff 07', parse: parseModeSelect10, exec: modeSelect, access: Access.Write, flags: 0 },
-  { op: Op.ModeSense10, name: 'MODE SENSE(10)', usage: '5a 18 ff ff 00 00 00 ff ff 07', parse: parseModeSense10, exec: modeSense, access: Access.Read, flags: 0 },
+  { op: Op.ModeSelect6, name: 'MODE SELECT(6)', usage: '15 11 00 00 ff 07', parse: parseModeSelect6, exec: modeSelect, access: Access.Write, flags: OpFlag.AluaStandbyOk },
+  { op: Op.ModeSense6, name: 'MODE SENSE(6)', usage: '1a 08 ff ff ff 07', parse: parseModeSense6, exec: modeSense, access: Access.Read, flags: OpFlag.AluaStandbyOk },
+  { op: Op.ModeSelect10, name: 'MODE SELECT(10)', usage: '55 11 00 00 00 00 00 ff ff 07', parse: parseModeSelect10, exec: modeSelect, access: Access.Write, flags: OpFlag.AluaStandbyOk },
+  { op: Op.ModeSense10, name: 'MODE SENSE(10)', usage: '5a 18 ff ff 00 00 00 ff ff 07', parse: parseModeSense10, exec: modeSense, access: Access.Read, flags: OpFlag.AluaStandbyOk },
 ];

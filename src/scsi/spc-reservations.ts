@@ -73,8 +73,8 @@ function release(c: Cmd): void {
 
 const PR_IN_USAGE = '5e 1f 00 00 00 00 00 ff ff 07';
 const PR_IN_NAMES = ['READ KEYS', 'READ RESERVATION', 'REPORT CAPABILITIES', 'READ FULL STATUS'];
-/** An unknown service action of PERSISTENT RESERVE IN/OUT is INVALID FIELD IN CDB (SPC-4 6.15/6.16). */
-const PR = OpFlag.BadSaIsFieldError;
+/** An unknown service action of PERSISTENT RESERVE IN/OUT is INVALID FIELD IN CDB (SPC-4 6.15/6.16); both run in standby (5.16.2.4.4). */
+const PR = OpFlag.BadSaIsFieldError | OpFlag.AluaStandbyOk;
 
 /**
  * PERSISTENT RESERVE IN/OUT (SPC-4 Table 63: always allowed; PR OUT checks its own conflicts) and

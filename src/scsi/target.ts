@@ -6,10 +6,13 @@ import { Cmd } from './command.js';
 import type { EngineContext, TmfWait } from './command.js';
 import { accessOf } from './command-table.js';
 import type { CommandSet, DeviceType } from './command-table.js';
+import { AluaStatus, TargetPortGroup } from './alua.js';
+import type { AluaState } from './alua.js';
 import { BUILTIN_DEVICE_TYPES, CONTROLLER } from './device-types.js';
 import { LogicalUnit } from './logical-unit.js';
 import { OpFlag } from './opcodes.js';
 import { DEFAULT_PR_STATE_DIR, NO_PR_STATE, PrStore, prStatePath, SharedPrStore } from './pr-store.js';
+import { aluaRefusal } from './spc-alua.js';
 import { Reason, buildSense, progressIndication } from './sense.js';
 import type { SenseReason } from './sense.js';
 
@@ -62,6 +65,8 @@ export class Target implements ScsiTargetPort, EngineContext {
   private readonly prStateDir: string;
   private readonly warn: (msg: string) => void;
 
+  /** SPC-4 5.16: the target's one target port group (implicit ALUA). */
+  readonly portGroup = new TargetPortGroup();
   private readonly deviceTypes: Map<string, DeviceType>;
   private readonly pool: Cmd[] = [];
   /** Commands in flight (in some LU's task set), for task management. */
@@ -124,6 +129,17 @@ export class Target implements ScsiTargetPort, EngineContext {
 
   sortedLuns(): LogicalUnit[] {
     return [...this.luns.values()].sort((a, b) => a.lun - b.lun);
+  }
+
+  /**
+   * `--params alua_state=...`: moves the target port group to `state` (an implicit transition,
+   * SPC-4 5.16.2.7): every I_T nexus gets ASYMMETRIC ACCESS STATE CHANGED on every LU.
+   */
+  setAluaState(state: AluaState): void {
+    if (state === this.portGroup.state) return;
+    this.portGroup.state = state;
+    this.portGroup.status = AluaStatus.AlteredImplicitly;
+    for (const lu of this.luns.values()) lu.ua.addAll(this.nexuses.keys(), Reason.AsymmetricAccessStateChanged);
   }
 
   /** After the backing store grew or shrank: re-read the size, raise CAPACITY DATA HAS CHANGED. */
@@ -244,6 +260,9 @@ export class Target implements ScsiTargetPort, EngineContext {
         const ua = lu.ua.take(nexus.id);
         if (ua) return c.fail(ua);
       }
+      // SPC-4 5.16.2.4: the target port group's ALUA state
+      const refused = aluaRefusal(this.portGroup, flags);
+      if (refused !== null) return c.fail(refused);
       // SBC-4 4.11: while a sanitize runs, or after it failed, commands but a few are refused.
       // A pending unit attention comes first (SAM-5 5.14), as for any other condition.
       const san = lu.sanitize;
