@@ -115,9 +115,13 @@ function overwrite(c: Cmd, lu: LogicalUnit, plain: Buffer, inverted: Buffer | nu
       end(e ?? new Error('write threw'));
     }
   };
+  let inFlight = 0;
   const step = (err: NodeJS.ErrnoException | null): void => {
     try {
       if (err) return end(err);
+      // progress counts what the store has written
+      st.done += inFlight;
+      inFlight = 0;
       if (off >= size) {
         pass++;
         off = 0;
@@ -127,8 +131,9 @@ function overwrite(c: Cmd, lu: LogicalUnit, plain: Buffer, inverted: Buffer | nu
       const n = Math.min(src.length, size - off);
       const at = off;
       off += n;
-      st.done += n;
+      inFlight = n;
       const buf = n === src.length ? src : src.subarray(0, n);
+      // a chunk starts once the time for the ones before it has passed: the first goes at once
       const wait = started + (st.done / SANITIZE_BYTES_PER_SECOND) * 1000 - Date.now();
       if (wait > 1) setTimeout(() => write(at, buf), wait);
       else write(at, buf);
