@@ -15,6 +15,12 @@ export type ControlRunner = (start: (done: () => void) => void) => void;
 
 export class RbdSharedState implements SharedState {
   private values = new Map<string, string>();
+  /**
+   * Values this gateway wrote, per key, until another gateway's value is seen: a re-read (our own
+   * set notifies us too) that finds one of them is our echo, and reporting it would make the
+   * engine restore a state older than its own.
+   */
+  private readonly mine = new Map<string, Set<string | null>>();
   private readonly listeners: ((key: string) => void)[] = [];
   private reading = false;
   private again = false;
@@ -43,6 +49,10 @@ export class RbdSharedState implements SharedState {
   }
 
   set(key: string, value: string | null, cb: (err: IoError) => void): void {
+    const k = SHARED_PREFIX + key;
+    let own = this.mine.get(k);
+    if (own === undefined) this.mine.set(k, (own = new Set()));
+    own.add(value);
     this.control((done) => this.addon.metaSet(this.image, SHARED_PREFIX + key, value, (err) => {
       done();
       if (err !== null) return cb(this.toError(err));
@@ -70,7 +80,13 @@ export class RbdSharedState implements SharedState {
       if (err !== null || kv === undefined) this.log(`cannot re-read the shared state: ${err?.message ?? 'no answer'}`);
       else {
         const next = pairs(kv);
-        const changed = [...new Set([...this.values.keys(), ...next.keys()])].filter((k) => this.values.get(k) !== next.get(k));
+        const changed = [...new Set([...this.values.keys(), ...next.keys()])].filter((k) => {
+          const v = next.get(k) ?? null;
+          if ((this.values.get(k) ?? null) === v) return false;
+          if (this.mine.get(k)?.has(v) === true) return false; // our own write coming back
+          this.mine.delete(k); // another gateway's value: our earlier ones can no longer come back
+          return true;
+        });
         this.values = next;
         for (const k of changed) {
           for (const fn of this.listeners) {

@@ -308,6 +308,9 @@ export class CephCluster {
       'osd crush update on start = true',
       'osd class load list = *',
       'osd class default list = *',
+      // A client killed with SIGKILL (the failover test) leaves its watches until this expires; only
+      // then may another client break its exclusive lock (Ceph's default: 30 s). librados pings every 5 s.
+      'osd client watch timeout = 15',
       '',
       '[client]',
       // A client (rbd, librbd in tgtd) writes no log file into the cluster's directory.
