@@ -339,6 +339,9 @@ export class Tgtd implements MgmtHost, DaemonServices {
   }
 
   private async closeLogicalUnit(lu: LogicalUnit): Promise<void> {
+    // A SANITIZE with IMMED keeps writing after its status: no write may reach a closed fd.
+    const s = lu.sanitize;
+    if (s !== null) await new Promise<void>((resolve) => s.stop(resolve));
     await new Promise<void>((resolve) => lu.dev.close(() => resolve()));
   }
 

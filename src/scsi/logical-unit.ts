@@ -35,6 +35,11 @@ export interface SanitizeStatus {
   failed: boolean;
   /** AUSE of the SANITIZE that started it. */
   ause: boolean;
+  /**
+   * Stops a running operation before the LU's device is closed: no write starts after this call,
+   * `cb` runs once the one in flight has called back (at once when none is running).
+   */
+  stop(cb: () => void): void;
 }
 
 /** Per-LU I/O counters shown by `tgtadm --op stat` (tgt's rd_subm/rd_done/wr_subm/wr_done/errs). */

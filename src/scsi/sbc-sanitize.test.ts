@@ -171,3 +171,31 @@ test('a failed sanitize: failure mode until EXIT FAILURE MODE (with AUSE) or a S
   assert.equal((await r.run(TUR)).status, Status.Good);
   assert.ok(r.dev.data.every((b) => b === 0x55));
 });
+
+test('stop (the LU is closing): no write starts after it, its callback waits for the one in flight, the operation ends failed', async () => {
+  const r = rig({ blocks: 8192 }); // four 1 MiB writes
+  await r.clearUa();
+  const gate = holdWrites(r);
+  let writes = 0;
+  const counted = r.dev.write;
+  r.dev.write = (o, d, cb) => {
+    writes++;
+    counted(o, d, cb);
+  };
+  const t = await r.run(sanitizeCdb(1, 5, { immed: true }), { dataOut: overwriteParams(Buffer.from([0x55])) });
+  assert.equal(t.status, Status.Good);
+  assert.equal(r.lu.sanitize?.running, true);
+  assert.equal(writes, 1, 'the first write is in flight');
+  let stoppedAt = -1;
+  r.lu.sanitize!.stop(() => (stoppedAt = writes));
+  assert.equal(stoppedAt, -1, 'waits for the write in flight');
+  gate.release();
+  await new Promise((res) => setImmediate(res));
+  assert.equal(stoppedAt, 1, 'called back after the write in flight, before any other');
+  assert.equal(r.lu.sanitize?.running, false);
+  assert.equal(r.lu.sanitize?.failed, true);
+  assert.equal(gate.release(), 0, 'nothing written after the stop');
+  let again = false;
+  r.lu.sanitize!.stop(() => (again = true));
+  assert.ok(again, 'stopping an ended operation calls back at once');
+});

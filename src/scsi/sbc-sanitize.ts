@@ -82,7 +82,22 @@ function exitFailureMode(c: Cmd, lu: LogicalUnit): void {
  */
 function overwrite(c: Cmd, lu: LogicalUnit, plain: Buffer, inverted: Buffer | null, passes: number, ause: boolean, immed: boolean): void {
   const size = lu.size;
-  const st: SanitizeStatus = { running: true, done: 0, total: size * passes, failed: false, ause };
+  // Set by st.stop (the LU is closing): the next step ends the operation instead of writing.
+  let stopped: (() => void) | null = null;
+  let timer: NodeJS.Timeout | null = null;
+  const st: SanitizeStatus = {
+    running: true, done: 0, total: size * passes, failed: false, ause,
+    stop(cb) {
+      if (!st.running) return cb();
+      stopped = cb;
+      if (timer !== null) {
+        // waiting for its pacing slot: nothing in flight
+        clearTimeout(timer);
+        timer = null;
+        end(new Error('the LU is closing'));
+      }
+    },
+  };
   lu.sanitize = st;
   const dev = lu.dev;
   let waiter: Cmd | null = null;
@@ -99,6 +114,9 @@ function overwrite(c: Cmd, lu: LogicalUnit, plain: Buffer, inverted: Buffer | nu
   let off = 0;
   const end = (err: unknown): void => {
     st.running = false;
+    const s = stopped;
+    stopped = null;
+    if (s !== null) s();
     if (err) st.failed = true;
     else if (lu.sanitize === st) lu.sanitize = null;
     const w = waiter;
@@ -119,6 +137,7 @@ function overwrite(c: Cmd, lu: LogicalUnit, plain: Buffer, inverted: Buffer | nu
   const step = (err: NodeJS.ErrnoException | null): void => {
     try {
       if (err) return end(err);
+      if (stopped !== null) return end(new Error('the LU is closing'));
       // progress counts what the store has written
       st.done += inFlight;
       inFlight = 0;
@@ -135,7 +154,12 @@ function overwrite(c: Cmd, lu: LogicalUnit, plain: Buffer, inverted: Buffer | nu
       const buf = n === src.length ? src : src.subarray(0, n);
       // a chunk starts once the time for the ones before it has passed: the first goes at once
       const wait = started + (st.done / SANITIZE_BYTES_PER_SECOND) * 1000 - Date.now();
-      if (wait > 1) setTimeout(() => write(at, buf), wait);
+      if (wait > 1) {
+        timer = setTimeout(() => {
+          timer = null;
+          write(at, buf);
+        }, wait);
+      }
       else write(at, buf);
     } catch (e) {
       end(e ?? new Error('sanitize step threw'));
