@@ -28,7 +28,9 @@ after(() => {
 const MIB = 1 << 20;
 const BIG = 64 * MIB;
 const BLOCKS = BIG / 512;
-const ROUNDS = 4;
+const ROUNDS = 6;
+/** Rounds that warm the allocator up (malloc arenas of the pool threads reach their size): not counted for growth. */
+const WARMUP_ROUNDS = 2;
 /**
  * Memory after a full GC, once the clients are gone. Not "back to idle": glibc keeps the heap
  * pages that held the 64 KiB socket chunks of a large Data-Out and reuses them (measured: +32 MiB
@@ -105,9 +107,12 @@ async function settled(d: TestDaemon, base: Baseline): Promise<[number, number]>
   return [before, rss];
 }
 
-/** RSS after GC must not climb from the first round to the last. */
+/**
+ * RSS after GC must not climb from the first round after the warm-up to the last: a leak of the
+ * aborted transfer (32 or 16 MiB a round) climbs every round; the allocator's warm-up levels off.
+ */
 function assertNoGrowth(afterGc: number[], what: string): void {
-  const growth = afterGc[afterGc.length - 1]! - afterGc[0]!;
+  const growth = afterGc[afterGc.length - 1]! - afterGc[WARMUP_ROUNDS - 1]!;
   assert.ok(growth < RSS_GROWTH_MIB,
     `${what}: tgtd RSS after GC grew by ${growth.toFixed(0)} MiB over ${afterGc.length} rounds (${afterGc.map((x) => x.toFixed(0)).join(', ')})`);
 }
