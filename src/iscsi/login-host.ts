@@ -148,6 +148,8 @@ export class IscsiLoginHost implements LoginHost {
         maxConnections: r.params.maxConnections,
         queueDepth: discovery ? 128 : this.drv.queueDepth(r.tid),
         conn: this.conn,
+        localAddress: this.conn.localAddress,
+        localPort: this.conn.localPort,
       },
       (s) => this.drv.sessionClosed(s),
     );

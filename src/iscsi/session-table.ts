@@ -20,6 +20,9 @@ export interface BindRequest {
   maxConnections: number;
   queueDepth: number;
   conn: SessionConnection;
+  /** The target-side address and port of the connection (the nexus's ALUA port group). */
+  localAddress?: string;
+  localPort?: number;
 }
 
 export type BindResult = { session: IscsiSession } | { statusClass: number; statusDetail: number };
@@ -61,6 +64,8 @@ export class SessionTable {
         r.cmdSN, r.queueDepth, r.discovery,
       );
       s.maxConnections = r.maxConnections;
+      if (r.localAddress !== undefined) s.localAddress = r.localAddress;
+      if (r.localPort !== undefined) s.localPort = r.localPort;
       s.connections.set(r.cid, r.conn);
       this.sessions.set(s.tsih, s);
       if (!r.discovery) r.target?.addNexus(s);

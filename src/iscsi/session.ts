@@ -28,6 +28,9 @@ export class IscsiSession implements ItNexus {
   readonly id: number;
   readonly initiatorName: string;
   readonly initiatorPort: string;
+  /** ItNexus: where the leading connection came in (its ALUA target port group). */
+  localAddress?: string;
+  localPort?: number;
   readonly connections = new Map<number, SessionConnection>();
   /** Next CmdSN expected (RFC 7143 3.2.2.1 ExpCmdSN). */
   expCmdSN: number;

@@ -1,6 +1,6 @@
 // `--mode target`: new, delete, show, bind, unbind, update, stat (tgt target.c / mgmt.c target_mgmt).
 
-import { ALUA_STATE_NAMES } from '../scsi/alua.js';
+import { parseAluaGroupParam, parseAluaStateParam } from '../scsi/alua.js';
 import { OP_BIND, OP_DELETE, OP_NEW, OP_SHOW, OP_STATS, OP_UNBIND, OP_UPDATE, parsePayload } from './ipc.js';
 import {
   lldStatusCode, TGTADM_ACL_EXIST, TGTADM_ACL_NOEXIST, TGTADM_INVALID_REQUEST, TGTADM_NO_TARGET, TGTADM_SUCCESS,
@@ -111,11 +111,20 @@ function updateTarget({ req, lld, host }: MgmtRequest): number {
       t.state = value;
       continue;
     }
+    // SPC-4 5.16 ALUA (stgt; tgt has none): README "ALUA"
     if (name === 'alua_state') {
-      // SPC-4 5.16: the state of the target's port group (stgt; tgt has no ALUA)
-      const state = ALUA_STATE_NAMES.get(value.trim());
-      if (state === undefined) return TGTADM_INVALID_REQUEST;
-      t.setAluaState(state);
+      const a = parseAluaStateParam(value);
+      if (typeof a === 'string' || t.setAluaState(a.state, a.id) !== null) return TGTADM_INVALID_REQUEST;
+      continue;
+    }
+    if (name === 'alua_group') {
+      const a = parseAluaGroupParam(value);
+      if (typeof a === 'string' || t.assignAluaPortal(a.id, a.portal) !== null) return TGTADM_INVALID_REQUEST;
+      continue;
+    }
+    if (name === 'alua_explicit') {
+      if (value !== '0' && value !== '1') return TGTADM_INVALID_REQUEST;
+      t.setAluaExplicit(value === '1');
       continue;
     }
     const r = lld.driver?.targetUpdate?.(req.tid, name, value);

@@ -32,6 +32,12 @@ export interface ItNexus {
   readonly initiatorName: string;
   /** SPC-4 TransportID string of the initiator port: "<name>,i,0x<isid>". Used by reservations. */
   readonly initiatorPort: string;
+  /**
+   * The target-side address and port the nexus came in on (iSCSI: its leading connection's), which
+   * decide its ALUA target port group (alua.ts); absent for a transport without addresses.
+   */
+  readonly localAddress?: string;
+  readonly localPort?: number;
 }
 
 export interface ScsiTask {

@@ -358,6 +358,11 @@ export function parseRtpg(c: Buffer, p: ParsedCdb): void {
   p.allocLen = c.readUInt32BE(6);
 }
 
+/** SPC-4 6.42 SET TARGET PORT GROUPS: 6..9 PARAMETER LIST LENGTH. */
+export function parseStpg(c: Buffer, p: ParsedCdb): void {
+  p.paramLen = c.readUInt32BE(6);
+}
+
 /**
  * SPC-4 6.35 REPORT SUPPORTED OPERATION CODES: 2 RCTD 7, REPORTING OPTIONS 2:0; 3 REQUESTED
  * OPERATION CODE; 4..5 REQUESTED SERVICE ACTION; 6..9 ALLOCATION LENGTH.

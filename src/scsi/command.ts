@@ -3,7 +3,7 @@ import { Status } from './api.js';
 import type { ItNexus, ScsiTask } from './api.js';
 import { ParsedCdb } from './cdb-fields.js';
 import { LuStats, type LogicalUnit } from './logical-unit.js';
-import type { TargetPortGroup } from './alua.js';
+import type { AluaGroups, AluaState, TargetPortGroup } from './alua.js';
 import type { CommandCatalog } from './opcodes.js';
 import { Reason, buildSense } from './sense.js';
 import type { SenseReason } from './sense.js';
@@ -25,8 +25,12 @@ export interface EngineContext {
   commandsOf(lu: LogicalUnit): CommandCatalog;
   /** Called by Cmd when it is finished. */
   finish(c: Cmd): void;
-  /** The target's target port group (ALUA state, REPORT TARGET PORT GROUPS). */
-  readonly portGroup: TargetPortGroup;
+  /** The target's port groups (REPORT/SET TARGET PORT GROUPS, INQUIRY TPGS). */
+  readonly alua: AluaGroups;
+  /** The target port group `nexus` came in through (its ALUA state, VPD 83h designators). */
+  portGroupOf(nexus: ItNexus): TargetPortGroup;
+  /** SET TARGET PORT GROUPS: group `id` to `state`, unit attentions for all nexuses but `by`. */
+  setAluaState(state: AluaState, id: number, by: ItNexus): unknown;
   /** Largest data transfer per command, in bytes (Block Limits MAXIMUM TRANSFER LENGTH). */
   readonly maxXferBytes: number;
 }

@@ -47,6 +47,7 @@ export const Op = {
   ServiceActionIn16: 0x9e,
   ReportLuns: 0xa0,
   MaintenanceIn: 0xa3,
+  MaintenanceOut: 0xa4,
   Read12: 0xa8,
   Write12: 0xaa,
   WriteAndVerify12: 0xae,
@@ -59,6 +60,8 @@ export const ServiceAction = {
   ReadCapacity16: 0x10,
   GetLbaStatus: 0x12,
   ReportTargetPortGroups: 0x0a,
+  /** SPC-4 6.42 (MAINTENANCE OUT). */
+  SetTargetPortGroups: 0x0a,
   ReportSupportedOpcodes: 0x0c,
   ReportSupportedTmfs: 0x0d,
   /** SBC-4 5.30 SANITIZE service actions. */

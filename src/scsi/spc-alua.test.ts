@@ -2,8 +2,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Status } from './api.js';
+import type { ItNexus } from './api.js';
 import { AluaState } from './alua.js';
-import { rig, senseOf } from './testing/harness.js';
+import { nexus, rig, senseOf } from './testing/harness.js';
 
 const RTPG = (format = 0): number[] => [0xa3, (format << 5) | 0x0a, 0, 0, 0, 0, 0, 0, 0x01, 0, 0, 0];
 const TUR = [0, 0, 0, 0, 0, 0];
@@ -69,5 +70,111 @@ test('standby, unavailable, transitioning: each refuses what SPC-4 5.16.2.4 says
   assert.equal((await r.run(RTPG())).dataIn![4]! & 0x0f, AluaState.ActiveNonOptimized);
   // the same state again changes nothing: no unit attention
   r.target.setAluaState(AluaState.ActiveNonOptimized);
+  assert.equal((await r.run(TUR)).status, Status.Good);
+});
+
+const VPD83 = [0x12, 1, 0x83, 0, 0xff, 0];
+const INQ = [0x12, 0, 0, 0, 0xff, 0];
+/** SET TARGET PORT GROUPS with one descriptor per [state, group]. */
+function stpg(descs: [number, number][]): { cdb: number[]; dataOut: Buffer } {
+  const d = Buffer.alloc(4 + 4 * descs.length);
+  descs.forEach(([state, id], i) => {
+    d[4 + 4 * i] = state;
+    d.writeUInt16BE(id, 4 + 4 * i + 2);
+  });
+  return { cdb: [0xa4, 0x0a, 0, 0, 0, 0, ...u32(d.length), 0, 0], dataOut: d };
+}
+function u32(n: number): number[] {
+  return [(n >>> 24) & 0xff, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff];
+}
+/** [group, state, status, relative ports...] of each RTPG descriptor. */
+function groupsOf(d: Buffer): number[][] {
+  const out: number[][] = [];
+  for (let o = 4; o < d.length;) {
+    const n = d[o + 7]!;
+    const row = [d.readUInt16BE(o + 2), d[o]! & 0x0f, d[o + 5]!];
+    for (let i = 0; i < n; i++) row.push(d.readUInt16BE(o + 8 + 4 * i + 2));
+    out.push(row);
+    o += 8 + 4 * n;
+  }
+  return out;
+}
+
+test('portals in groups: each nexus sees its own group and port in VPD 83h and its own state; RTPG lists every group', async () => {
+  const r = rig();
+  const a = { ...nexus(3), localAddress: '127.0.0.2', localPort: 3260 };
+  const b = { ...nexus(4), localAddress: '::ffff:127.0.0.3', localPort: 3261 };
+  const other = { ...nexus(5), localAddress: '127.0.0.3', localPort: 3260 };
+  assert.equal(r.target.assignAluaPortal(2, '127.0.0.2'), null);
+  assert.equal(r.target.assignAluaPortal(3, '127.0.0.3:3261'), null);
+  assert.equal(r.target.assignAluaPortal(0, '127.0.0.4'), 'bad-group');
+  assert.equal(r.target.assignAluaPortal(4, '127.0.0.4:x'), 'bad-portal');
+  for (const n of [a, b, other]) r.target.addNexus(n);
+  await r.clearUa();
+  for (const n of [a, b, other]) while ((await r.run(TUR, { n })).status !== Status.Good) { /* drain POWER ON */ }
+  const groupOfNexus = async (n: ItNexus): Promise<[number, number]> => {
+    const v = (await r.run(VPD83, { n })).dataIn!;
+    const find = (type: number): number => {
+      const i = v.indexOf(Buffer.from([0x51, type, 0, 4]));
+      assert.ok(i > 0, `designator ${type.toString(16)}`);
+      return v.readUInt16BE(i + 6);
+    };
+    return [find(0x95), find(0x94)];
+  };
+  assert.deepEqual(await groupOfNexus(a), [2, 2]);
+  assert.deepEqual(await groupOfNexus(b), [3, 3], 'an IPv4-mapped address matches the IPv4 portal, with its port');
+  assert.deepEqual(await groupOfNexus(other), [1, 1], 'another port of that address stays in group 1');
+  assert.deepEqual(await groupOfNexus(r.i1), [1, 1], 'a nexus without an address is in group 1');
+  assert.equal(r.target.setAluaState(AluaState.Standby, 3), null);
+  assert.equal(r.target.setAluaState(AluaState.Standby, 9), 'bad-group');
+  for (const n of [a, b, other]) assert.deepEqual(senseOf(await r.run(TUR, { n })), [6, 0x2a, 0x06]);
+  assert.deepEqual(senseOf(await r.run(TUR, { n: b })), [2, 0x04, 0x0b], 'group 3 is standby');
+  assert.equal((await r.run(TUR, { n: a })).status, Status.Good, 'group 2 is not');
+  assert.deepEqual(groupsOf((await r.run(RTPG(), { n: a })).dataIn!), [[1, 0, 0, 1], [2, 0, 0, 2], [3, 2, 2, 3]]);
+  // moving a portal to another group: its nexus is told its inquiry data changed
+  assert.equal(r.target.assignAluaPortal(3, '127.0.0.2'), null);
+  assert.deepEqual(senseOf(await r.run(TUR, { n: a })), [6, 0x3f, 0x03]);
+  assert.deepEqual(senseOf(await r.run(TUR, { n: a })), [6, 0x2a, 0x06]);
+  assert.deepEqual(senseOf(await r.run(TUR, { n: a })), [2, 0x04, 0x0b], 'now in the standby group');
+  assert.deepEqual(senseOf(await r.run(TUR, { n: other })), [6, 0x2a, 0x06], 'the others only see RTPG change');
+  assert.equal((await r.run(TUR, { n: other })).status, Status.Good);
+});
+
+test('SET TARGET PORT GROUPS: refused as an unknown command unless alua_explicit; then TPGS 11b and explicit transitions', async () => {
+  const r = rig();
+  r.target.assignAluaPortal(2, '127.0.0.2');
+  await r.clearUa();
+  let s = stpg([[AluaState.Standby, 1]]);
+  assert.deepEqual(senseOf(await r.run(s.cdb, { dataOut: s.dataOut })), [5, 0x20, 0x00]);
+  assert.equal(((await r.run(INQ)).dataIn![5]! >> 4) & 3, 1);
+  r.target.setAluaExplicit(true);
+  for (const n of [r.i1, r.i2]) assert.deepEqual(senseOf(await r.run(TUR, { n })), [6, 0x3f, 0x03], 'INQUIRY DATA HAS CHANGED');
+  await r.clearUa();
+  assert.equal(((await r.run(INQ)).dataIn![5]! >> 4) & 3, 3);
+  // refused lists change nothing: transitioning is not settable, group 7 does not exist, a partial descriptor
+  s = stpg([[AluaState.Standby, 2], [AluaState.Transitioning, 1]]);
+  assert.deepEqual(senseOf(await r.run(s.cdb, { dataOut: s.dataOut })), [5, 0x26, 0x00]);
+  s = stpg([[AluaState.Standby, 2], [AluaState.Standby, 7]]);
+  assert.deepEqual(senseOf(await r.run(s.cdb, { dataOut: s.dataOut })), [5, 0x26, 0x00]);
+  s = stpg([[AluaState.Standby, 2]]);
+  const short = [...s.cdb];
+  short[9] = 6;
+  assert.deepEqual(senseOf(await r.run(short, { dataOut: s.dataOut.subarray(0, 6) })), [5, 0x1a, 0x00]);
+  assert.deepEqual(groupsOf((await r.run(RTPG())).dataIn!).map((g) => g[1]), [0, 0]);
+  // an empty list is GOOD and changes nothing
+  assert.equal((await r.run([0xa4, 0x0a, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0])).status, Status.Good);
+  // two groups at once: STATUS CODE "altered by SET TARGET PORT GROUPS"; the sender gets no unit attention
+  s = stpg([[AluaState.ActiveNonOptimized, 1], [AluaState.Standby, 2]]);
+  assert.equal((await r.run(s.cdb, { dataOut: s.dataOut })).status, Status.Good);
+  assert.deepEqual(groupsOf((await r.run(RTPG())).dataIn!), [[1, 1, 1, 1], [2, 2, 1, 2]]);
+  assert.equal((await r.run(TUR)).status, Status.Good, 'the sender: no unit attention');
+  assert.deepEqual(senseOf(await r.run(TUR, { n: r.i2 })), [6, 0x2a, 0x06], 'the other nexus: ASYMMETRIC ACCESS STATE CHANGED');
+  assert.deepEqual(senseOf(await r.run(TUR, { n: r.i2, lun: 0 })), [6, 0x2a, 0x06], 'on every LU');
+  // STPG itself runs in the unavailable state (SPC-4 5.16.2.4.5)
+  s = stpg([[AluaState.Unavailable, 1]]);
+  assert.equal((await r.run(s.cdb, { dataOut: s.dataOut })).status, Status.Good);
+  assert.deepEqual(senseOf(await r.run(TUR)), [2, 0x04, 0x0c]);
+  s = stpg([[AluaState.ActiveOptimized, 1]]);
+  assert.equal((await r.run(s.cdb, { dataOut: s.dataOut })).status, Status.Good);
   assert.equal((await r.run(TUR)).status, Status.Good);
 });

@@ -14,7 +14,7 @@ import { MAX_UNMAP_BLOCKS, MAX_UNMAP_DESCRIPTORS, MAX_WRITE_SAME_BLOCKS } from '
 const VERSION_DESCRIPTORS = [0x00a0, 0x0960, 0x0460, 0x04c0];
 
 /** Standard INQUIRY data for `lu`, or for a LUN that is not there (qualifier 011b, type 1Fh). */
-export function standardInquiry(lu: LogicalUnit | null): Buffer {
+export function standardInquiry(lu: LogicalUnit | null, explicitAlua = false): Buffer {
   const b = Buffer.alloc(96);
   if (!lu) {
     // SPC-4 6.6.2: PERIPHERAL QUALIFIER 011b "not capable of supporting a device on this LUN"
@@ -29,7 +29,9 @@ export function standardInquiry(lu: LogicalUnit | null): Buffer {
   b[2] = 0x06; // 2 VERSION: SPC-4
   b[3] = 0x12; // 3 HISUP | RESPONSE DATA FORMAT 2
   b[4] = b.length - 5; // 4 ADDITIONAL LENGTH
-  b[5] = 0x10; // 5 SCCS|ACC|TPGS|3PC|PROTECT: TPGS 01b, implicit ALUA only (REPORT TARGET PORT GROUPS)
+  // 5 SCCS|ACC|TPGS|3PC|PROTECT: TPGS 01b implicit ALUA (REPORT TARGET PORT GROUPS), 11b implicit
+  // and explicit (SET TARGET PORT GROUPS too; `--params alua_explicit=1`)
+  b[5] = explicitAlua ? 0x30 : 0x10;
   b[6] = 0x00; // 6 ENCSERV|VS|MULTIP
   b[7] = 0x02; // 7 CMDQUE: task sets with tagged commands (SAM-5 8.6)
   b.write(lu.vendorField, 8, 8, 'latin1'); // 8..15 T10 VENDOR IDENTIFICATION
@@ -87,13 +89,14 @@ function deviceIdPage(c: Cmd, lu: LogicalUnit): Buffer {
   parts.push(designator(0x02, 0x01, Buffer.from(lu.vendorField + lu.scsiId, 'latin1')));
   // NAA (type 3, binary, LU)
   parts.push(designator(0x01, 0x03, naaLocal(tname, lu)));
-  // Relative target port identifier (type 4, PIV, target port, iSCSI protocol 5): port 1
+  // Relative target port identifier (type 4, PIV, target port, iSCSI protocol 5) and target port
+  // group (type 5) of the port the command came in on (alua.ts: one port per group, numbered as it)
+  const pg = c.ctx.portGroupOf(c.nexus);
   const rel = Buffer.alloc(4);
-  rel.writeUInt16BE(1, 2);
+  rel.writeUInt16BE(pg.relativePorts[0]!, 2);
   parts.push(designator(0x51, 0x94, rel));
-  // Target port group (type 5): group 1 (one portal group, tgt's tpgt 1)
   const tpg = Buffer.alloc(4);
-  tpg.writeUInt16BE(1, 2);
+  tpg.writeUInt16BE(pg.id, 2);
   parts.push(designator(0x51, 0x95, tpg));
   // SCSI name string of the target port (type 8, UTF-8): "<iqn>,t,0x0001" (RFC 7143 13.1 / SPC-4 7.8.6.11)
   parts.push(designator(0x53, 0x98, nameString(`${tname},t,0x0001`)));
@@ -177,7 +180,7 @@ export function inquiry(c: Cmd): void {
   if (!p.evpd) {
     // SPC-4 6.6.1: PAGE CODE must be zero when EVPD is zero
     if (p.pageCode !== 0) return c.fail(Reason.InvalidFieldInCdb);
-    return c.dataIn(standardInquiry(lu), p.allocLen);
+    return c.dataIn(standardInquiry(lu, c.ctx.alua.explicit), p.allocLen);
   }
   if (!lu) return c.fail(Reason.LunNotSupported);
   const data = vpd(c, lu, p.pageCode);

@@ -28,7 +28,7 @@ export function requestSense(c: Cmd): void {
     const field = san.running ? progressIndication(san.done, san.total) : -1;
     return c.dataIn(buildSense(san.running ? Reason.SanitizeInProgress : Reason.SanitizeFailed, p.desc, -1, field), p.allocLen);
   }
-  if (reason === NO_SENSE && lu) reason = aluaRefusal(c.ctx.portGroup, 0) ?? NO_SENSE;
+  if (reason === NO_SENSE && lu) reason = aluaRefusal(c.ctx.portGroupOf(c.nexus), 0) ?? NO_SENSE;
   if (lu && reason === NO_SENSE && !lu.online) reason = lu.removable ? Reason.MediumNotPresent : Reason.NotReadyManualIntervention;
   c.dataIn(buildSense(reason, p.desc), p.allocLen);
 }

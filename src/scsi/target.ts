@@ -6,8 +6,8 @@ import { Cmd } from './command.js';
 import type { EngineContext, TmfWait } from './command.js';
 import { accessOf } from './command-table.js';
 import type { CommandSet, DeviceType } from './command-table.js';
-import { AluaStatus, TargetPortGroup } from './alua.js';
-import type { AluaState } from './alua.js';
+import { AluaGroups, AluaStatus } from './alua.js';
+import type { AluaChangeError, AluaState, TargetPortGroup } from './alua.js';
 import { BUILTIN_DEVICE_TYPES, CONTROLLER } from './device-types.js';
 import { LogicalUnit } from './logical-unit.js';
 import { OpFlag } from './opcodes.js';
@@ -65,8 +65,10 @@ export class Target implements ScsiTargetPort, EngineContext {
   private readonly prStateDir: string;
   private readonly warn: (msg: string) => void;
 
-  /** SPC-4 5.16: the target's one target port group (implicit ALUA). */
-  readonly portGroup = new TargetPortGroup();
+  /** SPC-4 5.16: the target's port groups and the portals in each. */
+  readonly alua = new AluaGroups();
+  /** Each nexus's target port group, found when it logs in and when portals move. */
+  private readonly nexusGroups = new Map<number, TargetPortGroup>();
   private readonly deviceTypes: Map<string, DeviceType>;
   private readonly pool: Cmd[] = [];
   /** Commands in flight (in some LU's task set), for task management. */
@@ -131,15 +133,48 @@ export class Target implements ScsiTargetPort, EngineContext {
     return [...this.luns.values()].sort((a, b) => a.lun - b.lun);
   }
 
+  /** The target port group `nexus` came in through (SPC-4 5.16.2). */
+  portGroupOf(nexus: ItNexus): TargetPortGroup {
+    return this.nexusGroups.get(nexus.id) ?? this.alua.groupOf(nexus);
+  }
+
   /**
-   * `--params alua_state=...`: moves the target port group to `state` (an implicit transition,
-   * SPC-4 5.16.2.7): every I_T nexus gets ASYMMETRIC ACCESS STATE CHANGED on every LU.
+   * `--params alua_state=[<group>:]<state>` (implicit transition, SPC-4 5.16.2.7) or SET TARGET PORT
+   * GROUPS from nexus `by` (explicit, 5.16.2.8): moves group `id` to `state`. Every I_T nexus but
+   * `by` gets ASYMMETRIC ACCESS STATE CHANGED on every LU: the REPORT TARGET PORT GROUPS data
+   * changed for all of them, whichever group they use.
    */
-  setAluaState(state: AluaState): void {
-    if (state === this.portGroup.state) return;
-    this.portGroup.state = state;
-    this.portGroup.status = AluaStatus.AlteredImplicitly;
+  setAluaState(state: AluaState, id = 1, by: ItNexus | null = null): AluaChangeError | null {
+    const r = this.alua.setState(id, state, by === null ? AluaStatus.AlteredImplicitly : AluaStatus.AlteredBySet);
+    if (typeof r === 'string') return r;
+    if (r) for (const lu of this.luns.values()) lu.ua.addAll(this.nexuses.keys(), Reason.AsymmetricAccessStateChanged, by?.id);
+    return null;
+  }
+
+  /**
+   * `--params alua_group=<group>:<portal>`: the portal now belongs to that group (created
+   * active/optimized). A nexus whose group this changes is told INQUIRY DATA HAS CHANGED (its VPD
+   * 83h designators changed) and every nexus ASYMMETRIC ACCESS STATE CHANGED (RTPG changed).
+   */
+  assignAluaPortal(id: number, portal: string): AluaChangeError | null {
+    const err = this.alua.assign(id, portal);
+    if (err !== null) return err;
+    for (const n of this.nexuses.values()) {
+      const g = this.alua.groupOf(n);
+      if (this.nexusGroups.get(n.id) !== g) {
+        this.nexusGroups.set(n.id, g);
+        for (const lu of this.luns.values()) lu.ua.add(n.id, Reason.InquiryDataChanged);
+      }
+    }
     for (const lu of this.luns.values()) lu.ua.addAll(this.nexuses.keys(), Reason.AsymmetricAccessStateChanged);
+    return null;
+  }
+
+  /** `--params alua_explicit=0|1`: INQUIRY TPGS 11b and SET TARGET PORT GROUPS, or TPGS 01b. */
+  setAluaExplicit(on: boolean): void {
+    if (this.alua.explicit === on) return;
+    this.alua.explicit = on;
+    for (const lu of this.luns.values()) lu.ua.addAll(this.nexuses.keys(), Reason.InquiryDataChanged);
   }
 
   /** After the backing store grew or shrank: re-read the size, raise CAPACITY DATA HAS CHANGED. */
@@ -171,6 +206,7 @@ export class Target implements ScsiTargetPort, EngineContext {
 
   addNexus(nexus: ItNexus): void {
     this.nexuses.set(nexus.id, nexus);
+    this.nexusGroups.set(nexus.id, this.alua.groupOf(nexus));
     for (const lu of this.luns.values()) {
       lu.ua.add(nexus.id, Reason.PowerOnReset);
       lu.statsFor(nexus.id); // tgt lists every I_T nexus of a LU in `--op stat`, idle or not
@@ -190,6 +226,7 @@ export class Target implements ScsiTargetPort, EngineContext {
       }
     } finally {
       this.nexuses.delete(nexus.id);
+      this.nexusGroups.delete(nexus.id);
     }
   }
 
@@ -261,7 +298,7 @@ export class Target implements ScsiTargetPort, EngineContext {
         if (ua) return c.fail(ua);
       }
       // SPC-4 5.16.2.4: the target port group's ALUA state
-      const refused = aluaRefusal(this.portGroup, flags);
+      const refused = aluaRefusal(this.portGroupOf(nexus), flags);
       if (refused !== null) return c.fail(refused);
       // SBC-4 4.11: while a sanitize runs, or after it failed, commands but a few are refused.
       // A pending unit attention comes first (SAM-5 5.14), as for any other condition.

@@ -1,4 +1,4 @@
-// Integration: the ALUA state of a target set with tgtadm (`--name alua_state --value ...`, or stgt's `--params`) as libiscsi sees it.
+// Integration: ALUA groups per portal and their states set with tgtadm (`--name alua_* --value ...`, or stgt's `--params`) as libiscsi sees them.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
@@ -33,5 +33,34 @@ test('alua_state: standby refuses media commands with TARGET PORT IN STANDBY STA
   assert.match(ok.stdout, /Total size:16777216/);
   inq = await run('iscsi-inq', [url]);
   assert.equal(inq.code, 0);
+  await d.stop(30_000);
+});
+
+test('alua_group: two portals in two groups; each reports its own group and port in VPD 83h and has its own state', { timeout: 120_000 }, async () => {
+  const { work, disk } = sparseDisk('stgt-alua2-', 16 << 20);
+  const d = await TestDaemon.start();
+  cleanup.push(() => d.kill(), () => rmSync(work, { recursive: true, force: true }));
+  await d.addTarget(1, IQN);
+  await d.addLun(1, 1, disk);
+  await d.tgtadmOk('--lld', 'iscsi', '--mode', 'portal', '--op', 'new', '--param', `portal=127.0.0.2:${d.iscsiPort}`);
+  const update = (k: string, v: string): ReturnType<TestDaemon['tgtadm']> => d.tgtadm('--mode', 'target', '--op', 'update', '--tid', '1', '--name', k, '--value', v);
+  assert.equal((await update('alua_group', '2:127.0.0.2')).code, 0);
+  assert.equal((await update('alua_group', '0:127.0.0.2')).code, 22, 'group 0 is refused');
+  assert.equal((await update('alua_group', '3:not a portal')).code, 22);
+  assert.equal((await update('alua_state', '4:standby')).code, 22, 'no group 4');
+  const one = iscsiUrl(d.iscsiPort, IQN, 1);
+  const two = iscsiUrl(d.iscsiPort, IQN, 1, '127.0.0.2');
+  // (iscsi-inq prints binary designators as text, so VPD 83h is checked by the unit tests and the
+  // VM test's sg_vpd; here each portal's state shows which group it is in)
+  for (const url of [one, two]) assert.equal((await run('iscsi-readcapacity16', [url])).code, 0);
+  assert.equal((await update('alua_state', '2:standby')).code, 0);
+  const rc = await run('iscsi-readcapacity16', [two]);
+  assert.match(rc.stdout + rc.stderr, /NOT READY.*0x040b/, 'the 127.0.0.2 portal is in standby group 2');
+  let ok = await run('iscsi-readcapacity16', [one]);
+  assert.equal(ok.code, 0, `the 127.0.0.1 portal is still in active group 1: ${ok.stderr}`);
+  // the whole address moved back to group 1 by naming it with its port (an exact portal wins)
+  assert.equal((await update('alua_group', `1:127.0.0.2:${d.iscsiPort}`)).code, 0);
+  ok = await run('iscsi-readcapacity16', [two]);
+  assert.equal(ok.code, 0, ok.stderr);
   await d.stop(30_000);
 });
