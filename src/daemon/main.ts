@@ -50,7 +50,7 @@ async function run(opts: DaemonOptions): Promise<void> {
   process.stderr.on('error', () => {});
   process.stdout.on('error', () => {});
   const log = stderrLogger(opts.debug);
-  const tgtd = new Tgtd({ controlPort: opts.controlPort, lldArgs: opts.lldArgs, moduleDirs: opts.moduleDirs, log });
+  const tgtd = new Tgtd({ controlPort: opts.controlPort, lldArgs: opts.lldArgs, moduleDirs: opts.moduleDirs, log, timing: opts.metrics !== null });
   let ipc: IpcServer;
   try {
     ipc = await IpcServer.start({

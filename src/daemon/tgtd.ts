@@ -8,6 +8,7 @@ import { LogicalUnit } from '../scsi/logical-unit.js';
 import { AccountStore } from '../mgmt/accounts.js';
 import type { BsHandle, LldHandle, LuCreateOptions, LuResult, MgmtHost, SystemState, TargetResult } from '../mgmt/host.js';
 import type { Logger } from './log.js';
+import { IoLatency } from '../metrics/latency.js';
 import { noMediumDevice, noMediumLogicalUnit } from './no-medium.js';
 import type { DeviceEnv } from '../scsi/command-table.js';
 import { BUILTIN_DEVICE_TYPES, CD, CHANGER } from '../scsi/device-types.js';
@@ -45,6 +46,8 @@ export interface TgtdOptions {
   /** Directories third-party modules (npm package names) resolve from. */
   moduleDirs: string[];
   log: Logger;
+  /** Time each LU's reads and writes into latency histograms (`--metrics`). */
+  timing?: boolean;
 }
 
 /** Services the daemon offers LLDs (LldContext.services); the iscsi LLD types what it uses. */
@@ -333,6 +336,7 @@ export class Tgtd implements MgmtHost, DaemonServices {
       oflags: o.oflags,
       blockSize: o.blockSize,
     });
+    if (this.opts.timing === true) lu.latency = new IoLatency();
     // A read-only device (a snapshot) is write-protected to initiators (MODE SENSE WP), not only refused per write.
     if (dev.readOnly === true) lu.readonly = true;
     return lu;

@@ -42,6 +42,8 @@ export interface ConnectionHost {
   connectionClosed(conn: IscsiConnection): void;
   /** Called when a session ends. */
   sessionClosed(s: IscsiSession): void;
+  /** Called when a login ends, with the final response's status (class << 8 | detail). */
+  loginEnded?(status: number): void;
   log(level: 'debug' | 'info' | 'warn' | 'error', msg: string): void;
   /** How long a connection may take to reach full feature phase (default LOGIN_TIMEOUT_MS). */
   readonly loginTimeoutMs?: number;
@@ -264,6 +266,7 @@ export abstract class IscsiConnection implements SessionConnection {
     this.loginCmdSN = req.cmdSN;
     this.statSN = req.expStatSN; // RFC 7143 11.12.8: StatSN starts from the initiator's ExpStatSN
     const rep = this.login.step(req);
+    if (rep.done || rep.fail) this.host.loginEnded?.((rep.statusClass << 8) | rep.statusDetail);
     if (rep.done && !rep.fail) this.enterFullFeature(rep.tsih);
     const hdr = this.headers.get();
     W.writeLoginResponse(

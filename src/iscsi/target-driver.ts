@@ -8,6 +8,7 @@ import type { ScsiTargetPort } from '../scsi/api.js';
 import { TargetParams } from './target-params.js';
 import { SessionTable, errorText } from './session-table.js';
 import type { IscsiSession } from './session.js';
+import { LoginOutcomes, type DriverMetrics } from './login-outcome.js';
 import type { IscsiConnection, ConnectionHost } from './connection.js';
 import { IscsiLoginHost, type IscsiLoginDriver, type IscsiServices } from './login-host.js';
 import { formatPortal, parsePortal, type Portal } from './portal.js';
@@ -46,6 +47,8 @@ export abstract class IscsiTargetDriver implements ConnectionHost, IscsiLoginDri
   readonly services: IscsiServices;
   /** Every connection of this driver, logged in or not, until it has closed. */
   protected readonly connections = new Set<IscsiConnection>();
+  /** Login outcomes since the driver started (tgtd --metrics). */
+  private readonly logins = new LoginOutcomes();
   private readonly isns = { enabled: false, serverIP: '', serverPort: 3205, accessControl: false };
 
   constructor(
@@ -262,6 +265,20 @@ export abstract class IscsiTargetDriver implements ConnectionHost, IscsiLoginDri
   }
 
   sessionClosed(_s: IscsiSession): void {}
+
+  loginEnded(status: number): void {
+    this.logins.count(status);
+  }
+
+  /** LldDriver.metrics: connections of normal sessions per tid, login outcomes. */
+  metrics(): DriverMetrics {
+    const connections = new Map<number, number>();
+    for (const s of this.sessions.sessions.values()) {
+      if (s.discovery || s.target === null) continue;
+      connections.set(s.target.tid, (connections.get(s.target.tid) ?? 0) + s.connections.size);
+    }
+    return { connections, loginSuccesses: this.logins.successes, loginFailures: this.logins.failures };
+  }
 
   /**
    * Close every connection and session (LLD stop). Each close is guarded: one failing cannot keep

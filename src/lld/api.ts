@@ -71,6 +71,18 @@ export interface LldDriver {
   sessionShow?(tid: number, sid: number, stat: boolean): LldMgmtResult;
   /** `--mode conn --op stat --sid --cid`. */
   connStat?(tid: number, sid: number, cid: number): LldMgmtResult;
+  /** Figures for `tgtd --metrics`: connections per target, login outcomes. */
+  metrics?(): LldMetrics;
   /** Whether the target's "Account information:" block is printed (iscsi, iser). */
   readonly showsAccounts?: boolean;
+}
+
+/** What an LLD counts for `tgtd --metrics`. */
+export interface LldMetrics {
+  /** Connections of normal sessions, by tid (targets without one may be absent). */
+  readonly connections: ReadonlyMap<number, number>;
+  /** Logins that reached full feature phase. */
+  readonly loginSuccesses: number;
+  /** Failed logins by reason (snake_case names of the transport's login status classes). */
+  readonly loginFailures: ReadonlyMap<string, number>;
 }

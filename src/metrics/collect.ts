@@ -2,9 +2,13 @@
 //
 // Counters come from the SCSI layer's own `--op stat` counters (LogicalUnit.totals(), monotonic:
 // a gone nexus's row is folded in when it is dropped), read at scrape time: metrics add nothing
-// to the data path. Label names: tid, target (the IQN), lun, lld, kind, name, state.
+// to the data path, except the latency histograms (latency.ts: a few number operations per command,
+// only while tgtd serves metrics). Label names: tid, target (the IQN), lun, op, lld, reason, kind,
+// module, state, backing_store.
 import { readdirSync, readFileSync } from 'node:fs';
 import { Exposition } from './exposition.js';
+import { LATENCY_BOUNDS_SECONDS, type IoLatency, type LatencyHistogram } from './latency.js';
+import type { LldMetrics } from '../lld/api.js';
 
 /** The slice of a LU the collector reads (scsi/logical-unit.ts LogicalUnit). */
 export interface MetricsLu {
@@ -13,6 +17,8 @@ export interface MetricsLu {
   readonly size: number;
   totals(): { rdDoneCmds: number; rdDoneBytes: number; wrDoneCmds: number; wrDoneBytes: number; errs: number };
   readonly taskSet: { readonly list: { readonly length: number } };
+  /** Set by tgtd when it serves metrics (null: LU created without timing). */
+  readonly latency: IoLatency | null;
 }
 
 export interface MetricsTarget {
@@ -28,11 +34,16 @@ export interface MetricsModule {
   readonly state: string;
 }
 
+export interface MetricsLld extends MetricsModule {
+  /** The running driver (null unless ready). */
+  readonly driver: { metrics?(): LldMetrics } | null;
+}
+
 /** What the daemon hands the collector (daemon/tgtd.ts has all of it). */
 export interface MetricsSource {
   readonly targets: ReadonlyMap<number, MetricsTarget>;
   readonly system: { readonly state: string };
-  llds(): readonly MetricsModule[];
+  llds(): readonly MetricsLld[];
   bstores(): readonly MetricsModule[];
 }
 
@@ -71,22 +82,49 @@ export function collectMetrics(src: MetricsSource): string {
   luCounter('stgt_lu_errors_total', 'Commands on the LU that ended in CHECK CONDITION (tgt\'s --op stat errs: failed I/O, bad CDBs, unit attentions).', (s) => s.errs);
   e.family('stgt_lu_queue_depth', 'gauge', 'Commands in the LU\'s task set (received, not yet completed).');
   for (const { t, lu } of lus) e.sample('stgt_lu_queue_depth', luLabels(t, lu), lu.taskSet.list.length);
+  e.family('stgt_lu_io_duration_seconds', 'histogram', 'Time from a read or write command\'s arrival at the LU to its status, for commands whose media I/O completed (op: read, write; COMPARE AND WRITE counts as a write).');
+  const hist = (t: MetricsTarget, lu: MetricsLu, op: string, h: LatencyHistogram): void => {
+    e.histogram('stgt_lu_io_duration_seconds', { ...luLabels(t, lu), op }, LATENCY_BOUNDS_SECONDS, h.counts, h.sumMs / 1000);
+  };
+  for (const { t, lu } of lus) {
+    if (lu.latency === null) continue;
+    hist(t, lu, 'read', lu.latency.read);
+    hist(t, lu, 'write', lu.latency.write);
+  }
   e.family('stgt_lu_size_bytes', 'gauge', 'Size of the LU in bytes.');
   for (const { t, lu } of lus) e.sample('stgt_lu_size_bytes', { ...luLabels(t, lu), backing_store: lu.bsName }, lu.size);
 
+  const llds = src.llds();
+  const lldFigures = new Map<string, LldMetrics>();
+  for (const l of llds) {
+    const m = l.driver?.metrics?.();
+    if (m !== undefined) lldFigures.set(l.name, m);
+  }
   e.family('stgt_target_sessions', 'gauge', 'Sessions (I_T nexuses) logged in to the target.');
   for (const t of targets) e.sample('stgt_target_sessions', { tid: t.tid, target: t.name, lld: t.lldName }, t.nexuses.size);
+  e.family('stgt_target_connections', 'gauge', 'Transport connections of the sessions logged in to the target.');
+  for (const t of targets) e.sample('stgt_target_connections', { tid: t.tid, target: t.name, lld: t.lldName }, lldFigures.get(t.lldName)?.connections.get(t.tid) ?? 0);
   e.family('stgt_lld_sessions', 'gauge', 'Sessions logged in through the transport driver, all targets.');
-  for (const l of src.llds()) {
+  for (const l of llds) {
     let n = 0;
     for (const t of targets) if (t.lldName === l.name) n += t.nexuses.size;
     e.sample('stgt_lld_sessions', { lld: l.name }, n);
   }
+  e.family('stgt_lld_connections', 'gauge', 'Connections of normal sessions through the transport driver, all targets.');
+  for (const [lld, m] of lldFigures) {
+    let n = 0;
+    for (const c of m.connections.values()) n += c;
+    e.sample('stgt_lld_connections', { lld }, n);
+  }
+  e.family('stgt_login_successes_total', 'counter', 'Logins (normal and discovery) that reached full feature phase, since the driver started.');
+  for (const [lld, m] of lldFigures) e.sample('stgt_login_successes_total', { lld }, m.loginSuccesses);
+  e.family('stgt_login_failures_total', 'counter', 'Logins refused, by the reason of the login response status (RFC 7143 11.13.5), since the driver started.');
+  for (const [lld, m] of lldFigures) for (const [reason, n] of m.loginFailures) e.sample('stgt_login_failures_total', { lld, reason }, n);
   e.family('stgt_targets', 'gauge', 'Targets configured.').sample('stgt_targets', {}, targets.length);
 
   e.family('stgt_module_state', 'gauge', 'State of each loaded module: 1 for its current state, 0 for the others.');
-  for (const [kind, list] of [['lld', src.llds()], ['bs', src.bstores()]] as const) {
-    for (const m of list) for (const st of MODULE_STATES) e.sample('stgt_module_state', { kind, name: m.name, state: st }, m.state === st ? 1 : 0);
+  for (const [kind, list] of [['lld', llds], ['bs', src.bstores()]] as const) {
+    for (const m of list) for (const st of MODULE_STATES) e.sample('stgt_module_state', { module: m.name, kind, state: st }, m.state === st ? 1 : 0);
   }
   e.family('stgt_system_ready', 'gauge', '1 while the system state is ready, 0 while offline (tgtadm --mode sys --name State).')
     .sample('stgt_system_ready', {}, src.system.state === 'ready' ? 1 : 0);

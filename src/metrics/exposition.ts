@@ -56,7 +56,7 @@ export class Exposition {
   }
 
   /** A histogram's samples from cumulative bucket counts (`bounds[i]` upper bounds, ascending; `counts` has one more entry, for +Inf). */
-  histogram(name: string, labels: Labels, bounds: readonly number[], counts: readonly number[], sum: number): this {
+  histogram(name: string, labels: Labels, bounds: ArrayLike<number>, counts: ArrayLike<number>, sum: number): this {
     let acc = 0;
     for (let i = 0; i < bounds.length; i++) {
       acc += counts[i]!;

@@ -8,6 +8,7 @@ import type { CommandCatalog } from './opcodes.js';
 import { Reason, buildSense } from './sense.js';
 import type { SenseReason } from './sense.js';
 import type { IoError } from '../bs/api.js';
+import { IoKind } from '../metrics/latency.js';
 
 /** What command handlers may ask of the target that owns the command. */
 export interface EngineContext {
@@ -75,6 +76,9 @@ export class Cmd {
   onAbort: (() => void) | null = null;
   /** Bytes being moved by the current read/write (for counters). */
   ioBytes = 0;
+  /** IoKind of the media I/O that completed (latency histograms); t0: performance.now() at arrival, when the LU times commands. */
+  ioKind = 0;
+  t0 = 0;
   /** The write needs a flush before completion (FUA, or write cache disabled). */
   flushAfter = false;
   /** Where the current media read lands (readInto); becomes the task's dataIn when it succeeds. */
@@ -98,6 +102,7 @@ export class Cmd {
         }
         this.stats.rdDoneBytes += this.ioBytes;
         this.stats.rdDoneCmds++;
+        this.ioKind = IoKind.Read;
         this.task.dataIn = data;
         this.good();
       } catch (e) {
@@ -114,6 +119,7 @@ export class Cmd {
         }
         this.stats.wrDoneBytes += this.ioBytes;
         this.stats.wrDoneCmds++;
+        this.ioKind = IoKind.Write;
         if (this.flushAfter) lu.dev.flush(this.onFlushDone);
         else this.good();
       } catch (e) {
@@ -142,6 +148,7 @@ export class Cmd {
     this.abortRequested = false;
     this.tmfWaits.length = 0;
     this.onAbort = null;
+    this.ioKind = IoKind.None;
     this.ioBytes = 0;
     this.flushAfter = false;
     this.rdBuf = null;

@@ -1,5 +1,6 @@
 // SAM-5 4.6 Logical unit: identity, SPC/SBC attributes tgtadm sets, mode pages, UAs, reservations, counters.
 import type { BackingDevice } from '../bs/api.js';
+import type { IoLatency } from '../metrics/latency.js';
 import { BUILTIN_IDENTITIES } from './device-type.js';
 import type { DeviceIdentity, DeviceState } from './device-type.js';
 import { ModePages } from './mode-pages.js';
@@ -143,6 +144,8 @@ export class LogicalUnit {
   private readonly goneStats = new LuStats();
   /** The rows of the nexuses that have gone, summed when each was dropped (totals). */
   private readonly retiredStats = new LuStats();
+  /** Read and write latency histograms, while tgtd serves metrics (null: commands are not timed). */
+  latency: IoLatency | null = null;
   /** @internal the task set; entries are the engine's command records. */
   readonly taskSet = new TaskSet<TaskSetEntry>();
   /** Per-LU state of the device type (DeviceState keys), created on first use. */

@@ -7,6 +7,7 @@ import { Access } from './persistent-reservations.js';
 import { Reason } from './sense.js';
 import type { Cmd } from './command.js';
 import type { LogicalUnit } from './logical-unit.js';
+import { IoKind } from '../metrics/latency.js';
 
 /**
  * SBC-4 4.5: the range [lba, lba+blocks) must lie on the medium, else LBA OUT OF RANGE.
@@ -160,6 +161,7 @@ function readThen(c: Cmd, offset: number, len: number, then: (data: Buffer) => v
       if (err) return c.ioFail(err, false);
       c.stats.rdDoneBytes += len;
       c.stats.rdDoneCmds++;
+      c.ioKind = IoKind.Read;
       then(data);
     } catch (e) {
       c.internalError(e);

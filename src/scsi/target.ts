@@ -248,6 +248,7 @@ export class Target implements ScsiTargetPort, EngineContext {
       const lu = this.luns.get(task.lun) ?? null;
       c = this.pool.pop() ?? new Cmd(this);
       c.init(task, done, lu);
+      if (lu !== null && lu.latency !== null) c.t0 = performance.now();
       this.live.add(c);
       // The LU's device type decides which commands exist (a LUN with no LU: the controller's set).
       const bad = (lu ? this.commandsOf(lu) : CONTROLLER.commands).parse(task.cdb, c.p);
@@ -341,6 +342,7 @@ export class Target implements ScsiTargetPort, EngineContext {
     } else if (task.status === Status.CheckCondition && lu) {
       c.stats.errs++;
     }
+    if (c.ioKind !== 0 && lu !== null && lu.latency !== null) lu.latency.record(c.ioKind, performance.now() - c.t0);
     const done = c.done;
     const waits = c.tmfWaits.length > 0 ? c.tmfWaits.splice(0) : null;
     c.release();
