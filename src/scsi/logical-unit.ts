@@ -134,6 +134,11 @@ export class LogicalUnit {
   readonly pr = new PersistentReservations();
   /** Where APTPL keeps `pr` (set when the LU joins its target); null: APTPL=1 is refused. */
   prStore: PrStateStore | null = null;
+  /**
+   * While a PR OUT's state write is in flight: the PR OUTs that arrived meanwhile, to run in
+   * arrival order once it is durable (spc-reservations.ts); null when no write is in flight.
+   */
+  prOutWaiting: (() => void)[] | null = null;
   /** A sanitize operation running or failed (SBC-4 4.11), else null. It survives resets and aborts. */
   sanitize: SanitizeStatus | null = null;
   /** SPC-2 RESERVE(6/10) holder nexus id, or -1. */

@@ -4,10 +4,12 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Status } from './api.js';
+import { Status, Tmf, TmfResponse } from './api.js';
 import type { ItNexus, ScsiTask } from './api.js';
 import { LogicalUnit } from './logical-unit.js';
 import { PrStore, prStatePath } from './pr-store.js';
+import type { PrStateStore } from './pr-store.js';
+import type { PrState } from './persistent-reservations.js';
 import { Target } from './target.js';
 import { cdb10, makeTask, nexus, rig, senseOf } from './testing/harness.js';
 import type { Rig } from './testing/harness.js';
@@ -243,6 +245,66 @@ test('APTPL: a state that cannot be written fails the command with nothing chang
   t.addLun(lu);
   assert.equal(lu.pr.regs.length, 0);
   assert.equal(warnings.length, 1);
+});
+
+/** A PrStateStore whose writes complete when the test says (the slow disk of an APTPL write). */
+class HeldStore implements PrStateStore {
+  readonly shared = false;
+  readonly writes: { state: PrState | null; cb: (err: Error | null) => void }[] = [];
+  load(): PrState | null {
+    return null;
+  }
+  write(state: PrState | null, cb: (err: Error | null) => void): void {
+    this.writes.push({ state, cb });
+  }
+  onChange(): void {}
+}
+
+/** Lets pending callbacks and promise jobs run (the engine's completions are not timers). */
+const settle = (): Promise<void> => new Promise((res) => setImmediate(res));
+
+test('APTPL: a PR OUT answers only once its state is written; later PR OUTs wait and run in order; a failed write undoes only its own; a waiting one can be aborted', async () => {
+  const r = await ready();
+  const store = new HeldStore();
+  r.lu.prStore = store;
+  const done: string[] = [];
+  const send = (name: string, n: ItNexus, sa: number, p: Buffer, type = 0): Promise<ScsiTask> =>
+    out(r, n, sa, p, type).then((t) => {
+      done.push(name);
+      return t;
+    });
+  const a = send('a', r.i1, 0, param(0n, K1, 0x01));
+  const b = send('b', r.i2, 0, param(0n, K2, 0x01));
+  const c = send('c', r.i1, 1, param(K1, 0n), EA);
+  await settle();
+  assert.equal(store.writes.length, 1, 'one write at a time');
+  assert.deepEqual(done, [], 'no GOOD before the state is durable');
+  assert.deepEqual(store.writes[0]!.state!.registrations.map((x) => x.key), [K1.toString(16)]);
+  store.writes[0]!.cb(null);
+  assert.equal((await a).status, Status.Good);
+  await settle();
+  assert.equal(store.writes.length, 2, 'b runs once a is durable');
+  assert.deepEqual(done, ['a']);
+  // b's write fails: b is refused and its registration undone, a's stays; c then runs
+  store.writes[1]!.cb(new Error('EIO'));
+  assert.deepEqual(senseOf(await b), [0x05, 0x55, 0x04]);
+  await settle();
+  assert.equal(store.writes.length, 3);
+  assert.deepEqual(store.writes[2]!.state!.registrations.map((x) => x.key), [K1.toString(16)], 'b left no trace');
+  assert.deepEqual(store.writes[2]!.state!.reservation, { holder: r.i1.initiatorPort, type: EA, scope: 0 });
+  // d waits behind c; an ABORT TASK completes d at once, and it never runs
+  const d = makeTask(r.i2, 1, prOutCdb(0, 0, 24), { dataOut: param(0n, K2, 0x01), tag: 77 });
+  const pd = new Promise<ScsiTask>((res) => r.target.execute(d, res));
+  await settle();
+  const tmf = await new Promise<number>((res) => r.target.taskMgmt(r.i2, Tmf.AbortTask, 1, 77, (resp) => res(resp)));
+  assert.equal(tmf, TmfResponse.Complete);
+  assert.equal((await pd).status, Status.TaskAborted);
+  store.writes[2]!.cb(null);
+  assert.equal((await c).status, Status.Good);
+  await settle();
+  assert.equal(store.writes.length, 3, 'the aborted PR OUT wrote nothing');
+  assert.deepEqual(await keys(r), [K1]);
+  assert.deepEqual(done, ['a', 'b', 'c']);
 });
 
 test('PREEMPT AND ABORT: the preempted nexus loses its registration, its queued tasks are aborted, it gets REGISTRATIONS PREEMPTED', async () => {

@@ -35,33 +35,39 @@ class FakeShared implements SharedState {
   }
 }
 
-/** What write() called back with (both stores call back before returning here). */
-function written(s: PrStore | SharedPrStore, st: PrState | null): Error | null | undefined {
-  let out: Error | null | undefined;
-  s.write(st, (e) => (out = e));
-  return out;
+/** What write() called back with. */
+function written(s: PrStore | SharedPrStore, st: PrState | null): Promise<Error | null> {
+  return new Promise((res) => s.write(st, res));
 }
 
-test('the file store writes and removes through write(), and is not shared', () => {
+test('the file store writes and removes through write(), calls back later, and is not shared', async () => {
   const f = join(mkdtempSync(join(tmpdir(), 'stgt-pr-')), 'lu.stgt-pr');
   const s = new PrStore(f);
   assert.equal(s.shared, false);
-  assert.equal(written(s, STATE), null);
+  let called = false;
+  const w = new Promise<Error | null>((res) => s.write(STATE, (e) => {
+    called = true;
+    res(e);
+  }));
+  assert.equal(called, false, 'the write runs off the event loop: no callback before write returns');
+  assert.equal(await w, null);
   assert.deepEqual(JSON.parse(readFileSync(f, 'utf8')), STATE);
-  assert.equal(written(s, null), null);
+  assert.ok(!existsSync(f + '.tmp'), 'the temporary file was renamed over the state');
+  assert.equal(await written(s, null), null);
   assert.ok(!existsSync(f));
+  assert.equal(await written(s, null), null, 'removing what is not there is not an error');
   // A file under a file: the directory cannot be made.
-  assert.ok(written(new PrStore(join(f + 'x', 'y')), STATE) === null);
-  assert.ok(written(new PrStore(join(f + 'x', 'y', 'z')), STATE) instanceof Error);
+  assert.ok((await written(new PrStore(join(f + 'x', 'y')), STATE)) === null);
+  assert.ok((await written(new PrStore(join(f + 'x', 'y', 'z')), STATE)) instanceof Error);
 });
 
-test('the shared store keeps the state under "pr", reports bad text, and hears other gateways\' changes', () => {
+test('the shared store keeps the state under "pr", reports bad text, and hears other gateways\' changes', async () => {
   const sh = new FakeShared();
   const bad: string[] = [];
   const s = new SharedPrStore(sh, (w) => bad.push(w));
   assert.equal(s.shared, true);
   assert.equal(s.load((w) => bad.push(w)), null);
-  assert.equal(written(s, STATE), null);
+  assert.equal(await written(s, STATE), null);
   assert.deepEqual(JSON.parse(sh.get('pr')!), STATE);
   assert.deepEqual(s.load((w) => bad.push(w)), STATE);
   const seen: (PrState | null)[] = [];
@@ -74,5 +80,5 @@ test('the shared store keeps the state under "pr", reports bad text, and hears o
   assert.equal(bad.length, 1);
   assert.match(bad[0]!, /not a persistent reservation state/);
   sh.fail = Object.assign(new Error('EIO'), { code: 'EIO' });
-  assert.equal(written(s, NO_PR_STATE), sh.fail);
+  assert.equal(await written(s, NO_PR_STATE), sh.fail);
 });

@@ -6,13 +6,16 @@
 // name>,<lun>.stgt-pr" (the directory is TargetOptions.prStateDir, else STGT_PR_DIR, else
 // /var/lib/stgt/pr). The state is JSON (registrations, reservation, PRgeneration, APTPL). A write
 // goes to "<file>.tmp", is fsynced, renamed over the file, and the directory is fsynced, so a crash
-// leaves the old state or the new one, never a torn file.
+// leaves the old state or the new one, never a torn file. The steps run off the event loop (libuv's
+// pool), so a slow disk delays only the PR OUT that waits for them; PR OUTs of one LU are run one
+// at a time by their handler (spc-reservations.ts), so two writes never overlap.
 //
 // A device that several gateways export (BackingDevice.shared: an RBD image) keeps the state with
 // the device instead (SharedPrStore): every change is written there, APTPL or not, and a change made
 // through another gateway arrives through onChange, so a reservation taken through one gateway is
 // enforced by the others (issue 12 part 3). Both kinds sit behind PrStateStore.
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
+import { mkdir, open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { isPrState } from './persistent-reservations.js';
 import type { PrState } from './persistent-reservations.js';
@@ -58,15 +61,16 @@ export function prStatePath(targetName: string, lun: number, path: string | null
   return join(stateDir, `${safe},${lun}${SUFFIX}`);
 }
 
-function fsyncDir(dir: string): void {
-  let fd = -1;
+/** fsyncs a directory (after a rename or unlink in it). Some filesystems cannot: the rename is still atomic. */
+async function fsyncDir(dir: string): Promise<void> {
+  let fh;
   try {
-    fd = openSync(dir, 'r');
-    fsyncSync(fd);
+    fh = await open(dir, 'r');
+    await fh.sync();
   } catch {
-    /* some filesystems cannot fsync a directory; the rename is still atomic */
+    /* cannot fsync a directory here */
   } finally {
-    if (fd >= 0) closeSync(fd);
+    await fh?.close().catch(() => {});
   }
 }
 
@@ -87,46 +91,39 @@ export class PrStore implements PrStateStore {
     return parseState(text, this.file, onBad);
   }
 
-  /** save or remove, synchronously (the callback runs before write returns). */
+  /** Saves or removes; `cb` runs once that is on stable storage (never before write returns). */
   write(state: PrState | null, cb: (err: Error | null) => void): void {
-    try {
-      if (state === null) this.remove();
-      else this.save(state);
-    } catch (e) {
-      return cb(e as Error);
-    }
-    cb(null);
+    (state === null ? this.remove() : this.save(state)).then(() => cb(null), (e: unknown) => cb(e as Error));
   }
 
   /** A file is this daemon's alone. */
   onChange(): void {}
 
-  /** Writes `state` atomically (write, fsync, rename, fsync the directory). Throws on failure. */
-  save(state: PrState): void {
+  /** Writes `state` atomically: write "<file>.tmp", fsync it, rename it over the file, fsync the directory. */
+  async save(state: PrState): Promise<void> {
     const dir = dirname(this.file);
-    mkdirSync(dir, { recursive: true });
+    await mkdir(dir, { recursive: true });
     const tmp = this.file + '.tmp';
-    const fd = openSync(tmp, 'w', 0o600);
+    const fh = await open(tmp, 'w', 0o600);
     try {
-      const data = Buffer.from(JSON.stringify(state) + '\n');
-      let off = 0;
-      while (off < data.length) off += writeSync(fd, data, off);
-      fsyncSync(fd);
+      await fh.writeFile(JSON.stringify(state) + '\n');
+      await fh.sync();
     } finally {
-      closeSync(fd);
+      await fh.close();
     }
-    renameSync(tmp, this.file);
-    fsyncDir(dir);
+    await rename(tmp, this.file);
+    await fsyncDir(dir);
   }
 
   /** APTPL was turned off: nothing is to survive a restart. */
-  remove(): void {
+  async remove(): Promise<void> {
     try {
-      unlinkSync(this.file);
-      fsyncDir(dirname(this.file));
+      await unlink(this.file);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw e;
     }
+    await fsyncDir(dirname(this.file));
   }
 }
 

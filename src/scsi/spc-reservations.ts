@@ -5,6 +5,7 @@ import type { OpRow } from './command-table.js';
 import { Access } from './persistent-reservations.js';
 import { Reason } from './sense.js';
 import type { Cmd } from './command.js';
+import type { LogicalUnit } from './logical-unit.js';
 import type { PrOutEffects } from './persistent-reservations.js';
 
 function prIn(c: Cmd): void {
@@ -18,7 +19,38 @@ function prIn(c: Cmd): void {
 /** Longest PERSISTENT RESERVE OUT parameter list taken (24 bytes + TransportIDs for SPEC_I_PT or REGISTER AND MOVE). */
 const MAX_PR_OUT_PARAM = 64 * 1024;
 
+/**
+ * SPC-4 5.13.5: with APTPL the PR OUT's GOOD comes after its state is on stable storage. While
+ * one LU's write is in flight its later PR OUTs wait and then run in arrival order, so the file
+ * always holds the last GOOD's state and a failed write undoes only its own change. A waiting PR
+ * OUT that a task management function aborts leaves the queue at once.
+ */
 function prOut(c: Cmd): void {
+  const lu = c.lu!;
+  const q = lu.prOutWaiting;
+  if (q === null) return prOutNow(c);
+  const run = (): void => {
+    c.onAbort = null;
+    prOutNow(c);
+  };
+  q.push(run);
+  c.onAbort = () => {
+    const w = lu.prOutWaiting;
+    const i = w === null ? -1 : w.indexOf(run);
+    if (i >= 0) w!.splice(i, 1);
+    c.good(); // reported TASK ABORTED (Target.finish)
+  };
+}
+
+/** The write of one PR OUT is durable (or failed): run the PR OUTs that waited, until one writes again. */
+function prOutWritten(lu: LogicalUnit): void {
+  const q = lu.prOutWaiting ?? [];
+  lu.prOutWaiting = null;
+  while (q.length > 0 && lu.prOutWaiting === null) q.shift()!();
+  if (q.length > 0) lu.prOutWaiting!.unshift(...q);
+}
+
+function prOutNow(c: Cmd): void {
   const lu = c.lu!;
   const p = c.p;
   c.task.transferLength = p.paramLen;
@@ -46,10 +78,14 @@ function prOut(c: Cmd): void {
   // other gateways enforce it). If the state cannot be written, nothing changed.
   const next = store.shared || pr.aptpl ? pr.snapshot() : before.aptpl ? null : undefined;
   if (next === undefined) return done();
+  lu.prOutWaiting = [];
   store.write(next, (err) => {
-    if (err === null) return done();
-    pr.restore(before);
-    c.fail(Reason.InsufficientRegistrationResources);
+    if (err === null) done();
+    else {
+      pr.restore(before);
+      c.fail(Reason.InsufficientRegistrationResources);
+    }
+    prOutWritten(lu);
   });
 }
 
