@@ -10,7 +10,7 @@ import type { BsHandle, LldHandle, LuCreateOptions, LuResult, MgmtHost, SystemSt
 import type { Logger } from './log.js';
 import { IoLatency } from '../metrics/latency.js';
 import { noMediumDevice, noMediumLogicalUnit } from './no-medium.js';
-import type { DeviceEnv } from '../scsi/command-table.js';
+import type { DeviceEnv, DeviceType } from '../scsi/command-table.js';
 import { BUILTIN_DEVICE_TYPES, CD, CHANGER } from '../scsi/device-types.js';
 import { configureChanger } from '../scsi/smc.js';
 import { MMC_BLOCK_SIZE } from '../scsi/mmc-media.js';
@@ -19,6 +19,8 @@ import { MMC_BLOCK_SIZE } from '../scsi/mmc-media.js';
 const FORCED_STORE: Readonly<Record<string, string>> = { 'cd/dvd': 'mmc', tape: 'ssc', changer: 'smc' };
 /** Types tgt creates without a backing path, as an empty removable drive. */
 const REMOVABLE_WITHOUT_PATH = new Set(['disk', 'cd/dvd', 'tape']);
+/** A LU to open: the store and block size settled. */
+type LuOpenOptions = Omit<LuCreateOptions, 'blockSize'> & { blockSize: number };
 
 /** Built-in modules: imported only when loaded, so their dependencies stay out of other daemons. */
 const BUILTIN_LLDS: Record<string, () => Promise<unknown>> = {
@@ -179,10 +181,33 @@ export class Tgtd implements MgmtHost, DaemonServices {
     const type = BUILTIN_DEVICE_TYPES.get(o.deviceType);
     if (type === undefined) return 'invalid';
     // tgt's cd, tape and changer always use their own store (mmc.c, ssc.c, smc.c lu_init), and a
-    // DVD drive has 2048-byte blocks (MMC-6 4.2.2.1).
+    // DVD drive has 2048-byte blocks (MMC-6 4.2.2.1). tgt shows `1 << blk_shift`: the --blocksize
+    // given, else what the type's lu_init sets: 512 for a disk (sbc.c), nothing (so 1) for the
+    // others, which keep their block sizes to themselves.
     const forced = FORCED_STORE[o.deviceType];
-    if (forced !== undefined) o = { ...o, bstype: forced, blockSize: o.deviceType === CD.name ? MMC_BLOCK_SIZE : o.blockSize };
-    if (o.path === '' && REMOVABLE_WITHOUT_PATH.has(o.deviceType) && (o.bstype === null || o.bstype === 'rdwr' || forced !== undefined)) {
+    const shownBlockSize = o.blockSize ?? (forced === undefined ? 512 : 1);
+    const opts: LuOpenOptions = {
+      ...o,
+      bstype: forced ?? o.bstype,
+      blockSize: o.deviceType === CD.name ? MMC_BLOCK_SIZE : shownBlockSize,
+    };
+    const lu = await this.newLogicalUnit(target, type, opts, forced !== undefined);
+    if (typeof lu === 'string') return lu;
+    lu.shownBlockSize = shownBlockSize;
+    // The device was opened asynchronously: the LUN (or the whole target) may have gone meanwhile.
+    if (target.luns.has(o.lun) || this.targets.get(tid) !== target) {
+      await this.closeLogicalUnit(lu);
+      return 'exists';
+    }
+    this.acquire('bs', lu.bsName);
+    target.addLun(lu);
+    return 'ok';
+  }
+
+  /** The LU `addLogicalUnit` adds, its device open and its type set up, or why not. */
+  private async newLogicalUnit(target: Target, type: DeviceType, o: LuOpenOptions, forcedStore: boolean): Promise<LogicalUnit | LuResult> {
+    const tid = target.tid;
+    if (o.path === '' && REMOVABLE_WITHOUT_PATH.has(o.deviceType) && (o.bstype === null || o.bstype === 'rdwr' || forcedStore)) {
       // tgt creates a disk, cd or tape without -b as an empty removable drive that is offline (no
       // medium): it prints "Backing store path: None".
       const bsName = o.bstype ?? 'rdwr';
@@ -193,9 +218,7 @@ export class Tgtd implements MgmtHost, DaemonServices {
       } catch {
         return 'invalid';
       }
-      this.acquire('bs', bsName);
-      target.addLun(lu);
-      return 'ok';
+      return lu;
     }
     let lu: LogicalUnit;
     try {
@@ -210,14 +233,7 @@ export class Tgtd implements MgmtHost, DaemonServices {
       await this.closeLogicalUnit(lu);
       return 'invalid'; // e.g. a tape file that is not in tgt's format
     }
-    // The device was opened asynchronously: the LUN (or the whole target) may have gone meanwhile.
-    if (target.luns.has(o.lun) || this.targets.get(tid) !== target) {
-      await this.closeLogicalUnit(lu);
-      return 'exists';
-    }
-    this.acquire('bs', lu.bsName);
-    target.addLun(lu);
-    return 'ok';
+    return lu;
   }
 
   configureChanger(tid: number, lun: number, pairs: [string, string][]): 'ok' | 'invalid' | 'unknown-param' | null {
@@ -310,7 +326,7 @@ export class Tgtd implements MgmtHost, DaemonServices {
   }
 
   /** Open the backing device and build the LU (not yet added to the target); throws with the store's reason. */
-  private async createLogicalUnit(target: Target, o: LuCreateOptions): Promise<LogicalUnit> {
+  private async createLogicalUnit(target: Target, o: LuOpenOptions): Promise<LogicalUnit> {
     const bsName = o.bstype ?? 'rdwr';
     const entry = this.registry.get('bs', bsName);
     if (entry === undefined || entry.state !== 'ready') throw new Error(`no backing store ${bsName}`);

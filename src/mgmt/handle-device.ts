@@ -3,7 +3,7 @@
 import { LUN_UNSET, OP_DELETE, OP_NEW, OP_STATS, OP_UPDATE, parsePayload } from './ipc.js';
 import {
   TGTADM_INVALID_REQUEST, TGTADM_LUN_ACTIVE, TGTADM_LUN_EXIST, TGTADM_NO_LUN, TGTADM_NO_TARGET,
-  TGTADM_SUCCESS, TGTADM_UNSUPPORTED_OPERATION,
+  TGTADM_SUCCESS, TGTADM_UNKNOWN_PARAM, TGTADM_UNSUPPORTED_OPERATION,
 } from './errors.js';
 import type { LuResult } from './host.js';
 import { statHeader, statLu } from './stat.js';
@@ -38,8 +38,9 @@ export async function deviceMgmt(m: MgmtRequest): Promise<MgmtReply> {
       const parsed = parsePayload(req.payload);
       const pairs = parsed.opsKind !== null ? [...parsed.pairs, ...parsed.ops] : parsed.pairs;
       // tgt answers any rejected parameter with "invalid request" (spc.c lu_config returns
-      // TGTADM_INVALID_REQUEST), never with "unknown parameter". Pairs apply in order, as tgt's
-      // loop does: `online=0,path=/new.iso` ejects and then loads.
+      // TGTADM_INVALID_REQUEST), except a changer's: smc.c's own parser answers a key nobody knows
+      // with "unknown parameter". Pairs apply in order, as tgt's loop does: `online=0,path=/new.iso`
+      // ejects and then loads.
       for (let i = 0; i < pairs.length; i++) {
         const [k, v] = pairs[i]!;
         if (k.trim() === 'path') {
@@ -48,7 +49,9 @@ export async function deviceMgmt(m: MgmtRequest): Promise<MgmtReply> {
         }
         // A changer takes its element parameters (element_type=..., address=...) as one group.
         const configure = host.configureChanger?.(req.tid, lun, pairs.slice(i));
-        if (configure !== undefined && configure !== null) return fail(configure === 'ok' ? TGTADM_SUCCESS : TGTADM_INVALID_REQUEST);
+        if (configure !== undefined && configure !== null) {
+          return fail(configure === 'ok' ? TGTADM_SUCCESS : configure === 'unknown-param' ? TGTADM_UNKNOWN_PARAM : TGTADM_INVALID_REQUEST);
+        }
         if (lu.updateParams([[k, v]]) !== 'ok') return fail(TGTADM_INVALID_REQUEST);
       }
       return fail(TGTADM_SUCCESS);
@@ -81,11 +84,14 @@ export function parseOflags(s: string | undefined): { sync: boolean; direct: boo
   return f;
 }
 
-/** --blocksize must be a power of two from 512 to 1 MiB; tgt ignores a bad one and keeps 512. */
-function parseBlockSize(s: string | undefined): number {
-  if (s === undefined) return 512;
+/**
+ * --blocksize must be a power of two from 512 to 1 MiB; tgt ignores a bad one (target.c
+ * tgt_device_create leaves blk_shift 0): null, and the device type picks its own.
+ */
+function parseBlockSize(s: string | undefined): number | null {
+  if (s === undefined) return null;
   const n = /^(0x[0-9a-f]+|[0-9]+)$/i.test(s) ? Number(s) : NaN; // strtoul(s, 0) forms
-  return Number.isInteger(n) && n >= 512 && n <= 1 << 20 && (n & (n - 1)) === 0 ? n : 512;
+  return Number.isInteger(n) && n >= 512 && n <= 1 << 20 && (n & (n - 1)) === 0 ? n : null;
 }
 
 async function createDevice({ req, host }: MgmtRequest): Promise<number> {

@@ -35,7 +35,8 @@ export interface LuCreateOptions {
   path: string;
   bsopts: string;
   oflags: { sync: boolean; direct: boolean };
-  blockSize: number;
+  /** `--blocksize`, or null when it was not given or not valid (a disk then has 512-byte blocks). */
+  blockSize: number | null;
 }
 
 /**

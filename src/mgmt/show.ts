@@ -7,7 +7,8 @@ export interface LuView {
   readonly scsiId: string;
   readonly scsiSn: string;
   readonly size: number;
-  readonly blockSize: number;
+  /** tgt's `1 << blk_shift`. */
+  readonly shownBlockSize: number;
   readonly online: boolean;
   readonly removable: boolean;
   readonly preventRemoval: boolean;
@@ -56,7 +57,7 @@ export function showLu(lu: LuView): string {
     `${T3}Type: ${lu.typeName}\n` +
     `${T3}SCSI ID: ${lu.scsiId}\n` +
     `${T3}SCSI SN: ${lu.scsiSn}\n` +
-    `${T3}Size: ${tgtDiskSizeMb(lu.size)} MB, Block size: ${lu.blockSize}\n` +
+    `${T3}Size: ${tgtDiskSizeMb(lu.size)} MB, Block size: ${lu.shownBlockSize}\n` +
     `${T3}Online: ${yesNo(lu.online)}\n` +
     `${T3}Removable media: ${yesNo(lu.removable)}\n` +
     `${T3}Prevent removal: ${yesNo(lu.preventRemoval)}\n` +

@@ -23,7 +23,7 @@ export const CD_IDENTITY: DeviceIdentity = { name: 'cd/dvd', peripheralType: 0x0
 /** A tape drive (SSC-3) over tgt's virtual tape files, tgt's "tape". */
 export const TAPE_IDENTITY: DeviceIdentity = { name: 'tape', peripheralType: 0x01, productId: 'VIRTUAL-TAPE' };
 /** A media changer (SMC-3) whose drives are tape LUs, tgt's "changer". */
-export const CHANGER_IDENTITY: DeviceIdentity = { name: 'changer', peripheralType: 0x08, productId: 'VIRTUAL-CHANGER', noMedium: true };
+export const CHANGER_IDENTITY: DeviceIdentity = { name: 'changer', peripheralType: 0x08, productId: 'VIRTUAL-CHANGER' };
 
 /** Built-in identities by name, for `new LogicalUnit({ deviceType: 'disk' })`; a new type adds its line. */
 export const BUILTIN_IDENTITIES: ReadonlyMap<string, DeviceIdentity> = new Map(

@@ -100,6 +100,11 @@ export class LogicalUnit {
   path: string | null;
   oflags: { sync: boolean; direct: boolean };
   blockSize: number;
+  /**
+   * What `--op show` prints as "Block size" (tgt's `1 << blk_shift`): the block size, except for
+   * types that keep theirs to themselves (cd, tape, changer print 1 unless --blocksize was given).
+   */
+  shownBlockSize: number;
   /** Capacity in bytes (whole blocks). */
   size: number;
 
@@ -169,6 +174,7 @@ export class LogicalUnit {
     this.path = opts.path;
     this.oflags = opts.oflags;
     this.blockSize = opts.blockSize > 0 ? opts.blockSize : 512;
+    this.shownBlockSize = this.blockSize;
     this.size = type.noMedium === true ? 0 : Math.floor(opts.dev.size / this.blockSize) * this.blockSize;
     // tgt defaults: "IET     " + %04x tid + %04x lun, and "beaf" + tid + lun in decimal
     this.scsiId = 'IET     ' + hex4(opts.tid) + hex4(opts.lun);

@@ -8,7 +8,8 @@
 //   @iscsi-ls INITIATOR          run iscsi-ls once and record only its exit status
 //   @exited                      wait for the daemon to exit (after `--op delete --mode system`)
 // A step ending in ` !stgt` is one where stgt deliberately answers differently from tgt (tgt
-// documents it but fails it, tgt-compat.md A3): its stgt answer is asserted on its own.
+// documents it but fails it, tgt-compat.md A3; or tgt takes bad input): its stgt answer is
+// asserted on its own (transcript.test.ts DIFFERS).
 
 export const SCRIPT = `
 # system, lld, portals
@@ -82,6 +83,64 @@ export const SCRIPT = `
 --mode lu --op stat --tid 9 --lun 1
 --mode lu --op stat --tid 1 --lun 1
 --mode lu --op stat --tid 1 --lun 9
+--mode target --op show
+# device types: cd (media change with path=), tape, changer (a virtual tape library: elements, barcodes, drives)
+--mode target --op new --tid 7 -T iqn.2024-01.test:dev
+--mode lu --op new --tid 7 --lun 1 -b {DIR}/cd1.iso --device-type cd
+--mode lu --op new --tid 7 --lun 2 --device-type cd
+--mode lu --op new --tid 7 --lun 3 -b {DIR}/cd1.iso --device-type cd --blocksize 4096
+--mode lu --op new --tid 7 --lun 4 -b {DIR}/TAPE01 --device-type tape
+--mode lu --op new --tid 7 --lun 5 --device-type tape
+--mode lu --op new --tid 7 --lun 11 -b {DIR}/disk5.img --device-type tape !stgt
+--mode lu --op delete --tid 7 --lun 11 !stgt
+--mode lu --op new --tid 7 --lun 6 -b {DIR}/changer --device-type changer
+--mode lu --op new --tid 7 --lun 7 --device-type changer
+--mode lu --op new --tid 7 --lun 7 -b {DIR}/TAPE01 --device-type tape --bsoflags direct
+--mode lu --op new --tid 7 --lun 7 -b {DIR}/cd2.iso --device-type bogus
+--mode lu --op new --tid 7 --lun 7 -b {DIR}/cd2.iso --device-type disk --bstype mmc
+--mode lu --op new --tid 7 --lun 8 -b {DIR}/cd2.iso --device-type cd --bstype rdwr --bsoflags sync
+--mode target --op show
+--mode lu --op update --tid 7 --lun 2 --params path={DIR}/cd2.iso
+--mode lu --op update --tid 7 --lun 1 --params path={DIR}/cd2.iso
+--mode lu --op update --tid 7 --lun 1 --params online=0
+--mode lu --op update --tid 7 --lun 1 --params path={DIR}/missing.iso
+--mode lu --op update --tid 7 --lun 1 --params path={DIR}/cd2.iso
+--mode lu --op update --tid 7 --lun 3 --params online=0,path={DIR}/cd2.iso
+--mode lu --op update --tid 7 --lun 3 --params online=0
+--mode lu --op update --tid 7 --lun 3 --params online=1
+--mode lu --op update --tid 7 --lun 5 --params path={DIR}/home/TAPE02
+--mode lu --op update --tid 7 --lun 5 --params online=0
+--mode lu --op update --tid 7 --lun 10 --params readonly=1
+--mode target --op show
+--mode lu --op update --tid 7 --lun 6 --params element_type=1,start_address=1,quantity=1
+--mode lu --op update --tid 7 --lun 6 --params element_type=2,start_address=1000,quantity=4
+--mode lu --op update --tid 7 --lun 6 --params element_type=3,start_address=10,quantity=1
+--mode lu --op update --tid 7 --lun 6 --params element_type=4,start_address=500,quantity=2
+--mode lu --op update --tid 7 --lun 6 --params element_type=4,address=500,tid=7,lun=5
+--mode lu --op update --tid 7 --lun 6 --params element_type=4,address=501,tid=7,lun=4
+--mode lu --op update --tid 7 --lun 6 --params element_type=2,address=1000,barcode=TAPE03
+--mode lu --op update --tid 7 --lun 6 --params element_type=2,address=1001,barcode=TAPE04,volume_tag=VOL04
+--mode lu --op update --tid 7 --lun 6 --params element_type=3,address=10,barcode=MAIL01
+--mode lu --op update --tid 7 --lun 6 --params media_home={DIR}/home
+--mode lu --op update --tid 7 --lun 6 --params element_type=2,address=4242,barcode=X
+--mode lu --op update --tid 7 --lun 6 --params element_type=9,start_address=1,quantity=1
+--mode lu --op update --tid 7 --lun 6 --params element_type=2,start_address=1000,quantity=1
+--mode lu --op update --tid 7 --lun 6 --params element_type=2,start_address=2000,quantity=0
+--mode lu --op update --tid 7 --lun 6 --params element_type=4,address=500
+--mode lu --op update --tid 7 --lun 6 --params element_type=2,address=1001,clear_slot=1
+--mode lu --op update --tid 7 --lun 6 --params element_type=2,address=1003,barcode=ABCDEFGHIJKLMNOPQRSTUVWXYZ
+--mode lu --op update --tid 7 --lun 6 --params element_type=1,address=1,sides=2
+--mode lu --op update --tid 7 --lun 6 --params sides=2
+--mode lu --op update --tid 7 --lun 6 --params bogus=1
+--mode lu --op update --tid 7 --lun 6 --params dump=1
+--mode lu --op update --tid 7 --lun 6 --params vendor_id=STGTVTL,product_id=LIBRARY
+--mode lu --op update --tid 7 --lun 6 --params readonly=1
+--mode lu --op update --tid 7 --lun 4 --params element_type=2,start_address=1000,quantity=4
+--mode lu --op update --tid 7 --lun 1 --params media_home={DIR}/home
+--mode lu --op stat --tid 7 --lun 6
+--mode target --op show
+--mode lu --op delete --tid 7 --lun 5
+--mode target --op delete --tid 7
 --mode target --op show
 # ACLs
 --mode target --op bind --tid 1 -I ALL

@@ -5,9 +5,10 @@
 // backing stores and device types in `--mode sys --op show` legitimately differs between tgt and
 // stgt: it is cut out of the text into `stores`/`deviceTypes` and asserted separately by the tests.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync, ftruncateSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, ftruncateSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort, run, waitFor } from '../helpers/daemon.js';
+import { newTape } from '../devices/lib.js';
 import { runClient, type ClientKind, type CompatDaemon } from './daemons.js';
 import { parseScript, SCRIPT, type Step } from './script.js';
 
@@ -26,8 +27,10 @@ export interface Transcript {
   deviceTypes: string[][];
 }
 
-/** Disk images the script uses (sparse, 64 MiB: tgt prints "Size: 67 MB"). */
-const IMAGES = ['disk1.img', 'disk2.img', 'disk3.img', 'disk4.img', 'disk5.img'];
+/** Disk, cd and changer images the script uses (sparse, 64 MiB: tgt prints "Size: 67 MB"). */
+const IMAGES = ['disk1.img', 'disk2.img', 'disk3.img', 'disk4.img', 'disk5.img', 'cd1.iso', 'cd2.iso', 'changer'];
+/** Tapes (tgt's virtual tape files, made by tgtimg): one beside the images, the library's in home/. */
+const TAPES = ['TAPE01', 'home/TAPE02', 'home/TAPE03', 'home/TAPE04'];
 
 export function makeImages(dir: string): void {
   for (const f of IMAGES) {
@@ -35,6 +38,8 @@ export function makeImages(dir: string): void {
     ftruncateSync(fd, 64 * 1024 * 1024);
     closeSync(fd);
   }
+  mkdirSync(join(dir, 'home'));
+  for (const t of TAPES) newTape(join(dir, t), t.slice(t.lastIndexOf('/') + 1), 8);
 }
 
 /** Cuts the store and device-type lists out of a system show (keeps their headings). */
