@@ -13,6 +13,7 @@ import { noMediumDevice, noMediumLogicalUnit } from './no-medium.js';
 import type { DeviceEnv, DeviceType } from '../scsi/command-table.js';
 import { BUILTIN_DEVICE_TYPES, CD, CHANGER } from '../scsi/device-types.js';
 import { configureChanger } from '../scsi/smc.js';
+import { stopCopiesUsing } from '../scsi/spc-xcopy.js';
 import { MMC_BLOCK_SIZE } from '../scsi/mmc-media.js';
 
 /** The store tgt forces for a device type (its lu_init), whatever --bstype says. */
@@ -147,7 +148,7 @@ export class Tgtd implements MgmtHost, DaemonServices {
   createTarget(tid: number, name: string, lldName: string): TargetResult {
     if (this.targets.has(tid)) return 'exists';
     for (const t of this.targets.values()) if (t.name === name) return 'exists';
-    const target = new Target({ tid, name, lldName });
+    const target = new Target({ tid, name, lldName, peers: () => this.targets.values() });
     const r = this.driverOf(lldName)?.targetCreate?.(tid);
     if (r !== undefined && r.status !== 'ok') return r.status;
     this.targets.set(tid, target);
@@ -255,6 +256,7 @@ export class Tgtd implements MgmtHost, DaemonServices {
 
   /** Takes an LU's medium out: no path, offline, an empty device (the old one closed). */
   private async removeMedium(lu: LogicalUnit): Promise<void> {
+    await new Promise<void>((resolve) => stopCopiesUsing(lu, resolve));
     const old = lu.dev;
     lu.dev = noMediumDevice();
     lu.path = null;
@@ -282,6 +284,8 @@ export class Tgtd implements MgmtHost, DaemonServices {
       await new Promise<void>((resolve) => dev.close(() => resolve()));
       return 'no-lun';
     }
+    // An EXTENDED COPY using the old medium ends before the medium changes under it.
+    await new Promise<void>((resolve) => stopCopiesUsing(lu, resolve));
     const old = lu.dev;
     lu.dev = dev;
     lu.path = path;
@@ -362,6 +366,8 @@ export class Tgtd implements MgmtHost, DaemonServices {
     // A SANITIZE with IMMED keeps writing after its status: no write may reach a closed fd.
     const s = lu.sanitize;
     if (s !== null) await new Promise<void>((resolve) => s.stop(resolve));
+    // Nor an EXTENDED COPY reading or writing it (from this LU's copy manager or another's).
+    await new Promise<void>((resolve) => stopCopiesUsing(lu, resolve));
     await new Promise<void>((resolve) => lu.dev.close(() => resolve()));
   }
 

@@ -84,6 +84,8 @@ export class ParsedCdb {
   sili = false;
   /** SSC-3 24-bit TRANSFER LENGTH / COUNT (signed for SPACE). */
   count = 0;
+  /** RECEIVE COPY RESULTS LIST IDENTIFIER. */
+  listId = 0;
 
   reset(): void {
     this.opcode = this.sa = this.lba = this.blocks = this.allocLen = this.paramLen = 0;
@@ -95,7 +97,7 @@ export class ParsedCdb {
     this.reportingOptions = this.reqOpcode = this.reqSa = this.powerCondition = this.prevent = 0;
     this.prScope = this.prType = this.selfTestCode = this.group = this.defectFlags = this.atomicBoundary = this.dataFormat = 0;
     this.msf = this.fixed = this.sili = false;
-    this.format = this.address = this.count = 0;
+    this.format = this.address = this.count = this.listId = 0;
   }
 }
 
@@ -133,6 +135,17 @@ export function parseFormatUnit(c: Buffer, p: ParsedCdb): void {
 export function parseRw6(c: Buffer, p: ParsedCdb): void {
   p.lba = ((c[1]! & 0x1f) << 16) | c.readUInt16BE(2);
   p.blocks = c[4] === 0 ? 256 : c[4]!;
+}
+
+/** SPC-4 6.4.1 EXTENDED COPY(LID1): 10..13 PARAMETER LIST LENGTH. */
+export function parseExtendedCopy(c: Buffer, p: ParsedCdb): void {
+  p.paramLen = c.readUInt32BE(10);
+}
+
+/** SPC-4 6.18 RECEIVE COPY RESULTS: 2 LIST IDENTIFIER, 10..13 ALLOCATION LENGTH. */
+export function parseReceiveCopyResults(c: Buffer, p: ParsedCdb): void {
+  p.listId = c[2]!;
+  p.allocLen = c.readUInt32BE(10);
 }
 
 /** SPC-4 6.6 INQUIRY: 1 EVPD, 2 PAGE CODE, 3..4 ALLOCATION LENGTH. */

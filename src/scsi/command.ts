@@ -34,6 +34,16 @@ export interface EngineContext {
   setAluaState(state: AluaState, id: number, by: ItNexus): unknown;
   /** Largest data transfer per command, in bytes (Block Limits MAXIMUM TRANSFER LENGTH). */
   readonly maxXferBytes: number;
+  /** The targets whose LUs an EXTENDED COPY may use as copy targets (every target of the daemon). */
+  copyScope(): Iterable<CopyScopeTarget>;
+}
+
+/** A target as the copy manager sees it: its name (in its LUs' designators), its LUs and its I_T nexuses (SPC-2 reservation holders). */
+export interface CopyScopeTarget {
+  readonly tid: number;
+  readonly name: string;
+  readonly luns: ReadonlyMap<number, LogicalUnit>;
+  readonly nexuses: ReadonlyMap<number, ItNexus>;
 }
 
 /** Pending task management function waiting for aborted, in-flight commands to drain. */
@@ -198,12 +208,13 @@ export class Cmd {
 
   /**
    * Completes with CHECK CONDITION and sense for `reason` (INFORMATION = `info` when >= 0; the
-   * sense key specific field pointer = `field` when >= 0, see `fieldPointer`).
+   * sense key specific field pointer = `field` when >= 0, see `fieldPointer`; COMMAND-SPECIFIC
+   * INFORMATION = `cmdInfo` when >= 0).
    */
-  fail(reason: SenseReason, info = -1, field = -1): void {
+  fail(reason: SenseReason, info = -1, field = -1, cmdInfo = -1): void {
     const descriptor = this.lu ? this.lu.descriptorSense : false;
     this.task.status = Status.CheckCondition;
-    this.task.sense = buildSense(reason, descriptor, info, field);
+    this.task.sense = buildSense(reason, descriptor, info, field, cmdInfo);
     this.task.dataIn = null;
     this.ctx.finish(this);
   }

@@ -15,6 +15,7 @@ import { SPC_INQUIRY_ROWS } from './spc-inquiry.js';
 import { SPC_MISC_ROWS } from './spc-misc.js';
 import { SPC_MODE_ROWS } from './spc-mode.js';
 import { SPC_RESERVATION_ROWS } from './spc-reservations.js';
+import { SPC_XCOPY_ROWS } from './spc-xcopy.js';
 
 /** SPC-4 commands every device type answers, the controller's whole set. */
 export const SPC_CORE_ROWS = [...SPC_MISC_ROWS, ...SPC_INQUIRY_ROWS, ...SPC_ALUA_ROWS];
@@ -30,6 +31,7 @@ export const DISK = defineDeviceType(DISK_IDENTITY, [
   ...SBC_MEDIUM_ROWS,
   ...SBC_PROVISIONING_ROWS,
   ...SBC_SANITIZE_ROWS,
+  ...SPC_XCOPY_ROWS,
 ]);
 
 /** cd/dvd (MMC-6 as tgt's mmc.c): SPC, MODE, reservations and the MMC rows (reads and writes of 2048-byte blocks among them). */

@@ -34,6 +34,8 @@ export const Op = {
   ModeSense10: 0x5a,
   PrIn: 0x5e,
   PrOut: 0x5f,
+  ExtendedCopy: 0x83,
+  ReceiveCopyResults: 0x84,
   Read16: 0x88,
   CompareAndWrite: 0x89,
   Write16: 0x8a,
@@ -69,6 +71,12 @@ export const ServiceAction = {
   SanitizeBlockErase: 0x02,
   SanitizeCryptoErase: 0x03,
   SanitizeExitFailureMode: 0x1f,
+  /** SPC-4 6.4 / 6.18 third-party copy: EXTENDED COPY(LID1) and the RECEIVE COPY RESULTS service actions. */
+  ExtendedCopyLid1: 0x00,
+  CopyStatus: 0x00,
+  ReceiveData: 0x01,
+  OperatingParameters: 0x03,
+  FailedSegmentDetails: 0x04,
 } as const;
 
 /** Row flags: facts target.ts consults before running a command. */

@@ -11,6 +11,7 @@ export const SenseKey = {
   UnitAttention: 0x6,
   DataProtect: 0x7,
   BlankCheck: 0x8,
+  CopyAborted: 0xa,
   AbortedCommand: 0xb,
   VolumeOverflow: 0xd,
   Miscompare: 0xe,
@@ -45,6 +46,23 @@ export const Reason = {
   SavingParamsNotSupported: r('SAVING PARAMETERS NOT SUPPORTED', K.IllegalRequest, 0x39, 0x00),
   MediumRemovalPrevented: r('MEDIUM REMOVAL PREVENTED', K.IllegalRequest, 0x53, 0x02),
   InsufficientRegistrationResources: r('INSUFFICIENT REGISTRATION RESOURCES', K.IllegalRequest, 0x55, 0x04),
+  // EXTENDED COPY parameter list checks (SPC-4 6.4)
+  OperationInProgress: r('OPERATION IN PROGRESS', K.IllegalRequest, 0x00, 0x16),
+  InsufficientResources: r('INSUFFICIENT RESOURCES', K.IllegalRequest, 0x55, 0x03),
+  TooManyTargetDescriptors: r('TOO MANY TARGET DESCRIPTORS', K.IllegalRequest, 0x26, 0x06),
+  UnsupportedTargetDescriptorType: r('UNSUPPORTED TARGET DESCRIPTOR TYPE CODE', K.IllegalRequest, 0x26, 0x07),
+  TooManySegmentDescriptors: r('TOO MANY SEGMENT DESCRIPTORS', K.IllegalRequest, 0x26, 0x08),
+  UnsupportedSegmentDescriptorType: r('UNSUPPORTED SEGMENT DESCRIPTOR TYPE CODE', K.IllegalRequest, 0x26, 0x09),
+  InlineDataLengthExceeded: r('INLINE DATA LENGTH EXCEEDED', K.IllegalRequest, 0x26, 0x0b),
+  // COPY ABORTED (SPC-4 6.4.5: a segment could not be processed; the sense key specific field is a segment pointer)
+  CopyAborted: r('NO ADDITIONAL SENSE INFORMATION', K.CopyAborted, 0x00, 0x00),
+  CopyTargetNotReachable: r('COPY TARGET DEVICE NOT REACHABLE', K.CopyAborted, 0x0d, 0x02),
+  IncorrectCopyTargetType: r('INCORRECT COPY TARGET DEVICE TYPE', K.CopyAborted, 0x0d, 0x03),
+  UnexpectedInexactSegment: r('UNEXPECTED INEXACT SEGMENT', K.CopyAborted, 0x26, 0x0a),
+  CopyReadError: r('UNRECOVERED READ ERROR', K.CopyAborted, 0x11, 0x00),
+  CopyWriteError: r('WRITE ERROR', K.CopyAborted, 0x0c, 0x00),
+  CopyWriteProtected: r('WRITE PROTECTED', K.CopyAborted, 0x27, 0x00),
+  CopySpaceAllocationFailed: r('SPACE ALLOCATION FAILED WRITE PROTECT', K.CopyAborted, 0x27, 0x07),
   // DATA PROTECT
   WriteProtected: r('WRITE PROTECTED', K.DataProtect, 0x27, 0x00),
   SpaceAllocationFailed: r('SPACE ALLOCATION FAILED WRITE PROTECT', K.DataProtect, 0x27, 0x07),
@@ -121,30 +139,48 @@ export function progressIndication(done: number, total: number): number {
   return fieldPointer(fraction, -1, false);
 }
 
-/** SENSE KEY SPECIFIC bytes 0..2 (SKSV, C/D, BPV, BIT POINTER, FIELD POINTER) into `b` at `off`. */
+/**
+ * SPC-4 4.5.2.4.5 segment pointer (the sense key specific field of COPY ABORTED): SD=1, FIELD
+ * POINTER = `byte` of the segment descriptor whose number is in the COMMAND-SPECIFIC INFORMATION.
+ */
+export function segmentPointer(byte: number, bit = -1): number {
+  return fieldPointer(byte, bit, false) | 0x200000;
+}
+
+/** SENSE KEY SPECIFIC bytes 0..2 (SKSV, C/D or SD, BPV, BIT POINTER, FIELD POINTER) into `b` at `off`. */
 function writeFieldPointer(b: Buffer, off: number, field: number): void {
-  b[off] = 0x80 | ((field & 0x100000) === 0 ? 0x40 : 0) | (field & 0xf);
+  b[off] = 0x80 | ((field & 0x100000) === 0 ? 0x40 : 0) | ((field & 0x200000) !== 0 ? 0x20 : 0) | (field & 0xf);
   b.writeUInt16BE((field >> 4) & 0xffff, off + 1);
 }
 
 /**
  * Builds sense data for `reason`. `info` (when >= 0) goes into the INFORMATION field, e.g. the
  * miscompare offset for COMPARE AND WRITE (SBC-4 5.3) or VERIFY BYTCHK=1. `field` (when >= 0, from
- * `fieldPointer`) fills the sense key specific field pointer of an ILLEGAL REQUEST.
+ * `fieldPointer` or `segmentPointer`) fills the sense key specific field. `cmdInfo` (when >= 0)
+ * goes into the COMMAND-SPECIFIC INFORMATION field (EXTENDED COPY: the failed segment's number).
  */
-export function buildSense(reason: SenseReason, descriptor: boolean, info = -1, field = -1): Buffer {
+export function buildSense(reason: SenseReason, descriptor: boolean, info = -1, field = -1, cmdInfo = -1): Buffer {
   if (descriptor) {
     // SPC-4 4.5.2 descriptor format: 0 RESPONSE CODE 72h, 1 SENSE KEY, 2 ASC, 3 ASCQ, 7 ADDITIONAL SENSE LENGTH
     const withInfo = info >= 0;
     const withField = field >= 0;
-    const b = Buffer.alloc(8 + (withInfo ? 12 : 0) + (withField ? 8 : 0));
+    const withCmd = cmdInfo >= 0;
+    const b = Buffer.alloc(8 + (withInfo ? 12 : 0) + (withField ? 8 : 0) + (withCmd ? 12 : 0));
     b[0] = 0x72;
     b[1] = reason.key;
     b[2] = reason.asc;
     b[3] = reason.ascq;
     b[7] = b.length - 8;
+    if (withCmd) {
+      // SPC-4 4.5.2.3 command-specific information descriptor: 0 TYPE 01h, 1 ADDITIONAL LENGTH 0Ah, 4..11 COMMAND-SPECIFIC INFORMATION
+      const o = 8 + (withInfo ? 12 : 0);
+      b[o] = 0x01;
+      b[o + 1] = 0x0a;
+      b.writeUInt32BE(Math.floor(cmdInfo / 0x100000000), o + 4);
+      b.writeUInt32BE(cmdInfo >>> 0, o + 8);
+    }
     if (withField) {
-      // SPC-4 4.5.2.3 sense key specific descriptor: 0 TYPE 02h, 1 ADDITIONAL LENGTH 06h, 4..6 SENSE KEY SPECIFIC
+      // SPC-4 4.5.2.4 sense key specific descriptor: 0 TYPE 02h, 1 ADDITIONAL LENGTH 06h, 4..6 SENSE KEY SPECIFIC
       const o = b.length - 8;
       b[o] = 0x02;
       b[o + 1] = 0x06;
@@ -167,6 +203,7 @@ export function buildSense(reason: SenseReason, descriptor: boolean, info = -1, 
   b[2] = reason.key;
   if (info >= 0) b.writeUInt32BE(info >>> 0, 3);
   b[7] = FIXED_SENSE_LEN - 8;
+  if (cmdInfo >= 0) b.writeUInt32BE(cmdInfo >>> 0, 8); // 8..11 COMMAND-SPECIFIC INFORMATION
   b[12] = reason.asc;
   b[13] = reason.ascq;
   // 15..17 SENSE KEY SPECIFIC

@@ -1,6 +1,7 @@
 // SPC-4 6.6 INQUIRY: standard data and VPD pages 00h, 80h, 83h (SPC-4 7.8) and B0h/B1h/B2h (SBC-4 6.6).
-import { createHash } from 'node:crypto';
 import { parseInquiry } from './cdb-fields.js';
+import { designator, luDesignators } from './lu-designators.js';
+import { thirdPartyCopyPage } from './spc-xcopy.js';
 import { Op, OpFlag } from './opcodes.js';
 import type { OpRow } from './command-table.js';
 import { Access } from './persistent-reservations.js';
@@ -30,8 +31,9 @@ export function standardInquiry(lu: LogicalUnit | null, explicitAlua = false): B
   b[3] = 0x12; // 3 HISUP | RESPONSE DATA FORMAT 2
   b[4] = b.length - 5; // 4 ADDITIONAL LENGTH
   // 5 SCCS|ACC|TPGS|3PC|PROTECT: TPGS 01b implicit ALUA (REPORT TARGET PORT GROUPS), 11b implicit
-  // and explicit (SET TARGET PORT GROUPS too; `--params alua_explicit=1`)
-  b[5] = explicitAlua ? 0x30 : 0x10;
+  // and explicit (SET TARGET PORT GROUPS too; `--params alua_explicit=1`); 3PC on a disk, whose
+  // copy manager answers EXTENDED COPY (spc-xcopy.ts)
+  b[5] = (explicitAlua ? 0x30 : 0x10) | (lu.typeName === 'disk' ? 0x08 : 0);
   b[6] = 0x00; // 6 ENCSERV|VS|MULTIP
   b[7] = 0x02; // 7 CMDQUE: task sets with tagged commands (SAM-5 8.6)
   b.write(lu.vendorField, 8, 8, 'latin1'); // 8..15 T10 VENDOR IDENTIFICATION
@@ -52,16 +54,6 @@ function vpdHeader(lu: LogicalUnit, page: number, body: Buffer): Buffer {
   return b;
 }
 
-/** Designation descriptor (SPC-4 7.8.6.1): 0 PROTOCOL IDENTIFIER|CODE SET, 1 PIV|ASSOCIATION|TYPE, 3 LENGTH. */
-function designator(protoCodeSet: number, pivAssocType: number, id: Buffer): Buffer {
-  const d = Buffer.alloc(4 + id.length);
-  d[0] = protoCodeSet;
-  d[1] = pivAssocType;
-  d[3] = id.length;
-  id.copy(d, 4);
-  return d;
-}
-
 /** SCSI name string, NUL-terminated and padded to a multiple of 4 (SPC-4 7.8.6.11). */
 function nameString(s: string): Buffer {
   const raw = Buffer.from(s, 'utf8');
@@ -71,24 +63,9 @@ function nameString(s: string): Buffer {
   return b;
 }
 
-/**
- * NAA IEEE Registered Extended would need an OUI; a locally assigned NAA (3h, SPC-4 7.8.6.6.5)
- * derived from the target name and the LU's SCSI ID is unique and stable across restarts.
- */
-function naaLocal(targetName: string, lu: LogicalUnit): Buffer {
-  const h = createHash('sha1').update(targetName).update('\0').update(lu.scsiId).update('\0').update(String(lu.lun)).digest();
-  const b = h.subarray(0, 8);
-  b[0] = 0x30 | (b[0]! & 0x0f);
-  return Buffer.from(b);
-}
-
 function deviceIdPage(c: Cmd, lu: LogicalUnit): Buffer {
   const tname = c.ctx.name;
-  const parts: Buffer[] = [];
-  // T10 vendor ID based (type 1, ASCII, LU): T10 VENDOR IDENTIFICATION + vendor specific (the SCSI ID)
-  parts.push(designator(0x02, 0x01, Buffer.from(lu.vendorField + lu.scsiId, 'latin1')));
-  // NAA (type 3, binary, LU)
-  parts.push(designator(0x01, 0x03, naaLocal(tname, lu)));
+  const parts = luDesignators(tname, lu);
   // Relative target port identifier (type 4, PIV, target port, iSCSI protocol 5) and target port
   // group (type 5) of the port the command came in on (alua.ts: one port per group, numbered as it)
   const pg = c.ctx.portGroupOf(c.nexus);
@@ -149,7 +126,7 @@ function provisioningPage(lu: LogicalUnit): Buffer {
 }
 
 function supportedPages(lu: LogicalUnit): number[] {
-  return lu.typeName === 'disk' ? [0x00, 0x80, 0x83, 0xb0, 0xb1, 0xb2] : [0x00, 0x80, 0x83];
+  return lu.typeName === 'disk' ? [0x00, 0x80, 0x83, 0x8f, 0xb0, 0xb1, 0xb2] : [0x00, 0x80, 0x83];
 }
 
 function vpd(c: Cmd, lu: LogicalUnit, page: number): Buffer | null {
@@ -161,6 +138,8 @@ function vpd(c: Cmd, lu: LogicalUnit, page: number): Buffer | null {
       return vpdHeader(lu, 0x80, Buffer.from(lu.scsiSn, 'latin1'));
     case 0x83:
       return vpdHeader(lu, 0x83, deviceIdPage(c, lu));
+    case 0x8f:
+      return vpdHeader(lu, 0x8f, thirdPartyCopyPage(lu));
     case 0xb0:
       return vpdHeader(lu, 0xb0, blockLimitsPage(c, lu));
     case 0xb1:

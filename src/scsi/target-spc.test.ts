@@ -67,11 +67,11 @@ test('standard INQUIRY layout and clipping', async () => {
   assert.deepEqual(senseOf(bad), [0x05, 0x24, 0x00]);
 });
 
-test('VPD pages 00, 80, 83, B0, B2', async () => {
+test('VPD pages 00, 80, 83, 8F, B0, B2', async () => {
   const r = rig({ thin: true });
   await r.clearUa();
   let t = await r.run([0x12, 1, 0x00, 0, 255, 0]);
-  assert.deepEqual([...t.dataIn!], [0, 0, 0, 6, 0x00, 0x80, 0x83, 0xb0, 0xb1, 0xb2]);
+  assert.deepEqual([...t.dataIn!], [0, 0, 0, 7, 0x00, 0x80, 0x83, 0x8f, 0xb0, 0xb1, 0xb2]);
   t = await r.run([0x12, 1, 0x80, 0, 255, 0]);
   assert.equal(t.dataIn!.toString('latin1', 4), 'beaf11');
   t = await r.run([0x12, 1, 0x83, 0, 255, 0]);

@@ -3,7 +3,7 @@ import { DataDir, Status, TaskAttr, Tmf, TmfResponse } from './api.js';
 import type { ItNexus, ScsiTargetPort, ScsiTask } from './api.js';
 import type { BackingDevice } from '../bs/api.js';
 import { Cmd } from './command.js';
-import type { EngineContext, TmfWait } from './command.js';
+import type { CopyScopeTarget, EngineContext, TmfWait } from './command.js';
 import { accessOf } from './command-table.js';
 import type { CommandSet, DeviceType } from './command-table.js';
 import { AluaGroups, AluaStatus } from './alua.js';
@@ -13,6 +13,7 @@ import { LogicalUnit } from './logical-unit.js';
 import { OpFlag } from './opcodes.js';
 import { DEFAULT_PR_STATE_DIR, NO_PR_STATE, PrStore, prStatePath, SharedPrStore } from './pr-store.js';
 import { aluaRefusal } from './spc-alua.js';
+import { dropCopyResults } from './spc-xcopy.js';
 import { Reason, buildSense, progressIndication } from './sense.js';
 import type { SenseReason } from './sense.js';
 
@@ -35,6 +36,8 @@ export interface TargetOptions {
   warn?: (msg: string) => void;
   /** Device types beyond the built-in ones (device-types.ts), found by the name of an LU's type. */
   deviceTypes?: readonly DeviceType[];
+  /** Every target of the daemon, this one included: where EXTENDED COPY finds its copy targets (default: this target only). */
+  peers?: () => Iterable<CopyScopeTarget>;
 }
 
 /** The LUN 0 controller's device: no medium at all. */
@@ -70,6 +73,7 @@ export class Target implements ScsiTargetPort, EngineContext {
   /** Each nexus's target port group, found when it logs in and when portals move. */
   private readonly nexusGroups = new Map<number, TargetPortGroup>();
   private readonly deviceTypes: Map<string, DeviceType>;
+  private readonly peers: () => Iterable<CopyScopeTarget>;
   private readonly pool: Cmd[] = [];
   /** Commands in flight (in some LU's task set), for task management. */
   private readonly live = new Set<Cmd>();
@@ -83,6 +87,7 @@ export class Target implements ScsiTargetPort, EngineContext {
     this.warn = opts.warn ?? ((m) => process.emitWarning(m, 'PersistentReservationWarning'));
     this.deviceTypes = new Map(BUILTIN_DEVICE_TYPES);
     for (const t of opts.deviceTypes ?? []) this.deviceTypes.set(t.name, t);
+    this.peers = opts.peers ?? (() => [this]);
     const lu0 = new LogicalUnit({
       tid: opts.tid,
       lun: 0,
@@ -190,6 +195,11 @@ export class Target implements ScsiTargetPort, EngineContext {
     return this.deviceTypes.get(lu.typeName)?.commands ?? CONTROLLER.commands;
   }
 
+  /** EngineContext: where EXTENDED COPY looks for copy targets. */
+  copyScope(): Iterable<CopyScopeTarget> {
+    return this.peers();
+  }
+
   nexusIds(): Iterable<number> {
     return this.nexuses.keys();
   }
@@ -223,6 +233,7 @@ export class Target implements ScsiTargetPort, EngineContext {
         if (lu.reservedBy === nexus.id) lu.reservedBy = -1;
         // SPC-4 6.13: an I_T nexus loss ends that nexus's prevention of medium removal.
         lu.preventedBy.delete(nexus.id);
+        dropCopyResults(lu, nexus.id);
       }
     } finally {
       this.nexuses.delete(nexus.id);
