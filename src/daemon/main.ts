@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { parseDaemonArgs, parseListen, USAGE, UsageError, type DaemonOptions } from './options.js';
 import type { MetricsServer } from '../metrics/server.js';
 import { Tgtd } from './tgtd.js';
-import { stderrLogger } from './log.js';
+import { chooseSink, openLogger, stderrIdentity } from './log.js';
 import { IpcServer } from '../mgmt/ipc-server.js';
 import { executeRequest } from '../mgmt/handlers.js';
 import { setupDemo } from './demo.js';
@@ -21,7 +21,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
   } catch (e) {
     if (e instanceof UsageError) {
       process.stderr.write(`${e.message}\nTry \`tgtd --help' for more information.\n`);
-      process.exit(1);
+      process.exit(e.status);
     }
     throw e;
   }
@@ -49,7 +49,7 @@ async function run(opts: DaemonOptions): Promise<void> {
   // Logging must never kill or spin the daemon when stderr goes away (EPIPE under a dead parent).
   process.stderr.on('error', () => {});
   process.stdout.on('error', () => {});
-  const log = stderrLogger(opts.debug);
+  const log = await openLogger(chooseSink(opts.foreground, process.env['JOURNAL_STREAM'], stderrIdentity()), opts.debug);
   const tgtd = new Tgtd({ controlPort: opts.controlPort, lldArgs: opts.lldArgs, moduleDirs: opts.moduleDirs, log, timing: opts.metrics !== null });
   let ipc: IpcServer;
   try {

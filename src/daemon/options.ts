@@ -1,6 +1,7 @@
 // tgtd's command line: tgt's options (tgt-compat.md A1) plus stgt's --lld, --bstype, --module-dir, --demo.
 
 import { GetoptLong, type LongOption } from '../cli/getopt.js';
+import { ERANGE, strToInt } from '../cli/tgtadm-numbers.js';
 
 export interface DaemonOptions {
   foreground: boolean;
@@ -46,7 +47,20 @@ const LONG: LongOption[] = [
   { name: 'metrics', hasArg: true, val: '\u0108' },
 ];
 
-export class UsageError extends Error {}
+export class UsageError extends Error {
+  /** The exit status (tgt's usage(status): 1, or the errno of a bad option value). */
+  constructor(message: string, readonly status = 1) {
+    super(message);
+  }
+}
+
+/** tgt's -d: str_to_int_range(optarg, is_debug, 0, 1), "-d argument value 'X' invalid|out of range" with exit EINVAL/ERANGE. */
+export function parseDebugLevel(v: string): number {
+  let [err, val] = strToInt(v, 'int32');
+  if (err === 0 && (val < 0n || val > 1n)) err = ERANGE;
+  if (err !== 0) throw new UsageError(`-d argument value '${v}' ${err === ERANGE ? 'out of range' : 'invalid'}`, err);
+  return Number(val);
+}
 
 /** "ADDR:PORT" or "[V6ADDR]:PORT" (`--metrics`); null when malformed. */
 export function parseListen(s: string): { host: string; port: number } | null {
@@ -81,7 +95,7 @@ export function parseDaemonArgs(argv: readonly string[]): DaemonOptions {
       case 'C': o.controlPort = num('control port', v); break;
       case 't': o.nrIothreads = num('nr_iothreads', v); break;
       case 'p': o.pidFile = v; break;
-      case 'd': o.debug = num('debug', v) !== 0; break;
+      case 'd': o.debug = parseDebugLevel(v) === 1; break;
       case 'V': o.action = 'version'; break;
       case 'h': o.action = 'help'; break;
       case '\u0101': addLldArg('iscsi', v); break;
@@ -104,12 +118,12 @@ export function parseDaemonArgs(argv: readonly string[]): DaemonOptions {
 
 export const USAGE = `Usage: tgtd [OPTION]
 Target framework daemon (stgt).
-  -f, --foreground        make the program run in the foreground
-  -D, --nodaemonize       do not daemonize (log to stderr)
+  -f, --foreground        make the program run in the foreground (log to stderr)
+  -D, --nodaemonize       make the program run in the foreground with logger
   -C, --control-port NNNN use port NNNN for the mgmt channel
   -t, --nr_iothreads NNNN accepted for compatibility (I/O runs on libuv's pool)
   -p, --pid-file filename specify the pid file
-  -d, --debug debuglevel  print debugging information
+  -d, --debug debuglevel  print debugging information (0 or 1)
   -V, --version           print version and exit
   -h, --help              display this help and exit
       --iscsi portal=ADDR[:PORT][,nop_interval=N,nop_count=N]

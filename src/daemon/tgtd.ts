@@ -63,11 +63,23 @@ export interface DaemonServices {
 export class Tgtd implements MgmtHost, DaemonServices {
   readonly targets = new Map<number, Target>();
   readonly accounts = new AccountStore();
-  readonly system: SystemState = { state: 'ready', debug: false };
+  readonly system: SystemState;
   readonly registry: ModuleRegistry;
   private shutdownHook: (() => void) | null = null;
 
   constructor(private readonly opts: TgtdOptions) {
+    // tgt's is_debug is one flag: -d sets it, tgtadm's debug=on|off turns the log's debug lines on and off.
+    const log = opts.log;
+    this.system = {
+      state: 'ready',
+      get debug(): boolean {
+        return log.debug;
+      },
+      set debug(v: boolean) {
+        log.debug = v;
+        log.write('info', `set debug to: ${v ? 1 : 0}`);
+      },
+    };
     this.registry = new ModuleRegistry({
       builtins: { lld: BUILTIN_LLDS, bs: BUILTIN_BS },
       moduleDirs: opts.moduleDirs,

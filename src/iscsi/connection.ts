@@ -28,6 +28,7 @@ import type { LoginEngine, LoginHost, LoginResult, NegotiatedParams } from './lo
 import { createLoginEngine, createTextEngine, type TextEngine } from './engines.js';
 import { HeaderPool } from './header-pool.js';
 import { handleTaskMgmt } from './ffp-tmf.js';
+import { loginFailureReason } from './login-outcome.js';
 
 /** What a connection needs from its driver. */
 export interface ConnectionHost {
@@ -252,7 +253,7 @@ export abstract class IscsiConnection implements SessionConnection {
           return this.reject(bhs, W.RejectReason.CommandNotSupported);
       }
     } catch (e) {
-      this.host.log('error', `connection ${this.peerAddress}:${this.peerPort}: ${errorText(e)}`);
+      this.host.log('error', `connection ${this.logContext()}: ${errorText(e)}`);
       this.close('internal error');
     }
   }
@@ -266,8 +267,8 @@ export abstract class IscsiConnection implements SessionConnection {
     this.loginCmdSN = req.cmdSN;
     this.statSN = req.expStatSN; // RFC 7143 11.12.8: StatSN starts from the initiator's ExpStatSN
     const rep = this.login.step(req);
-    if (rep.done || rep.fail) this.host.loginEnded?.((rep.statusClass << 8) | rep.statusDetail);
     if (rep.done && !rep.fail) this.enterFullFeature(rep.tsih);
+    if (rep.done || rep.fail) this.loginEnded((rep.statusClass << 8) | rep.statusDetail);
     const hdr = this.headers.get();
     W.writeLoginResponse(
       hdr, rep.transit, rep.cont, rep.csg, rep.nsg, rep.versionMax, rep.versionActive, req.isid, rep.tsih,
@@ -277,6 +278,31 @@ export abstract class IscsiConnection implements SessionConnection {
     this.sendPdu(hdr, rep.data.length > 0 ? rep.data : null, rep.data.length);
     if (rep.fail) this.close('login failed');
     else if (rep.done) this.onFullFeature();
+  }
+
+  /** A login ended (status class << 8 | detail): the driver counts it, the log says who. */
+  private loginEnded(status: number): void {
+    this.host.loginEnded?.(status);
+    if (status === 0) {
+      const discovery = this.loginResult?.sessionType === 'Discovery' ? ' (discovery)' : '';
+      this.host.log('info', `login${discovery}: ${this.logContext()}`);
+    } else {
+      const who = this.login.initiator === '' ? '' : ` initiator=${this.login.initiator}`;
+      this.host.log('warn', `login refused (${loginFailureReason(status)}):${who} ${this.logContext()}`);
+    }
+  }
+
+  /**
+   * What log lines say of this connection, as far as it is known: tid, sid (the session's TSIH, as
+   * tgtadm --mode conn shows it), cid, initiator, target, peer.
+   */
+  logContext(): string {
+    const r = this.loginResult;
+    let s = r !== null && r.tid >= 0 ? `tid=${r.tid} ` : '';
+    if (this.session !== null) s += `sid=${this.session.tsih} `;
+    s += `cid=${this.cid} `;
+    if (r !== null) s += `initiator=${r.initiatorName} ${r.targetName !== null ? `target=${r.targetName} ` : ''}`;
+    return `${s}peer=${this.peerAddress}:${this.peerPort}`;
   }
 
   private enterFullFeature(tsih: number): void {
@@ -715,7 +741,8 @@ export abstract class IscsiConnection implements SessionConnection {
     if (this.nopTimer !== null) clearInterval(this.nopTimer);
     if (this.loginTimer !== null) clearTimeout(this.loginTimer);
     this.nopTimer = this.loginTimer = null;
-    this.host.log('debug', `connection ${this.peerAddress}:${this.peerPort} cid ${this.cid} closed: ${reason}`);
+    // A logged-in connection's end is worth a line; one that never logged in (a port probe) only in debug.
+    this.host.log(this.session !== null ? 'info' : 'debug', `connection closed (${reason}): ${this.logContext()}`);
     for (const t of this.tasks.values()) t.aborted = true;
     this.tasks.clear();
     for (const t of this.deferredTasks) t.aborted = true;
@@ -737,7 +764,7 @@ export abstract class IscsiConnection implements SessionConnection {
     try {
       fn();
     } catch (e) {
-      this.host.log('error', `connection ${this.peerAddress}:${this.peerPort}: ${what}: ${errorText(e)}`);
+      this.host.log('error', `connection ${this.logContext()}: ${what}: ${errorText(e)}`);
     }
   }
 }

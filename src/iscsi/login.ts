@@ -123,6 +123,10 @@ export class LoginEngine {
   private tsih = 0;
   private cid = 0;
   private initiatorName = '';
+  /** The InitiatorName the initiator sent ('' until then; for log lines of a refused login). */
+  get initiator(): string {
+    return this.initiatorName;
+  }
   private initiatorAlias: string | null = null;
   private discovery = false;
   private target: LoginTarget | null = null;

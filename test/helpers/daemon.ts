@@ -154,6 +154,10 @@ export interface DaemonStartOptions {
   readyTimeoutMs?: number;
   /** The log line that says start-up finished (after every --lld/--bstype load). Default /tgtd ready/. */
   readyLog?: RegExp;
+  /** Pass -f (log to stderr). Default true; false runs tgtd with -D (foreground, syslog). */
+  foreground?: boolean;
+  /** A command the daemon is started through, which must exec it (e.g. ['unshare', '-m', 'sh', script]). */
+  wrapper?: readonly string[];
 }
 
 export class TestDaemon {
@@ -216,10 +220,11 @@ export class TestDaemon {
     const controlPort = o.controlPort ?? 1 + Math.floor(Math.random() * 9999);
     const iscsiPort = o.portal === false ? 0 : await freePort();
     const { tgtd, tgtadm } = launchers(dir);
-    const args = ['-f', '-C', String(controlPort)];
+    const args = [o.foreground === false ? '-D' : '-f', '-C', String(controlPort)];
     if (o.portal !== false) args.push('--iscsi', `portal=127.0.0.1:${iscsiPort}`);
     args.push(...(o.args ?? []));
-    const proc = spawn(process.execPath, [tgtd, ...args], {
+    const argv = [...(o.wrapper ?? []), process.execPath, tgtd, ...args];
+    const proc = spawn(argv[0]!, argv.slice(1), {
       env: { ...process.env, ...o.env, TGT_IPC_SOCKET: join(dir, 'socket') },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

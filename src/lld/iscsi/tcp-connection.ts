@@ -82,7 +82,8 @@ export class TcpConnection extends IscsiConnection {
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 1800_000);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('error', () => this.close('socket error'));
+    // The errno names the cause in the close line (ECONNRESET: the initiator reset the connection).
+    socket.on('error', (e: NodeJS.ErrnoException) => this.close(`socket ${e.code ?? 'failure'}`));
     socket.on('close', () => this.close('peer closed'));
   }
 
@@ -110,7 +111,7 @@ export class TcpConnection extends IscsiConnection {
       }
     } catch (e) {
       // A framing bug must cost this one connection, never reach the process-wide handler.
-      this.host.log('error', `connection ${this.peerAddress}:${this.peerPort}: framing: ${errorText(e)}`);
+      this.host.log('error', `connection ${this.logContext()}: framing: ${errorText(e)}`);
       this.close('internal error');
     }
   }

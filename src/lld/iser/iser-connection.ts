@@ -168,7 +168,7 @@ export class IserConnection extends IscsiConnection {
     if (this.destroyed || this.disconnecting) return;
     const len = ISER_HEADER_LENGTH + BHS + dataLength;
     if (len > CONTROL_SLOT) {
-      this.host.log('error', `iser ${this.peerAddress}: a ${dataLength}-byte PDU does not fit a send slot`);
+      this.host.log('error', `iser ${this.logContext()}: a ${dataLength}-byte PDU does not fit a send slot`);
       return this.close('PDU too large for a Send');
     }
     const j = this.slots.takeSend();
