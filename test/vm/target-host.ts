@@ -153,6 +153,24 @@ export class HostTarget {
     this.tgtadm('--mode', 'account', '--op', 'bind', '--tid', String(tid), '--user', user);
   }
 
+  /**
+   * Stops tgtd (SIGTERM, as an init system does; SIGKILL after 15 s) and starts it again on the same
+   * port and IPC socket, with nothing configured: the caller creates its targets and LUs again.
+   * The temp dir (backing files, the APTPL state beside them) stays.
+   */
+  async restart(): Promise<void> {
+    const child = this.child;
+    if (child && child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise<void>((res) => child.once('exit', () => res()));
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      await exited;
+      clearTimeout(timer);
+    }
+    this.child = undefined;
+    await this.launch();
+  }
+
   /** What tgtd printed (for failure messages). */
   log(): string {
     return this.output;

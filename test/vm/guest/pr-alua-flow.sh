@@ -1,0 +1,154 @@
+# Guest side of scsi-pr-alua.test.ts: PR with APTPL across a tgtd restart, ALUA port groups per portal (sg3_utils).
+# Environment: PORTAL (group 1's portal), PORTAL2 (group 2's), IQN, KEY, HOST_DIR (the share the host
+# watches: host_do writes req-NAME there and waits for done-NAME or failed-NAME).
+source /mnt/repo/test/vm/guest/iscsi-lib.sh
+: "${PORTAL2:?}" "${IQN:?}" "${KEY:?}" "${HOST_DIR:?}"
+
+# host_do NAME: asks the host test to do NAME (restart tgtd, change an ALUA state; each NAME once)
+# and waits (120 s).
+host_do() {
+  echo "$1" >"$HOST_DIR/req-$1"
+  for _ in $(seq 600); do
+    [[ -e $HOST_DIR/done-$1 ]] && return 0
+    [[ -e $HOST_DIR/failed-$1 ]] && fail "host: $1 failed: $(cat "$HOST_DIR/failed-$1")"
+    sleep 0.2
+  done
+  fail "host did not do $1"
+}
+
+# retry N CMD...: a command that may first meet a unit attention or a recovering session.
+retry() {
+  local n=$1 i
+  shift
+  for i in $(seq "$n"); do
+    "$@" && return 0
+    sleep 1
+  done
+  return 1
+}
+
+# disk_at PORTAL: the sd device of the session through PORTAL (30 s).
+disk_at() {
+  local d
+  for _ in $(seq 150); do
+    d=$(iscsiadm -m session -P3 2>/dev/null | awk -v p="$1" '
+      $1 == "Current" && $2 == "Portal:" { cur = $3 }
+      /Attached scsi disk/ { if (index(cur, p ",") == 1) print $4 }' | head -n1)
+    [[ -n $d && -b /dev/$d ]] && { echo "/dev/$d"; return 0; }
+    sleep 0.2
+  done
+  iscsiadm -m session -P3 >&2 || true
+  fail "no disk through $1"
+}
+
+portal_login() {
+  iscsiadm -m node -o new -T "$IQN" -p "$1" >/dev/null
+  # a restart must not end the session: recover for up to 120 s (open-iscsi's default)
+  iscsiadm -m node -T "$IQN" -p "$1" -o update -n node.session.timeo.replacement_timeout -v 120
+  iscsiadm -m node -T "$IQN" -p "$1" --login
+}
+
+# paths: D1 and D2, the disks of the sessions through PORTAL and PORTAL2 (each step is a subshell).
+paths() {
+  D1=$(disk_at "$PORTAL")
+  D2=$(disk_at "$PORTAL2")
+  echo "path 1 $D1, path 2 $D2" >&2
+}
+
+login_both() {
+  portal_login "$PORTAL"
+  portal_login "$PORTAL2"
+  paths
+}
+
+# Each path reports its own port and group (VPD 83h), and RTPG lists both groups, active/optimized.
+ports_and_groups() {
+  local v1 v2 r
+  paths
+  v1=$(sg_vpd -p di_port "$D1")
+  v2=$(sg_vpd -p di_port "$D2")
+  echo "$v1" "$v2" >&2
+  grep -qi "relative target port: 0x1$" <<<"$v1" || fail "path 1 is not relative port 1"
+  grep -qi "relative target port: 0x2$" <<<"$v2" || fail "path 2 is not relative port 2"
+  grep -qi "target port group: 0x2$" <<<"$v2" || fail "path 2 is not in group 2"
+  r=$(retry 5 sg_rtpg -d "$D1")
+  echo "$r" >&2
+  grep -q "target port group id : 0x1" <<<"$r" || fail "RTPG lacks group 1"
+  grep -q "target port group id : 0x2" <<<"$r" || fail "RTPG lacks group 2"
+  [[ $(grep -c "(active/optimized)" <<<"$r") == 2 ]] || fail "both groups should be active/optimized"
+}
+
+register_reserve() {
+  paths
+  retry 5 sg_persist --out --register --param-sark="$KEY" --param-aptpl "$D1" >&2
+  sg_persist --out --reserve --param-rk="$KEY" --prout-type=1 "$D1" >&2
+}
+
+# The key is registered, the reservation is Write Exclusive held with it, APTPL is active.
+check_pr() {
+  local k r c
+  paths
+  k=$(retry 10 sg_persist --in -k "$D1")
+  r=$(sg_persist --in -r "$D1")
+  c=$(sg_persist --in -c "$D1")
+  echo "$k" "$r" >&2
+  grep -qi "^ *$KEY$" <<<"$k" || fail "key $KEY not registered"
+  grep -qi "Key=$KEY" <<<"$r" || fail "no reservation with key $KEY"
+  grep -q "type: Write Exclusive" <<<"$r" || fail "not a Write Exclusive reservation"
+  grep -q "PTPL_A): 1" <<<"$c" || fail "APTPL not active"
+}
+
+# After tgtd came back: each session recovers by itself, or is logged in again.
+recovered() {
+  local p d
+  paths
+  for p in "$PORTAL" "$PORTAL2"; do
+    d=$([[ $p == "$PORTAL" ]] && echo "$D1" || echo "$D2")
+    if ! retry 60 sg_turs "$d"; then
+      echo "session through $p did not recover: logging in again" >&2
+      iscsiadm -m node -T "$IQN" -p "$p" --logout || true
+      iscsiadm -m node -T "$IQN" -p "$p" --login
+    fi
+  done
+  paths
+  retry 10 sg_turs "$D1"
+}
+
+# The host sets group 2 to standby with tgtadm: RTPG says so, path 2 refuses TEST UNIT READY with
+# TARGET PORT IN STANDBY STATE, path 1 still serves.
+standby_group2() {
+  local r t
+  paths
+  r=$(retry 5 sg_rtpg -d "$D1")
+  echo "$r" >&2
+  grep -A1 "target port group id : 0x2" <<<"$r" | grep -q "(standby)" || fail "group 2 is not standby in RTPG"
+  grep -A1 "target port group id : 0x1" <<<"$r" | grep -q "(active/optimized)" || fail "group 1 changed"
+  # the first answers may be the unit attention of the change (ASYMMETRIC ACCESS STATE CHANGED)
+  for _ in 1 2 3; do
+    t=$(sg_turs -v "$D2" 2>&1 || true)
+    echo "$t" >&2
+    grep -qi "target port in standby state" <<<"$t" && break
+  done
+  grep -qi "target port in standby state" <<<"$t" || fail "path 2 does not report the standby state"
+  retry 5 sg_turs "$D1"
+}
+
+release_all() {
+  paths
+  sg_persist --out --release --param-rk="$KEY" --prout-type=1 "$D1" >&2
+  sg_persist --out --register --param-rk="$KEY" --param-sark=0 "$D1" >&2
+  [[ -z $(sg_persist --in -k "$D1" | grep -i "^ *0x") ]] || fail "a key is still registered"
+}
+
+step iscsid start_iscsid
+step login-both login_both
+step ports-and-groups ports_and_groups
+step register-reserve-aptpl register_reserve
+step restart-tgtd host_do restart
+step recovered recovered
+step pr-kept check_pr
+step set-standby host_do standby2
+step rtpg-standby standby_group2
+step release release_all
+step logout bash -c "iscsiadm -m node -T '$IQN' --logout"
+echo "ALL DONE"
