@@ -72,6 +72,7 @@ export class Cmd {
   // TaskSetEntry
   attr = 0;
   exclusive = false;
+  atomic = false;
   started = false;
   /** In its LU's task set (not yet finished). */
   inSet = false;
@@ -153,6 +154,7 @@ export class Cmd {
     this.stats = lu !== null ? lu.countersOf(task.nexus.id) : NO_STATS;
     this.attr = task.attr;
     this.exclusive = false;
+    this.atomic = false;
     this.started = false;
     this.inSet = false;
     this.abortRequested = false;

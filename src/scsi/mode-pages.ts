@@ -132,7 +132,7 @@ export class ModePages {
 
   /**
    * Appends the selected pages for MODE SENSE (SPC-4 6.13): page 3Fh = all pages, subpage FFh = all
-   * subpages. `pc` 0 current, 1 changeable, 2 default, 3 saved (= current: nothing is saved).
+   * subpages. `pc` 0 current, 1 changeable, 2 default (3, saved, is refused by MODE SENSE: nothing is saved).
    * Returns null if the page/subpage is not supported (INVALID FIELD IN CDB).
    */
   collect(page: number, subpage: number, pc: number): Buffer[] | null {

@@ -16,6 +16,9 @@ export function modeSenseWith(c: Cmd, dsp: number, descriptor: (b: Buffer, longL
   const p = c.p;
   const ten = p.opcode === Op.ModeSense10;
   c.task.transferLength = p.allocLen;
+  // SPC-4 6.13 / 7.5.7: no page is savable (PS 0, MODE SELECT refuses SP=1), so PC 11b (saved
+  // values) is SAVING PARAMETERS NOT SUPPORTED, as tgt answers. Changes last while the LU exists.
+  if (p.pc === 3) return c.fail(Reason.SavingParamsNotSupported);
   const pages = lu.modePages.collect(p.pageCode, p.subpage, p.pc);
   if (!pages) return c.fail(Reason.InvalidFieldInCdb);
   const longLba = ten && p.llbaa;

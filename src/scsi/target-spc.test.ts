@@ -198,6 +198,40 @@ test('MODE SENSE(10) with LLBAA long block descriptor, unsupported page', async 
   assert.deepEqual(senseOf(t), [0x05, 0x24, 0x00]);
 });
 
+test('caching page: MODE SELECT WCE=0 flushes what was cached, then every write is flushed before GOOD; per LU; saved values refused', async () => {
+  const r = rig();
+  const dev2 = new MemoryDevice(1 << 20);
+  const lu2 = new LogicalUnit({ tid: 1, lun: 2, deviceType: 'disk', dev: dev2, bsName: 'rdwr', path: null, oflags: { sync: false, direct: false }, blockSize: 512 });
+  r.target.addLun(lu2);
+  await r.clearUa();
+  for (const n of [r.i1, r.i2]) while ((await r.run([0, 0, 0, 0, 0, 0], { n, lun: 2 })).status !== Status.Good) { /* drain */ }
+  const write = (lun = 1): Promise<ScsiTask> => r.run(cdb10(0x2a, 0, 1), { dataOut: Buffer.alloc(512, 7), lun });
+  assert.equal((await write()).status, Status.Good);
+  assert.equal(r.dev.flushes, 0, 'WCE=1: the write may stay cached');
+  // MODE SENSE(6) DBD=1 caching page, WCE cleared, sent back with MODE SELECT(6) PF=1
+  const cur = (await r.run([0x1a, 0x08, 0x08, 0, 255, 0])).dataIn!;
+  assert.equal(cur[4 + 2]! & 0x04, 0x04, 'WCE is the default');
+  const page = Buffer.from(cur.subarray(4));
+  page[2] = page[2]! & ~0x04;
+  const list = Buffer.concat([Buffer.alloc(4), page]);
+  assert.equal((await r.run([0x15, 0x10, 0, 0, list.length, 0], { dataOut: list })).status, Status.Good);
+  assert.equal(r.dev.flushes, 1, 'turning WCE off flushed the cache before GOOD');
+  assert.equal(r.lu.modePages.wce, false);
+  assert.equal((await r.run([0x1a, 0x08, 0x08, 0, 255, 0])).dataIn![4 + 2]! & 0x04, 0, 'MODE SENSE reports WCE=0');
+  assert.deepEqual(senseOf(await r.run([0, 0, 0, 0, 0, 0], { n: r.i2 })), [0x06, 0x2a, 0x01], 'MODE PARAMETERS CHANGED for the other nexus');
+  assert.equal((await write()).status, Status.Good);
+  assert.equal(r.dev.flushes, 2, 'WCE=0: on stable storage before GOOD');
+  // the other LU keeps its own pages
+  assert.equal((await write(2)).status, Status.Good);
+  assert.equal(dev2.flushes, 0);
+  assert.equal(lu2.modePages.wce, true);
+  // SPC-4: no page is savable: PC=11b is SAVING PARAMETERS NOT SUPPORTED, SP=1 INVALID FIELD IN CDB
+  assert.deepEqual(senseOf(await r.run([0x1a, 0, 0xc8, 0, 255, 0])), [0x05, 0x39, 0x00]);
+  assert.deepEqual(senseOf(await r.run([0x5a, 0, 0xc8, 0, 0, 0, 0, 1, 0, 0])), [0x05, 0x39, 0x00]);
+  assert.deepEqual(senseOf(await r.run([0x15, 0x11, 0, 0, list.length, 0], { dataOut: list })), [0x05, 0x24, 0x00]);
+  assert.equal(r.lu.modePages.wce, false, 'the refused MODE SELECT changed nothing');
+});
+
 function prOut(sa: number, type: number, key: bigint, saKey: bigint): [number[], Buffer] {
   const p = Buffer.alloc(24);
   p.writeBigUInt64BE(key, 0);

@@ -269,7 +269,8 @@ export class Target implements ScsiTargetPort, EngineContext {
         const ua = info !== undefined && (info.flags & OpFlag.UaExempt) !== 0 ? null : lu.ua.take(task.nexus.id);
         return c.fail(ua ?? bad);
       }
-      c.exclusive = task.attr === TaskAttr.Ordered || (info!.flags & OpFlag.Atomic) !== 0;
+      c.atomic = (info!.flags & OpFlag.Atomic) !== 0;
+      c.exclusive = task.attr === TaskAttr.Ordered || c.atomic;
       c.inSet = true;
       if (lu.taskSet.add(c)) {
         c.started = true;

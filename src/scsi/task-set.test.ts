@@ -7,7 +7,7 @@ import { TaskSet, type TaskSetEntry } from './task-set.js';
 interface E extends TaskSetEntry {
   name: string;
 }
-const e = (name: string, attr: number, exclusive = attr === TaskAttr.Ordered): E => ({ name, attr, exclusive, started: false });
+const e = (name: string, attr: number, atomic = false): E => ({ name, attr, exclusive: atomic || attr === TaskAttr.Ordered, atomic, started: false });
 
 /** Adds like target.ts does: started when add says it may start. */
 function add(s: TaskSet<E>, t: E): boolean {
@@ -59,4 +59,45 @@ test('a waiting task removed before it started (aborted) is no longer counted', 
   assert.deepEqual(s.remove(w), [], 'aborted while waiting');
   assert.deepEqual(s.remove(o), []);
   assert.equal(add(s, e('z', TaskAttr.Simple)), true);
+});
+
+test('SAM-5 8.6: a SIMPLE task waits for an older HEAD OF QUEUE task, not for a newer one; an ORDERED one for every older task', () => {
+  const s = new TaskSet<E>();
+  const a = e('a', TaskAttr.Simple);
+  const h = e('h', TaskAttr.HeadOfQueue);
+  const b = e('b', TaskAttr.Simple);
+  const u = e('u', TaskAttr.Untagged);
+  assert.equal(add(s, a), true);
+  assert.equal(add(s, h), true, 'HEAD OF QUEUE is enabled at once, beside the running SIMPLE task');
+  assert.equal(add(s, b), false, 'b is newer than h');
+  assert.equal(add(s, u), false, 'untagged counts as SIMPLE');
+  const o = e('o', TaskAttr.Ordered);
+  assert.equal(add(s, o), false);
+  assert.deepEqual(s.remove(a), [], 'h still runs');
+  assert.deepEqual(s.remove(h).map((t) => t.name), ['b', 'u'], 'o waits for b and u');
+  const h2 = e('h2', TaskAttr.HeadOfQueue);
+  assert.equal(add(s, h2), true, 'a HEAD OF QUEUE task also starts while an ORDERED one waits');
+  assert.deepEqual(s.remove(b), []);
+  assert.deepEqual(s.remove(u).map((t) => t.name), ['o'], 'o is older than h2 and does not wait for it');
+  const c = e('c', TaskAttr.Simple);
+  assert.equal(add(s, c), false, 'c waits for o and h2');
+  assert.deepEqual(s.remove(o), [], 'h2 still runs');
+  assert.deepEqual(s.remove(h2).map((t) => t.name), ['c']);
+});
+
+test('an atomic task runs alone: not beside a newer HEAD OF QUEUE task, and one arriving waits for it', () => {
+  const s = new TaskSet<E>();
+  const x = e('x', TaskAttr.Simple, true);
+  assert.equal(add(s, x), true);
+  const h = e('h', TaskAttr.HeadOfQueue);
+  assert.equal(add(s, h), false, 'the atomic task is running');
+  assert.deepEqual(s.remove(x).map((t) => t.name), ['h']);
+  const y = e('y', TaskAttr.Simple, true);
+  assert.equal(add(s, y), false, 'h runs: y is not alone');
+  assert.deepEqual(s.remove(h).map((t) => t.name), ['y']);
+  // an ORDERED task is not atomic: a HEAD OF QUEUE task runs beside it
+  assert.deepEqual(s.remove(y), []);
+  const o = e('o', TaskAttr.Ordered);
+  assert.equal(add(s, o), true);
+  assert.equal(add(s, e('h3', TaskAttr.HeadOfQueue)), true);
 });

@@ -4,47 +4,59 @@ import { TaskAttr } from './api.js';
 /** What the task set needs to know of a queued command. */
 export interface TaskSetEntry {
   attr: number;
-  /** Runs alone: an ORDERED task, or an atomic read-modify-write (COMPARE AND WRITE, ORWRITE). */
+  /** Waits for every older task and holds back every newer one: an ORDERED task, or an atomic one. */
   exclusive: boolean;
+  /** Runs alone (COMPARE AND WRITE, ORWRITE, WRITE ATOMIC): also not beside a HEAD OF QUEUE task. */
+  atomic?: boolean;
   started: boolean;
 }
 
 /**
- * Tasks of one LU in arrival order. SAM-5 8.6.2-8.6.4: a HEAD OF QUEUE task starts at once; an
- * ORDERED task starts when every earlier task has completed; a SIMPLE task starts when no earlier
- * ORDERED task remains.
+ * Tasks of one LU in arrival order (SAM-5 8.6): a HEAD OF QUEUE task is enabled at once; an
+ * ORDERED task when every older task has ended; a SIMPLE task when every older ORDERED and older
+ * HEAD OF QUEUE task has ended. Untagged and ACA tasks count as SIMPLE. An atomic task
+ * (COMPARE AND WRITE, ORWRITE, WRITE ATOMIC) is enabled as an ORDERED one and also runs alone: it waits for newer HEAD OF QUEUE tasks already running, and a HEAD OF
+ * QUEUE task arriving while it runs waits for it (the atomicity SBC-4 4.15 asks for comes first).
  */
 export class TaskSet<T extends TaskSetEntry> {
   readonly list: T[] = [];
-  /** Exclusive tasks in the list: with none, a SIMPLE task starts without a scan. */
+  /** Exclusive tasks in the list: with none (and no head of queue), a SIMPLE task starts without a scan. */
   private exclusives = 0;
+  /** HEAD OF QUEUE tasks in the list. */
+  private heads = 0;
   /** Tasks in the list not started yet: with none, a completion starts nothing, without a scan. */
   private waiting = 0;
 
-  /**
-   * Adds `t`; returns true when it may start now (the caller then marks it started). HEAD OF
-   * QUEUE tasks go to the front.
-   */
+  /** Adds `t`; returns true when it may start now (the caller then marks it started). */
   add(t: T): boolean {
+    const older = this.list.length;
     if (t.exclusive) this.exclusives++;
-    if (t.attr === TaskAttr.HeadOfQueue) {
-      this.list.unshift(t);
-      return true;
-    }
     this.list.push(t);
-    // As enabled(): an exclusive task waits for every earlier one, any task for an earlier exclusive one.
-    const may = t.exclusive ? this.list.length === 1 : this.exclusives === 0;
+    let may: boolean;
+    if (t.attr === TaskAttr.HeadOfQueue) {
+      this.heads++;
+      may = this.exclusives === 0 || !this.atomicRunning();
+    } else if (t.exclusive) may = older === 0;
+    else may = this.exclusives === 0 && this.heads === 0;
     if (!may) this.waiting++;
     return may;
   }
 
+  private atomicRunning(): boolean {
+    for (const o of this.list) if (o.started && o.atomic === true) return true;
+    return false;
+  }
+
   private enabled(i: number): boolean {
     const t = this.list[i]!;
-    if (t.attr === TaskAttr.HeadOfQueue) return true;
+    if (t.attr === TaskAttr.HeadOfQueue) return !this.atomicRunning();
+    if (t.exclusive) {
+      if (i > 0) return false;
+      return t.atomic !== true || !this.list.some((o) => o.started);
+    }
     for (let j = 0; j < i; j++) {
       const o = this.list[j]!;
-      if (t.exclusive) return false;
-      if (o.exclusive) return false;
+      if (o.exclusive || o.attr === TaskAttr.HeadOfQueue) return false;
     }
     return true;
   }
@@ -55,6 +67,7 @@ export class TaskSet<T extends TaskSetEntry> {
     if (i >= 0) {
       this.list.splice(i, 1);
       if (t.exclusive) this.exclusives--;
+      if (t.attr === TaskAttr.HeadOfQueue) this.heads--;
       if (!t.started) this.waiting--;
     }
     if (this.waiting === 0) return EMPTY;
