@@ -62,7 +62,41 @@ export interface BackingDevice {
   readonly shared?: SharedState;
   /** Re-read the size (e.g. after the file grew). */
   resize?(): number;
+  /**
+   * Runs one whole SCSI command on the device behind the store (the sg and bsg stores: SG_IO), for
+   * LUs of the passthrough device type, which send every command here. Calls back once; `err` when
+   * the command could not be run at all (EINVAL: a request the interface cannot express).
+   */
+  passthrough?(req: PassthroughRequest, cb: (err: IoError, res?: PassthroughResult) => void): void;
   close(cb: (err: IoError) => void): void;
+}
+
+/** One SCSI command for BackingDevice.passthrough; the buffers are the caller's until the callback. */
+export interface PassthroughRequest {
+  /** The CDB, exactly its length (SPC-4 4.2.5.1). */
+  readonly cdb: Buffer;
+  /** Data-Out for the device (null: none). */
+  readonly dataOut: Buffer | null;
+  /** Where Data-In goes, as long as the initiator expects (null: none). */
+  readonly dataIn: Buffer | null;
+}
+
+/** How a passthrough command ended. */
+export interface PassthroughResult {
+  /**
+   * 'done': the device answered (status, sense, counts below); 'timeout': it did not within the
+   * store's time limit (the host aborted it); 'busy': the host asks for a retry (bus busy, reset,
+   * requeue); 'failed': the host could not deliver it (device gone, transport error).
+   */
+  readonly outcome: 'done' | 'timeout' | 'busy' | 'failed';
+  /** SAM status byte from the device. */
+  readonly status: number;
+  /** The sense data the device returned (a view, empty for none). */
+  readonly sense: Buffer;
+  /** Bytes of Data-In the device transferred. */
+  readonly dataInLength: number;
+  /** Bytes of Data-Out the device took. */
+  readonly dataOutLength: number;
 }
 
 /** Small named values kept with a device and shared by everyone who opens it (several gateways). */
@@ -94,5 +128,10 @@ export interface BackingStoreModule {
   oflagsSupported?: { sync: boolean; direct: boolean };
   /** True when LUs on this store have no path (null, memory size-only). */
   pathOptional?: boolean;
+  /**
+   * True for a store whose devices pass whole commands through (BackingDevice.passthrough): only
+   * passthrough LUs (`--device-type pt`) use it, and they use only such stores (tgt's sg and bsg).
+   */
+  passthrough?: boolean;
   init(ctx: BsContext): BackingStore | Promise<BackingStore>;
 }

@@ -26,7 +26,7 @@ export interface DaemonOptions {
 
 export const DEFAULT_LLDS = ['iscsi'];
 // aio first, so `--mode system --op show` lists it after rdwr as tgt does (newest first).
-export const DEFAULT_BSTYPES = ['aio', 'rdwr', 'mmc', 'smc', 'ssc', 'null', 'memory'];
+export const DEFAULT_BSTYPES = ['aio', 'rdwr', 'mmc', 'smc', 'ssc', 'null', 'sg', 'bsg', 'memory'];
 
 const LONG: LongOption[] = [
   { name: 'foreground', hasArg: false, val: 'f' },

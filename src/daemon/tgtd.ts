@@ -11,7 +11,7 @@ import type { Logger } from './log.js';
 import { IoLatency } from '../metrics/latency.js';
 import { noMediumDevice, noMediumLogicalUnit } from './no-medium.js';
 import type { DeviceEnv, DeviceType } from '../scsi/command-table.js';
-import { BUILTIN_DEVICE_TYPES, CD, CHANGER } from '../scsi/device-types.js';
+import { BUILTIN_DEVICE_TYPES, CD, CHANGER, PASSTHROUGH } from '../scsi/device-types.js';
 import { configureChanger } from '../scsi/smc.js';
 import { stopCopiesUsing } from '../scsi/spc-xcopy.js';
 import { MMC_BLOCK_SIZE } from '../scsi/mmc-media.js';
@@ -38,6 +38,9 @@ const BUILTIN_BS: Record<string, () => Promise<unknown>> = {
   ssc: () => import('../bs/ssc.js'),
   // tgt's name for its libaio store (Longhorn asks for it); rdwr's I/O path underneath.
   aio: () => import('../bs/aio.js'),
+  // tgt's SCSI passthrough stores (SG_IO on /dev/sgN, /dev/bsg/H:C:T:L); koffi loads with the first device.
+  sg: () => import('../bs/sg.js'),
+  bsg: () => import('../bs/bsg.js'),
   // Not in tgtd's default --bstype list: loading it maps librbd (bsload rbd or --bstype ...,rbd).
   rbd: () => import('../bs/rbd.js'),
 };
@@ -347,6 +350,8 @@ export class Tgtd implements MgmtHost, DaemonServices {
     const entry = this.registry.get('bs', bsName);
     if (entry === undefined || entry.state !== 'ready') throw new Error(`no backing store ${bsName}`);
     const mod = entry.module as BackingStoreModule;
+    // tgt: "Must set device type to pt for bsg/sg bstype" and the converse (both invalid request).
+    if ((mod.passthrough === true) !== (o.deviceType === PASSTHROUGH.name)) throw new Error(`${bsName}: device type ${o.deviceType}`);
     if ((o.oflags.sync && !mod.oflagsSupported?.sync) || (o.oflags.direct && !mod.oflagsSupported?.direct)) {
       throw new Error(`${bsName} does not support these bsoflags`);
     }

@@ -15,6 +15,7 @@ const DEVICE_TYPES: ReadonlyMap<number, string> = new Map([
   [0x01, 'tape'],
   [0x05, 'cd/dvd'],
   [0x08, 'changer'],
+  [0xff, 'passthrough'], // tgt's TYPE_PT, tgtadm's `--device-type pt`
 ]);
 
 export async function deviceMgmt(m: MgmtRequest): Promise<MgmtReply> {

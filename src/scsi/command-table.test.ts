@@ -29,7 +29,7 @@ function cdbOf(info: OpInfo, len = info.cdbLen): Buffer {
 const ACCESS_VALUES = new Set<number>(Object.values(Access));
 
 test('every row of every device type is complete and consistent', () => {
-  assert.deepEqual([...BUILTIN_DEVICE_TYPES.keys()].sort(), ['cd/dvd', 'changer', 'controller', 'disk', 'tape']);
+  assert.deepEqual([...BUILTIN_DEVICE_TYPES.keys()].sort(), ['cd/dvd', 'changer', 'controller', 'disk', 'passthrough', 'tape']);
   for (const type of BUILTIN_DEVICE_TYPES.values()) {
     assert.ok(type.commands.all.length === type.rows.length, `${type.name}: every row is in the table`);
     for (const info of type.commands.all) {

@@ -88,8 +88,11 @@ export class CommandSet implements CommandCatalog {
   /** Every command in REPORT SUPPORTED OPERATION CODES order (ascending table key). */
   readonly all: readonly OpInfo[];
   private readonly badSaIsField = new Set<number>();
+  /** The row of every command without a row of its own (a passthrough device answers them), or undefined. */
+  private readonly otherwise: OpInfo | undefined;
 
-  constructor(rows: readonly OpRow[]) {
+  constructor(rows: readonly OpRow[], otherwise?: OpRow) {
+    this.otherwise = otherwise === undefined ? undefined : compile(otherwise);
     const sa = new Set<number>();
     for (const r of rows) {
       const info = compile(r);
@@ -108,7 +111,7 @@ export class CommandSet implements CommandCatalog {
 
   /** The row of `opcode` (with service action `sa` when the opcode has them), or undefined. */
   lookup(opcode: number, sa: number): OpInfo | undefined {
-    return this.byKey.get(this.saOpcodes.has(opcode) ? (opcode << 8) | sa : opcode);
+    return this.byKey.get(this.saOpcodes.has(opcode) ? (opcode << 8) | sa : opcode) ?? this.otherwise;
   }
 
   /**
@@ -125,6 +128,10 @@ export class CommandSet implements CommandCatalog {
     const info = this.lookup(opcode, sa);
     if (!info) return this.badSaIsField.has(opcode) ? Reason.InvalidFieldInCdb : Reason.InvalidOpcode;
     p.info = info;
+    if (info === this.otherwise) {
+      info.parse(c, p); // its handler reads the CDB itself, whatever its length
+      return null;
+    }
     if (c.length < info.cdbLen) return Reason.InvalidFieldInCdb;
     if (info.sa >= 0) p.sa = sa;
     info.parse(c, p);
@@ -157,6 +164,12 @@ export interface DeviceTypeHooks {
   readonly init?: (lu: LogicalUnit, env: DeviceEnv) => void | Promise<void>;
   /** The LU's backing device was replaced (`--params path=`, a changer loading a drive); the same rejection rule. */
   readonly mediumChanged?: (lu: LogicalUnit) => void | Promise<void>;
+  /**
+   * The row of every command the type has no row for, instead of INVALID COMMAND OPERATION CODE
+   * (a passthrough LU hands them to its device). Not listed by REPORT SUPPORTED OPERATION CODES,
+   * which then goes to this row too.
+   */
+  readonly otherwise?: OpRow;
 }
 
 /** A device type: its identity and the commands its LUs answer (device-types.ts has the built-in ones). */
@@ -169,5 +182,5 @@ export interface DeviceType extends DeviceIdentity, DeviceTypeHooks {
 
 /** Compiles a device type; throws on a malformed table (a programming error, found at load). */
 export function defineDeviceType(identity: DeviceIdentity, rows: readonly OpRow[], hooks: DeviceTypeHooks = {}): DeviceType {
-  return { ...identity, ...hooks, rows, commands: new CommandSet(rows) };
+  return { ...identity, ...hooks, rows, commands: new CommandSet(rows, hooks.otherwise) };
 }

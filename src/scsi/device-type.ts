@@ -25,9 +25,15 @@ export const TAPE_IDENTITY: DeviceIdentity = { name: 'tape', peripheralType: 0x0
 /** A media changer (SMC-3) whose drives are tape LUs, tgt's "changer". */
 export const CHANGER_IDENTITY: DeviceIdentity = { name: 'changer', peripheralType: 0x08, productId: 'VIRTUAL-CHANGER' };
 
+/**
+ * A host SCSI device passed through (tgt's "passthrough", `--device-type pt` on the sg/bsg stores):
+ * INQUIRY is the device's, so the type and product here show nowhere but in this table.
+ */
+export const PASSTHROUGH_IDENTITY: DeviceIdentity = { name: 'passthrough', peripheralType: 0x1f, productId: 'PASSTHROUGH', noMedium: true };
+
 /** Built-in identities by name, for `new LogicalUnit({ deviceType: 'disk' })`; a new type adds its line. */
 export const BUILTIN_IDENTITIES: ReadonlyMap<string, DeviceIdentity> = new Map(
-  [CONTROLLER_IDENTITY, DISK_IDENTITY, CD_IDENTITY, TAPE_IDENTITY, CHANGER_IDENTITY].map((t) => [t.name, t]),
+  [CONTROLLER_IDENTITY, DISK_IDENTITY, CD_IDENTITY, TAPE_IDENTITY, CHANGER_IDENTITY, PASSTHROUGH_IDENTITY].map((t) => [t.name, t]),
 );
 
 /**

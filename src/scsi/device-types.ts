@@ -1,7 +1,8 @@
 // The built-in device types: the LUN 0 controller (SCC-2) and the disk (SBC-4), each a set of command rows.
 import { defineDeviceType } from './command-table.js';
 import type { DeviceType } from './command-table.js';
-import { CD_IDENTITY, CHANGER_IDENTITY, CONTROLLER_IDENTITY, DISK_IDENTITY, TAPE_IDENTITY } from './device-type.js';
+import { CD_IDENTITY, CHANGER_IDENTITY, CONTROLLER_IDENTITY, DISK_IDENTITY, PASSTHROUGH_IDENTITY, TAPE_IDENTITY } from './device-type.js';
+import { PASSTHROUGH_OTHERWISE } from './passthrough.js';
 import { SMC_ROWS, setupChangerLu } from './smc.js';
 import { SSC_ROWS, setupTapeLu, tapeMediumChanged } from './ssc.js';
 import { MMC_ROWS, mmcMediumChanged, setupCdLu } from './mmc.js';
@@ -12,7 +13,7 @@ import { SBC_PROVISIONING_ROWS } from './sbc-provisioning.js';
 import { SBC_SANITIZE_ROWS } from './sbc-sanitize.js';
 import { SPC_ALUA_ROWS } from './spc-alua.js';
 import { SPC_INQUIRY_ROWS } from './spc-inquiry.js';
-import { SPC_MISC_ROWS } from './spc-misc.js';
+import { SPC_MISC_ROWS, SPC_REPORT_LUNS_ROW } from './spc-misc.js';
 import { SPC_MODE_ROWS } from './spc-mode.js';
 import { SPC_RESERVATION_ROWS } from './spc-reservations.js';
 import { SPC_XCOPY_ROWS } from './spc-xcopy.js';
@@ -51,5 +52,8 @@ export const CHANGER = defineDeviceType(CHANGER_IDENTITY, [...SPC_CORE_ROWS, ...
   init: setupChangerLu,
 });
 
+/** passthrough (tgt's pt over the sg/bsg stores): REPORT LUNS is the target's, every other command the device's. */
+export const PASSTHROUGH = defineDeviceType(PASSTHROUGH_IDENTITY, [SPC_REPORT_LUNS_ROW], { otherwise: PASSTHROUGH_OTHERWISE });
+
 /** The device types every Target knows, by name (TargetOptions.deviceTypes adds more); a new type adds its line. */
-export const BUILTIN_DEVICE_TYPES: ReadonlyMap<string, DeviceType> = new Map([CONTROLLER, DISK, CD, TAPE, CHANGER].map((t) => [t.name, t]));
+export const BUILTIN_DEVICE_TYPES: ReadonlyMap<string, DeviceType> = new Map([CONTROLLER, DISK, CD, TAPE, CHANGER, PASSTHROUGH].map((t) => [t.name, t]));

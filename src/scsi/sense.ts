@@ -82,6 +82,8 @@ export const Reason = {
   MediumNotPresent: r('MEDIUM NOT PRESENT', K.NotReady, 0x3a, 0x00),
   // HARDWARE / ABORTED
   InternalTargetFailure: r('INTERNAL TARGET FAILURE', K.HardwareError, 0x44, 0x00),
+  /** SPC-5 Annex D: a passthrough device did not complete the command in time (the host aborted it). */
+  CommandTimeoutDuringProcessing: r('COMMAND TIMEOUT DURING PROCESSING', K.AbortedCommand, 0x2e, 0x02),
   // UNIT ATTENTION (SAM-5 5.14, SPC-4 Annex D)
   PowerOnReset: r('POWER ON, RESET, OR BUS DEVICE RESET OCCURRED', K.UnitAttention, 0x29, 0x00),
   PowerOnOccurred: r('POWER ON OCCURRED', K.UnitAttention, 0x29, 0x01),

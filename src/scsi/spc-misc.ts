@@ -139,12 +139,15 @@ function sendDiagnostic(c: Cmd): void {
 /** What an offline LU, another nexus's SPC-2 reservation, a running sanitize and any ALUA state still answer. */
 const ANSWERS_ALWAYS = OpFlag.OfflineOk | OpFlag.Spc2ReservationOk | OpFlag.SanitizeOk | OpFlag.AluaUnavailableOk;
 
+/** REPORT LUNS: the target's LU inventory, whatever the LU it is sent to (a passthrough LU answers it too). */
+export const SPC_REPORT_LUNS_ROW: OpRow = { op: Op.ReportLuns, name: 'REPORT LUNS', usage: 'a0 00 ff 00 00 00 ff ff ff ff 00 07', parse: parseReportLuns, exec: reportLuns, access: Access.Always, flags: ANSWERS_ALWAYS | OpFlag.UaExempt | OpFlag.NoLu };
+
 /** SPC-4 commands every device type has, the LUN 0 controller's included. */
 export const SPC_MISC_ROWS: readonly OpRow[] = [
   { op: Op.TestUnitReady, name: 'TEST UNIT READY', usage: '00 00 00 00 00 07', parse: parseNoFields, exec: testUnitReady, access: Access.Always, flags: OpFlag.NeedsMedium },
   { op: Op.RequestSense, name: 'REQUEST SENSE', usage: '03 01 00 00 ff 07', parse: parseRequestSense, exec: requestSense, access: Access.Always, flags: ANSWERS_ALWAYS | OpFlag.UaExempt | OpFlag.NoLu },
   // SPC-4 Table 63: SEND DIAGNOSTIC conflicts for every non-holder of a WE or EA reservation
   { op: Op.SendDiagnostic, name: 'SEND DIAGNOSTIC', usage: '1d f7 00 ff ff 07', parse: parseSendDiagnostic, exec: sendDiagnostic, access: Access.Write, flags: OpFlag.AluaStandbyOk },
-  { op: Op.ReportLuns, name: 'REPORT LUNS', usage: 'a0 00 ff 00 00 00 ff ff ff ff 00 07', parse: parseReportLuns, exec: reportLuns, access: Access.Always, flags: ANSWERS_ALWAYS | OpFlag.UaExempt | OpFlag.NoLu },
+  SPC_REPORT_LUNS_ROW,
   { op: Op.MaintenanceIn, sa: ServiceAction.ReportSupportedOpcodes, name: 'REPORT SUPPORTED OPERATION CODES', usage: 'a3 0c 87 ff ff ff ff ff ff ff 00 07', parse: parseRsoc, exec: reportSupportedOpcodes, access: Access.Always, flags: ANSWERS_ALWAYS },
 ];

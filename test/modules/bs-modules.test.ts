@@ -23,9 +23,9 @@ async function stores(d: TestDaemon): Promise<string> {
   return m[1]!;
 }
 
-test('default --bstype loads aio, rdwr, the cd/changer/tape stores mmc, smc and ssc, null and memory (tgt lists the newest first)', async () => {
+test('default --bstype loads aio, rdwr, the cd/changer/tape stores mmc, smc and ssc, null, the passthrough stores sg and bsg, and memory (tgt lists the newest first)', async () => {
   const d = await start([]);
-  assert.equal(await stores(d), '    memory\n    null\n    ssc\n    smc (bsoflags sync:direct)\n    mmc (bsoflags sync:direct)\n    rdwr (bsoflags sync:direct)\n    aio\n');
+  assert.equal(await stores(d), '    memory\n    bsg\n    sg\n    null\n    ssc\n    smc (bsoflags sync:direct)\n    mmc (bsoflags sync:direct)\n    rdwr (bsoflags sync:direct)\n    aio\n');
   await d.stop();
 });
 
