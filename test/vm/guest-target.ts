@@ -19,6 +19,8 @@ export interface GuestTargetOptions extends RunOptions {
   tgtdArgs?: string;
   /** Bash run after tgtd is up, typically tgtadm setup plus iscsiadm ... -I iser. */
   script: string;
+  /** Bring up rxe0 and load ib_iser (default true); false for a TCP-only target (no RDMA in the flow). */
+  rdma?: boolean;
   /** Node flags for tgtd (e.g. `--cpu-prof --cpu-prof-dir=/mnt/ctl/prof`: the control share is writable). */
   nodeFlags?: string;
 }
@@ -32,11 +34,12 @@ export interface GuestTargetOptions extends RunOptions {
  * Setup prints `STEP rxe|tgtd-start|iscsid ok <ms>ms` lines (steps.ts parses them).
  */
 export function runWithGuestTarget(opts: GuestTargetOptions): Promise<GuestResult> {
-  const tgtdArgs = opts.tgtdArgs ?? `--iscsi portal=${GUEST_PORTAL} --lld iscsi,iser`;
+  const rdma = opts.rdma !== false;
+  const tgtdArgs = opts.tgtdArgs ?? `--iscsi portal=${GUEST_PORTAL} --lld ${rdma ? 'iscsi,iser' : 'iscsi'}`;
   const script = `set -euo pipefail
 export PORTAL=${GUEST_PORTAL}
 source /mnt/repo/test/vm/guest/iscsi-lib.sh
-step rxe ${RXE_SETUP}
+${rdma ? `step rxe ${RXE_SETUP}` : ''}
 tgtadm() { node /mnt/repo/bin/tgtadm "$@"; }
 node ${opts.nodeFlags ?? ''} /mnt/repo/bin/tgtd -f ${tgtdArgs} >/tmp/tgtd.log 2>&1 &
 tgtd_pid=$!
@@ -52,7 +55,7 @@ wait_tgtd() {
   fail "tgtd did not answer tgtadm within 60 s"
 }
 step tgtd-start wait_tgtd
-step iscsid eval 'start_iscsid && modprobe ib_iser'
+step iscsid eval '${rdma ? 'start_iscsid && modprobe ib_iser' : 'start_iscsid'}'
 iser_login() {
   iscsiadm -m node -o new -T "$1" -p ${GUEST_PORTAL} -I iser >/dev/null
   iscsiadm -m node -T "$1" -p ${GUEST_PORTAL} -I iser --login

@@ -48,6 +48,11 @@ export interface RunOptions {
   cpus?: number;
   /** Exported in the guest before the script runs. */
   env?: Record<string, string>;
+  /**
+   * Raw image files attached as SCSI disks on a virtio-scsi controller (QEMU scsi-hd: vendor QEMU,
+   * product QEMU HARDDISK, serial STGT-SCSI<i>), in order; the guest loads virtio_scsi and sg.
+   */
+  scsiDisks?: string[];
   /** Names the work dir (console log, results) for diagnosis. */
   label?: string;
   log?: (line: string) => void;
@@ -113,7 +118,7 @@ function shellQuote(s: string): string {
 }
 
 /** The init.sh run by the image's /sbin/stgt-init from the control share (bash, in the guest). */
-function initScript(shares: GuestShare[], nodeShared: boolean): string {
+function initScript(shares: GuestShare[], nodeShared: boolean, scsi: boolean): string {
   const mounts = shares
     .map(
       (s) =>
@@ -129,6 +134,7 @@ ${mounts}
 ${nodeShared ? 'ln -sf /mnt/node/node /usr/local/bin/node' : ''}
 # No udev in the guest: load what udev would (NIC, SCSI disk driver) by hand.
 modprobe virtio_net; modprobe sd_mod
+${scsi ? 'modprobe virtio_scsi; modprobe sg' : ''}
 ip link set lo up
 ip link set eth0 up && ip addr add 10.0.2.15/24 dev eth0 && ip route add default via 10.0.2.2 || echo "stgt-vm: eth0 setup failed"
 hostname stgt-vm
@@ -173,7 +179,7 @@ export async function runInGuest(script: string, opts: RunOptions = {}): Promise
     const nodeDir = path.dirname(fs.realpathSync(process.execPath));
     shares.push({ tag: 'node', hostPath: nodeDir, guestPath: '/mnt/node', readonly: true });
   }
-  fs.writeFileSync(path.join(ctlDir, 'init.sh'), initScript(shares, shareNode));
+  fs.writeFileSync(path.join(ctlDir, 'init.sh'), initScript(shares, shareNode, (opts.scsiDisks ?? []).length > 0));
   fs.writeFileSync(path.join(ctlDir, 'script.sh'), script);
   const envLines = Object.entries(opts.env ?? {}).map(([k, v]) => `${k}=${shellQuote(v)}`);
   fs.writeFileSync(path.join(ctlDir, 'env.sh'), envLines.join('\n') + '\n');
@@ -200,6 +206,12 @@ export async function runInGuest(script: string, opts: RunOptions = {}): Promise
     '-device', 'virtio-net-pci,netdev=n0',
     '-virtfs', `local,path=${qemuEscape(ctlDir)},mount_tag=ctl,security_model=none`,
   ];
+  const scsiDisks = opts.scsiDisks ?? [];
+  if (scsiDisks.length > 0) args.push('-device', 'virtio-scsi-pci,id=scsi0');
+  scsiDisks.forEach((file, i) => {
+    args.push('-drive', `if=none,id=scsid${i},file=${qemuEscape(file)},format=raw,cache=none,aio=threads`);
+    args.push('-device', `scsi-hd,drive=scsid${i},bus=scsi0.0,scsi-id=0,lun=${i},serial=STGT-SCSI${i}`);
+  });
   for (const s of shares) {
     args.push('-virtfs', `local,path=${qemuEscape(s.hostPath)},mount_tag=${s.tag},security_model=none${s.readonly ? ',readonly=on' : ''}`);
   }
