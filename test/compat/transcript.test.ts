@@ -77,6 +77,6 @@ test('tgtadm transcripts: Debian->Debian = Debian->stgt = stgt->Debian', { skip,
   assert.ok(b.stores[0]!.includes('    null'));
   // stgt lists the types it emulates, each spelled as tgt spells it and in tgt's order.
   const ours = b.deviceTypes[0]!;
-  for (const d of ['    disk', '    cd/dvd', '    controller', '    changer', '    tape']) assert.ok(ours.includes(d), d);
+  for (const d of ['    disk', '    cd/dvd', '    controller', '    changer', '    tape', '    passthrough']) assert.ok(ours.includes(d), d);
   assert.deepEqual(ours, a.deviceTypes[0]!.filter((d) => ours.includes(d)), 'not a subsequence of tgt\'s list');
 });
