@@ -209,7 +209,7 @@ export async function runInGuest(script: string, opts: RunOptions = {}): Promise
   const scsiDisks = opts.scsiDisks ?? [];
   if (scsiDisks.length > 0) args.push('-device', 'virtio-scsi-pci,id=scsi0');
   scsiDisks.forEach((file, i) => {
-    args.push('-drive', `if=none,id=scsid${i},file=${qemuEscape(file)},format=raw,cache=none,aio=threads`);
+    args.push('-drive', `if=none,id=scsid${i},file=${qemuEscape(file)},format=raw`);
     args.push('-device', `scsi-hd,drive=scsid${i},bus=scsi0.0,scsi-id=0,lun=${i},serial=STGT-SCSI${i}`);
   });
   for (const s of shares) {
