@@ -245,7 +245,7 @@ export class Tgtd implements MgmtHost, DaemonServices {
     try {
       await type.init?.(lu, this.deviceEnv);
     } catch (e) {
-      this.opts.log.write('warn', `tid ${tid} lun ${o.lun}: ${(e as Error).message}`);
+      this.opts.log.write('warn', `tid=${tid} lun=${o.lun}: ${(e as Error).message}`);
       await this.closeLogicalUnit(lu);
       return 'invalid'; // e.g. a tape file that is not in tgt's format
     }
@@ -309,7 +309,7 @@ export class Tgtd implements MgmtHost, DaemonServices {
     try {
       await type?.mediumChanged?.(lu);
     } catch (e) {
-      this.opts.log.write('warn', `tid ${tid} lun ${lun}: ${path}: ${(e as Error).message}`);
+      this.opts.log.write('warn', `tid=${tid} lun=${lun}: ${path}: ${(e as Error).message}`);
       lu.dev = old;
       lu.path = null;
       lu.size = 0;
