@@ -62,5 +62,14 @@ test('alua_group: two portals in two groups; each reports its own group and port
   assert.equal((await update('alua_group', `1:127.0.0.2:${d.iscsiPort}`)).code, 0);
   ok = await run('iscsi-readcapacity16', [two]);
   assert.equal(ok.code, 0, ok.stderr);
+  // explicit ALUA on and off (INQUIRY TPGS 11b / 01b)
+  assert.equal((await update('alua_explicit', '2')).code, 22);
+  assert.equal((await update('alua_explicit', '1')).code, 0);
+  assert.match((await run('iscsi-inq', [one])).stdout, /TPGS:3/);
+  assert.equal((await update('alua_explicit', '0')).code, 0);
+  assert.equal((await update('alua_state', '2:unavailable')).code, 0);
+  assert.match((await run('iscsi-inq', [one])).stdout, /TPGS:1/);
+  const un = await run('iscsi-readcapacity16', [iscsiUrl(d.iscsiPort, IQN, 1, '127.0.0.2')]);
+  assert.equal(un.code, 0, 'the exact portal 127.0.0.2:port is in group 1 now, not in the unavailable group 2');
   await d.stop(30_000);
 });
