@@ -63,6 +63,35 @@ const KNOWN_FAILURES = new Map<string, Known>([
 const TGT_1_0_85_FAILED = 34;
 
 /**
+ * Tests the main run's LU makes libiscsi (1.19.0) skip, each with the condition in the test source
+ * that skips it. All but the Sanitize ones need an LU configured otherwise, and the runs below
+ * on such LUs (removable, read-only, lbppbe=3 with wsnz=0) run them with nothing skipped.
+ */
+const REMOVABLE = 'CHECK_FOR_REMOVABLE (iscsi-support.h): `if (!inq->rmb) ... "[SKIPPED] Logical unit is not removable."`; runs on the removable LU below';
+const LBPPB = 'CHECK_FOR_LBPPB_GT_1: `if (lbppb < 2) ... "[SKIPPED] LBPPB < 2."` (one logical block per physical block); runs on the lbppbe=3 LU below';
+const WSNZ = '`if (inq_bl->wsnz) { ... "[SKIPPED] WRITESAME1x does not support 0-blocks." }` (Block Limits WSNZ=1, the default); runs with wsnz=0 below';
+const NO_CRYPTO = 'SANITIZE CRYPTO ERASE is not offered (nothing is encrypted, so no key can be changed): `cd = get_command_descriptor(SCSI_OPCODE_SANITIZE, SCSI_SANITIZE_CRYPTO_ERASE); if (cd == NULL) ... "[SKIPPED] SANITIZE CRYPTO_ERASE is not implemented according to REPORT_SUPPORTED_OPCODES."`';
+const NO_BLOCK_ERASE = 'SANITIZE BLOCK ERASE is not offered: the test then requires GET LBA STATUS to report the range deallocated (check_unmap) and WABEREQ != 0, and the store contract has no allocation map: "[SKIPPED] SANITIZE BLOCK_ERASE is not implemented according to REPORT_SUPPORTED_OPCODES."';
+const KNOWN_SKIPS = new Map<string, string>([
+  ...['Simple', 'Eject', 'ITNexusLoss', 'Logout', 'WarmReset', 'ColdReset', 'LUNReset', '2ITNexuses'].map((t): [string, string] => [`PreventAllow.${t}`, REMOVABLE]),
+  ...['Simple', 'PwrCnd', 'NoLoej'].map((t): [string, string] => [`StartStopUnit.${t}`, 'test_startstopunit_*.c: `if (inq->rmb) { ... } else { "[SKIPPED] LUN is not removable." }`; runs on the removable LU below']),
+  ['NoMedia.NoMediaSBC', 'test_nomedia_sbc.c: `if (!inq->rmb) { ... "[SKIPPED] Media is not removable." }`; runs on the removable LU below'],
+  ['ReadOnly.ReadOnlySBC', 'CHECK_FOR_READONLY: `if (!readonly) ... "[SKIPPED] Logical unit is not write-protected."`; runs on the read-only LU below'],
+  ['CompareAndWrite.InvalidDataOutSize', LBPPB],
+  ['WriteSame10.InvalidDataOutSize', LBPPB],
+  ['WriteSame16.InvalidDataOutSize', LBPPB],
+  ['WriteSame10.UnmapUnaligned', LBPPB],
+  ['WriteSame16.UnmapUnaligned', LBPPB],
+  ['WriteSame10.ZeroBlocks', WSNZ],
+  ['WriteSame16.ZeroBlocks', WSNZ],
+  ['WriteAtomic16.VPD', 'test_writeatomic16_vpd.c: `if (bl->atomic_align < 2)` / `if (bl->atomic_gran < 2)` "[SKIPPED] No alignment/granularity restrictions on this LUN" (both are 2^lbppbe = 1 here); runs on the lbppbe=3 LU below'],
+  ['Sanitize.BlockErase', NO_BLOCK_ERASE],
+  ['Sanitize.CryptoErase', NO_CRYPTO],
+  ['Sanitize.Readonly', `its OVERWRITE part runs and passes; the BLOCK ERASE and CRYPTO ERASE parts skip: ${NO_CRYPTO}`],
+  ['Sanitize.Reservations', `its OVERWRITE part runs and passes; the BLOCK ERASE and CRYPTO ERASE parts skip: ${NO_CRYPTO}`],
+]);
+
+/**
  * Counts a log, prints it, and asserts: at least `minTests` ran; no failure outside `known`; no
  * known failure passes (take it off the list, so a later regression fails CI); every known one is
  * a [FAILED] line CUnit itself passed (no assertion failed), and a `cleanup` one comes only from
@@ -130,6 +159,12 @@ test('iscsi-test-cu --dataloss --allow-sanitize --test ALL URL URL on a thin LUN
   writeFileSync(join(tmpdir(), 'stgt-iscsi-test-cu.log'), log);
   const c = judge(log, KNOWN_FAILURES, 200);
   assert.ok(c.passed.includes('MultipathIO.Reset'), 'the multipath suite ran on two paths');
+  // EXTENDED COPY and RECEIVE COPY RESULTS run (they were skipped before spc-xcopy.ts).
+  for (const t of ['ExtendedCopy.Simple', 'ExtendedCopy.DescrLimits', 'ExtendedCopy.ValidSegDescr', 'ReceiveCopyResults.CopyStatus']) {
+    assert.ok(c.passed.includes(t), `${t} did not pass`);
+  }
+  assert.deepEqual(c.skipped.filter((s) => !KNOWN_SKIPS.has(s)), [], 'tests skipped for no known reason');
+  assert.deepEqual([...KNOWN_SKIPS.keys()].filter((k) => !c.skipped.includes(k)), [], 'known skips that now run: take them off the list');
   assert.ok(c.failed.length < TGT_1_0_85_FAILED);
   await d.stop(30_000);
 });
