@@ -30,7 +30,8 @@ export type SgKind = 'sg' | 'bsg';
 export const SG_TIMEOUT_MS = 30_000;
 export const SG_TAPE_TIMEOUT_MS = 14_000_000;
 
-interface Koffi {
+/** What the store uses of koffi: a buffer's address, for the SG_IO header's pointers. */
+export interface Koffi {
   address(value: unknown): bigint;
 }
 
@@ -68,13 +69,23 @@ export function classifySgPath(path: string, cb: (kind: SgKind | null, why: stri
   });
 }
 
+/** What SgDevice uses of its worker thread (a node:worker_threads Worker; a fake in unit tests). */
+export interface IoctlWorker {
+  on(event: 'message', fn: (rep: IoctlReply) => void): unknown;
+  on(event: 'error', fn: (e: Error) => void): unknown;
+  on(event: 'exit', fn: () => void): unknown;
+  postMessage(msg: IoctlRequest): void;
+  terminate(): Promise<number>;
+  unref(): void;
+}
+
 interface Pending {
   req: PassthroughRequest;
   cb: (err: IoError, res?: PassthroughResult) => void;
 }
 
 /** One opened sg/bsg device: its fd, its worker, the commands waiting for it. */
-class SgDevice implements BackingDevice {
+export class SgDevice implements BackingDevice {
   readonly size = 0;
   private readonly queue: Pending[] = [];
   private busy = false;
@@ -92,7 +103,7 @@ class SgDevice implements BackingDevice {
   constructor(
     private readonly fd: number,
     readonly kind: SgKind,
-    private readonly worker: Worker,
+    private readonly worker: IoctlWorker,
     private readonly koffi: Koffi,
   ) {
     this.hdr = Buffer.allocUnsafeSlow(kind === 'sg' ? SG_V3_SIZE : SG_V4_SIZE);

@@ -78,6 +78,9 @@ test('guest: a virtio-scsi disk passed through by stgt (sg and bsg) answers INQU
     const io = tagged(r.stdout, 'IO written ');
     assert.equal(io.length, luns + 1, explain);
     for (const l of io) assert.match(l, /^([0-9a-f]{64}) read \1 via /, explain);
+    const io2 = tagged(r.stdout, 'IO2 written ');
+    assert.equal(io2.length, 1, explain);
+    assert.match(io2[0]!, /^([0-9a-f]{64}) read \1 via /, explain);
     // the device's own sense for an opcode it lacks: ILLEGAL REQUEST, INVALID COMMAND OPERATION CODE
     const raw = tagged(r.stdout, 'RAW scratch: ').join('\n');
     assert.match(raw, /Illegal Request/i, explain);
@@ -87,6 +90,8 @@ test('guest: a virtio-scsi disk passed through by stgt (sg and bsg) answers INQU
     assert.ok(img.subarray(0, pattern.length).equals(pattern), 'the pattern area is untouched');
     const written = io[0]!.slice(0, 64);
     assert.equal(createHash('sha256').update(img.subarray(pattern.length, pattern.length + (IO_MIB << 20))).digest('hex'), written);
+    const at = pattern.length + (IO_MIB << 20);
+    assert.equal(createHash('sha256').update(img.subarray(at, at + (IO_MIB << 20))).digest('hex'), io2[0]!.slice(0, 64));
     t.diagnostic(`guest run ${r.totalMs} ms (${r.accel})`);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });

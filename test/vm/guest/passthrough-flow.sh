@@ -89,6 +89,15 @@ write_verify() {
     echo "IO written $want read $got via $d"
     [[ $got == "$want" ]] || fail "data written through iSCSI read back wrong via $d"
   done
+  # and a write through the last LU (bsg's when there is one), after the first, read from the disk's own node
+  d=$(tail -1 /tmp/disks)
+  skip=$((skip + IO_MIB * 2048))
+  dd if=/dev/urandom of=/tmp/io2 bs=1M count="$IO_MIB" status=none
+  want=$(sha256sum </tmp/io2 | cut -d' ' -f1)
+  sg_dd if=/tmp/io2 of="$d" bs=512 bpt=128 seek=$skip count=$((IO_MIB * 2048)) 2>&1 | sed 's/^/SG_DD: /'
+  got=$(sg_dd if="$sg" of=- bs=512 bpt=128 skip=$skip count=$((IO_MIB * 2048)) 2>/dev/null | sha256sum | cut -d' ' -f1)
+  echo "IO2 written $want read $got via $d then $sg"
+  [[ $got == "$want" ]] || fail "data written through $d read back wrong from $sg"
 }
 
 # An opcode the device lacks: the iSCSI disk answers with the device's own sense (sg_raw prints it).
