@@ -247,7 +247,25 @@ export function makeConfig(seed: number, i: number, work: Work): { source: strin
   }
   let text = lines.join('\n');
   if (r.chance(0.5)) text += '\n';
-  return { source, text };
+  return { source, text: confine(text, work.dir) };
+}
+
+/**
+ * Keeps a config's paths inside the fuzz directory: a truncated or cut path such as `/tmp` or
+ * `/tmp/#stgt-conffuzz-x/voldir` (from `include <dir>/voldir`) would include whatever the machine
+ * keeps in the directories above it (gigabytes of images on a build machine), so the run would
+ * depend on the machine. Each such ancestor is made `<dir>/outside` (missing), unless the full
+ * path to `dir` follows it. `/` stays: it is one of the include values on purpose.
+ */
+function confine(text: string, dir: string): string {
+  const parts = dir.split('/').filter((p) => p !== '');
+  for (let k = parts.length - 1; k >= 1; k--) {
+    const ancestor = `/${parts.slice(0, k).join('/')}`;
+    const rest = dir.slice(ancestor.length);
+    const esc = (x: string): string => x.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    text = text.replace(new RegExp(`${esc(ancestor)}(?!${esc(rest)})`, 'g'), `${dir}/outside`);
+  }
+  return text;
 }
 
 // ------------------------------------------------------------------ in-process tgt-admin

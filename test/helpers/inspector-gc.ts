@@ -62,14 +62,15 @@ function serverFrames(buf: Buffer): [string[], number] {
   return [out, pos];
 }
 
-/** Runs HeapProfiler.collectGarbage in the inspected process; resolves when it answered. */
-export function collectGarbage(wsUrl: string, timeoutMs = 30_000): Promise<void> {
+/** Sends one inspector protocol command to the inspected process; resolves with its result. */
+export function inspectorCall(wsUrl: string, method: string, params: Record<string, unknown> = {},
+  timeoutMs = 30_000): Promise<Record<string, unknown>> {
   const u = new URL(wsUrl);
   return new Promise((resolve, reject) => {
     const sock = net.connect(Number(u.port), u.hostname);
     const timer = setTimeout(() => {
       sock.destroy();
-      reject(new Error(`inspector at ${wsUrl}: no answer in ${timeoutMs} ms`));
+      reject(new Error(`inspector at ${wsUrl}: no answer to ${method} in ${timeoutMs} ms`));
     }, timeoutMs);
     const fail = (e: Error): void => {
       clearTimeout(timer);
@@ -93,19 +94,39 @@ export function collectGarbage(wsUrl: string, timeoutMs = 30_000): Promise<void>
         if (!/^HTTP\/1\.1 101 /.test(status)) return fail(new Error(`inspector refused the WebSocket: ${status}`));
         upgraded = true;
         buf = buf.subarray(end + 4);
-        sock.write(textFrame(JSON.stringify({ id: 1, method: 'HeapProfiler.collectGarbage' })));
+        sock.write(textFrame(JSON.stringify({ id: 1, method, params })));
       }
       const [msgs, used] = serverFrames(buf);
       buf = buf.subarray(used);
       for (const m of msgs) {
-        const j = JSON.parse(m) as { id?: number; error?: { message: string } };
+        const j = JSON.parse(m) as { id?: number; error?: { message: string }; result?: Record<string, unknown> };
         if (j.id !== 1) continue;
         clearTimeout(timer);
         sock.end();
-        if (j.error) reject(new Error(`HeapProfiler.collectGarbage: ${j.error.message}`));
-        else resolve();
+        if (j.error) reject(new Error(`${method}: ${j.error.message}`));
+        else resolve(j.result ?? {});
         return;
       }
     });
   });
+}
+
+/** Runs HeapProfiler.collectGarbage in the inspected process; resolves when it answered. */
+export async function collectGarbage(wsUrl: string, timeoutMs = 30_000): Promise<void> {
+  await inspectorCall(wsUrl, 'HeapProfiler.collectGarbage', {}, timeoutMs);
+}
+
+/**
+ * The inspected process's memory held by JavaScript (V8 heap used plus the memory of Buffers and
+ * other external objects), in bytes: unlike RSS it does not keep the steps of malloc's arenas,
+ * so a leak test can count what the process still references.
+ */
+export async function jsMemoryBytes(wsUrl: string): Promise<number> {
+  const r = await inspectorCall(wsUrl, 'Runtime.evaluate', {
+    expression: '(() => { const m = process.memoryUsage(); return m.heapUsed + m.external; })()',
+    returnByValue: true,
+  });
+  const v = (r['result'] as { value?: unknown } | undefined)?.value;
+  if (typeof v !== 'number') throw new Error(`Runtime.evaluate of process.memoryUsage(): ${JSON.stringify(r)}`);
+  return v;
 }
