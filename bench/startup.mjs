@@ -4,7 +4,7 @@
 //   node bench/startup.mjs [--runs 30] [--prefix DIR]
 //
 // The checkout's bin/tgtadm (ES modules from dist/) is measured; with --prefix DIR also the tgtadm of
-// an `npm install -g --prefix DIR stgt-*.tgz` (bin/tgtadm.cjs, CommonJS from lib/cjs/), and then
+// an `npm install -g --prefix DIR stgt-*.tgz` (bin/tgtadm.cjs: one CommonJS bundle, lib/tgtadm.bundle.js, with a V8 code cache), and then
 // tgtd's time to ready is the installed one's.
 // Runs are interleaved (a, b, c, a, b, c, ...) so load drifts hit every command alike; medians of
 // wall time. tgtd "ready": stgt's logs "tgtd ready" (after every --lld/--bstype load, the socket

@@ -1,4 +1,4 @@
-// tgtadm: the management client, a drop-in for tgt's usr/tgtadm.c (tgt-compat.md A3, §1.3). No import.meta here: tsconfig.cli.json also compiles this file to CommonJS for bin/tgtadm.cjs.
+// tgtadm: the management client, a drop-in for tgt's usr/tgtadm.c (tgt-compat.md A3, §1.3). No import.meta here: tsconfig.cli.json also compiles this file to CommonJS, which scripts/pack-build.mjs bundles into lib/tgtadm.bundle.js for bin/tgtadm.cjs.
 //
 // It turns argv into one tgtadm_req (tgtadm-args.ts), sends it over the unix socket
 // $TGT_IPC_SOCKET|/var/run/tgtd/socket + ".<control port>", and prints the answer as-is.

@@ -6,7 +6,7 @@
 // installs and runs without them. Dependencies come from npm's cache (`npm ci` filled it).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, mkdirSync, realpathSync, rmSync, symlinkSync, writeFileSync, cpSync, existsSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync, cpSync, existsSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,7 +25,7 @@ test('npm pack + npm install -g: the installed tgtd serves the demo, tgtadm mana
   const info = JSON.parse(packed.stdout.slice(packed.stdout.indexOf('['))) as { filename: string; files: { path: string }[] }[];
   const files = info[0]!.files.map((f) => f.path);
   for (const want of ['bin/tgtd', 'bin/tgtadm', 'bin/tgt-admin', 'lib/daemon/main.js', 'lib/cli/tgtadm.js', 'lib/cli/tgt-admin.js',
-    'lib/bs/rdwr.js', 'lib/lld/iscsi/driver.js', 'bin/tgtadm.cjs', 'lib/cjs/cli/tgtadm-client.js', 'lib/cjs/package.json', 'lib/bs/api.d.ts', 'lib/lld/api.d.ts', 'native/build.mjs', 'native/rdma/binding.gyp',
+    'lib/bs/rdwr.js', 'lib/lld/iscsi/driver.js', 'bin/tgtadm.cjs', 'lib/tgtadm.bundle.js', 'lib/bs/api.d.ts', 'lib/lld/api.d.ts', 'native/build.mjs', 'native/rdma/binding.gyp',
     'native/rdma/src/module.cc', 'native/rbd/src/module.cc', 'contrib/systemd/tgt.service', 'README.md', 'package.json']) {
     assert.ok(files.includes(want), `${want} missing from the tarball`);
   }
@@ -74,6 +74,30 @@ test('npm pack + npm install -g: the installed tgtd serves the demo, tgtadm mana
   const bad = await run(bin('tgtadm'), ['-C', String(controlPort), '--mode', 'target', '--op', 'show', '--tid', '77'], { cwd: work, env: denv });
   assert.equal(bad.code, 22);
   assert.equal(bad.stderr, 'tgtadm: can\'t find the target\n');
+  // tgtadm's V8 code cache (bin/tgtadm.cjs): written by the first call, and a corrupt, stale or
+  // unwritable one changes nothing of the output (a corrupt one handed to V8 would crash node).
+  const cache = join(pkgDir, 'lib', 'tgtadm.bundle.cache');
+  assert.ok(existsSync(cache), 'the first tgtadm call wrote no code cache');
+  const cached = readFileSync(cache);
+  assert.equal(cached.toString('latin1', 0, 8), 'stgtcc1 ');
+  const again = async (what: string): Promise<void> => {
+    const r = await run(bin('tgtadm'), ['-C', String(controlPort), '--mode', 'target', '--op', 'show'], { cwd: work, env: denv });
+    assert.deepEqual([r.code, r.stdout, r.stderr], [0, show.stdout, ''], `tgtadm with ${what}`);
+  };
+  await again('its code cache');
+  const corrupt = Buffer.from(cached);
+  for (let i = 40; i < corrupt.length; i += 97) corrupt[i] ^= 0x5a;
+  writeFileSync(cache, corrupt);
+  await again('a corrupt code cache');
+  assert.notDeepEqual(readFileSync(cache), corrupt, 'the corrupt cache was not replaced');
+  writeFileSync(cache, Buffer.concat([Buffer.from('stgtcc1 0000000000000000'), cached.subarray(24)]));
+  await again('a stale code cache');
+  writeFileSync(cache, cached.subarray(0, 100));
+  await again('a truncated code cache');
+  rmSync(cache);
+  mkdirSync(cache); // neither readable nor replaceable, even for root
+  await again('an unwritable code cache');
+  rmSync(cache, { recursive: true });
   tgtd.kill('SIGTERM');
   await closed;
   assert.equal(exited, 0, log);
