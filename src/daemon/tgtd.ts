@@ -318,6 +318,7 @@ export class Tgtd implements MgmtHost, DaemonServices {
       await new Promise<void>((resolve) => dev.close(() => resolve()));
       return 'invalid';
     }
+    target.mediumLoaded(lun);
     await new Promise<void>((resolve) => old.close(() => resolve()));
     return 'ok';
   }

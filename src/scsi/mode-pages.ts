@@ -67,6 +67,12 @@ export class ModePages {
     this.pages.push(mkPage(0x1c, 0, [0x08, 0, 0, 0, 0, 0, 0, 0, 0, 0], new Array<number>(10).fill(0)));
   }
 
+  /** Drops a page a device type does not have (a tape has no Caching page). */
+  remove(page: number, subpage: number): void {
+    const p = this.find(page, subpage);
+    if (p) this.pages.splice(this.pages.indexOf(p), 1);
+  }
+
   find(page: number, subpage: number): ModePage | undefined {
     return this.pages.find((p) => p.page === page && p.subpage === subpage);
   }

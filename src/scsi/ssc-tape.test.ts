@@ -47,7 +47,7 @@ function types(path: string): number[] {
 
 test('a new tape is at BOP and reads BLANK CHECK at once', async () => {
   await withTape(1, async (t) => {
-    assert.deepEqual(t.position(), { block: 0, bop: true, eow: false });
+    assert.deepEqual(t.position(), { block: 0, file: 0, bop: true, eow: false });
     assert.equal(t.capacity, 1024 * 1024);
     const r = await t.readVariable(100);
     assert.equal(r.data.length, 0);
@@ -63,7 +63,7 @@ test('variable blocks and filemarks: write, rewind, read back, the file layout i
     assert.equal(await t.writeFilemarks(1), null);
     assert.equal(await t.write([blk(100, 3)], false), null);
     assert.equal(await t.writeFilemarks(2), null);
-    assert.deepEqual(t.position(), { block: 6, bop: false, eow: false });
+    assert.deepEqual(t.position(), { block: 6, file: 3, bop: false, eow: false });
     assert.deepEqual(types(path), [BlkType.Bot, 2, 2, BlkType.Filemark, 2, BlkType.Filemark, BlkType.Filemark, BlkType.Eod]);
     assert.equal(await t.rewind(), null);
     let r = await t.readVariable(10240);
@@ -113,26 +113,28 @@ test('SPACE over blocks and filemarks both ways, to EOD; BOM and EOD stop it wit
     await t.rewind();
     // mt fsf 2: past two filemarks, at b4
     assert.equal(await t.space(SpaceCode.Filemarks, 2), null);
+    assert.equal(t.position().file, 2);
     assert.deepEqual((await t.readVariable(64)).data, blk(64, 4));
     // mt bsf 1 from after b4: BOP side of the second filemark
     assert.equal(await t.space(SpaceCode.Filemarks, -1), null);
-    assert.equal(t.position().block, 4);
+    assert.deepEqual([t.position().block, t.position().file], [4, 1]);
     assert.equal((await t.readVariable(64)).sense?.reason, Reason.FilemarkDetected);
+    assert.equal(t.position().file, 2); // read past it
     // Spacing blocks forward over a filemark stops after it.
     await t.rewind();
     assert.deepEqual(await t.space(SpaceCode.Blocks, 5), { reason: Reason.FilemarkDetected, filemark: true, info: 3 });
-    assert.equal(t.position().block, 3);
+    assert.deepEqual([t.position().block, t.position().file], [3, 1]);
     // Reverse over blocks: stops on the BOP side of a filemark.
     await t.space(SpaceCode.Blocks, 1); // past b3
     assert.deepEqual(await t.space(SpaceCode.Blocks, -3), { reason: Reason.FilemarkDetected, filemark: true, info: 2 });
-    assert.equal(t.position().block, 2);
+    assert.deepEqual([t.position().block, t.position().file], [2, 0]);
     assert.deepEqual(await t.space(SpaceCode.Blocks, -5), { reason: Reason.BeginningOfMediumDetected, eom: true, info: 3 });
-    assert.deepEqual(t.position(), { block: 0, bop: true, eow: false });
+    assert.deepEqual(t.position(), { block: 0, file: 0, bop: true, eow: false });
     assert.deepEqual(await t.space(SpaceCode.Filemarks, 9), { reason: Reason.EndOfDataDetected, eom: false, info: 6 });
-    assert.equal(t.position().block, 7);
+    assert.deepEqual([t.position().block, t.position().file], [7, 3]);
     await t.rewind();
     assert.equal(await t.space(SpaceCode.EndOfData, 0), null);
-    assert.equal(t.position().block, 7);
+    assert.deepEqual([t.position().block, t.position().file], [7, 3]);
     assert.deepEqual(await t.space(2, 1), { reason: Reason.InvalidFieldInCdb });
   });
 });

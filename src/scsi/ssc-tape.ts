@@ -29,8 +29,10 @@ export interface TapeRead {
 
 /** SSC-3 READ POSITION short form facts. */
 export interface TapePosition {
-  /** Logical object number of the current position (0 at BOP). */
+  /** Logical object number of the current position (0 at BOP); filemarks are logical objects. */
   block: number;
+  /** LOGICAL FILE IDENTIFIER: the filemarks between BOP and the position (SSC-3 7.5 long form). */
+  file: number;
   bop: boolean;
   /** Past the early-warning point. */
   eow: boolean;
@@ -49,6 +51,8 @@ class TapeIoError extends Error {}
 export class VirtualTape {
   /** The header at the current position. */
   private c!: BlkHeader;
+  /** Filemarks between BOP and `c`, kept by every move (the format links objects, it does not number files). */
+  private fileNumber = 0;
   private queue: Promise<unknown> = Promise.resolve();
   mam!: Mam;
 
@@ -99,7 +103,9 @@ export class VirtualTape {
   }
 
   private async forward(): Promise<void> {
+    const passed = this.c.blkType === BlkType.Filemark;
     this.c = await this.header(this.c.next);
+    if (passed) this.fileNumber++;
   }
 
   /** The object before the current one, or null at BOP. */
@@ -111,7 +117,7 @@ export class VirtualTape {
 
   position(): TapePosition {
     const block = this.c.blkNum - 1;
-    return { block, bop: block === 0, eow: this.c.curr > this.capacity - earlyWarningZone(this.capacity) };
+    return { block, file: this.fileNumber, bop: block === 0, eow: this.c.curr > this.capacity - earlyWarningZone(this.capacity) };
   }
 
   /** REWIND / LOAD: back to BOP. */
@@ -119,6 +125,7 @@ export class VirtualTape {
     return this.run(async () => {
       const bot = await this.header(0);
       this.c = await this.header(bot.next);
+      this.fileNumber = 0;
       return null;
     }, () => ({ reason: Reason.SequentialPositioningError }));
   }
@@ -174,6 +181,7 @@ export class VirtualTape {
     else await this.writeAt(eod.curr, tail);
     await this.writeAt(cur.curr, [encodeHeader(cur)]);
     this.c = eod;
+    if (type === BlkType.Filemark) this.fileNumber++;
   }
 
   /**
@@ -243,6 +251,7 @@ export class VirtualTape {
         const p = await this.previous();
         if (p === null) return { reason: Reason.BeginningOfMediumDetected, eom: true, info: -count - done };
         this.c = p;
+        if (p.blkType === BlkType.Filemark) this.fileNumber--;
         if (p.blkType === BlkType.Filemark) {
           // Reverse: the position ends on the BOP side of the filemark.
           if (blocks) return { reason: Reason.FilemarkDetected, filemark: true, info: -count - done };

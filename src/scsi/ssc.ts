@@ -41,9 +41,17 @@ interface TapeDrive {
 
 const DRIVE = new DeviceState<TapeDrive>('tape drive', () => ({ tape: null, blockLength: 0, density: 0 }));
 
-/** tgt's default SSC mode pages as `mode_page=` strings (ssc.c ssc_lu_init). */
+/**
+ * tgt's SSC mode pages as `mode_page=` strings (ssc.c ssc_lu_init): these and no others (a tape has
+ * no Caching page), so MODE SENSE of all pages answers as tgt's.
+ */
 const SSC_MODE_PAGES = [
+  '0:0:0', // vendor specific page 0, empty: "most apps seem to call for mode page 0" (tgt)
   '1:0:10:0:8:0:0:0:0:8:0:0:0', // Read-Write Error Recovery
+  '2:0:14:0x80:0x80:0:0xa:0:0:0:0:0:0:0:0:0:0', // Disconnect-Reconnect
+  '0x0a:0:10:2:0:0:0:0:0:0:0:2:0', // Control
+  '0x0a:1:0x1c:0x04:0x00:0x00', // Control Extension: TCMOS
+  '0x1c:0:10:8:0:0:0:0:0:0:0:0:0', // Informational Exceptions Control
   '15:0:14:0:0:0:0:0:0:0:0:0:0:0:0:0:0', // Data Compression
   '16:0:14:0:0:0:128:128:0:0:0:0:0:0:0:0:0', // Device Configuration
   '0x1d:0:0x1e:1:0:0:0:0:0:0:0:0:0:0:0:0:0:0:0:0:0:0:0:0:0:0:0:0:0:0:0:0:0', // Medium Configuration
@@ -61,6 +69,7 @@ async function load(lu: LogicalUnit): Promise<void> {
 export async function setupTapeLu(lu: LogicalUnit): Promise<void> {
   lu.removable = true;
   lu.online = lu.path !== null;
+  lu.modePages.remove(0x08, 0);
   for (const page of SSC_MODE_PAGES) lu.modePages.setFromParam(page);
   await load(lu);
 }
@@ -100,12 +109,13 @@ function rewind(c: Cmd): void {
 }
 
 function readBlockLimits(c: Cmd): void {
+  // The drive's limits, not the current block length (as tgt): an initiator that read 512..512
+  // after `mt setblk 512` would refuse any other block length later (Linux st checks its limits).
   c.task.transferLength = 6;
-  const bl = c.lu!.state(DRIVE).blockLength;
   const b = Buffer.alloc(6);
   b[0] = GRANULARITY; // 0 GRANULARITY
-  b.writeUIntBE(bl !== 0 ? bl : MAX_BLOCK, 1, 3); // 1..3 MAXIMUM BLOCK LENGTH LIMIT
-  b.writeUInt16BE(bl !== 0 ? bl & 0xffff : MIN_BLOCK, 4); // 4..5 MINIMUM BLOCK LENGTH LIMIT
+  b.writeUIntBE(MAX_BLOCK, 1, 3); // 1..3 MAXIMUM BLOCK LENGTH LIMIT
+  b.writeUInt16BE(MIN_BLOCK, 4); // 4..5 MINIMUM BLOCK LENGTH LIMIT
   c.dataIn(b, 6);
 }
 
@@ -202,9 +212,13 @@ function readPosition(c: Cmd): void {
     return c.dataIn(b, c.p.allocLen || 20);
   }
   if (sa === 6) {
+    // SSC-3 7.5 long form. tgt answers zeros here (bs_ssc.c); the drive knows its file number.
     const b = Buffer.alloc(32);
-    b[0] = (pos.bop ? 0x80 : 0) | 0x08 | (pos.eow ? 0x01 : 0); // 0 BOP | EOP | MPU (file number unknown) | LONU | BPEW
+    b[0] = (pos.bop ? 0x80 : 0) | (pos.eow ? 0x01 : 0); // 0 BOP | EOP | MPU 0 | LONU 0 | BPEW
+    // 4 PARTITION NUMBER 0
     b.writeBigUInt64BE(BigInt(pos.block), 8); // 8 LOGICAL OBJECT NUMBER
+    b.writeBigUInt64BE(BigInt(pos.file), 16); // 16 LOGICAL FILE IDENTIFIER
+    // 24 LOGICAL SET IDENTIFIER 0: tgt's tape format has no setmarks
     c.task.transferLength = c.p.allocLen || 32;
     return c.dataIn(b, c.p.allocLen || 32);
   }

@@ -182,6 +182,16 @@ export class Target implements ScsiTargetPort, EngineContext {
     for (const lu of this.luns.values()) lu.ua.addAll(this.nexuses.keys(), Reason.InquiryDataChanged);
   }
 
+  /**
+   * A medium went into LU `lun` from outside the initiators' commands (tgtadm `path=`, a changer's
+   * MOVE MEDIUM into its drive): every I_T nexus gets NOT READY TO READY CHANGE, MEDIUM MAY HAVE
+   * CHANGED (SAM-5 5.14 unit attention; SPC-4 ASC/ASCQ 28h/00h), which is how an initiator
+   * (Linux sr and st) learns that what it knew of the medium is stale. tgt raises none.
+   */
+  mediumLoaded(lun: number): void {
+    this.luns.get(lun)?.ua.addAll(this.nexuses.keys(), Reason.MediumMayHaveChanged);
+  }
+
   /** After the backing store grew or shrank: re-read the size, raise CAPACITY DATA HAS CHANGED. */
   capacityChanged(lun: number): boolean {
     const lu = this.luns.get(lun);

@@ -34,7 +34,7 @@ const cdb = (...b: number[]): Buffer => {
   return c;
 };
 
-test('a cd LU serves an ISO: INQUIRY type 05h removable, READ CAPACITY 2048, TOC, configuration, reads; eject, PREVENT, new media by path=', { skip: existsSync(GENISO) ? false : `${GENISO} is not installed` }, async () => {
+test('a cd LU serves an ISO: INQUIRY type 05h removable, READ CAPACITY 2048, TOC, configuration, reads; eject, PREVENT, new media by path= with a unit attention', { skip: existsSync(GENISO) ? false : `${GENISO} is not installed` }, async () => {
   const d = await TestDaemon.start();
   daemons.push(d);
   const iso1 = makeIso(d.dir, 'one', 'hello from one\n');
@@ -102,11 +102,14 @@ test('a cd LU serves an ISO: INQUIRY type 05h removable, READ CAPACITY 2048, TOC
   await d.tgtadmOk('--mode', 'logicalunit', '--op', 'update', '--tid', '1', '--lun', '1', '--params', 'online=0');
   assert.deepEqual(senseTriple((await c.command(cdb(0x00), { lun: 1 })).sense), [0x02, 0x3a, 0x00]);
   await d.tgtadmOk('--mode', 'logicalunit', '--op', 'update', '--tid', '1', '--lun', '1', '--params', `path=${iso2}`);
+  // the initiator is told once that the disc may have changed (tgt says nothing)
+  assert.deepEqual(senseTriple((await c.command(cdb(0x00), { lun: 1 })).sense), [0x06, 0x28, 0x00]);
   const pvd2 = await c.command(cdb(0x28, 0, 0, 0, 0, 16, 0, 0, 1), { lun: 1, readLen: 2048 });
   assert.deepEqual(pvd2.data, readFileSync(iso2).subarray(16 * 2048, 17 * 2048));
   assert.match(await d.tgtadmOk('--mode', 'target', '--op', 'show'), /Backing store path: .*two\.iso\n/);
   // the empty drive takes a disc the same way
   await d.tgtadmOk('--mode', 'logicalunit', '--op', 'update', '--tid', '1', '--lun', '2', '--params', `path=${iso1}`);
+  assert.deepEqual(senseTriple((await c.command(cdb(0x00), { lun: 2 })).sense), [0x06, 0x28, 0x00]);
   assert.equal((await c.command(cdb(0x00), { lun: 2 })).status, 0);
   const bad = await d.tgtadm('--mode', 'logicalunit', '--op', 'update', '--tid', '1', '--lun', '2', '--params', 'online=0,path=/nonexistent.iso');
   assert.equal(bad.code, 22);

@@ -70,7 +70,10 @@ test('a virtual tape library: the element page, READ ELEMENT STATUS and MOVE MED
     const tur0 = senseTriple((await c.command(Buffer.from([0, 0, 0, 0, 0, 0]), { lun: 1 })).sense);
     const mv = await c.command(move(1000, 500), { lun: 2 });
     const drive1 = elements((await c.command(res(4, true), { lun: 2, readLen: 4096 })).data);
-    const tur1 = (await c.command(Buffer.from([0, 0, 0, 0, 0, 0]), { lun: 1 })).status;
+    // stgt tells the drive's initiators that the tape may have changed; tgt does not
+    const ua = senseTriple((await c.command(Buffer.from([0, 0, 0, 0, 0, 0]), { lun: 1 })).sense);
+    assert.deepEqual(ua, kind === 'stgt' ? [0x06, 0x28, 0x00] : null, kind);
+    const tur1 = kind === 'stgt' ? (await c.command(Buffer.from([0, 0, 0, 0, 0, 0]), { lun: 1 })).status : 0;
     // the tape in the drive is TAPE01: write a block, it lands in that file
     const full = await c.command(move(1001, 500), { lun: 2 });
     const empty = await c.command(move(1002, 1001), { lun: 2 });
