@@ -10,7 +10,7 @@ import { chooseSink, openLogger, stderrIdentity } from './log.js';
 import { IpcServer } from '../mgmt/ipc-server.js';
 import { executeRequest } from '../mgmt/handlers.js';
 import { setupDemo } from './demo.js';
-import { sdNotify } from './sd-notify.js';
+import { SdNotifier } from './sd-notify.js';
 
 export const VERSION = '1.0.85-stgt0.1';
 
@@ -98,11 +98,14 @@ async function run(opts: DaemonOptions): Promise<void> {
     }
   }
 
+  const systemd = new SdNotifier(process.env, (m) => log.write('warn', m));
   let stopping = false;
   const shutdown = async (why: string): Promise<void> => {
     if (stopping) return;
     stopping = true;
     log.write('info', `shutting down (${why})`);
+    // Under systemd: the unit is deactivating from here on, whoever asked for the stop.
+    await systemd.notify(`STOPPING=1\nSTATUS=shutting down (${why})`);
     try {
       await tgtd.stop();
       await metrics?.close();
@@ -129,6 +132,8 @@ async function run(opts: DaemonOptions): Promise<void> {
       inHandler = false;
     }
   });
-  await sdNotify('READY=1');
+  // Type=notify: systemd runs ExecStartPost (tgt-admin -e) only after this, so the management
+  // socket must already answer and the LLDs listen.
+  await systemd.notify(`READY=1\nSTATUS=ready, control port ${opts.controlPort}`);
   log.write('info', `tgtd ready, control port ${opts.controlPort}`);
 }

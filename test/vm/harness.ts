@@ -53,6 +53,14 @@ export interface RunOptions {
    * product QEMU HARDDISK, serial STGT-SCSI<i>), in order; the guest loads virtio_scsi and sg.
    */
   scsiDisks?: string[];
+  /**
+   * PID 1 of the guest: 'script' (default) the image's /sbin/stgt-init, no init system; 'systemd'
+   * boots systemd and runs the script as the unit systemd.run= makes (systemd-run-generator(8)),
+   * booted into instead of default.target: only sysinit and basic units start, and its end powers
+   * off. Units of the image's packages that are not wanted are masked (multipathd would claim
+   * iSCSI disks; open-iscsi.service would log in to recorded nodes; a test starts iscsid itself).
+   */
+  init?: 'script' | 'systemd';
   /** Names the work dir (console log, results) for diagnosis. */
   label?: string;
   log?: (line: string) => void;
@@ -118,7 +126,7 @@ function shellQuote(s: string): string {
 }
 
 /** The init.sh run by the image's /sbin/stgt-init from the control share (bash, in the guest). */
-function initScript(shares: GuestShare[], nodeShared: boolean, scsi: boolean): string {
+function initScript(shares: GuestShare[], nodeShared: boolean, scsi: boolean, systemd: boolean): string {
   const mounts = shares
     .map(
       (s) =>
@@ -126,13 +134,13 @@ function initScript(shares: GuestShare[], nodeShared: boolean, scsi: boolean): s
     )
     .join('\n');
   return `#!/bin/bash
-# Written by test/vm/harness.ts for one run; executed by /sbin/stgt-init as PID 1's child.
+# Written by test/vm/harness.ts for one run; executed by ${systemd ? 'systemd (kernel-command-line.service)' : "/sbin/stgt-init as PID 1's child"}.
 ctl=/mnt/ctl
 export HOME=/root PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 echo "stgt-vm: init.sh at uptime $(cut -d' ' -f1 /proc/uptime)"
 ${mounts}
 ${nodeShared ? 'ln -sf /mnt/node/node /usr/local/bin/node' : ''}
-# No udev in the guest: load what udev would (NIC, SCSI disk driver) by hand.
+# Without systemd there is no udev: load what udev would (NIC, SCSI disk driver) by hand.
 modprobe virtio_net; modprobe sd_mod
 ${scsi ? 'modprobe virtio_scsi; modprobe sg' : ''}
 ip link set lo up
@@ -161,6 +169,23 @@ function tail(text: string, lines: number): string {
   return text.split('\n').slice(-lines).join('\n');
 }
 
+/**
+ * Kernel arguments for init 'systemd': the unit running init.sh mounts the control share first
+ * (stgt-init does that in the other mode); its success or failure powers the guest off.
+ */
+const SYSTEMD_CMDLINE = [
+  'init=/lib/systemd/systemd',
+  `systemd.run="/bin/sh -c 'modprobe 9pnet_virtio; modprobe 9p; mkdir -p /mnt/ctl && mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 ctl /mnt/ctl && exec /bin/bash /mnt/ctl/init.sh'"`,
+  'systemd.run_success_action=poweroff',
+  'systemd.run_failure_action=poweroff',
+  'systemd.mask=multipathd.service',
+  'systemd.mask=multipathd.socket',
+  'systemd.mask=open-iscsi.service',
+  'systemd.mask=systemd-pstore.service',
+  'systemd.mask=systemd-binfmt.service',
+  'systemd.show_status=0',
+].join(' ');
+
 /** Boots a VM, runs `script` with bash as root in the guest, and returns its exit status and output. */
 export async function runInGuest(script: string, opts: RunOptions = {}): Promise<GuestResult> {
   requireVmTools();
@@ -179,7 +204,8 @@ export async function runInGuest(script: string, opts: RunOptions = {}): Promise
     const nodeDir = path.dirname(fs.realpathSync(process.execPath));
     shares.push({ tag: 'node', hostPath: nodeDir, guestPath: '/mnt/node', readonly: true });
   }
-  fs.writeFileSync(path.join(ctlDir, 'init.sh'), initScript(shares, shareNode, (opts.scsiDisks ?? []).length > 0));
+  const systemd = opts.init === 'systemd';
+  fs.writeFileSync(path.join(ctlDir, 'init.sh'), initScript(shares, shareNode, (opts.scsiDisks ?? []).length > 0, systemd));
   fs.writeFileSync(path.join(ctlDir, 'script.sh'), script);
   const envLines = Object.entries(opts.env ?? {}).map(([k, v]) => `${k}=${shellQuote(v)}`);
   fs.writeFileSync(path.join(ctlDir, 'env.sh'), envLines.join('\n') + '\n');
@@ -202,7 +228,7 @@ export async function runInGuest(script: string, opts: RunOptions = {}): Promise
     '-initrd', image.initrd,
     // no_timer_check: under TCG on a loaded host the kernel's check that the IO-APIC timer ticks can
     // time out and panic ("IO-APIC + timer doesn't work", seen once at load 12); the check is moot here.
-    '-append', 'console=ttyS0 root=/dev/vda rw init=/sbin/stgt-init panic=-1 net.ifnames=0 loglevel=5 no_timer_check',
+    '-append', `console=ttyS0 root=/dev/vda rw panic=-1 net.ifnames=0 loglevel=5 no_timer_check ${systemd ? SYSTEMD_CMDLINE : 'init=/sbin/stgt-init'}`,
     '-drive', `file=${qemuEscape(image.rootfs)},if=virtio,format=raw,snapshot=on`,
     '-netdev', netdev.join(','),
     '-device', 'virtio-net-pci,netdev=n0',

@@ -69,6 +69,9 @@ lldload_iser() {
   tgtd_alive
 }
 
+# deb-systemd-flow.sh sources this file for its functions only.
+[[ -n ${GUEST_FLOW_FUNCTIONS_ONLY:-} ]] && return 0
+
 step target-setup setup_target
 step discovery discover_portal
 step login login_disk
