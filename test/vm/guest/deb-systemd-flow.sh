@@ -70,7 +70,6 @@ reload_unit() {
 
 journal() {
   journalctl -u tgt --no-pager -o cat | sed 's/^/JOURNAL: /'
-  systemd-analyze blame --no-pager 2>/dev/null | head -n 12 | sed 's/^/BLAME: /' || true
 }
 
 stop_unit() {
