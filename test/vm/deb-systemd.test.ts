@@ -27,7 +27,7 @@ function tagged(stdout: string, prefix: string): string[] {
   return stdout.split('\n').filter((l) => l.startsWith(`${prefix}: `)).map((l) => l.slice(prefix.length + 2));
 }
 
-test('Debian package: dpkg -i, systemctl start (Type=notify), open-iscsi I/O, systemctl reload adds a target, clean stop', { timeout: 20 * 60_000 }, async (t) => {
+test('Debian package: dpkg -i, systemctl start (Type=notify), open-iscsi I/O, systemctl reload adds a target, clean stop', { timeout: 30 * 60_000 }, async (t) => {
   requireVmTools();
   const debDir = fs.mkdtempSync(path.join(os.tmpdir(), 'stgt-deb-test-'));
   try {
@@ -39,7 +39,7 @@ test('Debian package: dpkg -i, systemctl start (Type=notify), open-iscsi I/O, sy
     const r = await runInGuest('bash /mnt/repo/test/vm/guest/deb-systemd-flow.sh\n', {
       label: 'deb-systemd',
       init: 'systemd',
-      timeoutMs: 15 * 60_000,
+      timeoutMs: 25 * 60_000,
       cpus: 2,
       shares: [{ tag: 'deb', hostPath: debDir, guestPath: '/mnt/deb', readonly: true }],
       env: { DEB: `/mnt/deb/${path.basename(deb)}`, IQN1, IQN2, LUN_MIB: String(LUN_MIB), IO_MIB: '8' },
