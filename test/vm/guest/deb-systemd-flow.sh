@@ -47,17 +47,6 @@ install_start() {
   tgtadm --lld iscsi --mode target --op show | sed 's/^/SHOW-START: /'
 }
 
-iscsid_up() {
-  modprobe iscsi_tcp
-  systemctl start iscsid.service
-  for _ in $(seq 50); do
-    iscsiadm -m session >/dev/null 2>&1 && return 0
-    [[ $? == 21 ]] && return 0 # "No active sessions": iscsid answers
-    sleep 0.2
-  done
-  fail "iscsid did not answer"
-}
-
 # A second target in its own conf.d file; `systemctl reload` (tgt-admin --update ALL) adds it
 # while the session to the first stays up.
 reload_unit() {
@@ -90,7 +79,7 @@ remove_deb() {
 }
 
 step install-start install_start
-step iscsid iscsid_up
+step iscsid start_iscsid
 step discovery discover "$IQN1"
 lun=$store/disk1.img
 step login login_disk

@@ -33,7 +33,8 @@ fail() {
 start_iscsid() {
   mkdir -p /run/lock/iscsi
   modprobe iscsi_tcp
-  iscsid
+  # Under systemd (harness init 'systemd') its socket unit owns iscsid's control socket.
+  if [[ -d /run/systemd/system ]]; then systemctl start iscsid.service; else iscsid; fi
   # iscsid daemonizes; wait for its control socket before the first iscsiadm.
   for _ in $(seq 50); do
     iscsiadm -m session >/dev/null 2>&1 && return 0
