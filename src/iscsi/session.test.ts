@@ -126,3 +126,37 @@ test('the last connection going ends the session; a replaced connection does not
   assert.equal(table.sessions.size, 0);
   assert.equal(target.nexuses.size, 0);
 });
+
+test('session reinstatement closes only the session of the same initiator port and target, among many', () => {
+  const table = new SessionTable();
+  const target = fakeTarget();
+  const isid = (i: number) => Buffer.from([0x80, 0, 0, 0, i >> 8, i & 0xff]);
+  const req = (i: number, name = 'iqn.i', targetName = 'iqn.t') => ({
+    discovery: false, initiatorName: name, initiatorAlias: null, isid: isid(i), tsih: 0, cid: 1,
+    target, targetName, cmdSN: 1, maxConnections: 1, queueDepth: 8, conn: fakeConn(1),
+  });
+  const firsts = [];
+  for (let i = 0; i < 100; i++) firsts.push(req(i));
+  for (const r of firsts) assert.ok('session' in table.bind(r, () => {}));
+  // Same ISID, another initiator name or another target: a different I_T nexus, nothing closes.
+  const other = [req(7, 'iqn.other'), req(7, 'iqn.i', 'iqn.t2'), { ...req(7), discovery: true, targetName: null }];
+  for (const r of other) assert.ok('session' in table.bind(r, () => {}));
+  assert.equal(table.sessions.size, 103);
+  const closed: IscsiSession[] = [];
+  const again = table.bind(req(7), (x) => closed.push(x));
+  assert.ok('session' in again);
+  assert.equal(closed.length, 1);
+  assert.deepEqual(firsts[7]!.conn.closed, ['session reinstatement']);
+  for (const r of [...firsts.filter((_, i) => i !== 7), ...other]) assert.deepEqual(r.conn.closed, []);
+  assert.equal(table.sessions.size, 103);
+  // Once it has ended (logout), the next login with that port reinstates nothing.
+  table.close(again.session, 'logout', () => {});
+  const fresh = req(7);
+  const closed2: IscsiSession[] = [];
+  assert.ok('session' in table.bind(fresh, (x) => closed2.push(x)));
+  assert.equal(closed2.length, 0);
+  // And a reinstatement of that one still finds it.
+  const last = req(7);
+  assert.ok('session' in table.bind(last, () => {}));
+  assert.deepEqual(fresh.conn.closed, ['session reinstatement']);
+});
