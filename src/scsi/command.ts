@@ -5,6 +5,7 @@ import { ParsedCdb } from './cdb-fields.js';
 import { LuStats, type LogicalUnit } from './logical-unit.js';
 import type { AluaGroups, AluaState, TargetPortGroup } from './alua.js';
 import type { CommandCatalog } from './opcodes.js';
+import type { PrNexus, Registration } from './persistent-reservations.js';
 import { Reason, buildSense } from './sense.js';
 import type { SenseReason } from './sense.js';
 import type { IoError } from '../bs/api.js';
@@ -18,10 +19,14 @@ export interface EngineContext {
   sortedLuns(): LogicalUnit[];
   /** Ids of every I_T nexus (unit attentions to "all other initiators"). */
   nexusIds(): Iterable<number>;
-  /** Nexus ids whose initiator port is `port` (PR unit attentions). */
-  nexusIdsForPort(port: string): number[];
-  /** PREEMPT AND ABORT: abort the tasks of these initiator ports on `lu` (except `by`). */
-  abortForPorts(lu: LogicalUnit, ports: readonly string[], by: Cmd): void;
+  /** `nexus` as persistent reservations see it: its initiator port and its target port (SPC-4 5.13). */
+  prNexus(nexus: ItNexus): PrNexus;
+  /** Whether a RELATIVE TARGET PORT IDENTIFIER names one of the target's ports (REGISTER AND MOVE). */
+  isTargetPort(relPort: number): boolean;
+  /** Ids of the I_T nexuses a registration is of (PR unit attentions). */
+  nexusIdsOf(reg: Registration): number[];
+  /** PREEMPT AND ABORT: abort the tasks on `lu` of the I_T nexuses of these registrations (except `by`). */
+  abortForRegistrations(lu: LogicalUnit, regs: readonly Registration[], by: Cmd): void;
   /** The commands of `lu`'s device type (REPORT SUPPORTED OPERATION CODES). */
   commandsOf(lu: LogicalUnit): CommandCatalog;
   /** Called by Cmd when it is finished. */

@@ -15,6 +15,8 @@ import { cdb10, makeTask, nexus, rig, senseOf } from './testing/harness.js';
 import type { Rig } from './testing/harness.js';
 import { MemoryDevice } from './testing/memory-device.js';
 import { parseTransportIds, transportId } from './transport-id.js';
+import * as PR from './testing/pr.js';
+import { keys, moveParam, out, param, prIn, prOutCdb, reservation } from './testing/pr.js';
 
 const dirs: string[] = [];
 after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
@@ -24,60 +26,7 @@ function tmp(): string {
   return d;
 }
 
-const K1 = 0x1111n;
-const K2 = 0x2222n;
-const WE = 1;
-const EA = 3;
-const WE_AR = 7;
-
-function prOutCdb(sa: number, type: number, len: number): number[] {
-  // SPC-4 6.16.1: 1 SERVICE ACTION, 2 SCOPE|TYPE, 5..8 PARAMETER LIST LENGTH
-  return [0x5f, sa, type, 0, 0, (len >>> 24) & 0xff, (len >>> 16) & 0xff, (len >>> 8) & 0xff, len & 0xff, 0];
-}
-
-/** The basic 24-byte parameter list (+ TransportIDs when SPEC_I_PT is set). */
-function param(resKey: bigint, saKey: bigint, flags = 0, tids: Buffer[] = []): Buffer {
-  const b = Buffer.alloc(24);
-  b.writeBigUInt64BE(resKey, 0);
-  b.writeBigUInt64BE(saKey, 8);
-  b[20] = flags;
-  if ((flags & 0x08) === 0) return b;
-  const list = Buffer.concat(tids);
-  const len = Buffer.alloc(4);
-  len.writeUInt32BE(list.length);
-  return Buffer.concat([b, len, list]);
-}
-
-/** REGISTER AND MOVE parameter list (SPC-4 6.16.4). */
-function moveParam(resKey: bigint, saKey: bigint, dest: Buffer, o: { unreg?: boolean; aptpl?: boolean; relPort?: number } = {}): Buffer {
-  const b = Buffer.alloc(24);
-  b.writeBigUInt64BE(resKey, 0);
-  b.writeBigUInt64BE(saKey, 8);
-  b[17] = (o.unreg ? 2 : 0) | (o.aptpl ? 1 : 0);
-  b.writeUInt16BE(o.relPort ?? 1, 18);
-  b.writeUInt32BE(dest.length, 20);
-  return Buffer.concat([b, dest]);
-}
-
-function out(r: Rig, n: ItNexus, sa: number, p: Buffer, type = 0): Promise<ScsiTask> {
-  return r.run(prOutCdb(sa, type, p.length), { n, dataOut: p });
-}
-function prIn(r: Rig, sa: number, n: ItNexus = r.i1): Promise<ScsiTask> {
-  return r.run([0x5e, sa, 0, 0, 0, 0, 0, 0x10, 0, 0], { n });
-}
-async function keys(r: Rig): Promise<bigint[]> {
-  const t = await prIn(r, 0);
-  const d = t.dataIn!;
-  const n = d.readUInt32BE(4) / 8;
-  return Array.from({ length: n }, (_, i) => d.readBigUInt64BE(8 + 8 * i));
-}
-async function reservation(r: Rig): Promise<[bigint, number] | null> {
-  const d = (await prIn(r, 1)).dataIn!;
-  return d.readUInt32BE(4) === 0 ? null : [d.readBigUInt64BE(8), d[21]! & 0x0f];
-}
-const INVALID_PARAM: [number, number, number] = [0x05, 0x26, 0x00];
-const LENGTH_ERROR: [number, number, number] = [0x05, 0x1a, 0x00];
-
+const { K1, K2, WE, EA, WE_AR, INVALID_PARAM, LENGTH_ERROR } = PR;
 async function ready(): Promise<Rig> {
   const r = rig({ dev: { async: true } });
   await r.clearUa();
@@ -210,7 +159,7 @@ test('APTPL: the state is written atomically, restored when the LU is created ag
   assert.ok(!existsSync(file + '.tmp'), 'the temporary file was renamed');
   const saved = JSON.parse(readFileSync(file, 'utf8'));
   assert.equal(saved.aptpl, true);
-  assert.deepEqual(saved.reservation, { holder: r.i1.initiatorPort, type: EA, scope: 0 });
+  assert.deepEqual(saved.reservation, { holder: r.i1.initiatorPort, relPort: 1, type: EA, scope: 0 });
   assert.equal((await prIn(r, 2)).dataIn![3]! & 0x01, 1, 'PTPL_A');
   // A new target with the same name, LU 1 created again on the same path: the state is back.
   const t2 = new Target({ tid: 9, name: 'iqn.2024-01.test:tgt1', lldName: 'iscsi', prStateDir: dir });
@@ -221,7 +170,7 @@ test('APTPL: the state is written atomically, restored when the LU is created ag
   writeFileSync(path + '.stgt-pr', readFileSync(file));
   const lu2 = new LogicalUnit({ tid: 9, lun: 1, deviceType: 'disk', dev: new MemoryDevice(1 << 20), bsName: 'rdwr', path, oflags: { sync: false, direct: false }, blockSize: 512 });
   t2.addLun(lu2);
-  assert.equal(lu2.pr.holder, r.i1.initiatorPort);
+  assert.equal(lu2.pr.holder?.port, r.i1.initiatorPort);
   assert.equal(lu2.pr.type, EA);
   assert.deepEqual(lu2.pr.regs.map((x) => x.key), [K1, K2]);
   assert.equal(lu2.pr.aptpl, true);
@@ -291,7 +240,7 @@ test('APTPL: a PR OUT answers only once its state is written; later PR OUTs wait
   await settle();
   assert.equal(store.writes.length, 3);
   assert.deepEqual(store.writes[2]!.state!.registrations.map((x) => x.key), [K1.toString(16)], 'b left no trace');
-  assert.deepEqual(store.writes[2]!.state!.reservation, { holder: r.i1.initiatorPort, type: EA, scope: 0 });
+  assert.deepEqual(store.writes[2]!.state!.reservation, { holder: r.i1.initiatorPort, relPort: 1, type: EA, scope: 0 });
   // d waits behind c; an ABORT TASK completes d at once, and it never runs
   const d = makeTask(r.i2, 1, prOutCdb(0, 0, 24), { dataOut: param(0n, K2, 0x01), tag: 77 });
   const pd = new Promise<ScsiTask>((res) => r.target.execute(d, res));

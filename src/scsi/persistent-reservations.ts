@@ -1,4 +1,4 @@
-// SPC-4 5.13 Persistent reservations: registrations per initiator port, the six reservation types, PR IN/OUT, APTPL state.
+// SPC-4 5.13 Persistent reservations: registrations per I_T nexus (initiator port + target port), the six reservation types, PR IN/OUT, APTPL state.
 import { Reason } from './sense.js';
 import type { SenseReason } from './sense.js';
 import { parseTransportIds, transportId } from './transport-id.js';
@@ -30,8 +30,16 @@ export const PrOutSa = {
 /** SPC-4 6.15.1 PERSISTENT RESERVE IN service actions. */
 export const PrInSa = { ReadKeys: 0, ReadReservation: 1, ReportCapabilities: 2, ReadFullStatus: 3 } as const;
 
-/** The one target port of a target (every portal is in one portal group): RELATIVE TARGET PORT IDENTIFIER 1. */
-export const RELATIVE_PORT_ID = 1;
+/**
+ * An I_T nexus as persistent reservations see it (SPC-4 3.1.53): the initiator port's TransportID
+ * string ("<name>,i,0x<isid>") and the RELATIVE TARGET PORT IDENTIFIER of the target port it came
+ * in through (stgt: its ALUA target port group, alua.ts). `relPort` null stands for "any target
+ * port of the target" (a copy manager acting for the initiator port on another target's LU).
+ */
+export interface PrNexus {
+  readonly port: string;
+  readonly relPort: number | null;
+}
 
 const VALID_TYPES = new Set<number>([1, 3, 5, 6, 7, 8]);
 
@@ -48,23 +56,35 @@ function nameOf(port: string): string {
   return i < 0 ? port : port.slice(0, i);
 }
 
+/**
+ * One registration: the I_T nexus of initiator port `port` with target port `relPort`, or (ALL_TG_PT=1)
+ * the I_T nexuses of that initiator port with every target port, all with the same key.
+ */
 export interface Registration {
   /**
    * SPC-4 TransportID of the registered initiator port ("<name>,i,0x<isid>"), or an initiator
    * name alone (a SPEC_I_PT TransportID of format 00b registers every port of that initiator).
    */
   port: string;
+  /** RELATIVE TARGET PORT IDENTIFIER of the registered I_T nexus's target port (not used when allTgPt). */
+  relPort: number;
   key: bigint;
-  /** Registered with ALL_TG_PT=1 (READ FULL STATUS reports it). */
+  /** Registered with ALL_TG_PT=1: through every target port (READ FULL STATUS reports it). */
   allTgPt: boolean;
 }
 
 /** Effects of a PR OUT the LU must apply beyond the PR state itself. */
 export interface PrOutEffects {
-  /** Unit attentions to queue: [initiator port, reason]. */
-  ua: [string, SenseReason][];
-  /** For PREEMPT AND ABORT: initiator ports whose tasks on this LU are aborted. */
-  abortPorts: string[];
+  /** Unit attentions to queue for the I_T nexuses of a registration: [registration, reason]. */
+  ua: [Registration, SenseReason][];
+  /** For PREEMPT AND ABORT: the preempted registrations, whose I_T nexuses' tasks on this LU are aborted. */
+  abort: Registration[];
+}
+
+/** Whether registration `r` is one of the I_T nexus `n`. */
+function covers(r: Registration, n: PrNexus, exactPort: boolean): boolean {
+  if (exactPort ? r.port !== n.port : r.port !== nameOf(n.port)) return false;
+  return r.allTgPt || n.relPort === null || r.relPort === n.relPort;
 }
 
 export type PrOutResult = SenseReason | 'conflict' | null;
@@ -78,15 +98,16 @@ export interface PrState {
   version: 1;
   generation: number;
   aptpl: boolean;
-  registrations: { port: string; key: string; allTgPt: boolean }[];
-  reservation: { holder: string; type: number; scope: number } | null;
+  /** relPort: added after version 1 first shipped; a file without it means target port 1. */
+  registrations: { port: string; key: string; allTgPt: boolean; relPort?: number }[];
+  reservation: { holder: string; relPort?: number; type: number; scope: number } | null;
 }
 
 export class PersistentReservations {
   generation = 0;
   readonly regs: Registration[] = [];
-  /** The reservation holder's port (for all-registrants types: the registrant that reserved), or null. */
-  holder: string | null = null;
+  /** The reservation holder's registration (for all-registrants types: the registrant that reserved), or null. */
+  holder: Registration | null = null;
   type = 0;
   scope = 0;
   /** Activate persist through power loss: set by the last REGISTER / REGISTER AND IGNORE / REGISTER AND MOVE. */
@@ -94,21 +115,40 @@ export class PersistentReservations {
   /** Whether APTPL=1 can be honoured (the LU has somewhere to keep the state). */
   persistCapable = true;
 
-  /** The registration that applies to the I_T nexus of initiator port `port`. */
-  find(port: string): Registration | undefined {
-    return this.regs.find((r) => r.port === port) ?? this.regs.find((r) => r.port === nameOf(port));
+  /**
+   * The registration of I_T nexus `n`, if any: one naming its initiator port before one naming its
+   * initiator (SPEC_I_PT format 00b), and one of its target port before an ALL_TG_PT one (an
+   * ALL_TG_PT registration covers the target ports that have none of their own, as in LIO).
+   */
+  find(n: PrNexus): Registration | undefined {
+    let best: Registration | undefined;
+    let rank = 4;
+    for (const r of this.regs) {
+      const exact = covers(r, n, true);
+      if (!exact && !covers(r, n, false)) continue;
+      const k = (exact ? 0 : 2) + (r.allTgPt ? 1 : 0);
+      if (k < rank) {
+        best = r;
+        rank = k;
+      }
+    }
+    return best;
   }
 
   get reserved(): boolean {
     return this.holder !== null;
   }
 
-  /** SPC-4 5.13.10: for all-registrants types every registrant is a reservation holder. */
-  isHolder(port: string): boolean {
+  /**
+   * SPC-4 5.13.10: for all-registrants types every registrant is a reservation holder; otherwise
+   * the I_T nexus that reserved is, and with ALL_TG_PT=1 that is the initiator port through every
+   * target port (the nexuses of one registration, as LIO treats them).
+   */
+  isHolder(n: PrNexus): boolean {
     if (this.holder === null) return false;
-    if (isAllRegistrants(this.type)) return this.find(port) !== undefined;
-    const h = this.find(this.holder);
-    return this.holder === port || (h !== undefined && h === this.find(port));
+    const me = this.find(n);
+    if (me === undefined) return false;
+    return isAllRegistrants(this.type) || me === this.holder;
   }
 
   /**
@@ -116,10 +156,10 @@ export class PersistentReservations {
    * persistent reservation? Registrants of RO/AR types get full access; non-holders of WE types
    * may read; EA types exclude all non-holders.
    */
-  conflicts(port: string, access: Access): boolean {
+  conflicts(n: PrNexus, access: Access): boolean {
     if (this.holder === null || access === Access.Always) return false;
-    if (this.isHolder(port)) return false;
-    const registered = this.find(port) !== undefined;
+    if (this.isHolder(n)) return false;
+    const registered = this.find(n) !== undefined;
     const t = this.type;
     if ((isRegistrantsOnly(t) || isAllRegistrants(t)) && registered) return false;
     const exclusiveAccess =
@@ -133,13 +173,9 @@ export class PersistentReservations {
   private removeReg(reg: Registration): void {
     const i = this.regs.indexOf(reg);
     if (i >= 0) this.regs.splice(i, 1);
-    if (this.holder === null) return;
-    if (isAllRegistrants(this.type)) {
-      if (this.regs.length === 0) this.release();
-      else if (this.find(this.holder) === undefined) this.holder = this.regs[0]!.port;
-    } else if (this.find(this.holder) === undefined) {
-      this.release();
-    }
+    if (this.holder !== reg) return;
+    if (isAllRegistrants(this.type) && this.regs.length > 0) this.holder = this.regs[0]!;
+    else this.release();
   }
 
   private release(): void {
@@ -149,14 +185,16 @@ export class PersistentReservations {
   }
 
   /**
-   * Executes PERSISTENT RESERVE OUT (SPC-4 6.16) for `port`. `param` is the whole parameter list
-   * (PARAMETER LIST LENGTH bytes). Returns null (GOOD), 'conflict' (RESERVATION CONFLICT) or a sense reason.
+   * Executes PERSISTENT RESERVE OUT (SPC-4 6.16) for I_T nexus `n`. `param` is the whole parameter
+   * list (PARAMETER LIST LENGTH bytes); `isTargetPort` says whether a RELATIVE TARGET PORT
+   * IDENTIFIER names a target port of the target (REGISTER AND MOVE). Returns null (GOOD),
+   * 'conflict' (RESERVATION CONFLICT) or a sense reason.
    */
-  out(port: string, sa: number, scope: number, type: number, param: Buffer, fx: PrOutEffects): PrOutResult {
+  out(n: PrNexus, sa: number, scope: number, type: number, param: Buffer, fx: PrOutEffects, isTargetPort: (rel: number) => boolean): PrOutResult {
     if (param.length < 24) return Reason.ParamListLengthError;
     const resKey = param.readBigUInt64BE(0);
     const saKey = param.readBigUInt64BE(8);
-    if (sa === PrOutSa.RegisterAndMove) return this.registerAndMove(port, resKey, saKey, param, fx);
+    if (sa === PrOutSa.RegisterAndMove) return this.registerAndMove(n, resKey, saKey, param, isTargetPort);
     // SPC-4 6.16.3: 20 SPEC_I_PT(3) ALL_TG_PT(2) APTPL(0); with SPEC_I_PT 24..27 TRANSPORTID
     // PARAMETER DATA LENGTH, then the TransportIDs; without it the list is exactly 24 bytes.
     const flags = param[20]!;
@@ -179,7 +217,10 @@ export class PersistentReservations {
     if (isRegister && aptpl && !this.persistCapable) return Reason.InvalidFieldInParamList;
     // ALL_TG_PT is meaningful for registrations only; elsewhere it is an invalid field (6.16.3).
     if (allTgPt && !isRegister) return Reason.InvalidFieldInParamList;
-    const me = this.find(port);
+    const me = this.find(n);
+    // 5.13.7: a new registration is of the receiving I_T nexus's target port, or with ALL_TG_PT=1
+    // of every target port; SPEC_I_PT's initiator ports are registered the same way (5.13.7.2).
+    const relPort = n.relPort ?? 1;
     switch (sa) {
       case PrOutSa.Register:
       case PrOutSa.RegisterAndIgnore: {
@@ -189,31 +230,32 @@ export class PersistentReservations {
         }
         if (specIPt) {
           if (me) return Reason.InvalidFieldInParamList;
-          // 5.13.7.2: all or nothing; an initiator port named twice or already registered fails the whole list
-          const all = [port, ...specified];
-          if (new Set(all).size !== all.length || specified.some((p) => this.regs.some((r) => r.port === p))) {
+          // 5.13.7.2: all or nothing; an initiator port named twice or already registered through
+          // this target port (or all of them) fails the whole list
+          const all = [n.port, ...specified];
+          if (new Set(all).size !== all.length || specified.some((p) => this.regs.some((r) => covers(r, { port: p, relPort: allTgPt ? null : relPort }, true)))) {
             return Reason.InvalidFieldInParamList;
           }
           if (saKey === 0n) return null;
-          for (const p of all) this.regs.push({ port: p, key: saKey, allTgPt });
+          for (const p of all) this.regs.push({ port: p, relPort, key: saKey, allTgPt });
           this.aptpl = aptpl;
           this.generation++;
           return null;
         }
         if (!me) {
           if (saKey !== 0n) {
-            this.regs.push({ port, key: saKey, allTgPt });
+            this.regs.push({ port: n.port, relPort, key: saKey, allTgPt });
             this.aptpl = aptpl;
             this.generation++;
           }
           return null;
         }
         if (saKey === 0n) {
-          const wasHolder = this.holder !== null && !isAllRegistrants(this.type) && this.isHolder(port);
+          const wasHolder = this.holder === me && !isAllRegistrants(this.type);
           const roType = isRegistrantsOnly(this.type);
           this.removeReg(me);
           // 5.13.11.2.3: the holder of a registrants-only reservation unregistering releases it
-          if (wasHolder && roType) for (const r of this.regs) fx.ua.push([r.port, Reason.ReservationsReleased]);
+          if (wasHolder && roType) for (const r of this.regs) fx.ua.push([r, Reason.ReservationsReleased]);
         } else {
           me.key = saKey;
         }
@@ -226,28 +268,28 @@ export class PersistentReservations {
         if (scope !== 0) return Reason.InvalidFieldInCdb;
         if (!VALID_TYPES.has(type)) return Reason.InvalidFieldInCdb;
         if (this.holder === null) {
-          this.holder = port;
+          this.holder = me;
           this.type = type;
           this.scope = scope;
           return null;
         }
-        if (this.isHolder(port) && this.type === type) return null;
+        if (this.isHolder(n) && this.type === type) return null;
         return 'conflict';
       }
       case PrOutSa.Release: {
         if (!me || resKey !== me.key) return 'conflict';
-        if (this.holder === null || !this.isHolder(port)) return null;
+        if (this.holder === null || !this.isHolder(n)) return null;
         if (this.type !== type || scope !== 0) return Reason.InvalidReleaseOfPr;
         const oldType = this.type;
         this.release();
         if (isRegistrantsOnly(oldType) || isAllRegistrants(oldType)) {
-          for (const r of this.regs) if (r !== me) fx.ua.push([r.port, Reason.ReservationsReleased]);
+          for (const r of this.regs) if (r !== me) fx.ua.push([r, Reason.ReservationsReleased]);
         }
         return null;
       }
       case PrOutSa.Clear: {
         if (!me || resKey !== me.key) return 'conflict';
-        for (const r of this.regs) if (r !== me) fx.ua.push([r.port, Reason.ReservationsPreempted]);
+        for (const r of this.regs) if (r !== me) fx.ua.push([r, Reason.ReservationsPreempted]);
         this.regs.length = 0;
         this.release();
         this.generation++;
@@ -256,25 +298,26 @@ export class PersistentReservations {
       case PrOutSa.Preempt:
       case PrOutSa.PreemptAndAbort:
         if (!me || resKey !== me.key) return 'conflict';
-        return this.preempt(me, port, sa === PrOutSa.PreemptAndAbort, saKey, scope, type, fx);
+        return this.preempt(me, sa === PrOutSa.PreemptAndAbort, saKey, scope, type, fx);
       default:
         return Reason.InvalidFieldInCdb;
     }
   }
 
   /** SPC-4 5.13.11.2.4-6 PREEMPT and PREEMPT AND ABORT by the registrant `me`. */
-  private preempt(me: Registration, port: string, abort: boolean, saKey: bigint, scope: number, type: number, fx: PrOutEffects): PrOutResult {
+  private preempt(me: Registration, abort: boolean, saKey: bigint, scope: number, type: number, fx: PrOutEffects): PrOutResult {
     const preemptRegs = (match: (r: Registration) => boolean): number => {
       const victims = this.regs.filter((r) => r !== me && match(r));
       for (const v of victims) {
         this.regs.splice(this.regs.indexOf(v), 1);
-        fx.ua.push([v.port, Reason.RegistrationsPreempted]);
-        if (abort) fx.abortPorts.push(v.port);
+        fx.ua.push([v, Reason.RegistrationsPreempted]);
+        if (abort) fx.abort.push(v);
       }
       // 5.13.11.2.4: the preempting nexus's own key may match too; it stays registered.
       return victims.length + (match(me) ? 1 : 0);
     };
-    if (this.holder === null) {
+    const holder = this.holder;
+    if (holder === null) {
       // no reservation: just remove the registrations with the SA key
       if (saKey === 0n) return Reason.InvalidFieldInParamList;
       if (preemptRegs((r) => r.key === saKey) === 0) return 'conflict';
@@ -286,26 +329,27 @@ export class PersistentReservations {
         // 5.13.11.2.5: remove every other registration, new reservation by this nexus
         if (!VALID_TYPES.has(type) || scope !== 0) return Reason.InvalidFieldInCdb;
         preemptRegs(() => true);
-        this.holder = port;
+        this.holder = me;
         this.type = type;
         this.scope = scope;
       } else if (preemptRegs((r) => r.key === saKey) === 0) {
         return 'conflict';
+      } else if (!this.regs.includes(this.holder!)) {
+        this.holder = this.regs.includes(me) ? me : null;
       }
       this.generation++;
       return null;
     }
-    const holderReg = this.find(this.holder);
-    if (holderReg && holderReg.key === saKey) {
+    if (holder.key === saKey) {
       if (!VALID_TYPES.has(type) || scope !== 0) return Reason.InvalidFieldInCdb;
       const oldType = this.type;
       preemptRegs((r) => r.key === saKey);
-      this.holder = port;
+      this.holder = me;
       this.type = type;
       this.scope = scope;
       if (oldType !== type) {
         for (const r of this.regs) {
-          if (r !== me && !fx.ua.some((u) => u[0] === r.port)) fx.ua.push([r.port, Reason.ReservationsReleased]);
+          if (r !== me && !fx.ua.some((u) => u[0] === r)) fx.ua.push([r, Reason.ReservationsReleased]);
         }
       }
       this.generation++;
@@ -320,44 +364,45 @@ export class PersistentReservations {
   /**
    * SPC-4 5.13.8 REGISTER AND MOVE (parameter list 6.16.4: 16 reserved, 17 UNREG(1) APTPL(0),
    * 18..19 RELATIVE TARGET PORT IDENTIFIER, 20..23 TRANSPORTID PARAMETER DATA LENGTH, 24.. one
-   * TransportID): the reservation holder registers the named I_T nexus with the SERVICE ACTION
-   * RESERVATION KEY and moves the reservation to it; UNREG=1 also unregisters the holder.
+   * TransportID): the reservation holder registers the I_T nexus of that initiator port and that
+   * target port with the SERVICE ACTION RESERVATION KEY (unless it is registered already) and
+   * moves the reservation to it; UNREG=1 also unregisters the holder.
    */
-  private registerAndMove(port: string, resKey: bigint, saKey: bigint, param: Buffer, fx: PrOutEffects): PrOutResult {
+  private registerAndMove(n: PrNexus, resKey: bigint, saKey: bigint, param: Buffer, isTargetPort: (rel: number) => boolean): PrOutResult {
     const unreg = (param[17]! & 0x02) !== 0;
     const aptpl = (param[17]! & 0x01) !== 0;
     const relPort = param.readUInt16BE(18);
     const tidLen = param.readUInt32BE(20);
     if (24 + tidLen > param.length) return Reason.ParamListLengthError;
-    const me = this.find(port);
+    const me = this.find(n);
     // Not registered, wrong key, no reservation, or not its holder: RESERVATION CONFLICT (5.13.8).
     if (!me || resKey !== me.key) return 'conflict';
-    if (this.holder === null || !this.isHolder(port)) return 'conflict';
+    if (this.holder === null || !this.isHolder(n)) return 'conflict';
     // An all-registrants reservation has no single holder to move from.
     if (isAllRegistrants(this.type)) return 'conflict';
     if (saKey === 0n) return Reason.InvalidFieldInParamList;
-    if (relPort !== RELATIVE_PORT_ID) return Reason.InvalidFieldInParamList;
+    // The target port must be one of this target's (LIO: INVALID FIELD IN PARAMETER LIST as well).
+    if (!isTargetPort(relPort)) return Reason.InvalidFieldInParamList;
     if (aptpl && !this.persistCapable) return Reason.InvalidFieldInParamList;
     const ids = parseTransportIds(param.subarray(24, 24 + tidLen));
-    // One TransportID naming a single initiator port (format 01b), and not the holder's own.
+    // One TransportID naming a single initiator port (format 01b), and not the holder's own I_T nexus.
     if (ids === null || ids.length !== 1 || !ids[0]!.includes(',i,0x')) return Reason.InvalidFieldInParamList;
-    const dest = ids[0]!;
-    if (dest === port || this.find(dest) === me) return Reason.InvalidFieldInParamList;
-    let reg = this.regs.find((r) => r.port === dest);
+    const dest: PrNexus = { port: ids[0]!, relPort };
+    if ((dest.port === n.port && relPort === n.relPort) || this.find(dest) === me) return Reason.InvalidFieldInParamList;
+    let reg = this.find(dest);
     if (reg === undefined) {
-      reg = { port: dest, key: saKey, allTgPt: false };
+      reg = { port: dest.port, relPort, key: saKey, allTgPt: false };
       this.regs.push(reg);
     }
-    this.holder = dest;
+    this.holder = reg;
     if (unreg) this.regs.splice(this.regs.indexOf(me), 1);
     this.aptpl = aptpl;
     this.generation++;
-    void fx;
     return null;
   }
 
   /** PERSISTENT RESERVE IN (SPC-4 6.15) parameter data, before allocation-length clipping. */
-  in(sa: number, relativePortId: number): Buffer | SenseReason {
+  in(sa: number): Buffer | SenseReason {
     switch (sa) {
       case PrInSa.ReadKeys: {
         // 6.15.2: 0..3 PRGENERATION, 4..7 ADDITIONAL LENGTH, then 8-byte keys
@@ -378,8 +423,7 @@ export class PersistentReservations {
         b.writeUInt32BE(this.generation >>> 0, 0);
         b.writeUInt32BE(16, 4);
         // SPC-4 6.15.3.3: all-registrants reservations report key zero
-        const key = isAllRegistrants(this.type) ? 0n : (this.find(this.holder)?.key ?? 0n);
-        b.writeBigUInt64BE(key, 8);
+        b.writeBigUInt64BE(isAllRegistrants(this.type) ? 0n : this.holder.key, 8);
         b[21] = (this.scope << 4) | this.type;
         return b;
       }
@@ -397,17 +441,17 @@ export class PersistentReservations {
       }
       case PrInSa.ReadFullStatus: {
         // 6.15.5: header 8 bytes, then per registrant: 0..7 RESERVATION KEY, 12 ALL_TG_PT(1)
-        // R_HOLDER(0), 13 SCOPE|TYPE, 18..19 RELATIVE TARGET PORT IDENTIFIER, 20..23 ADDITIONAL
-        // DESCRIPTOR LENGTH, 24.. TransportID
+        // R_HOLDER(0), 13 SCOPE|TYPE, 18..19 RELATIVE TARGET PORT IDENTIFIER (not defined with
+        // ALL_TG_PT=1: zero), 20..23 ADDITIONAL DESCRIPTOR LENGTH, 24.. TransportID
         const descs: Buffer[] = [];
         for (const r of this.regs) {
           const tid = transportId(r.port);
           const d = Buffer.alloc(24 + tid.length);
           d.writeBigUInt64BE(r.key, 0);
-          const holder = this.holder !== null && (isAllRegistrants(this.type) || this.find(this.holder) === r);
+          const holder = this.holder !== null && (isAllRegistrants(this.type) || this.holder === r);
           d[12] = (r.allTgPt ? 0x02 : 0) | (holder ? 0x01 : 0);
           if (holder) d[13] = (this.scope << 4) | this.type;
-          if (!r.allTgPt) d.writeUInt16BE(relativePortId, 18);
+          if (!r.allTgPt) d.writeUInt16BE(r.relPort, 18);
           d.writeUInt32BE(tid.length, 20);
           tid.copy(d, 24);
           descs.push(d);
@@ -425,12 +469,13 @@ export class PersistentReservations {
 
   /** The state as APTPL keeps it. */
   snapshot(): PrState {
+    const h = this.holder;
     return {
       version: 1,
       generation: this.generation,
       aptpl: this.aptpl,
-      registrations: this.regs.map((r) => ({ port: r.port, key: r.key.toString(16), allTgPt: r.allTgPt })),
-      reservation: this.holder === null ? null : { holder: this.holder, type: this.type, scope: this.scope },
+      registrations: this.regs.map((r) => ({ port: r.port, key: r.key.toString(16), allTgPt: r.allTgPt, relPort: r.relPort })),
+      reservation: h === null ? null : { holder: h.port, relPort: h.relPort, type: this.type, scope: this.scope },
     };
   }
 
@@ -439,13 +484,20 @@ export class PersistentReservations {
     this.generation = s.generation >>> 0;
     this.aptpl = s.aptpl;
     this.regs.length = 0;
-    for (const r of s.registrations) this.regs.push({ port: r.port, key: BigInt('0x' + r.key), allTgPt: r.allTgPt });
-    if (s.reservation === null) this.release();
-    else {
-      this.holder = s.reservation.holder;
-      this.type = s.reservation.type;
-      this.scope = s.reservation.scope;
-    }
+    // A state written before registrations had a target port: they were all of target port 1.
+    for (const r of s.registrations) this.regs.push({ port: r.port, relPort: r.relPort ?? 1, key: BigInt('0x' + r.key), allTgPt: r.allTgPt });
+    const res = s.reservation;
+    this.release();
+    if (res === null) return;
+    // The holder's registration: its port and target port; an older state named the holder's
+    // initiator port alone (its registration may name the initiator, SPEC_I_PT format 00b).
+    const rel = res.relPort;
+    const h = this.regs.find((r) => r.port === res.holder && (rel === undefined || r.relPort === rel))
+      ?? this.regs.find((r) => r.port === res.holder || r.port === nameOf(res.holder));
+    if (h === undefined) return;
+    this.holder = h;
+    this.type = res.type;
+    this.scope = res.scope;
   }
 }
 
@@ -459,11 +511,16 @@ export function isPrState(v: unknown): v is PrState {
     if (typeof r !== 'object' || r === null) return false;
     const o = r as Record<string, unknown>;
     if (typeof o['port'] !== 'string' || typeof o['key'] !== 'string' || !/^[0-9a-f]{1,16}$/.test(o['key'] as string)) return false;
-    if (typeof o['allTgPt'] !== 'boolean') return false;
+    if (typeof o['allTgPt'] !== 'boolean' || !optionalPort(o['relPort'])) return false;
   }
   const res = s['reservation'];
   if (res === null) return true;
   if (typeof res !== 'object') return false;
   const o = res as Record<string, unknown>;
-  return typeof o['holder'] === 'string' && VALID_TYPES.has(o['type'] as number) && o['scope'] === 0;
+  return typeof o['holder'] === 'string' && optionalPort(o['relPort']) && VALID_TYPES.has(o['type'] as number) && o['scope'] === 0;
+}
+
+/** A RELATIVE TARGET PORT IDENTIFIER (1..65535) or absent. */
+function optionalPort(v: unknown): boolean {
+  return v === undefined || (Number.isInteger(v) && (v as number) >= 1 && (v as number) <= 0xffff);
 }

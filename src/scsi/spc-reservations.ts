@@ -11,7 +11,7 @@ import type { PrOutEffects } from './persistent-reservations.js';
 function prIn(c: Cmd): void {
   const lu = c.lu!;
   c.task.transferLength = c.p.allocLen;
-  const r = lu.pr.in(c.p.sa, 1);
+  const r = lu.pr.in(c.p.sa);
   if (!Buffer.isBuffer(r)) return c.fail(r);
   c.dataIn(r, c.p.allocLen);
 }
@@ -63,13 +63,14 @@ function prOutNow(c: Cmd): void {
   const store = lu.prStore;
   pr.persistCapable = store !== null;
   const before = store !== null ? pr.snapshot() : null;
-  const fx: PrOutEffects = { ua: [], abortPorts: [] };
-  const r = pr.out(c.nexus.initiatorPort, p.sa, p.prScope, p.prType, data, fx);
+  const fx: PrOutEffects = { ua: [], abort: [] };
+  const ctx = c.ctx;
+  const r = pr.out(ctx.prNexus(c.nexus), p.sa, p.prScope, p.prType, data, fx, (rel) => ctx.isTargetPort(rel));
   if (r === 'conflict') return c.conflict();
   if (r) return c.fail(r);
   const done = (): void => {
-    for (const [port, reason] of fx.ua) for (const id of c.ctx.nexusIdsForPort(port)) lu.ua.add(id, reason);
-    if (fx.abortPorts.length > 0) c.ctx.abortForPorts(lu, fx.abortPorts, c);
+    for (const [reg, reason] of fx.ua) for (const id of ctx.nexusIdsOf(reg)) lu.ua.add(id, reason);
+    if (fx.abort.length > 0) ctx.abortForRegistrations(lu, fx.abort, c);
     c.good();
   };
   if (store === null || before === null) return done();

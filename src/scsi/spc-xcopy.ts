@@ -148,7 +148,10 @@ function conflicts(c: Cmd, target: LogicalUnit, access: Access): boolean {
       if (holder !== n.initiatorPort) return true;
     }
   }
-  return target.pr.reserved && target.pr.conflicts(n.initiatorPort, access);
+  // On the LU's own target the I_T nexus is the command's; on another target, the initiator port
+  // through whichever of that target's ports (the copy manager acts for the initiator port there).
+  const pn = target.tid === c.lu!.tid ? c.ctx.prNexus(n) : { port: n.initiatorPort, relPort: null };
+  return target.pr.reserved && target.pr.conflicts(pn, access);
 }
 
 /** The LU CSCD descriptor ID `id` names (field `idAt` of segment `index`), or why it cannot be used. */

@@ -11,6 +11,7 @@ import type { AluaChangeError, AluaState, TargetPortGroup } from './alua.js';
 import { BUILTIN_DEVICE_TYPES, CONTROLLER } from './device-types.js';
 import { LogicalUnit } from './logical-unit.js';
 import { OpFlag } from './opcodes.js';
+import type { PrNexus, Registration } from './persistent-reservations.js';
 import { DEFAULT_PR_STATE_DIR, NO_PR_STATE, PrStore, prStatePath, SharedPrStore } from './pr-store.js';
 import { aluaRefusal } from './spc-alua.js';
 import { dropCopyResults } from './spc-xcopy.js';
@@ -214,11 +215,26 @@ export class Target implements ScsiTargetPort, EngineContext {
     return this.nexuses.keys();
   }
 
-  /** Nexus ids of initiator port `port`, or of every port of initiator `port` when it is a bare name. */
-  nexusIdsForPort(port: string): number[] {
-    const byName = !port.includes(',i,0x');
+  /** EngineContext: the I_T nexus for PR, its target port being its port group's (alua.ts: one port per group). */
+  prNexus(nexus: ItNexus): PrNexus {
+    return { port: nexus.initiatorPort, relPort: this.portGroupOf(nexus).relativePorts[0]! };
+  }
+
+  isTargetPort(relPort: number): boolean {
+    for (const g of this.alua.groups.values()) if (g.relativePorts.includes(relPort)) return true;
+    return false;
+  }
+
+  /** Whether `nexus` is one of registration `reg`'s I_T nexuses (its initiator port, or any port of an initiator named alone; its target port unless ALL_TG_PT). */
+  private ofRegistration(nexus: ItNexus, reg: Registration): boolean {
+    const byName = !reg.port.includes(',i,0x');
+    if (byName ? nexus.initiatorName !== reg.port : nexus.initiatorPort !== reg.port) return false;
+    return reg.allTgPt || this.portGroupOf(nexus).relativePorts.includes(reg.relPort);
+  }
+
+  nexusIdsOf(reg: Registration): number[] {
     const out: number[] = [];
-    for (const n of this.nexuses.values()) if (n.initiatorPort === port || (byName && n.initiatorName === port)) out.push(n.id);
+    for (const n of this.nexuses.values()) if (this.ofRegistration(n, reg)) out.push(n.id);
     return out;
   }
 
@@ -338,7 +354,7 @@ export class Target implements ScsiTargetPort, EngineContext {
         } else if ((flags & OpFlag.OfflineOk) === 0) return c.fail(Reason.NotReadyManualIntervention);
       }
       if (lu.reservedBy !== -1 && lu.reservedBy !== nexus.id && (flags & OpFlag.Spc2ReservationOk) === 0) return c.conflict();
-      if (lu.pr.reserved && lu.pr.conflicts(nexus.initiatorPort, accessOf(info, p))) return c.conflict();
+      if (lu.pr.reserved && lu.pr.conflicts(this.prNexus(nexus), accessOf(info, p))) return c.conflict();
       info.exec(c);
     } catch (e) {
       c.internalError(e);
@@ -412,9 +428,8 @@ export class Target implements ScsiTargetPort, EngineContext {
   }
 
   /** EngineContext: PREEMPT AND ABORT (SPC-4 5.13.11.2.6) aborts the preempted nexuses' tasks. */
-  abortForPorts(lu: LogicalUnit, ports: readonly string[], by: Cmd): void {
-    const hit = (n: ItNexus): boolean => ports.includes(n.initiatorPort) || ports.includes(n.initiatorName);
-    const victims = this.cmdsOf(lu, null).filter((c) => c !== by && hit(c.task.nexus));
+  abortForRegistrations(lu: LogicalUnit, regs: readonly Registration[], by: Cmd): void {
+    const victims = this.cmdsOf(lu, null).filter((c) => c !== by && regs.some((r) => this.ofRegistration(c.task.nexus, r)));
     this.abortCmds(victims, null);
   }
 
