@@ -5,24 +5,23 @@
 // beside it, lib/tgtadm.bundle.cache, written (atomically: temporary file, rename) at the exit of
 // the first run that had none or an unusable one, so it holds the functions that run compiled.
 // The cache is only an optimisation: an unwritable directory, a stale, truncated or corrupt cache
-// (its own header and CRC checked first, then V8's version/flag/source checks) all fall back to
-// compiling the source, with the same output.
+// (its own header and integrity check first, then V8's version/flag/source checks) all fall back
+// to compiling the source, with the same output.
 // A checkout, which has dist/, runs the ESM build there instead (what bin/tgtadm runs).
 'use strict';
 const fs = require('node:fs');
 const { join } = require('node:path');
 
-/** The cache's integrity check (V8 release builds do not verify their code cache's checksum: a corrupt one can crash). zlib.crc32 is Node >= 20.15; without it no cache is used. */
-function crc32() {
-  const { crc32: f } = require('node:zlib');
-  return typeof f === 'function' ? f : undefined;
-}
-
-// Cache file: "stgtcc1 " + the bundle's 16-hex-digit hash + payload length (u32 LE) + CRC-32 of it (u32 LE) + V8's data.
-const MAGIC = 'stgtcc1 ';
+// Cache file: "stgtcc2 " + the bundle's 16-hex-digit hash + payload length (u32 LE) + 0 (u32) +
+// V8's data, twice. V8 release builds do not verify a code cache's checksum, and a cache with
+// flipped bytes handed to V8 crashed node here; so a read-back must have its two copies
+// byte-equal (one memcmp). Any damage that does not hit both copies identically (a flipped bit, a
+// sector of zeros, a truncated or partly rewritten file) makes it unused. A CRC-32 did the same
+// but node:zlib's load cost ~1.5-2.5 ms of each call's CPU (BENCHMARKS.md "Start-up").
+const MAGIC = 'stgtcc2 ';
 const HDR = 32;
 
-function readCache(file, hash, checksum) {
+function readCache(file, hash) {
   let buf;
   try {
     buf = fs.readFileSync(file);
@@ -30,19 +29,19 @@ function readCache(file, hash, checksum) {
     return undefined;
   }
   if (buf.length < HDR || buf.toString('latin1', 0, 24) !== MAGIC + hash) return undefined;
-  const data = buf.subarray(HDR);
-  if (buf.readUInt32LE(24) !== data.length || buf.readUInt32LE(28) !== checksum(data)) return undefined;
-  return data;
+  const n = buf.readUInt32LE(24);
+  if (n === 0 || buf.length !== HDR + 2 * n) return undefined;
+  const data = buf.subarray(HDR, HDR + n);
+  return data.equals(buf.subarray(HDR + n)) ? data : undefined;
 }
 
-function writeCache(file, hash, data, checksum) {
+function writeCache(file, hash, data) {
   const hdr = Buffer.alloc(HDR);
   hdr.write(MAGIC + hash, 0, 'latin1');
   hdr.writeUInt32LE(data.length, 24);
-  hdr.writeUInt32LE(checksum(data), 28);
   const tmp = `${file}.${process.pid}.tmp`;
   try {
-    fs.writeFileSync(tmp, Buffer.concat([hdr, data]), { mode: 0o644 });
+    fs.writeFileSync(tmp, Buffer.concat([hdr, data, data]), { mode: 0o644 });
     fs.renameSync(tmp, file);
   } catch {
     try { fs.unlinkSync(tmp); } catch { /* read-only or gone: nothing to clean */ }
@@ -53,15 +52,14 @@ function runBundle(file) {
   const vm = require('node:vm');
   const source = fs.readFileSync(file, 'utf8');
   const m = /^\/\/ stgt ([0-9a-f]{16}):/.exec(source);
-  const checksum = crc32();
-  const hash = m === null || checksum === undefined ? undefined : m[1];
+  const hash = m === null ? undefined : m[1];
   const cacheFile = file.replace(/\.js$/, '.cache');
-  const cachedData = hash === undefined ? undefined : readCache(cacheFile, hash, checksum);
+  const cachedData = hash === undefined ? undefined : readCache(cacheFile, hash);
   const script = new vm.Script(source, { filename: file, cachedData });
   if (hash !== undefined && (cachedData === undefined || script.cachedDataRejected === true)) {
     process.once('exit', () => {
       try {
-        writeCache(cacheFile, hash, script.createCachedData(), checksum);
+        writeCache(cacheFile, hash, script.createCachedData());
       } catch { /* the cache is optional */ }
     });
   }

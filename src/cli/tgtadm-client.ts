@@ -1,8 +1,9 @@
-// tgtadm: the management client, a drop-in for tgt's usr/tgtadm.c (tgt-compat.md A3, §1.3). No import.meta here: tsconfig.cli.json also compiles this file to CommonJS, which scripts/pack-build.mjs bundles into lib/tgtadm.bundle.js for bin/tgtadm.cjs.
+// tgtadm: the management client, a drop-in for tgt's usr/tgtadm.c (tgt-compat.md A3, §1.3). scripts/pack-build.mjs also compiles it to CommonJS and bundles it into lib/tgtadm.bundle.js for bin/tgtadm.cjs.
 //
 // It turns argv into one tgtadm_req (tgtadm-args.ts), sends it over the unix socket
 // $TGT_IPC_SOCKET|/var/run/tgtd/socket + ".<control port>", and prints the answer as-is.
 // Exit codes: 0, 22 (daemon error or bad arguments), 1 (unknown mode/op), 107 (no daemon).
+import fs from 'node:fs';
 import net from 'node:net';
 import { planTgtadm } from './tgtadm-args.js';
 import * as ipc from '../mgmt/ipc.js';
@@ -24,47 +25,68 @@ export function ipcSocketPath(env: Readonly<Record<string, string | undefined>>,
   return `${env['TGT_IPC_SOCKET'] ?? '/var/run/tgtd/socket'}.${controlPort}`;
 }
 
-/** Connects; resolves the socket or the errno code string of the failure. */
-function connect(path: string): Promise<net.Socket | string> {
+/** Connects and closes again; resolves 'connected' or the errno code string of the failure (the `system delete` probe). */
+function probe(path: string): Promise<string> {
   return new Promise((resolve) => {
     const s = net.connect(path);
     s.once('connect', () => {
-      s.removeAllListeners('error');
-      resolve(s);
+      s.destroy();
+      resolve('connected');
     });
     s.once('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? 'EIO'));
   });
 }
 
-/** Reads until `want` bytes or EOF (like recv(MSG_WAITALL) / read loops). */
-function readAll(sock: net.Socket, want: number): Promise<Buffer> {
+/**
+ * One request: connects, sends `wire`, and collects the answer (like tgtadm's recv(MSG_WAITALL) of
+ * the header, then of the `len - 8` bytes it announces): resolves the bytes received up to that
+ * length or EOF, or the errno code string of a failed connect. An error answer's body is not
+ * waited for. The socket's `onread` buffer takes the data without the Readable stream's
+ * buffering (one call costs less start-up CPU: BENCHMARKS.md "Start-up").
+ */
+function exchange(path: string, wire: Buffer, onSent: () => void): Promise<Buffer | string> {
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let have = 0;
-    let done = false;
+    let want = -1; // the answer's length, once its header is in
+    let connected = false;
+    let settled = false;
     const finish = (): void => {
-      if (done) return;
-      done = true;
-      sock.removeListener('data', onData);
-      sock.pause();
-      const all = Buffer.concat(chunks);
-      if (all.length > want) sock.unshift(all.subarray(want));
-      resolve(all.subarray(0, Math.min(want, all.length)));
+      if (settled) return;
+      settled = true;
+      // Closed on the next turn of the loop: main() exits before, without it (net's destroy sets
+      // up process.stderr, which costs start-up CPU for nothing).
+      setImmediate(() => sock.destroy());
+      const all = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+      resolve(want >= 0 && all.length > want ? all.subarray(0, want) : all);
     };
-    const onData = (d: Buffer): void => {
-      chunks.push(d);
-      have += d.length;
-      if (have >= want) finish();
+    const onData = (n: number, buf: Buffer): boolean => {
+      if (settled) return false;
+      chunks.push(Buffer.from(buf.subarray(0, n))); // the buffer is reused for the next read
+      have += n;
+      if (want < 0 && have >= ipc.RSP_HDR_LEN) {
+        const rsp = ipc.decodeResponseHeader((chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)).subarray(0, ipc.RSP_HDR_LEN));
+        const body = (rsp.len - ipc.RSP_HDR_LEN) | 0;
+        want = ipc.RSP_HDR_LEN + (rsp.err === 0 && body > 0 ? body : 0);
+      }
+      if (want >= 0 && have >= want) finish();
+      return true;
     };
-    if (want === 0) {
-      finish();
-      return;
-    }
-    sock.on('data', onData);
+    const sock = net.connect({ path, onread: { buffer: Buffer.allocUnsafe(64 * 1024), callback: onData } });
+    sock.once('connect', () => {
+      connected = true;
+      sock.write(wire);
+      onSent();
+    });
+    sock.on('error', (e: NodeJS.ErrnoException) => {
+      if (connected) finish();
+      else if (!settled) {
+        settled = true;
+        resolve(e.code ?? 'EIO');
+      }
+    });
     sock.once('end', finish);
     sock.once('close', finish);
-    sock.once('error', finish);
-    sock.resume();
   });
 }
 
@@ -95,59 +117,76 @@ export async function runTgtadm(argv: readonly string[], io: TgtadmIo): Promise<
     io.stderr(`tgtadm: management path too long: ${path}\n`);
     return notConnected();
   }
-  const sock = await connect(path);
-  // tgtadm ignores the connect error and its write() then fails with ENOTCONN.
-  if (typeof sock === 'string') return notConnected();
-  sock.on('error', () => undefined);
-  try {
-    const wire = ipc.encodeRequest(req);
-    sock.write(wire);
+  const wire = ipc.encodeRequest(req);
+  const answer = await exchange(path, wire, () => {
     if (plan.debug) io.stderr(`ipc_mgmt_req 348: sent to tgtd ${wire.length}\n`);
-    const hdr = await readAll(sock, ipc.RSP_HDR_LEN);
-    if (hdr.length === 0) {
-      io.stderr('tgtadm: tgtd closed the socket\n');
-      return 0;
-    }
-    if (hdr.length !== ipc.RSP_HDR_LEN) {
-      io.stderr('tgtadm: a partial response\n');
-      return 0;
-    }
-    const rsp = ipc.decodeResponseHeader(hdr);
-    if (rsp.err !== 0) {
-      io.stderr(`tgtadm: ${tgtadmStrerror(rsp.err)}\n`);
-      return EINVAL;
-    }
-    if (req.mode === ipc.MODE_SYSTEM && req.op === ipc.OP_DELETE) {
-      // Wait for the daemon to be gone: tgtadm polls every 100 ms until connect() is refused.
-      // (A missing socket file also counts as gone here, where tgtadm would spin forever.)
-      for (;;) {
-        const probe = await connect(path);
-        if (probe === 'ECONNREFUSED' || probe === 'ENOENT') break;
-        if (typeof probe !== 'string') probe.destroy();
-        await sleep(100);
-      }
-    }
-    const len = (rsp.len - ipc.RSP_HDR_LEN) | 0;
-    if (len <= 0) {
-      if (json) io.stdout(showJson(req.mode, ''));
-      return 0;
-    }
-    const body = await readAll(sock, len);
-    // fputs: the text up to its NUL, only when the whole body arrived.
-    if (body.length === len) io.stdout(json ? showJson(req.mode, ipc.decodePayload(body)) : ipc.decodePayload(body));
+  });
+  // tgtadm ignores the connect error and its write() then fails with ENOTCONN.
+  if (typeof answer === 'string') return notConnected();
+  if (answer.length === 0) {
+    io.stderr('tgtadm: tgtd closed the socket\n');
     return 0;
-  } finally {
-    sock.destroy();
   }
+  if (answer.length < ipc.RSP_HDR_LEN) {
+    io.stderr('tgtadm: a partial response\n');
+    return 0;
+  }
+  const rsp = ipc.decodeResponseHeader(answer.subarray(0, ipc.RSP_HDR_LEN));
+  if (rsp.err !== 0) {
+    io.stderr(`tgtadm: ${tgtadmStrerror(rsp.err)}\n`);
+    return EINVAL;
+  }
+  if (req.mode === ipc.MODE_SYSTEM && req.op === ipc.OP_DELETE) {
+    // Wait for the daemon to be gone: tgtadm polls every 100 ms until connect() is refused.
+    // (A missing socket file also counts as gone here, where tgtadm would spin forever.)
+    for (;;) {
+      const r = await probe(path);
+      if (r === 'ECONNREFUSED' || r === 'ENOENT') break;
+      await sleep(100);
+    }
+  }
+  const len = (rsp.len - ipc.RSP_HDR_LEN) | 0;
+  if (len <= 0) {
+    if (json) io.stdout(showJson(req.mode, ''));
+    return 0;
+  }
+  const body = answer.subarray(ipc.RSP_HDR_LEN);
+  // fputs: the text up to its NUL, only when the whole body arrived.
+  if (body.length === len) io.stdout(json ? showJson(req.mode, ipc.decodePayload(body)) : ipc.decodePayload(body));
+  return 0;
+}
+
+/**
+ * Writes `s` to descriptor 1 or 2 with write(2), as C's stdio does: setting up process.stdout (a
+ * stream, a pipe or TTY handle) costs more start-up CPU than the one answer a call prints. If the
+ * descriptor is non-blocking and full (EAGAIN), the rest goes to the stream, which queues it until
+ * it drains before the exit. Other errors (EPIPE: the reader is gone) drop the output, as a write
+ * to a closed pipe loses it.
+ */
+export function writeFd(fd: 1 | 2, s: string): 'written' | 'queued' {
+  const buf = Buffer.from(s, 'utf8');
+  let off = 0;
+  try {
+    while (off < buf.length) off += fs.writeSync(fd, buf, off);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') return 'written';
+    (fd === 1 ? process.stdout : process.stderr).write(buf.subarray(off));
+    return 'queued';
+  }
+  return 'written';
 }
 
 /** Entry point used by bin/tgtadm, bin/tgtadm.cjs and `node dist/src/cli/tgtadm.js`. */
 export async function main(): Promise<void> {
   const argv = [process.argv[1] ?? 'tgtadm', ...process.argv.slice(2)];
+  let queued = false;
   const code = await runTgtadm(argv, {
     env: process.env,
-    stdout: (s) => process.stdout.write(s),
-    stderr: (s) => process.stderr.write(s),
+    stdout: (s) => void (queued = writeFd(1, s) === 'queued' || queued),
+    stderr: (s) => void (queued = writeFd(2, s) === 'queued' || queued),
   });
-  process.exitCode = code;
+  // Everything is written: exit now rather than after the loop closes the socket. Output queued
+  // in a stream is left to drain first.
+  if (queued) process.exitCode = code;
+  else process.exit(code);
 }

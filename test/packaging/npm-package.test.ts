@@ -79,18 +79,23 @@ test('npm pack + npm install -g: the installed tgtd serves the demo, tgtadm mana
   const cache = join(pkgDir, 'lib', 'tgtadm.bundle.cache');
   assert.ok(existsSync(cache), 'the first tgtadm call wrote no code cache');
   const cached = readFileSync(cache);
-  assert.equal(cached.toString('latin1', 0, 8), 'stgtcc1 ');
+  assert.equal(cached.toString('latin1', 0, 8), 'stgtcc2 ');
+  const n = cached.readUInt32LE(24); // V8's data is there twice: the two copies must be equal
+  assert.equal(cached.length, 32 + 2 * n);
   const again = async (what: string): Promise<void> => {
     const r = await run(bin('tgtadm'), ['-C', String(controlPort), '--mode', 'target', '--op', 'show'], { cwd: work, env: denv });
     assert.deepEqual([r.code, r.stdout, r.stderr], [0, show.stdout, ''], `tgtadm with ${what}`);
   };
   await again('its code cache');
-  const corrupt = Buffer.from(cached);
-  for (let i = 40; i < corrupt.length; i += 97) corrupt[i] ^= 0x5a;
-  writeFileSync(cache, corrupt);
-  await again('a corrupt code cache');
-  assert.notDeepEqual(readFileSync(cache), corrupt, 'the corrupt cache was not replaced');
-  writeFileSync(cache, Buffer.concat([Buffer.from('stgtcc1 0000000000000000'), cached.subarray(24)]));
+  for (const [what, from, to] of [['a corrupt code cache', 40, 32 + n], ['a code cache with a corrupt second copy', 32 + n, cached.length]] as const) {
+    const corrupt = Buffer.from(cached);
+    for (let i = from; i < to; i += 97) corrupt[i] ^= 0x5a;
+    writeFileSync(cache, corrupt);
+    await again(what);
+    assert.deepEqual(readFileSync(cache).subarray(0, 24), cached.subarray(0, 24), `${what} was not replaced by a sound one`);
+    assert.notDeepEqual(readFileSync(cache), corrupt, `${what} was not replaced`);
+  }
+  writeFileSync(cache, Buffer.concat([Buffer.from('stgtcc2 0000000000000000'), cached.subarray(24)]));
   await again('a stale code cache');
   writeFileSync(cache, cached.subarray(0, 100));
   await again('a truncated code cache');
