@@ -87,8 +87,8 @@ function daemonReady(show) {
 /**
  * Starts stgt's tgtd (from the compiled tree `dist`) or Debian's (`kind` 'tgt') in the foreground on
  * a private IPC socket in `dir` and a free 127.0.0.1 port, then sets up target 1 (`iqn`) bound to
- * ALL with `luns`: { lun, size } is an rdwr LUN on its own sparse file of `size` bytes in `dir`,
- * { lun, bstype: 'null' } a null-store one, { lun, bstype, path, bsopts } a LUN on that path of
+ * ALL with `luns`: { lun, size } is an rdwr LUN on its own sparse file of `size` bytes in `dir`
+ * (read once, so it starts page-cached), { lun, bstype: 'null' } a null-store one, { lun, bstype, path, bsopts } a LUN on that path of
  * that store (e.g. rbd). The daemon is pushed to `started` before the setup, so the caller stops it
  * even when a step fails. `env`: extra variables for stgt's daemon only; `args`: extra tgtd
  * arguments for it (e.g. --bstype ...,rbd); `name`: tells two daemons of one kind apart (socket);
@@ -133,6 +133,11 @@ export async function startDaemon(kind, dir, { dist, env: extraEnv = {}, args: s
       path = join(dir, `${name.replace(/\W/g, '-')}-lun${l.lun}.img`);
       writeFileSync(path, '');
       spawnSync('truncate', ['-s', String(l.size), path]);
+      // Read it once, so its pages are in the page cache (holes read as cached zero pages): the
+      // cases measure page-cached LUNs, as the issue's table does. Without this a random-read run
+      // measured the cache filling (each first touch of a page a cache miss: for stgt a
+      // preadv2(RWF_NOWAIT) EAGAIN and a thread-pool read, for tgt its worker thread's pread).
+      spawnSync('dd', [`if=${path}`, 'of=/dev/null', 'bs=1M', 'status=none']);
     }
     steps.push(['--lld', 'iscsi', '--mode', 'logicalunit', '--op', 'new', '--tid', '1', '--lun', String(l.lun), '-b', path, '--bstype', l.bstype ?? 'rdwr',
       ...(l.bsopts === undefined ? [] : ['--bsopts', l.bsopts])]);
