@@ -160,3 +160,22 @@ test('session reinstatement closes only the session of the same initiator port a
   assert.ok('session' in table.bind(last, () => {}));
   assert.deepEqual(fresh.conn.closed, ['session reinstatement']);
 });
+
+test('in-order non-command CmdSNs advance the window at once; behind a gap they keep their slot', () => {
+  const s = session(); // ExpCmdSN 10
+  const a = fakeConn(1);
+  const ran: number[] = [];
+  const cmd = (cmdSN: number) => ({ cmdSN, conn: a, run: () => ran.push(cmdSN) });
+  assert.equal(s.advance(10, a), true);
+  assert.equal(s.expCmdSN, 11);
+  assert.equal(s.waiting, 0);
+  assert.equal(s.order(cmd(13)), true); // a command ahead of a gap
+  assert.equal(s.advance(12, a), true); // a NOP-Out ahead of the same gap
+  assert.equal(s.waiting, 2);
+  assert.equal(s.advance(11, a), true); // fills the gap: 12 (placeholder) and 13 (command) follow
+  assert.deepEqual(ran, [13]);
+  assert.equal(s.expCmdSN, 14);
+  assert.equal(s.waiting, 0);
+  assert.equal(s.advance(14, a), true);
+  assert.equal(s.expCmdSN, 15);
+});

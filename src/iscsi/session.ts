@@ -87,20 +87,29 @@ export class IscsiSession implements ItNexus {
     }
     this.expCmdSN = (this.expCmdSN + 1) >>> 0;
     cmd.run();
+    this.runEarly();
+    return true;
+  }
+
+  /** Run the commands that were waiting for the CmdSNs now due. */
+  private runEarly(): void {
+    if (this.early.size === 0) return;
     for (let next = this.early.get(this.expCmdSN); next !== undefined; next = this.early.get(this.expCmdSN)) {
       this.early.delete(this.expCmdSN);
       this.expCmdSN = (this.expCmdSN + 1) >>> 0;
       if (!this.closed) next.run();
     }
-    return true;
   }
 
   /**
    * A CmdSN that consumes a slot without a command (a non-immediate NOP-Out, Text, Logout or TMF
-   * request, or a rejected command), received on `conn`.
+   * request, or a rejected command), received on `conn`. In order (the usual case) it only
+   * advances ExpCmdSN; only one ahead of a gap needs a placeholder to keep its slot.
    */
   advance(cmdSN: number, conn: SessionConnection): boolean {
-    return this.order({ cmdSN, conn, run: noop });
+    if (cmdSN !== this.expCmdSN || this.early.size > 0 || !this.inWindow(cmdSN)) return this.order({ cmdSN, conn, run: noop });
+    this.expCmdSN = (this.expCmdSN + 1) >>> 0;
+    return true;
   }
 
   hasConnection(conn: SessionConnection): boolean {
