@@ -8,6 +8,7 @@ import { dataInResidual, residualFlags } from '../../iscsi/responses.js';
 import { errorText } from '../../iscsi/session-table.js';
 import * as P from '../../iscsi/pdu.js';
 import { crc32cHeader, crc32cList, readDigest, writeDigest } from '../../iscsi/crc32c.js';
+import { Slab } from '../../iscsi/header-pool.js';
 
 const PAD = Buffer.alloc(4);
 const NO_AHS = Buffer.alloc(0);
@@ -24,6 +25,13 @@ class R2tState {
 }
 /** During login the initiator may send up to the RFC default MaxRecvDataSegmentLength (8192). */
 const LOGIN_MAX_SEGMENT = 8192;
+/**
+ * Reads up to this size land in a slice of the connection's read slab (task.scsi.readBuffer)
+ * instead of a buffer of their own: a 4 KiB Buffer.allocUnsafe is a malloc and an ArrayBuffer
+ * each (1.4-1.8 µs in a loop here, against 0.3-0.7 µs for a slice); larger ones keep theirs. A busy
+ * connection holds at most its slab (128 KiB) beyond the reads in flight.
+ */
+const SLAB_READ_MAX = 16 * 1024;
 
 export class TcpConnection extends IscsiConnection {
   /** Received bytes not yet framed, as a list of views. */
@@ -43,6 +51,8 @@ export class TcpConnection extends IscsiConnection {
   private txHeaderDigest = false;
   private txDataDigest = false;
   private corked = false;
+  /** Where small reads land (see SLAB_READ_MAX); no memory until the first read. */
+  private readonly readSlab = new Slab(32 * 1024, 128 * 1024);
   private nextTTT = 1;
   /** A 'drain' listener is armed (see uncork). */
   private waitingDrain = false;
@@ -231,6 +241,8 @@ export class TcpConnection extends IscsiConnection {
   // ------------------------------------------------------------------ data movement: R2T, Data-Out, Data-In
 
   protected override prepareTask(task: IscsiTask): void {
+    const readLen = task.scsi.expectedReadLength;
+    if (readLen > 0 && readLen <= SLAB_READ_MAX) task.scsi.readBuffer = this.readSlab.take(readLen);
     let r = task.transport as R2tState | null;
     if (r === null) task.transport = r = new R2tState();
     r.offset = task.unsolicitedEnd;
