@@ -103,8 +103,13 @@ export interface PassthroughResult {
 export interface SharedState {
   /** The value of `key` as last read or written (read at open and after every change notice), or null. */
   get(key: string): string | null;
-  /** Stores `value` (null removes the key); calls back when it is durable and the other openers are told. */
-  set(key: string, value: string | null, cb: (err: IoError) => void): void;
+  /**
+   * Stores `value` (null removes the key) if `key` is still as this opener last read or wrote it,
+   * and calls back when it is durable and the other openers are told. If another opener changed it
+   * since, nothing is written: the new value is read first (onChange runs for it), then cb gets
+   * 'stale' and the caller decides again from get(). Two openers' sets on one value never both win.
+   */
+  set(key: string, value: string | null, cb: (err: IoError | 'stale') => void): void;
   /** `fn(key)` runs on the loop thread when another opener changed `key` (get already returns the new value). */
   onChange(fn: (key: string) => void): void;
 }

@@ -63,8 +63,12 @@ export interface RbdAddon {
   watch(image: AddonImage): number;
   /** Image metadata whose keys start with `prefix`, as [key, value, key, value...]. */
   metaList?(image: AddonImage, prefix: string, cb: (err: AddonError | null, kv?: string[]) => void): void;
-  /** Sets `key` (null: removes it; a missing key is no error); librbd notifies the other watchers. */
-  metaSet?(image: AddonImage, key: string, value: string | null, cb: (err: AddonError | null) => void): void;
+  /**
+   * Sets `key` to `value` (null: removes it) and `key`.version to `next` if the header's version of
+   * `key` is `expect` ('' for none), atomically; else fails with errno ECANCELED and writes nothing.
+   * Then notifies the image's watchers (a header update).
+   */
+  metaSwap?(image: AddonImage, key: string, expect: string, next: string, value: string | null, cb: (err: AddonError | null) => void): void;
   /** 0 (queued) or -errno (refused, no completion will come). */
   read(image: AddonImage, offset: number, into: Buffer, id: number): number;
   write(image: AddonImage, offset: number, data: readonly Buffer[], id: number): number;

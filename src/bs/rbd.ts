@@ -357,9 +357,12 @@ export class RbdStore implements BackingStore {
               `object size ${r.objectSize}${readOnly ? ', read-only' : ''}${dev.shared ? ', shared state' : ''}`);
             cb(null, dev);
           };
-          const { metaList, metaSet } = this.addon;
-          if (readOnly || metaList === undefined || metaSet === undefined) return ready();
-          const shared = new RbdSharedState({ metaList: metaList.bind(this.addon), metaSet: metaSet.bind(this.addon) }, r.image,
+          const { metaList, metaSwap } = this.addon;
+          if (readOnly || metaList === undefined || metaSwap === undefined) {
+            if (!readOnly) this.ctx.log('warn', `${opts.path}: this rbd addon build has no shared state (rebuild: npm run build:native)`);
+            return ready();
+          }
+          const shared = new RbdSharedState({ metaList: metaList.bind(this.addon), metaSwap: metaSwap.bind(this.addon) }, r.image,
             (start) => dev.control(start), () => dev.open, (err) => errnoError(err.errno ?? EIO, `rbd ${opts.path}: ${err.message}`),
             (msg) => this.ctx.log('warn', `${opts.path}: ${msg}`));
           shared.load((err) => {

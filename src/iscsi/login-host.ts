@@ -17,6 +17,8 @@ export interface IscsiTargetInfo extends ScsiTargetPort {
   readonly aclAddresses: readonly string[];
   readonly aclNames: readonly string[];
   readonly accounts: AccountBindings;
+  /** The portal group tag of the portal at this target-side address (its ALUA group's; absent: 1). */
+  portalGroupTag?(localAddress: string, localPort: number): number;
 }
 
 /** What the iSCSI LLDs need of the daemon (LldContext.services). */
@@ -116,8 +118,12 @@ export class IscsiLoginHost implements LoginHost {
     return out;
   }
 
-  /** Portals of the target: a wildcard portal answers with the address the initiator reached. */
-  targetAddresses(_tid: number, localAddress: string, localPort: number): string[] {
+  portalGroupTag(tid: number, localAddress: string, localPort: number): number {
+    return this.drv.services.targets.get(tid)?.portalGroupTag?.(localAddress, localPort) ?? 1;
+  }
+
+  /** Portals of the target, each with its portal group tag: a wildcard portal answers with the address the initiator reached. */
+  targetAddresses(tid: number, localAddress: string, localPort: number): string[] {
     const seen = new Set<string>();
     for (const p of this.drv.portalList()) {
       const wildcard = p.host === '0.0.0.0' || p.host === '::';
@@ -125,7 +131,7 @@ export class IscsiLoginHost implements LoginHost {
       const port = wildcard ? localPort : p.port;
       if (wildcard && p.port !== localPort) continue;
       if (host.includes(':') !== localAddress.includes(':') && wildcard) continue;
-      seen.add(`${formatPortal({ host, port })},1`);
+      seen.add(`${formatPortal({ host, port })},${this.portalGroupTag(tid, host, port)}`);
     }
     return [...seen];
   }

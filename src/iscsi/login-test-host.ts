@@ -12,6 +12,7 @@ export class FakeHost implements LoginHost {
   denied = new Set<string>();
   bound: LoginResult[] = [];
   bindAnswer: { tsih: number } | { statusClass: number; statusDetail: number } = { tsih: 1 };
+  portalGroupTag?: (tid: number, localAddress: string, localPort: number) => number;
 
   addTarget(tid: number, name: string): LoginTarget {
     const t: LoginTarget = { tid, name, params: new TargetParams(), ready: true };

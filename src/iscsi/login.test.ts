@@ -275,3 +275,17 @@ test('ISID change mid-login fails', () => {
   const r = e.step(loginReq(0, 1, true, [], { isid: Buffer.from('400001370001', 'hex') }));
   assert.equal(r.fail, true);
 });
+
+test('the first login response carries the portal group tag the host gives for the portal the initiator reached', () => {
+  const host = new FakeHost();
+  host.addTarget(1, TGT);
+  const asked: string[] = [];
+  host.portalGroupTag = (tid: number, address: string, port: number): number => {
+    asked.push(`${tid} ${address}:${port}`);
+    return 2;
+  };
+  const e = new LoginEngine(host, { ...conn, localPort: 3261 });
+  const r = e.step(loginReq(0, 1, true, [['InitiatorName', INI], ['SessionType', 'Normal'], ['TargetName', TGT], ['AuthMethod', 'None']]));
+  assert.equal(r.data.toString(), 'AuthMethod=None\0TargetPortalGroupTag=2\0');
+  assert.deepEqual(asked, ['1 127.0.0.1:3261']);
+});

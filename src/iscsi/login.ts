@@ -15,6 +15,7 @@
 //     redirect?(target: LoginTarget, initiatorName: string, peerAddress: string):
 //       { address: string; reason: number } | null;      // tgt's RedirectCallback program
 //     targetAddresses?(tid: number, localAddress: string, localPort: number): string[]; // text.ts
+//     portalGroupTag?(tid: number, localAddress: string, localPort: number): number; // default 1
 //     discoveryParams?(): TargetParams;                   // defaults for discovery sessions
 //   }
 //
@@ -52,6 +53,8 @@ export interface LoginHost {
   bindSession(result: LoginResult): { tsih: number } | { statusClass: number; statusDetail: number };
   redirect?(target: LoginTarget, initiatorName: string, peerAddress: string): { address: string; reason: number } | null;
   targetAddresses?(tid: number, localAddress: string, localPort: number): string[];
+  /** The portal group tag of the target's portal at this address (RFC 7143 13.9); absent: 1. */
+  portalGroupTag?(tid: number, localAddress: string, localPort: number): number;
   discoveryParams?(): TargetParams;
 }
 
@@ -222,7 +225,8 @@ export class LoginEngine {
       this.sentFirst = true;
       // RFC 7143 13.9: the first Login Response of a normal session carries the portal group tag.
       if (!this.discovery) {
-        out.add('TargetPortalGroupTag', '1');
+        const tpgt = this.target === null ? 1 : this.host.portalGroupTag?.(this.target.tid, this.conn.localAddress, this.conn.localPort) ?? 1;
+        out.add('TargetPortalGroupTag', String(tpgt));
         if (this.target?.alias) out.add('TargetAlias', this.target.alias);
       }
     }

@@ -28,7 +28,10 @@ export const DEFAULT_PORT_GROUP = 1;
 /**
  * One target port group (SPC-4 5.16.2). stgt makes each group one target port: the portals put in
  * a group form that port, as the portals of an iSCSI portal group form one SCSI target port (RFC
- * 7143 4.4.1), so its RELATIVE TARGET PORT IDENTIFIER is the group's number.
+ * 7143 4.4.1), so its RELATIVE TARGET PORT IDENTIFIER and its iSCSI portal group tag are the group's
+ * number. The port's name is then "<target name>,t,0x<group>" (RFC 7143 13.1 / SPC-4 7.8.6.11), so
+ * gateways that export one LU with one group each present different ports, never one port with two
+ * states.
  */
 export class TargetPortGroup {
   state: AluaState = AluaState.ActiveOptimized;
@@ -38,6 +41,11 @@ export class TargetPortGroup {
   readonly relativePorts: readonly number[];
   constructor(readonly id: number) {
     this.relativePorts = [id];
+  }
+
+  /** The iSCSI portal group tag of the group's portals (login TargetPortalGroupTag, SendTargets ",<tag>"). */
+  get portalGroupTag(): number {
+    return this.id;
   }
 }
 

@@ -26,7 +26,7 @@ export interface EngineContext {
   /** Ids of the I_T nexuses a registration is of (PR unit attentions). */
   nexusIdsOf(reg: Registration): number[];
   /** PREEMPT AND ABORT: abort the tasks on `lu` of the I_T nexuses of these registrations (except `by`). */
-  abortForRegistrations(lu: LogicalUnit, regs: readonly Registration[], by: Cmd): void;
+  abortForRegistrations(lu: LogicalUnit, regs: readonly Registration[], by: Cmd | null): void;
   /** The commands of `lu`'s device type (REPORT SUPPORTED OPERATION CODES). */
   commandsOf(lu: LogicalUnit): CommandCatalog;
   /** Called by Cmd when it is finished. */

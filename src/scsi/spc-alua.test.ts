@@ -125,6 +125,17 @@ test('portals in groups: each nexus sees its own group and port in VPD 83h and i
   assert.deepEqual(await groupOfNexus(b), [3, 3], 'an IPv4-mapped address matches the IPv4 portal, with its port');
   assert.deepEqual(await groupOfNexus(other), [1, 1], 'another port of that address stays in group 1');
   assert.deepEqual(await groupOfNexus(r.i1), [1, 1], 'a nexus without an address is in group 1');
+  // Each group is its own iSCSI portal group: the target port's name carries the group as its tag (RFC 7143 13.1).
+  const portName = async (n: ItNexus): Promise<string> => {
+    const v = (await r.run(VPD83, { n })).dataIn!;
+    const i = v.indexOf(Buffer.from([0x53, 0x98]));
+    return v.toString('utf8', i + 4, i + 4 + v[i + 3]!).replace(/\0+$/, '');
+  };
+  assert.equal(await portName(b), `${r.target.name},t,0x0003`);
+  assert.equal(await portName(other), `${r.target.name},t,0x0001`);
+  assert.equal(r.target.portalGroupTag('::ffff:127.0.0.3', 3261), 3);
+  assert.equal(r.target.portalGroupTag('127.0.0.2', 1234), 2);
+  assert.equal(r.target.portalGroupTag('127.0.0.9', 3260), 1);
   assert.equal(r.target.setAluaState(AluaState.Standby, 3), null);
   assert.equal(r.target.setAluaState(AluaState.Standby, 9), 'bad-group');
   for (const n of [a, b, other]) assert.deepEqual(senseOf(await r.run(TUR, { n })), [6, 0x2a, 0x06]);

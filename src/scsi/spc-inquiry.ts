@@ -75,8 +75,8 @@ function deviceIdPage(c: Cmd, lu: LogicalUnit): Buffer {
   const tpg = Buffer.alloc(4);
   tpg.writeUInt16BE(pg.id, 2);
   parts.push(designator(0x51, 0x95, tpg));
-  // SCSI name string of the target port (type 8, UTF-8): "<iqn>,t,0x0001" (RFC 7143 13.1 / SPC-4 7.8.6.11)
-  parts.push(designator(0x53, 0x98, nameString(`${tname},t,0x0001`)));
+  // SCSI name string of the target port (type 8, UTF-8): "<iqn>,t,0x<portal group tag>" (RFC 7143 13.1 / SPC-4 7.8.6.11)
+  parts.push(designator(0x53, 0x98, nameString(`${tname},t,0x${pg.portalGroupTag.toString(16).padStart(4, '0')}`)));
   // SCSI name string of the target device (association 10b)
   parts.push(designator(0x53, 0xa8, nameString(tname)));
   return Buffer.concat(parts);

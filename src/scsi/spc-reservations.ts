@@ -50,7 +50,27 @@ function prOutWritten(lu: LogicalUnit): void {
   if (q.length > 0) lu.prOutWaiting!.unshift(...q);
 }
 
-function prOutNow(c: Cmd): void {
+/** How often a PR OUT runs again after another gateway changed the shared state under it, before it fails. */
+const MAX_STALE_RETRIES = 16;
+
+/**
+ * Another gateway changed the shared state first (its change is now in lu.pr): the PR OUT runs
+ * again on it, ahead of the PR OUTs that wait, and they keep waiting while it writes again.
+ */
+function prOutAgain(c: Cmd, attempt: number): void {
+  const lu = c.lu!;
+  const q = lu.prOutWaiting ?? [];
+  lu.prOutWaiting = null;
+  prOutNow(c, attempt);
+  const writing = lu.prOutWaiting as (() => void)[] | null; // set again if it writes again
+  if (writing !== null) writing.push(...q);
+  else {
+    lu.prOutWaiting = q;
+    prOutWritten(lu);
+  }
+}
+
+function prOutNow(c: Cmd, attempt = 0): void {
   const lu = c.lu!;
   const p = c.p;
   c.task.transferLength = p.paramLen;
@@ -76,18 +96,20 @@ function prOutNow(c: Cmd): void {
   if (store === null || before === null) return done();
   // SPC-4 5.13.5: with APTPL active every change is on stable storage before GOOD; a REGISTER
   // with APTPL=0 ends persistence. A store shared by several gateways takes every change (the
-  // other gateways enforce it). If the state cannot be written, nothing changed.
+  // other gateways enforce it). If the state cannot be written, nothing changed; if another gateway
+  // changed it first, its state is now ours and the PR OUT runs again on it (no lost update).
   const next = store.shared || pr.aptpl ? pr.snapshot() : before.aptpl ? null : undefined;
   if (next === undefined) return done();
   lu.prOutWaiting = [];
   store.write(next, (err) => {
+    if (err === 'stale' && attempt < MAX_STALE_RETRIES) return prOutAgain(c, attempt + 1);
     if (err === null) done();
     else {
-      pr.restore(before);
+      if (err !== 'stale') pr.restore(before);
       c.fail(Reason.InsufficientRegistrationResources);
     }
     prOutWritten(lu);
-  });
+  }, fx);
 }
 
 function reserve(c: Cmd): void {

@@ -115,7 +115,13 @@ export class Target implements ScsiTargetPort, EngineContext {
       // A shared state is the other gateways' current one, APTPL or not (pr-store.ts).
       const saved = store.load(this.warn);
       if (saved !== null && (saved.aptpl || store.shared)) lu.pr.restore(saved);
-      store.onChange((state) => lu.pr.restore(state ?? NO_PR_STATE));
+      // Another gateway's PR OUT: its unit attentions go to our nexuses of the registrations it named,
+      // and PREEMPT AND ABORT aborts their tasks here too (SPC-4 5.13.11.2.6 covers every target port).
+      store.onChange((state, fx) => {
+        lu.pr.restore(state ?? NO_PR_STATE);
+        for (const [reg, reason] of fx.ua) for (const id of this.nexusIdsOf(reg)) lu.ua.add(id, reason);
+        if (fx.abort.length > 0) this.abortForRegistrations(lu, fx.abort, null);
+      });
     }
     const ids = [...this.nexuses.keys()];
     for (const other of this.luns.values()) other.ua.addAll(ids, Reason.ReportedLunsChanged);
@@ -137,6 +143,11 @@ export class Target implements ScsiTargetPort, EngineContext {
 
   sortedLuns(): LogicalUnit[] {
     return [...this.luns.values()].sort((a, b) => a.lun - b.lun);
+  }
+
+  /** The iSCSI portal group tag of the portal at a target-side address: its target port group's (alua.ts). */
+  portalGroupTag(localAddress: string, localPort: number): number {
+    return this.alua.groupOf({ localAddress, localPort }).portalGroupTag;
   }
 
   /** The target port group `nexus` came in through (SPC-4 5.16.2). */
@@ -428,7 +439,7 @@ export class Target implements ScsiTargetPort, EngineContext {
   }
 
   /** EngineContext: PREEMPT AND ABORT (SPC-4 5.13.11.2.6) aborts the preempted nexuses' tasks. */
-  abortForRegistrations(lu: LogicalUnit, regs: readonly Registration[], by: Cmd): void {
+  abortForRegistrations(lu: LogicalUnit, regs: readonly Registration[], by: Cmd | null): void {
     const victims = this.cmdsOf(lu, null).filter((c) => c !== by && regs.some((r) => this.ofRegistration(c.task.nexus, r)));
     this.abortCmds(victims, null);
   }

@@ -64,6 +64,8 @@ export class ScsiClient {
   /** MaxRecvDataSegmentLength the target declared: the largest Data-Out segment we may send. */
   private targetMrdsl = 8192;
   private pumping = false;
+  /** The keys of the target's login responses (TargetPortalGroupTag, the negotiated values). */
+  loginKeys: ReadonlyMap<string, string> = new Map();
 
   private constructor(readonly m: MiniInitiator) {}
 
@@ -74,6 +76,7 @@ export class ScsiClient {
     try {
       const keys = await m.login(iqn, initiator, { InitialR2T: 'Yes', ImmediateData: 'No', ...extra });
       c.targetMrdsl = Number(keys.get('MaxRecvDataSegmentLength') ?? '8192');
+      c.loginKeys = keys;
     } catch (e) {
       m.close();
       throw e;

@@ -150,7 +150,7 @@ Napi::Value Close(const Napi::CallbackInfo& info);
 Napi::Value GetSize(const Napi::CallbackInfo& info);
 Napi::Value Watch(const Napi::CallbackInfo& info);
 Napi::Value MetaList(const Napi::CallbackInfo& info);
-Napi::Value MetaSet(const Napi::CallbackInfo& info);
+Napi::Value MetaSwap(const Napi::CallbackInfo& info);
 
 // io.cc
 Napi::Value Read(const Napi::CallbackInfo& info);

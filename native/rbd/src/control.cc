@@ -308,29 +308,62 @@ Napi::Value MetaList(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// metaSet(image, key, value | null, cb(err)): rbd_metadata_set, or rbd_metadata_remove for null (a
-// missing key is not an error). librbd then notifies the image's other watchers (a header update).
-Napi::Value MetaSet(const Napi::CallbackInfo& info) {
+// metaSwap(image, key, expect, next, value | null, cb(err)): sets image metadata `key` to `value` (null:
+// removes it) and `key`.version to `next`, only if the header object's xattr `key`.version still holds
+// `expect` ("" matches a missing one: a missing xattr compares as empty). One RADOS write op on the
+// image's header object, so the compare and both writes are atomic: of two gateways that read the
+// same version, one wins and the other gets ECANCELED and must re-read. The metadata keys are the
+// omap keys librbd keeps them under ("metadata_" + key), so rbd_metadata_list and `rbd image-meta`
+// see them. Then an empty notify on the header, which librbd (and krbd) treat as a header update,
+// so every watcher re-reads; a watcher that does not answer within 5 s (a gateway that died) does
+// not fail the write, which is already durable.
+Napi::Value MetaSwap(const Napi::CallbackInfo& info) {
   ImageHandle* h = info.Length() > 0 ? UnwrapImage(info[0]) : nullptr;
-  if (h == nullptr || h->image == nullptr || info.Length() < 3 || !info[1].IsString() || !(info[2].IsString() || info[2].IsNull())) {
-    Napi::TypeError::New(info.Env(), "metaSet(image, key, value | null, cb)").ThrowAsJavaScriptException();
+  if (h == nullptr || h->image == nullptr || info.Length() < 5 || !info[1].IsString() || !info[2].IsString() || !info[3].IsString() ||
+      !(info[4].IsString() || info[4].IsNull())) {
+    Napi::TypeError::New(info.Env(), "metaSwap(image, key, expect, next, value | null, cb)").ThrowAsJavaScriptException();
     return info.Env().Undefined();
   }
-  if (!CallbackArg(info, 3)) return info.Env().Undefined();
+  if (!CallbackArg(info, 5)) return info.Env().Undefined();
   rbd_image_t img = h->image;
+  rados_ioctx_t io = h->ioctx;
   std::string key = info[1].As<Napi::String>().Utf8Value();
-  bool remove = info[2].IsNull();
-  std::string value = remove ? std::string() : info[2].As<Napi::String>().Utf8Value();
-  auto work = [img, key, value, remove](std::string* step) -> int {
+  std::string expect = info[2].As<Napi::String>().Utf8Value();
+  std::string next = info[3].As<Napi::String>().Utf8Value();
+  bool remove = info[4].IsNull();
+  std::string value = remove ? std::string() : info[4].As<Napi::String>().Utf8Value();
+  auto work = [img, io, key, expect, next, remove, value](std::string* step) -> int {
+    *step = "rbd_get_id";
+    char id[128];
+    int r = rbd_get_id(img, id, sizeof id);
+    if (r < 0) return r;
+    std::string oid = std::string("rbd_header.") + id;
+    std::string guard = key + ".version";
+    std::string mkey = "metadata_" + key, mver = "metadata_" + guard;
+    *step = "rados_write_op_operate";
+    rados_write_op_t op = rados_create_write_op();
+    if (op == nullptr) return -ENOMEM;
+    rados_write_op_cmpxattr(op, guard.c_str(), LIBRADOS_CMPXATTR_OP_EQ, expect.data(), expect.size());
+    rados_write_op_setxattr(op, guard.c_str(), next.data(), next.size());
+    const char* vkeys[2] = {mkey.c_str(), mver.c_str()};
+    const char* vals[2] = {value.data(), next.data()};
+    size_t lens[2] = {value.size(), next.size()};
     if (remove) {
-      *step = "rbd_metadata_remove";
-      int r = rbd_metadata_remove(img, key.c_str());
-      return r == -ENOENT ? 0 : r;
+      rados_write_op_omap_rm_keys(op, vkeys, 1);
+      rados_write_op_omap_set(op, vkeys + 1, vals + 1, lens + 1, 1);
+    } else {
+      rados_write_op_omap_set(op, vkeys, vals, lens, 2);
     }
-    *step = "rbd_metadata_set";
-    return rbd_metadata_set(img, key.c_str(), value.c_str());
+    r = rados_write_op_operate2(op, io, oid.c_str(), nullptr, 0);
+    rados_release_write_op(op);
+    if (r < 0) return r;
+    char* reply = nullptr;
+    size_t replyLen = 0;
+    rados_notify2(io, oid.c_str(), "", 0, 5000, &reply, &replyLen);
+    if (reply != nullptr) rados_buffer_free(reply);
+    return 0;
   };
-  (new Job(info[3].As<Napi::Function>(), work, nullptr))->Queue();
+  (new Job(info[5].As<Napi::Function>(), work, nullptr))->Queue();
   return info.Env().Undefined();
 }
 
