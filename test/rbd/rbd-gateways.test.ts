@@ -7,24 +7,17 @@
 // the rbd addon is not built.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
-import { TestDaemon, repoRoot, run, waitFor } from '../helpers/daemon.js';
+import { TestDaemon, run, waitFor } from '../helpers/daemon.js';
 import { ScsiClient, senseTriple } from '../helpers/scsi-client.js';
-import { CephCluster, cephUnavailable } from '../ceph/cluster.js';
-import { findRbdAddon } from '../../src/bs/rbd-addon.js';
+import { CephCluster } from '../ceph/cluster.js';
+import { prOut, rbdUnavailable } from './rbd-helpers.js';
 
 const IQN = 'iqn.2026-12.org.stgt.test:gateways';
 const INI = 'iqn.2026-12.org.stgt.test:gw-initiator';
 const LUN = 1;
 const MIB = 1 << 20;
 
-function unavailable(): string | null {
-  const ceph = cephUnavailable();
-  if (ceph !== null) return ceph;
-  if (findRbdAddon(join(repoRoot(), 'dist')) === null) return 'rbd addon not built (apt-get install librbd-dev librados-dev; npm run build:native)';
-  return null;
-}
-const SKIP = unavailable();
+const SKIP = rbdUnavailable();
 if (SKIP !== null) console.log(`# rbd gateway tests skipped: ${SKIP}`);
 const skip = SKIP ?? false;
 
@@ -110,16 +103,8 @@ function groups(d: Buffer): number[][] {
   return out;
 }
 
-function prOut(s: ScsiClient, sa: number, key: bigint, saKey: bigint, type = 0): ReturnType<ScsiClient['command']> {
-  const cdb = Buffer.alloc(10);
-  cdb[0] = 0x5f;
-  cdb[1] = sa; // SERVICE ACTION
-  cdb[2] = type; // SCOPE 0 (LU) | TYPE
-  cdb.writeUInt32BE(24, 5); // PARAMETER LIST LENGTH
-  const param = Buffer.alloc(24);
-  param.writeBigUInt64BE(key, 0); // RESERVATION KEY
-  param.writeBigUInt64BE(saKey, 8); // SERVICE ACTION RESERVATION KEY
-  return s.command(cdb, { lun: LUN, write: param });
+function prOutLu(s: ScsiClient, sa: number, key: bigint, saKey: bigint, type = 0): ReturnType<ScsiClient['command']> {
+  return prOut(s, LUN, sa, key, saKey, type);
 }
 
 const Sa = { Register: 0, Reserve: 1, Release: 2, Clear: 3, Preempt: 4 } as const;
@@ -181,23 +166,23 @@ test('a PR OUT through one gateway raises the unit attentions SPC-4 requires on 
   const viaB = await login(b, `${INI}-ua-b`);
   const KA = 0xaaaan;
   const KB = 0xbbbbn;
-  assert.equal((await prOut(viaA, Sa.Register, 0n, KA)).status, 0);
-  assert.equal((await prOut(viaB, Sa.Register, 0n, KB)).status, 0);
-  assert.equal((await prOut(viaB, Sa.Reserve, KB, 0n, 1)).status, 0, 'B reserves WRITE EXCLUSIVE');
+  assert.equal((await prOutLu(viaA, Sa.Register, 0n, KA)).status, 0);
+  assert.equal((await prOutLu(viaB, Sa.Register, 0n, KB)).status, 0);
+  assert.equal((await prOutLu(viaB, Sa.Reserve, KB, 0n, 1)).status, 0, 'B reserves WRITE EXCLUSIVE');
   // PREEMPT by A of B's key: B's registration and reservation are gone (SPC-4 5.13.11.2.4): REGISTRATIONS PREEMPTED.
   await waitFor(async () => (await readKeys(viaA)).keys.length === 2, 20_000, 'A to see both keys');
-  assert.equal((await prOut(viaA, Sa.Preempt, KA, KB, 1)).status, 0);
+  assert.equal((await prOutLu(viaA, Sa.Preempt, KA, KB, 1)).status, 0);
   assert.deepEqual(await nextUa(viaB, 'REGISTRATIONS PREEMPTED through gateway B'), [0x2a, 0x05]);
   assert.equal((await viaB.write16(LUN, 0, Buffer.alloc(4096))).status, 0x18, 'B is no longer registered and A holds WRITE EXCLUSIVE');
   // A RELEASE of a registrants-only reservation tells the other registrants: RESERVATIONS RELEASED (5.13.11.2.2).
-  assert.equal((await prOut(viaB, Sa.Register, 0n, KB)).status, 0);
-  assert.equal((await prOut(viaA, Sa.Release, KA, 0n, 1)).status, 0);
+  assert.equal((await prOutLu(viaB, Sa.Register, 0n, KB)).status, 0);
+  assert.equal((await prOutLu(viaA, Sa.Release, KA, 0n, 1)).status, 0);
   await waitFor(async () => (await readKeys(viaA)).keys.length === 2, 20_000, 'A to see B registered again');
-  assert.equal((await prOut(viaA, Sa.Reserve, KA, 0n, 5)).status, 0, 'A reserves WRITE EXCLUSIVE - REGISTRANTS ONLY');
-  assert.equal((await prOut(viaA, Sa.Release, KA, 0n, 5)).status, 0);
+  assert.equal((await prOutLu(viaA, Sa.Reserve, KA, 0n, 5)).status, 0, 'A reserves WRITE EXCLUSIVE - REGISTRANTS ONLY');
+  assert.equal((await prOutLu(viaA, Sa.Release, KA, 0n, 5)).status, 0);
   assert.deepEqual(await nextUa(viaB, 'RESERVATIONS RELEASED through gateway B'), [0x2a, 0x04]);
   // CLEAR: every other registrant gets RESERVATIONS PREEMPTED (5.13.11.2.6 / 6.16.2), and nobody is registered.
-  assert.equal((await prOut(viaA, Sa.Clear, KA, 0n)).status, 0);
+  assert.equal((await prOutLu(viaA, Sa.Clear, KA, 0n)).status, 0);
   assert.deepEqual(await nextUa(viaB, 'RESERVATIONS PREEMPTED through gateway B'), [0x2a, 0x03]);
   assert.deepEqual((await readKeys(viaB)).keys, []);
   // The gateway that ran the PR OUT raised none for its own initiator.
@@ -216,7 +201,7 @@ test('concurrent PR OUT through two gateways: every REGISTER of 2 x 12 initiator
   }
   const keyOf = (side: number, i: number): bigint => BigInt(0x1000 * (side + 1) + i);
   const all = [...onA.map((s, i) => [s, keyOf(0, i)] as const), ...onB.map((s, i) => [s, keyOf(1, i)] as const)];
-  const results = await Promise.all(all.map(([s, k]) => prOut(s, Sa.Register, 0n, k)));
+  const results = await Promise.all(all.map(([s, k]) => prOutLu(s, Sa.Register, 0n, k)));
   assert.deepEqual(results.map((r) => r.status), Array(2 * N).fill(0), 'every REGISTER answered GOOD');
   const want = all.map(([, k]) => k).sort((x, y) => (x < y ? -1 : 1));
   for (const [name, s] of [['A', onA[0]!], ['B', onB[0]!]] as const) {
@@ -227,7 +212,7 @@ test('concurrent PR OUT through two gateways: every REGISTER of 2 x 12 initiator
   }
   console.log(`# concurrent PR OUT: ${2 * N} REGISTERs through 2 gateways at once, ${want.length} keys kept`);
   // Unregister everyone, again at once through both gateways: nothing is left.
-  const gone = await Promise.all(all.map(([s, k]) => prOut(s, Sa.Register, k, 0n)));
+  const gone = await Promise.all(all.map(([s, k]) => prOutLu(s, Sa.Register, k, 0n)));
   assert.deepEqual(gone.map((r) => r.status), Array(2 * N).fill(0));
   for (const [name, s] of [['A', onA[0]!], ['B', onB[0]!]] as const) {
     await waitFor(async () => (await readKeys(s)).keys.length === 0, 20_000, `gateway ${name} to see no key left`);

@@ -9,26 +9,18 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TestDaemon, iscsiUrl, run, waitFor } from '../helpers/daemon.js';
 import { ScsiClient, senseTriple } from '../helpers/scsi-client.js';
-import { CephCluster, cephUnavailable } from '../ceph/cluster.js';
+import { CephCluster } from '../ceph/cluster.js';
+import { prOut, rbdUnavailable } from './rbd-helpers.js';
 import { haveDebianTgt, runClient, startDebianTgtd, type CompatDaemon } from '../compat/daemons.js';
-import { findRbdAddon } from '../../src/bs/rbd-addon.js';
 import { initRbd } from '../../src/bs/rbd.js';
 import type { BackingDevice } from '../../src/bs/api.js';
-import { repoRoot } from '../helpers/daemon.js';
 import { countTestcuLog } from '../conformance/testcu-count.js';
 
 const IQN = 'iqn.2026-12.org.stgt.test:rbd';
 const INI = 'iqn.2026-12.org.stgt.test:rbd-initiator';
 const MIB = 1 << 20;
 
-/** Why these tests cannot run here, or null. */
-function unavailable(): string | null {
-  const ceph = cephUnavailable();
-  if (ceph !== null) return ceph;
-  if (findRbdAddon(join(repoRoot(), 'dist')) === null) return 'rbd addon not built (apt-get install librbd-dev librados-dev; npm run build:native)';
-  return null;
-}
-const SKIP = unavailable();
+const SKIP = rbdUnavailable();
 if (SKIP !== null) console.log(`# rbd tests skipped: ${SKIP}`);
 const skip = SKIP ?? false;
 
@@ -396,19 +388,6 @@ test('with the submission thread (STGT_RBD_SUBMIT_THREAD=1) the store reads, wri
     await store.exit?.();
   }
 });
-
-/** PERSISTENT RESERVE OUT (SPC-4 6.16) service action `sa` with RESERVATION KEY `key`, SERVICE ACTION RESERVATION KEY `saKey`, TYPE `type`. */
-function prOut(s: ScsiClient, lun: number, sa: number, key: bigint, saKey: bigint, type = 0): ReturnType<ScsiClient['command']> {
-  const cdb = Buffer.alloc(10);
-  cdb[0] = 0x5f;
-  cdb[1] = sa; // SERVICE ACTION
-  cdb[2] = type; // SCOPE 0 (LU) | TYPE
-  cdb.writeUInt32BE(24, 5); // PARAMETER LIST LENGTH
-  const param = Buffer.alloc(24);
-  param.writeBigUInt64BE(key, 0); // RESERVATION KEY
-  param.writeBigUInt64BE(saKey, 8); // SERVICE ACTION RESERVATION KEY
-  return s.command(cdb, { lun, write: param });
-}
 
 /** PERSISTENT RESERVE IN READ RESERVATION (SPC-4 6.15.3): the holder's key and the type, or null when there is no reservation. */
 async function readReservation(s: ScsiClient, lun: number): Promise<{ key: bigint; type: number } | null> {
