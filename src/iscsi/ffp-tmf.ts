@@ -31,6 +31,11 @@ function abortLocal(conn: TmfConnection, pred: (t: IscsiTask) => boolean): boole
   return any;
 }
 
+function hasLocal(conn: TmfConnection, pred: (t: IscsiTask) => boolean): boolean {
+  for (const t of conn.tasks.values()) if (!t.submitted && pred(t)) return true;
+  return false;
+}
+
 export function handleTaskMgmt(conn: TmfConnection, bhs: Buffer): void {
   const s = conn.session!;
   const target = s.target;
@@ -54,7 +59,15 @@ export function handleTaskMgmt(conn: TmfConnection, bhs: Buffer): void {
       break;
     case Tmf.TargetWarmReset:
     case Tmf.TargetColdReset:
+    case Tmf.ItNexusReset:
       abortLocal(conn, () => true);
+      break;
+    // RFC 7144 QUERY TASK / QUERY TASK SET: a command still gathering its Data-Out is a task too
+    case Tmf.QueryTask:
+      if (hasLocal(conn, (t) => t.itt === ref)) return conn.sendTmfResponse(itt, TmfResponse.FunctionSucceeded);
+      break;
+    case Tmf.QueryTaskSet:
+      if (hasLocal(conn, (t) => t.scsi.lun === lun)) return conn.sendTmfResponse(itt, TmfResponse.FunctionSucceeded);
       break;
     default:
       break;

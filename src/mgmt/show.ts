@@ -29,7 +29,17 @@ export interface TargetView {
   readonly aclNames: readonly string[];
   readonly accounts: { readonly incoming: readonly string[]; readonly outgoing: string | null };
   sortedLuns(): readonly LuView[];
+  /** stgt's ALUA settings (scsi/alua.ts AluaGroups); absent for a view without them. */
+  readonly alua?: AluaView;
 }
+
+/** What the show needs of a target's ALUA port groups (structurally satisfied by scsi/AluaGroups). */
+export interface AluaView {
+  readonly explicit: boolean;
+  sorted(): readonly { readonly id: number; readonly state: AluaState; readonly status: number }[];
+}
+
+import { ALUA_STATE_NAMES, AluaState, AluaStatus, DEFAULT_PORT_GROUP } from '../scsi/alua.js';
 
 const T1 = '    ';
 const T2 = T1 + T1;
@@ -79,11 +89,33 @@ export interface TargetShowExtras {
   showAccounts: boolean;
 }
 
+const ALUA_WORDS = new Map([...ALUA_STATE_NAMES].map(([w, st]) => [st, w]));
+
+/**
+ * stgt's lines under "System information:" for a target whose ALUA is not the default (explicit,
+ * a second group, or a state other than active/optimized); none otherwise, so a target that does
+ * not use ALUA shows exactly what tgt shows. One line per group: its `alua_state` word, and who
+ * set it when it was changed ("tgtadm", or "SET TARGET PORT GROUPS" from an initiator).
+ */
+export function aluaLines(a: AluaView | undefined): string {
+  if (a === undefined) return '';
+  const groups = a.sorted();
+  const plain = !a.explicit && groups.length === 1 && groups[0]!.id === DEFAULT_PORT_GROUP && groups[0]!.state === AluaState.ActiveOptimized;
+  if (plain) return '';
+  let s = `${T2}ALUA: ${a.explicit ? 'explicit' : 'implicit'}\n`;
+  for (const g of groups) {
+    const by = g.status === AluaStatus.AlteredBySet ? ' (SET TARGET PORT GROUPS)' : g.status === AluaStatus.AlteredImplicitly ? ' (tgtadm)' : '';
+    s += `${T2}ALUA group ${g.id}: ${ALUA_WORDS.get(g.state) ?? g.state}${by}\n`;
+  }
+  return s;
+}
+
 /** One "Target N: IQN" block of `tgtadm --mode target --op show`. */
 export function showTarget(t: TargetView, x: TargetShowExtras): string {
   let s = `Target ${t.tid}: ${t.name}\n`;
   s += `${T1}System information:\n${T2}Driver: ${t.lldName}\n${T2}State: ${t.state}\n`;
   s += x.systemLines;
+  s += aluaLines(t.alua);
   s += `${T1}I_T nexus information:\n` + x.nexusLines;
   s += `${T1}LUN information:\n`;
   for (const lu of t.sortedLuns()) s += showLu(lu);

@@ -88,6 +88,11 @@ export const Tmf = {
   TargetWarmReset: 6,
   TargetColdReset: 7,
   TaskReassign: 8,
+  /** RFC 7144 4.2 (SAM-5 7.8-7.11): the task management functions SAM-3..5 added. */
+  QueryTask: 9,
+  QueryTaskSet: 10,
+  ItNexusReset: 11,
+  QueryAsyncEvent: 12,
 } as const;
 export type Tmf = (typeof Tmf)[keyof typeof Tmf];
 
@@ -100,6 +105,8 @@ export const TmfResponse = {
   ReassignmentNotSupported: 4,
   NotSupported: 5,
   AuthorizationFailed: 6,
+  /** RFC 7144: SAM-5's FUNCTION SUCCEEDED (a QUERY found what it asked about). */
+  FunctionSucceeded: 7,
   Rejected: 255,
 } as const;
 export type TmfResponse = (typeof TmfResponse)[keyof typeof TmfResponse];
@@ -118,6 +125,10 @@ export interface ScsiTargetPort {
     fn: Tmf,
     lun: number,
     refTag: number,
-    done: (response: TmfResponse, aborted: readonly ScsiTask[]) => void,
+    /**
+     * `info`: SAM-5 ADDITIONAL RESPONSE INFORMATION of a QUERY ASYNCHRONOUS EVENT that succeeded
+     * (byte 0 UADE DEPTH(7:6) SENSE KEY(3:0), byte 1 ASC, byte 2 ASCQ, as a 24-bit number).
+     */
+    done: (response: TmfResponse, aborted: readonly ScsiTask[], info?: number) => void,
   ): void;
 }

@@ -88,6 +88,7 @@ export const Reason = {
   PowerOnReset: r('POWER ON, RESET, OR BUS DEVICE RESET OCCURRED', K.UnitAttention, 0x29, 0x00),
   PowerOnOccurred: r('POWER ON OCCURRED', K.UnitAttention, 0x29, 0x01),
   BusDeviceReset: r('BUS DEVICE RESET FUNCTION OCCURRED', K.UnitAttention, 0x29, 0x03),
+  ItNexusLossOccurred: r('I_T NEXUS LOSS OCCURRED', K.UnitAttention, 0x29, 0x07),
   ModeParametersChanged: r('MODE PARAMETERS CHANGED', K.UnitAttention, 0x2a, 0x01),
   ReservationsPreempted: r('RESERVATIONS PREEMPTED', K.UnitAttention, 0x2a, 0x03),
   ReservationsReleased: r('RESERVATIONS RELEASED', K.UnitAttention, 0x2a, 0x04),

@@ -266,16 +266,23 @@ export class Target implements ScsiTargetPort, EngineContext {
         this.abortCmds(this.cmdsOf(lu, nexus.id), null);
         lu.ua.drop(nexus.id);
         lu.dropStats(nexus.id);
-        // SPC-2 reservations do not survive the loss of their I_T nexus; PR registrations do.
-        if (lu.reservedBy === nexus.id) lu.reservedBy = -1;
-        // SPC-4 6.13: an I_T nexus loss ends that nexus's prevention of medium removal.
-        lu.preventedBy.delete(nexus.id);
-        dropCopyResults(lu, nexus.id);
+        this.nexusLost(lu, nexus.id);
       }
     } finally {
       this.nexuses.delete(nexus.id);
       this.nexusGroups.delete(nexus.id);
     }
+  }
+
+  /**
+   * SAM-5 6.3.4 I_T nexus loss (the session ended, or I_T NEXUS RESET): what the nexus held on
+   * `lu` goes. SPC-2 reservations do not survive it (SPC-2 5.5.1); PR registrations do (SPC-4
+   * 5.13.1); SPC-4 6.13: it ends that nexus's prevention of medium removal; its LIST ID results go.
+   */
+  private nexusLost(lu: LogicalUnit, nexusId: number): void {
+    if (lu.reservedBy === nexusId) lu.reservedBy = -1;
+    lu.preventedBy.delete(nexusId);
+    dropCopyResults(lu, nexusId);
   }
 
   execute(task: ScsiTask, done: (task: ScsiTask) => void): void {
@@ -407,6 +414,13 @@ export class Target implements ScsiTargetPort, EngineContext {
 
   // ---- task management (SAM-5 7)
 
+  /** The task of `nexus` with tag `tag` in some LU's task set. */
+  private taskOf(nexus: ItNexus, tag: number): Cmd | undefined {
+    let found: Cmd | undefined;
+    for (const c of this.live) if (c.inSet && c.task.nexus.id === nexus.id && c.task.tag === tag) found = c;
+    return found;
+  }
+
   private cmdsOf(lu: LogicalUnit, nexusId: number | null): Cmd[] {
     const out: Cmd[] = [];
     for (const c of this.live) {
@@ -462,24 +476,21 @@ export class Target implements ScsiTargetPort, EngineContext {
     fn: Tmf,
     lun: number,
     refTag: number,
-    done: (response: TmfResponse, aborted: readonly ScsiTask[]) => void,
+    done: (response: TmfResponse, aborted: readonly ScsiTask[], info?: number) => void,
   ): void {
     try {
       const lu = this.luns.get(lun);
       let aborted: ScsiTask[] = [];
-      const finish = (resp: TmfResponse): void => {
+      const finish = (resp: TmfResponse, info?: number): void => {
         try {
-          done(resp, aborted);
+          done(resp, aborted, info);
         } catch {
           /* transport callback failure */
         }
       };
       switch (fn) {
         case Tmf.AbortTask: {
-          let victim: Cmd | undefined;
-          for (const c of this.live) {
-            if (c.inSet && c.task.nexus.id === nexus.id && c.task.tag === refTag) victim = c;
-          }
+          const victim = this.taskOf(nexus, refTag);
           // No such task here: it completed already (or never reached the engine). RFC 7143 11.6.1
           // c) answers "Task does not exist" for a RefCmdSN outside the CmdSN window (already
           // received); b) "Function complete" for one inside it (not yet received) is the
@@ -524,8 +535,38 @@ export class Target implements ScsiTargetPort, EngineContext {
           this.abortCmds(cmds, () => finish(TmfResponse.Complete));
           return;
         }
+        case Tmf.QueryTask:
+          // SAM-5 7.9: FUNCTION SUCCEEDED when the task is in the task set (enabled or not), else FUNCTION COMPLETE
+          return finish(this.taskOf(nexus, refTag) !== undefined ? TmfResponse.FunctionSucceeded : TmfResponse.Complete);
+        case Tmf.QueryTaskSet:
+          // SAM-5 7.10: any task of this I_T nexus in the LU's task set
+          if (!lu) return finish(TmfResponse.LunDoesNotExist);
+          return finish(this.cmdsOf(lu, nexus.id).length > 0 ? TmfResponse.FunctionSucceeded : TmfResponse.Complete);
+        case Tmf.QueryAsyncEvent: {
+          // SAM-5 7.11: a pending unit attention for this I_T nexus (left pending), reported in the
+          // ADDITIONAL RESPONSE INFORMATION: UADE DEPTH (00b: not reported), SENSE KEY, ASC, ASCQ.
+          // There are no deferred errors here.
+          if (!lu) return finish(TmfResponse.LunDoesNotExist);
+          const ua = lu.ua.peek(nexus.id);
+          if (ua === null) return finish(TmfResponse.Complete);
+          return finish(TmfResponse.FunctionSucceeded, (ua.key << 16) | (ua.asc << 8) | ua.ascq);
+        }
+        case Tmf.ItNexusReset: {
+          // SAM-5 7.7 / 6.3.4: an I_T nexus loss for this nexus on every LU: its tasks are aborted,
+          // what it held goes (nexusLost), and it gets I_T NEXUS LOSS OCCURRED; other nexuses see
+          // nothing. The nexus itself stays (the transport decides whether its session goes on).
+          const cmds: Cmd[] = [];
+          for (const l of this.luns.values()) {
+            cmds.push(...this.cmdsOf(l, nexus.id));
+            this.nexusLost(l, nexus.id);
+            l.ua.add(nexus.id, Reason.ItNexusLossOccurred);
+          }
+          aborted = cmds.map((c) => c.task);
+          this.abortCmds(cmds, () => finish(TmfResponse.Complete));
+          return;
+        }
         default:
-          // CLEAR ACA (no NACA support), TASK REASSIGN (ERL 0)
+          // CLEAR ACA (stgt never establishes an ACA condition), TASK REASSIGN (ERL 0)
           return finish(TmfResponse.NotSupported);
       }
     } catch {

@@ -186,6 +186,27 @@ export class MiniInitiator {
     return b;
   }
 
+  /**
+   * Sends a Task Management Function Request (RFC 7143 11.5, immediate) and returns the TMF
+   * Response's Response code, or null without one (other PDUs meanwhile are skipped).
+   */
+  async tmf(fn: number, lun: number, ref = 0xffffffff, refCmdSN = this.cmdSN): Promise<number | null> {
+    const b = Buffer.alloc(BHS);
+    b[0] = 0x42;
+    b[1] = 0x80 | fn;
+    b[9] = lun;
+    b.writeUInt32BE(this.itt++, 16);
+    b.writeUInt32BE(ref, 20);
+    b.writeUInt32BE(this.cmdSN, 24);
+    b.writeUInt32BE(refCmdSN >>> 0, 32);
+    this.send(b);
+    for (;;) {
+      const r = await this.recv(15_000);
+      if (r === null) return null;
+      if ((r.bhs[0]! & 0x3f) === 0x22) return r.bhs[2]!;
+    }
+  }
+
   close(): void {
     this.sock.destroy();
   }

@@ -44,6 +44,8 @@ test('alua_group: two portals in two groups; each reports its own group and port
   await d.addLun(1, 1, disk);
   await d.tgtadmOk('--lld', 'iscsi', '--mode', 'portal', '--op', 'new', '--param', `portal=127.0.0.2:${d.iscsiPort}`);
   const update = (k: string, v: string): ReturnType<TestDaemon['tgtadm']> => d.tgtadm('--mode', 'target', '--op', 'update', '--tid', '1', '--name', k, '--value', v);
+  const show = async (): Promise<string> => (await d.tgtadm('--mode', 'target', '--op', 'show')).stdout;
+  assert.doesNotMatch(await show(), /ALUA/, 'no ALUA lines while the target uses the defaults (tgt\'s text)');
   assert.equal((await update('alua_group', '2:127.0.0.2')).code, 0);
   assert.equal((await update('alua_group', '0:127.0.0.2')).code, 22, 'group 0 is refused');
   assert.equal((await update('alua_group', '3:not a portal')).code, 22);
@@ -56,6 +58,7 @@ test('alua_group: two portals in two groups; each reports its own group and port
   assert.equal((await update('alua_state', '2:standby')).code, 0);
   const rc = await run('iscsi-readcapacity16', [two]);
   assert.match(rc.stdout + rc.stderr, /NOT READY.*0x040b/, 'the 127.0.0.2 portal is in standby group 2');
+  assert.match(await show(), /\n {8}State: ready\n {8}ALUA: implicit\n {8}ALUA group 1: active_optimized\n {8}ALUA group 2: standby \(tgtadm\)\n {4}I_T nexus information:\n/);
   let ok = await run('iscsi-readcapacity16', [one]);
   assert.equal(ok.code, 0, `the 127.0.0.1 portal is still in active group 1: ${ok.stderr}`);
   // the whole address moved back to group 1 by naming it with its port (an exact portal wins)

@@ -167,21 +167,8 @@ test('target NOP-In pings (nop_interval/nop_count): answered pings keep the conn
 });
 
 /** Send a task management request; returns the TMF Response code, or null without one. */
-async function tmf(m: MiniInitiator, fn: number, lun: number, ref = 0xffffffff, refCmdSN = m.cmdSN): Promise<number | null> {
-  const b = Buffer.alloc(48);
-  b[0] = 0x42; // Task Management Function Request, immediate
-  b[1] = 0x80 | fn;
-  b[9] = lun;
-  b.writeUInt32BE(m.itt++, 16);
-  b.writeUInt32BE(ref, 20);
-  b.writeUInt32BE(m.cmdSN, 24);
-  b.writeUInt32BE(refCmdSN >>> 0, 32);
-  m.send(b);
-  for (;;) {
-    const r = await m.recv(15_000);
-    if (r === null) return null;
-    if ((r.bhs[0]! & 0x3f) === 0x22) return r.bhs[2]!;
-  }
+function tmf(m: MiniInitiator, fn: number, lun: number, ref = 0xffffffff, refCmdSN = m.cmdSN): Promise<number | null> {
+  return m.tmf(fn, lun, ref, refCmdSN);
 }
 
 test('task management: every function of RFC 7143 11.5 is answered; resets raise unit attentions elsewhere', async () => {
