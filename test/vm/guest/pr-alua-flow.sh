@@ -133,6 +133,33 @@ standby_group2() {
   retry 5 sg_turs "$D1"
 }
 
+# Explicit ALUA (the host set alua_explicit=1): the initiator itself moves group 2 out of standby.
+# sg_stpg without --tp, on path 2: it finds the path's own group (VPD 83h), reads RTPG, and sends
+# SET TARGET PORT GROUPS making it active/optimized and every other group standby. RTPG then says
+# so with the status "changed by SET TARGET PORT GROUPS", path 2 serves again, path 1 is in
+# standby, and the host checks tgtadm's show. (After the release: SET TARGET PORT GROUPS from a
+# nexus that is not the holder of a Write Exclusive reservation is a reservation conflict, SPC-4
+# 5.13.1 Table 63.)
+stpg_group2() {
+  local i r
+  paths
+  for _ in $(seq 10); do
+    i=$(sg_inq "$D1" 2>&1 || true)
+    grep -q "TPGS=3" <<<"$i" && break
+    sleep 0.5
+  done
+  grep -q "TPGS=3" <<<"$i" || fail "INQUIRY does not report explicit ALUA (TPGS=3): $i"
+  retry 5 sg_stpg -v --optimized "$D2" >&2 || fail "sg_stpg on path 2 failed"
+  r=$(retry 5 sg_rtpg -d "$D1")
+  echo "$r" >&2
+  grep -A1 "target port group id : 0x2" <<<"$r" | grep -q "(active/optimized)" || fail "group 2 is not active/optimized after sg_stpg"
+  grep -A1 "target port group id : 0x1" <<<"$r" | grep -q "(standby)" || fail "group 1 is not standby after sg_stpg"
+  for g in 0x1 0x2; do
+    grep -A3 "target port group id : $g" <<<"$r" | grep -q "changed by SET TARGET PORT GROUPS" || fail "group $g's status does not name SET TARGET PORT GROUPS"
+  done
+  retry 5 sg_turs "$D2" || fail "path 2 does not serve after sg_stpg"
+}
+
 release_all() {
   paths
   sg_persist --out --release --param-rk="$KEY" --prout-type=1 "$D1" >&2
@@ -150,5 +177,8 @@ step pr-kept check_pr
 step set-standby host_do standby2
 step rtpg-standby standby_group2
 step release release_all
+step set-explicit host_do explicit
+step stpg stpg_group2
+step show-stpg host_do show_stpg
 step logout bash -c "iscsiadm -m node -T '$IQN' --logout"
 echo "ALL DONE"
