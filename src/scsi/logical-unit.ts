@@ -127,9 +127,10 @@ export class LogicalUnit {
   laLba = 0;
   /**
    * Block Limits WSNZ (`--params wsnz=`): 1 refuses WRITE SAME with NUMBER OF LOGICAL BLOCKS zero,
-   * 0 takes it to mean "to the last LBA" (SBC-4 5.48).
+   * 0 (the default, what tgt reports) takes it to mean "to the last LBA" (SBC-4 5.48), within
+   * MAXIMUM WRITE SAME LENGTH like any WRITE SAME.
    */
-  wsnz = true;
+  wsnz = false;
   /** Block limits VPD OPTIMAL TRANSFER LENGTH GRANULARITY / OPTIMAL TRANSFER LENGTH, in blocks. */
   optimalXferGran = 0;
   optimalXferLen = 0;

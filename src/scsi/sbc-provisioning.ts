@@ -38,7 +38,7 @@ function writeSame(c: Cmd): void {
   // SBC-4 5.48: ANCHOR needs UNMAP, and anchored LBAs are not supported (ANC_SUP=0 in VPD B2h).
   if (p.anchor) return c.fail(Reason.InvalidFieldInCdb);
   // SBC-4 5.48/5.49: NUMBER OF LOGICAL BLOCKS zero means "to the last LBA" when Block Limits WSNZ
-  // is 0 (`--params wsnz=0`); with WSNZ=1 (the default) it is refused.
+  // is 0 (the default); with WSNZ=1 (`--params wsnz=1`) it is refused.
   let blocks = p.blocks;
   if (blocks === 0) {
     if (!checkRange(c, lu, p.lba, 0)) return;

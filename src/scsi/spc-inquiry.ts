@@ -86,7 +86,7 @@ function blockLimitsPage(c: Cmd, lu: LogicalUnit): Buffer {
   // SBC-4 6.6.4 Block Limits, page length 3Ch
   const b = Buffer.alloc(0x3c);
   const maxXfer = Math.floor(c.ctx.maxXferBytes / lu.blockSize);
-  b[0] = lu.wsnz ? 0x01 : 0; // 4 WSNZ: 1 refuses WRITE SAME with zero blocks (`--params wsnz=0` clears it)
+  b[0] = lu.wsnz ? 0x01 : 0; // 4 WSNZ: 1 refuses WRITE SAME with zero blocks (`--params wsnz=1`; default 0, as tgt)
   b[1] = MAX_COMPARE_AND_WRITE; // 5 MAXIMUM COMPARE AND WRITE LENGTH
   b.writeUInt16BE(lu.optimalXferGran & 0xffff, 2); // 6..7 OPTIMAL TRANSFER LENGTH GRANULARITY
   b.writeUInt32BE(maxXfer, 4); // 8..11 MAXIMUM TRANSFER LENGTH

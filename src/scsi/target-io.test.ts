@@ -190,8 +190,15 @@ test('WRITE SAME(10/16): pattern, UNMAP on thin LU, NDOB, zero blocks, data size
   assert.equal(t.status, Status.Good);
   assert.equal(r.dev.unmaps, 1);
   assert.equal(r.dev.data[4 * 512], 0);
+  // zero blocks: to the last LBA with WSNZ=0 (the default), refused with wsnz=1
+  r.dev.data.fill(0x11, 2040 * 512);
+  t = await r.run(cdb10(0x41, 2040, 0), { dataOut: Buffer.alloc(512, 0x22) });
+  assert.equal(t.status, Status.Good);
+  assert.ok(r.dev.data.subarray(2040 * 512).every((x) => x === 0x22), 'LBA 2040 to the end written');
+  r.lu.wsnz = true;
   t = await r.run(cdb10(0x41, 0, 0), { dataOut: Buffer.alloc(512) });
   assert.deepEqual(senseOf(t), [0x05, 0x24, 0x00]); // WSNZ
+  r.lu.wsnz = false;
   t = await r.run(cdb10(0x41, 0, 1), { dataOut: Buffer.alloc(1024) });
   assert.equal(t.status, Status.CheckCondition);
   t = await r.run(cdb10(0x41, 0, 1, 0x10), { dataOut: Buffer.alloc(512) }); // ANCHOR

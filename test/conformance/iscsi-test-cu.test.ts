@@ -69,7 +69,6 @@ const TGT_1_0_85_FAILED = 34;
  */
 const REMOVABLE = 'CHECK_FOR_REMOVABLE (iscsi-support.h): `if (!inq->rmb) ... "[SKIPPED] Logical unit is not removable."`; runs on the removable LU below';
 const LBPPB = 'CHECK_FOR_LBPPB_GT_1: `if (lbppb < 2) ... "[SKIPPED] LBPPB < 2."` (one logical block per physical block); runs on the lbppbe=3 LU below';
-const WSNZ = '`if (inq_bl->wsnz) { ... "[SKIPPED] WRITESAME1x does not support 0-blocks." }` (Block Limits WSNZ=1, the default); runs with wsnz=0 below';
 const NO_CRYPTO = 'SANITIZE CRYPTO ERASE is not offered (nothing is encrypted, so no key can be changed): `cd = get_command_descriptor(SCSI_OPCODE_SANITIZE, SCSI_SANITIZE_CRYPTO_ERASE); if (cd == NULL) ... "[SKIPPED] SANITIZE CRYPTO_ERASE is not implemented according to REPORT_SUPPORTED_OPCODES."`';
 const NO_BLOCK_ERASE = 'SANITIZE BLOCK ERASE is not offered: the test then requires GET LBA STATUS to report the range deallocated (check_unmap) and WABEREQ != 0, and the store contract has no allocation map: "[SKIPPED] SANITIZE BLOCK_ERASE is not implemented according to REPORT_SUPPORTED_OPCODES."';
 const KNOWN_SKIPS = new Map<string, string>([
@@ -82,8 +81,6 @@ const KNOWN_SKIPS = new Map<string, string>([
   ['WriteSame16.InvalidDataOutSize', LBPPB],
   ['WriteSame10.UnmapUnaligned', LBPPB],
   ['WriteSame16.UnmapUnaligned', LBPPB],
-  ['WriteSame10.ZeroBlocks', WSNZ],
-  ['WriteSame16.ZeroBlocks', WSNZ],
   ['WriteAtomic16.VPD', 'test_writeatomic16_vpd.c: `if (bl->atomic_align < 2)` / `if (bl->atomic_gran < 2)` "[SKIPPED] No alignment/granularity restrictions on this LUN" (both are 2^lbppbe = 1 here); runs on the lbppbe=3 LU below'],
   ['Sanitize.BlockErase', NO_BLOCK_ERASE],
   ['Sanitize.CryptoErase', NO_CRYPTO],
