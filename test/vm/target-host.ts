@@ -171,6 +171,15 @@ export class HostTarget {
     await this.launch();
   }
 
+  /** Kills tgtd with SIGKILL (a gateway that dies) and waits for it to be gone; restart() starts it again. */
+  async kill(): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((res) => child.once('exit', () => res()));
+    child.kill('SIGKILL');
+    await exited;
+  }
+
   /** What tgtd printed (for failure messages). */
   log(): string {
     return this.output;

@@ -121,3 +121,42 @@ write_tree() {
   (cd "$dir" && find . -type f -print0 | sort -z | xargs -0 sha256sum) >"$sums"
   sync
 }
+
+# Shared by the flows whose host serves requests (HOST_DIR) and that use several portals.
+
+# host_do NAME: asks the host test to do NAME (restart tgtd, change an ALUA state; each NAME once)
+# and waits (120 s).
+host_do() {
+  echo "$1" >"$HOST_DIR/req-$1"
+  for _ in $(seq 600); do
+    [[ -e $HOST_DIR/done-$1 ]] && return 0
+    [[ -e $HOST_DIR/failed-$1 ]] && fail "host: $1 failed: $(cat "$HOST_DIR/failed-$1")"
+    sleep 0.2
+  done
+  fail "host did not do $1"
+}
+
+# retry N CMD...: a command that may first meet a unit attention or a recovering session.
+retry() {
+  local n=$1 i
+  shift
+  for i in $(seq "$n"); do
+    "$@" && return 0
+    sleep 1
+  done
+  return 1
+}
+
+# disk_at PORTAL: the sd device of the session through PORTAL (30 s).
+disk_at() {
+  local d
+  for _ in $(seq 150); do
+    d=$(iscsiadm -m session -P3 2>/dev/null | awk -v p="$1" '
+      $1 == "Current" && $2 == "Portal:" { cur = $3 }
+      /Attached scsi disk/ { if (index(cur, p ",") == 1) print $4 }' | head -n1)
+    [[ -n $d && -b /dev/$d ]] && { echo "/dev/$d"; return 0; }
+    sleep 0.2
+  done
+  iscsiadm -m session -P3 >&2 || true
+  fail "no disk through $1"
+}
