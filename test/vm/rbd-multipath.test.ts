@@ -19,6 +19,7 @@ import path from 'node:path';
 import { ensureImage, requireVmTools, runInGuest, type VmImage } from './harness.js';
 import { HostTarget, targetBinaries } from './target-host.js';
 import { expectSteps } from './steps.js';
+import { serveHostRequests } from './host-requests.js';
 import { CephCluster } from '../ceph/cluster.js';
 import { ScsiClient } from '../helpers/scsi-client.js';
 import { rbdUnavailable } from '../rbd/rbd-helpers.js';
@@ -90,20 +91,7 @@ describe('dm-multipath over two stgt gateways of one RBD image (kernel initiator
         await outsiderRefused(b, 'b');
       },
     };
-    const served = new Set<string>();
-    const serve = (file: string | null): void => {
-      if (file === null || !file.startsWith('req-')) return;
-      const name = file.slice(4);
-      if (served.has(name)) return;
-      served.add(name);
-      const act = actions[name];
-      t.diagnostic(`host: ${name}`);
-      (act ? act() : Promise.reject(new Error(`unknown request ${name}`))).then(
-        () => fs.writeFileSync(path.join(hostDir, `done-${name}`), ''),
-        (e: unknown) => fs.writeFileSync(path.join(hostDir, `failed-${name}`), String(e)),
-      );
-    };
-    const watcher = fs.watch(hostDir, (_ev, f) => serve(f));
+    const host = serveHostRequests(hostDir, actions, (m) => t.diagnostic(m));
     let r;
     try {
       r = await runInGuest('exec bash /mnt/repo/test/vm/guest/rbd-multipath-flow.sh\n', {
@@ -120,7 +108,7 @@ describe('dm-multipath over two stgt gateways of one RBD image (kernel initiator
         log: (line) => t.diagnostic(line),
       });
     } finally {
-      watcher.close();
+      host.stop();
     }
     const explain = expectSteps(t, r, STEPS, `--- gateway A:\n${a.log()}\n--- gateway B:\n${b.log()}`, assert);
     const fo = /^FAILOVER acked=(\d+) path_b_writes_while_a_down=(\d+) path_a_writes_after_restart=(\d+)$/m.exec(r.stdout);
@@ -131,6 +119,6 @@ describe('dm-multipath over two stgt gateways of one RBD image (kernel initiator
     assert.equal(Number(fo[1]), CHUNKS);
     assert.equal(Number(ve[2]), 0);
     assert.equal(Number(ve[1]), 3 * CHUNKS);
-    assert.deepEqual([...served].sort(), ['kill-a', 'outsider', 'restart-a']);
+    assert.deepEqual([...host.served].sort(), ['kill-a', 'outsider', 'restart-a']);
   });
 });

@@ -19,6 +19,7 @@ import path from 'node:path';
 import { ensureImage, requireVmTools, runInGuest, type VmImage } from './harness.js';
 import { HostTarget, freePort, targetBinaries } from './target-host.js';
 import { parseSteps } from './steps.js';
+import { serveHostRequests } from './host-requests.js';
 
 const IQN = 'iqn.2026-11.org.stgt.vmtest:pr-alua';
 const KEY = '0x5354475431';
@@ -86,24 +87,8 @@ describe('sg_persist APTPL across a tgtd restart, sg_rtpg port groups per portal
         }
       },
     };
-    // Serve the guest's requests while it runs (a watcher on the shared directory, not a timer).
-    // Each request is served once; the guest's file is left alone (deleting it while the guest's
-    // 9p create is still finishing fails the guest's write).
-    const served = new Set<string>();
-    const serve = (file: string | null): void => {
-      if (file === null || !file.startsWith('req-')) return;
-      const name = file.slice(4);
-      if (served.has(name)) return;
-      served.add(name);
-      const act = actions[name];
-      t.diagnostic(`host: ${name}`);
-      const run = act ? act() : Promise.reject(new Error(`unknown request ${name}`));
-      run.then(
-        () => fs.writeFileSync(path.join(hostDir, `done-${name}`), ''),
-        (e: unknown) => fs.writeFileSync(path.join(hostDir, `failed-${name}`), String(e)),
-      );
-    };
-    const watcher = fs.watch(hostDir, (_ev, f) => serve(f));
+    // Serve the guest's requests while it runs.
+    const host = serveHostRequests(hostDir, actions, (m) => t.diagnostic(m));
     let r;
     try {
       r = await runInGuest('exec bash /mnt/repo/test/vm/guest/pr-alua-flow.sh\n', {
@@ -119,7 +104,7 @@ describe('sg_persist APTPL across a tgtd restart, sg_rtpg port groups per portal
         log: (line) => t.diagnostic(line),
       });
     } finally {
-      watcher.close();
+      host.stop();
     }
     const steps = parseSteps(r.stdout);
     const explain = `guest exit ${r.code}\n--- stdout:\n${r.stdout.slice(-3000)}\n--- stderr (tail):\n${r.stderr.slice(-6000)}` +
