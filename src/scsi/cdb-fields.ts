@@ -46,6 +46,8 @@ export class ParsedCdb {
   /** RSOC REPORTING OPTIONS (3 bits), RCTD, requested opcode and service action. */
   reportingOptions = 0;
   rctd = false;
+  /** REPORT SUPPORTED TASK MANAGEMENT FUNCTIONS REPD: the extended parameter data. */
+  repd = false;
   reqOpcode = 0;
   reqSa = 0;
   /** START STOP UNIT START / LOEJ / POWER CONDITION; PREVENT ALLOW PREVENT (2 bits). */
@@ -91,7 +93,7 @@ export class ParsedCdb {
     this.opcode = this.sa = this.lba = this.blocks = this.allocLen = this.paramLen = 0;
     this.info = undefined;
     this.fua = this.dpo = this.unmap = this.anchor = this.ndob = this.immed = false;
-    this.evpd = this.dbd = this.llbaa = this.pf = this.sp = this.rctd = false;
+    this.evpd = this.dbd = this.llbaa = this.pf = this.sp = this.rctd = this.repd = false;
     this.start = this.loej = this.desc = this.fmtData = this.selfTest = this.ause = this.reservedSet = false;
     this.bytchk = this.protect = this.pageCode = this.subpage = this.pc = this.selectReport = 0;
     this.reportingOptions = this.reqOpcode = this.reqSa = this.powerCondition = this.prevent = 0;
@@ -374,6 +376,12 @@ export function parseRtpg(c: Buffer, p: ParsedCdb): void {
 /** SPC-4 6.42 SET TARGET PORT GROUPS: 6..9 PARAMETER LIST LENGTH. */
 export function parseStpg(c: Buffer, p: ParsedCdb): void {
   p.paramLen = c.readUInt32BE(6);
+}
+
+/** SPC-4 6.36 REPORT SUPPORTED TASK MANAGEMENT FUNCTIONS: 2 REPD 7; 6..9 ALLOCATION LENGTH. */
+export function parseRstmf(c: Buffer, p: ParsedCdb): void {
+  p.repd = (c[2]! & 0x80) !== 0;
+  p.allocLen = c.readUInt32BE(6);
 }
 
 /**

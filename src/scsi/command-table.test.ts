@@ -60,7 +60,7 @@ test('every row of every device type is complete and consistent', () => {
 
 test('the controller is the SPC core; the disk adds SBC; flags as SPC-4 / SAM-5 say', () => {
   const names = (t: typeof DISK): string[] => t.commands.all.map((i) => i.name);
-  assert.deepEqual(names(CONTROLLER), ['TEST UNIT READY', 'REQUEST SENSE', 'INQUIRY', 'SEND DIAGNOSTIC', 'REPORT LUNS', 'REPORT TARGET PORT GROUPS', 'REPORT SUPPORTED OPERATION CODES', 'SET TARGET PORT GROUPS']);
+  assert.deepEqual(names(CONTROLLER), ['TEST UNIT READY', 'REQUEST SENSE', 'INQUIRY', 'SEND DIAGNOSTIC', 'REPORT LUNS', 'REPORT TARGET PORT GROUPS', 'REPORT SUPPORTED OPERATION CODES', 'REPORT SUPPORTED TASK MANAGEMENT FUNCTIONS', 'SET TARGET PORT GROUPS']);
   for (const n of names(CONTROLLER)) assert.ok(names(DISK).includes(n), n);
   const row = (op: number, sa = 0): OpInfo => DISK.commands.lookup(op, sa)!;
   assert.equal(row(Op.Inquiry).flags & OpFlag.UaExempt, OpFlag.UaExempt);

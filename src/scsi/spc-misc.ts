@@ -1,5 +1,5 @@
 // SPC-4 6.x primary commands: TEST UNIT READY, REQUEST SENSE, REPORT LUNS, REPORT SUPPORTED OPERATION CODES, SEND DIAGNOSTIC.
-import { parseNoFields, parseReportLuns, parseRequestSense, parseRsoc, parseSendDiagnostic } from './cdb-fields.js';
+import { parseNoFields, parseReportLuns, parseRequestSense, parseRsoc, parseRstmf, parseSendDiagnostic } from './cdb-fields.js';
 import { Op, OpFlag, ServiceAction } from './opcodes.js';
 import type { OpRow } from './command-table.js';
 import { Access } from './persistent-reservations.js';
@@ -136,6 +136,21 @@ function sendDiagnostic(c: Cmd): void {
   c.good();
 }
 
+/**
+ * SPC-4 6.36 REPORT SUPPORTED TASK MANAGEMENT FUNCTIONS: what target.ts taskMgmt does. 0 ATS(7)
+ * ATSS(6) CACAS(5) CTSS(4) LURS(3) QTS(2) TRS(1: TARGET WARM/COLD RESET) WAKES(0); 1 QAES(2)
+ * QTSS(1) ITNRS(0); with REPD=1, 3 ADDITIONAL DATA LENGTH (0Ch) and 4..15 the timeouts (none given).
+ */
+function reportSupportedTmfs(c: Cmd): void {
+  const p = c.p;
+  c.task.transferLength = p.allocLen;
+  const b = Buffer.alloc(p.repd ? 16 : 4);
+  b[0] = 0x80 | 0x40 | 0x10 | 0x08 | 0x04 | 0x02;
+  b[1] = 0x04 | 0x02 | 0x01;
+  if (p.repd) b[3] = 0x0c;
+  c.dataIn(b, p.allocLen);
+}
+
 /** What an offline LU, another nexus's SPC-2 reservation, a running sanitize and any ALUA state still answer. */
 const ANSWERS_ALWAYS = OpFlag.OfflineOk | OpFlag.Spc2ReservationOk | OpFlag.SanitizeOk | OpFlag.AluaUnavailableOk;
 
@@ -150,4 +165,5 @@ export const SPC_MISC_ROWS: readonly OpRow[] = [
   { op: Op.SendDiagnostic, name: 'SEND DIAGNOSTIC', usage: '1d f7 00 ff ff 07', parse: parseSendDiagnostic, exec: sendDiagnostic, access: Access.Write, flags: OpFlag.AluaStandbyOk },
   SPC_REPORT_LUNS_ROW,
   { op: Op.MaintenanceIn, sa: ServiceAction.ReportSupportedOpcodes, name: 'REPORT SUPPORTED OPERATION CODES', usage: 'a3 0c 87 ff ff ff ff ff ff ff 00 07', parse: parseRsoc, exec: reportSupportedOpcodes, access: Access.Always, flags: ANSWERS_ALWAYS },
+  { op: Op.MaintenanceIn, sa: ServiceAction.ReportSupportedTmfs, name: 'REPORT SUPPORTED TASK MANAGEMENT FUNCTIONS', usage: 'a3 0d 80 00 00 00 ff ff ff ff 00 07', parse: parseRstmf, exec: reportSupportedTmfs, access: Access.Always, flags: ANSWERS_ALWAYS },
 ];

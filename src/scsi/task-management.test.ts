@@ -197,3 +197,16 @@ test('CLEAR ACA and TASK REASSIGN are not supported (no ACA condition, ErrorReco
   assert.equal((await b.tmf(b.r.i1, Tmf.ClearAca, 1)).resp, TmfResponse.NotSupported);
   assert.equal((await b.tmf(b.r.i1, Tmf.TaskReassign, 1, 1)).resp, TmfResponse.NotSupported);
 });
+
+test('REPORT SUPPORTED TASK MANAGEMENT FUNCTIONS says what the task manager does (and REPD adds the 16-byte form)', async () => {
+  const b = await bed();
+  const t = await b.r.run([0xa3, 0x0d, 0, 0, 0, 0, 0, 0, 0, 4, 0, 0]);
+  assert.equal(t.status, Status.Good);
+  // ATS ATSS CTSS LURS QTS TRS, not CACAS or WAKES; QAES QTSS ITNRS
+  assert.deepEqual([...t.dataIn!], [0xde, 0x07, 0, 0]);
+  const x = await b.r.run([0xa3, 0x0d, 0x80, 0, 0, 0, 0, 0, 0, 16, 0, 0]);
+  assert.equal(x.dataIn!.length, 16);
+  assert.equal(x.dataIn![3], 0x0c);
+  const lun0 = await b.r.run([0xa3, 0x0d, 0, 0, 0, 0, 0, 0, 0, 4, 0, 0], { lun: 0 });
+  assert.equal(lun0.dataIn![0], 0xde, 'the controller LU too');
+});
