@@ -14,7 +14,7 @@ import { accessSync, constants, mkdirSync, mkdtempSync, openSync, closeSync, rea
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { run, waitFor, type RunResult } from '../helpers/daemon.js';
+import { laneSlice, run, waitFor, type RunResult } from '../helpers/daemon.js';
 
 /** Programs a cluster needs, and the Debian package of each (for the skip reason). */
 const PROGRAMS: ReadonlyArray<[string, string]> = [
@@ -69,9 +69,12 @@ function canBind(port: number): Promise<boolean> {
 
 /** A block of BLOCK ports all free right now, tried from a random start so two clusters rarely meet. */
 async function freeBlock(): Promise<PortBlock> {
-  const start = Math.floor(Math.random() * BLOCK_COUNT);
-  for (let i = 0; i < BLOCK_COUNT; i++) {
-    const base = BLOCK_FIRST + ((start + i) % BLOCK_COUNT) * BLOCK;
+  // Only this test lane's share of the blocks (STGT_TEST_LANE, scripts/run-tests.mjs): two lanes never meet.
+  const [first, last] = laneSlice(0, BLOCK_COUNT - 1);
+  const count = last - first + 1;
+  const start = Math.floor(Math.random() * count);
+  for (let i = 0; i < count; i++) {
+    const base = BLOCK_FIRST + (first + ((start + i) % count)) * BLOCK;
     let free = true;
     for (let p = base; p < base + BLOCK && free; p++) free = await canBind(p);
     if (free) return { monV2: base, monV1: base + 1, bindMin: base + 2, bindMax: base + BLOCK - 1 };

@@ -68,6 +68,22 @@ function ephemeralLow(): number {
 }
 
 /**
+ * The part of the port range [first, last] that belongs to this process's test lane: with
+ * STGT_TEST_LANE=<i>/<n> (scripts/run-tests.mjs runs n lanes of test files at once) the range is cut
+ * into n equal slices and slice i is returned, so two lanes never probe, and then bind, the same
+ * port. Without the variable (one lane, or a test run by hand) the whole range.
+ */
+export function laneSlice(first: number, last: number, env: NodeJS.ProcessEnv = process.env): [number, number] {
+  const m = /^(\d+)\/(\d+)$/.exec(env.STGT_TEST_LANE ?? '');
+  if (!m) return [first, last];
+  const n = Number(m[2]);
+  const i = Number(m[1]);
+  if (!(n > 1 && i < n)) return [first, last];
+  const size = Math.floor((last - first + 1) / n);
+  return [first + i * size, first + (i + 1) * size - 1];
+}
+
+/**
  * A TCP port nobody listens on right now, for a daemon to bind a moment later. Taken from below
  * the ephemeral range: a port the kernel hands out for port 0 is one it also gives to outgoing
  * connections (every initiator in every test on the machine), and such a connection taking it
@@ -75,8 +91,7 @@ function ephemeralLow(): number {
  * daemon helpers still retry on EADDRINUSE: another process may bind the same port meanwhile.
  */
 export async function freePort(host = '127.0.0.1'): Promise<number> {
-  const top = ephemeralLow() - 1;
-  const bottom = Math.max(1024, top - 12_000);
+  const [bottom, top] = laneSlice(Math.max(1024, ephemeralLow() - 1 - 12_000), ephemeralLow() - 1);
   for (let i = 0; i < 64; i++) {
     const port = bottom + Math.floor(Math.random() * (top - bottom + 1));
     if (handedOut.has(port)) continue;
