@@ -11,6 +11,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { fastInitrd } from './fast-initrd.js';
 import { ensureImage, repoRoot, type VmImage } from './image-cache.js';
 
 export { ensureImage, repoRoot, type VmImage } from './image-cache.js';
@@ -61,6 +62,12 @@ export interface RunOptions {
    * iSCSI disks; open-iscsi.service would log in to recorded nodes; a test starts iscsid itself).
    */
   init?: 'script' | 'systemd';
+  /**
+   * The initramfs: 'fast' (default; fast-initrd.ts: the root disk's modules and Debian's klibc
+   * tools only, no udev, built once per image from Debian's) or 'debian' (the image's own, with
+   * udev). Env STGT_VM_INITRD=debian|fast wins.
+   */
+  initrd?: 'fast' | 'debian';
   /** Names the work dir (console log, results) for diagnosis. */
   label?: string;
   log?: (line: string) => void;
@@ -217,21 +224,35 @@ export async function runInGuest(script: string, opts: RunOptions = {}): Promise
     netdev.push(`guestfwd=tcp:${f.guestAddr ?? '10.0.2.100'}:${f.guestPort}-cmd:${qemuEscape(cmd)}`);
   }
   const accel = chooseAccel();
+  const initrdKind = process.env.STGT_VM_INITRD === 'debian' || process.env.STGT_VM_INITRD === 'fast'
+    ? process.env.STGT_VM_INITRD
+    : (opts.initrd ?? 'fast');
+  let initrd = image.initrd;
+  if (initrdKind === 'fast') {
+    try {
+      initrd = fastInitrd(image.initrd);
+    } catch (e) {
+      log(`stgt-vm: no fast initrd (${e instanceof Error ? e.message : String(e)}); booting Debian's`);
+    }
+  }
   const args = [
     '-accel', accel,
     '-cpu', accel === 'kvm' ? 'host' : 'max',
     '-m', String(opts.memoryMb ?? 1024),
     '-smp', String(opts.cpus ?? 1),
-    '-nographic', '-monitor', 'none', '-serial', `file:${consoleLog}`,
+    // -nodefaults: no VGA, floppy or CD-ROM drive for the guest to probe (the serial port, monitor and
+    // NIC are given below).
+    '-nodefaults', '-nographic', '-monitor', 'none', '-serial', `file:${consoleLog}`,
     '-no-reboot',
     '-kernel', image.kernel,
-    '-initrd', image.initrd,
+    '-initrd', initrd,
     // no_timer_check: under TCG on a loaded host the kernel's check that the IO-APIC timer ticks can
     // time out and panic ("IO-APIC + timer doesn't work", seen once at load 12); the check is moot here.
     '-append', `console=ttyS0 root=/dev/vda rw panic=-1 net.ifnames=0 loglevel=5 no_timer_check ${systemd ? SYSTEMD_CMDLINE : 'init=/sbin/stgt-init'}`,
     '-drive', `file=${qemuEscape(image.rootfs)},if=virtio,format=raw,snapshot=on`,
     '-netdev', netdev.join(','),
-    '-device', 'virtio-net-pci,netdev=n0',
+    // romfile= (none): the kernel is loaded by -kernel, so the NIC's iPXE boot ROM is not run.
+    '-device', 'virtio-net-pci,netdev=n0,romfile=',
     '-virtfs', `local,path=${qemuEscape(ctlDir)},mount_tag=ctl,security_model=none`,
   ];
   const scsiDisks = opts.scsiDisks ?? [];
