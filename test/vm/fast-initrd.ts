@@ -45,11 +45,13 @@ export function parseCpio(buf: Buffer): CpioEntry[] {
     const mode = field(1);
     const size = field(6);
     const nameSize = field(11);
+    const rdevMajor = field(9);
+    const rdevMinor = field(10);
     const name = buf.toString('utf8', off + 110, off + 110 + nameSize - 1);
     const dataOff = (off + 110 + nameSize + 3) & ~3;
     off = (dataOff + size + 3) & ~3;
     if (name === 'TRAILER!!!') continue;
-    out.push({ name, mode, data: buf.subarray(dataOff, dataOff + size), rdevMajor: field(9), rdevMinor: field(10) });
+    out.push({ name, mode, data: buf.subarray(dataOff, dataOff + size), rdevMajor, rdevMinor });
   }
   return out;
 }
@@ -172,9 +174,12 @@ export function buildFastInitrd(initrd: Buffer): Buffer {
   return writeCpio(out);
 }
 
+/** Bumped whenever buildFastInitrd's output changes in a way initScript's text does not show. */
+const FORMAT = 2;
+
 /** Names the derived file after this generator's source, so a change to it makes a new one. */
 function generatorHash(): string {
-  return createHash('sha256').update(initScript('K', ['M'])).update(ROOT_MODULES.join(',')).update(TOOLS.join(','))
+  return createHash('sha256').update(`${FORMAT}\0`).update(initScript('K', ['M'])).update(ROOT_MODULES.join(',')).update(TOOLS.join(','))
     .digest('hex').slice(0, 12);
 }
 
