@@ -4,24 +4,28 @@
 // Node 20's `node --test DIR` runs every .js file under DIR, helpers included, and has no glob
 // support; this lists the test files explicitly. Extra arguments are passed to every `node --test`.
 //
-// Lanes: the VM tests (dist/test/vm: QEMU TCG guests, one busy host core each while they boot and
-// run) in one `node --test --test-concurrency=1` process, everything else in another, side by
-// side; within a lane files still run one at a time. The lanes share nothing fixed: every daemon
-// has its own IPC socket directory, and the port helpers (test/helpers/daemon.ts freePort,
-// test/ceph/cluster.ts) take ports from a slice of their range given by STGT_TEST_LANE=<i>/<n>, so
-// two lanes never probe the same port. The VM image is built (or found in the cache) before the VM
-// lane's first test file starts; the host lane starts at once.
+// Lanes: the VM tests (dist/test/vm: QEMU TCG guests, about one busy host core each) and the host
+// tests run side by side, each lane one test file at a time (`--test-concurrency=1`), so a host
+// test never meets another host test, only one VM test. The `vm` lane takes the VM test files
+// from the front of a queue (longest first), each in its own `node --test`; the `host` lane runs
+// all host test files in one `node --test`, then takes VM files from the back of the same queue
+// (shortest first) until it is empty, so both lanes end at about the same time. The lanes share
+// nothing fixed: every daemon has its own IPC socket directory, and the port helpers
+// (test/helpers/daemon.ts freePort, test/ceph/cluster.ts) take ports from a slice of their range
+// given by STGT_TEST_LANE=<i>/<n>, so two lanes never probe the same port. The VM image is built
+// (or found in the cache) once, before the first VM test file starts; the host tests start at once.
 //
-// Output: each lane writes its TAP to its own file (<log dir>/<lane>.tap, log dir printed first;
-// STGT_TEST_LOG_DIR chooses it). While the lanes run, one line per finished top-level test goes to
-// stdout, prefixed with its lane; when a lane ends its whole log is printed as one block, then a
-// summary names every failed test with its lane. The exit status is 0 only if every lane passed.
+// Output: each lane writes its TAP to its own file (<log dir>/<lane>.tap, the log dir printed
+// first; STGT_TEST_LOG_DIR chooses it), a `# run-tests: file ...` line before each VM file's TAP.
+// While the lanes run, one line per finished top-level test goes to stdout, prefixed with its lane;
+// when a lane ends its whole log is printed as one block, then a summary names every failed test
+// with its lane and file. The exit status is 0 only if every test process passed.
 //
-// `--serial` (or STGT_TEST_LANES=1) runs all files in one process, as before the lanes existed.
+// `--serial` (or STGT_TEST_LANES=1) runs all files in one `node --test`, as before the lanes existed.
 import { spawn } from 'node:child_process';
 import { createWriteStream, mkdirSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, sep } from 'node:path';
+import { basename, join, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 function find(dir, out) {
@@ -52,15 +56,22 @@ const argv = process.argv.slice(2);
 const serial = argv.includes('--serial') || process.env.STGT_TEST_LANES === '1';
 const nodeArgs = argv.filter((a) => a !== '--serial');
 
+/**
+ * Seconds a VM test file took under TCG on a quiet 2-core machine (orders the queue: longest
+ * first). A file not listed counts as one 60 s boot; the VM directory's unit tests take none.
+ */
+const VM_SECONDS = {
+  'kernel-initiator': 250, 'iser-initiator': 196, 'deb-systemd': 185, 'rbd-initiator': 125, passthrough: 83,
+  'guest-target': 76, 'device-types': 59, 'scsi-pr-alua': 59, xcopy: 51, 'rdma-addon': 42, rxe: 36,
+  'image-cache': 0, 'fast-initrd': 0, 'data-in-corrupter': 0,
+};
+const vmSeconds = (f) => VM_SECONDS[basename(f, '.test.js')] ?? 60;
+
 const VM_DIR = join('dist', 'test', 'vm') + sep;
-const vmFiles = files.filter((f) => f.startsWith(VM_DIR));
+const vmFiles = files.filter((f) => f.startsWith(VM_DIR)).sort((a, b) => vmSeconds(b) - vmSeconds(a) || a.localeCompare(b));
 const hostFiles = files.filter((f) => !f.startsWith(VM_DIR));
-const lanes = serial
-  ? [{ name: 'all', files, vm: vmFiles.length > 0 }]
-  : [
-      { name: 'vm', files: vmFiles, vm: true },
-      { name: 'host', files: hostFiles, vm: false },
-    ].filter((l) => l.files.length > 0);
+/** VM test files not yet started: the vm lane shifts, the host lane pops. */
+const vmQueue = serial ? [] : [...vmFiles];
 
 let logDir;
 if (process.env.STGT_TEST_LOG_DIR) {
@@ -74,66 +85,102 @@ const t0 = Date.now();
 const secs = (ms) => `${(ms / 1000).toFixed(0)} s`;
 const out = (line) => process.stdout.write(`${line}\n`);
 
-out(`# run-tests: ${files.length} test files in ${lanes.length} lane(s): ` +
-  lanes.map((l) => `${l.name} (${l.files.length} files, log ${join(logDir, `${l.name}.tap`)})`).join(', '));
-
-/** Builds the VM image once (or finds it cached) before the VM lane's tests; a failure is left to the tests to report. */
-async function prepareVmImage(log) {
-  const started = Date.now();
-  try {
-    const { ensureImage } = await import(pathToFileURL(join(process.cwd(), 'dist/test/vm/image-cache.js')).href);
-    const image = await ensureImage((line) => log(`# ${line}`));
-    log(`# run-tests: VM image ${image.dir} ${image.built ? 'built' : 'from cache'} (${secs(Date.now() - started)})`);
-  } catch (e) {
-    log(`# run-tests: VM image not ready (${e instanceof Error ? e.message.split('\n')[0] : String(e)}); the VM tests report why`);
-  }
+/** Builds the VM image once (or finds it cached); a failure is left to the VM tests to report. */
+let imageReady;
+function vmImage(log) {
+  imageReady ??= (async () => {
+    const started = Date.now();
+    try {
+      const { ensureImage } = await import(pathToFileURL(join(process.cwd(), 'dist/test/vm/image-cache.js')).href);
+      const image = await ensureImage((line) => log(`# ${line}`));
+      log(`# run-tests: VM image ${image.dir} ${image.built ? 'built' : 'from cache'} (${secs(Date.now() - started)})`);
+    } catch (e) {
+      log(`# run-tests: VM image not ready (${e instanceof Error ? e.message.split('\n')[0] : String(e)}); the VM tests report why`);
+    }
+  })();
+  return imageReady;
 }
 
 /** Top-level result lines of a TAP stream ("ok 3 - name", "not ok 4 - name"). */
 const TOP = /^(not ok|ok) \d+ - (.*)$/;
-/** Any result line, nested ones indented by 4 spaces per level. */
+/** Any failed result, nested ones indented by 4 spaces per level. */
 const ANY_NOT_OK = /^( *)not ok \d+ - (.*)$/;
 
 const children = new Set();
+let stopping = false;
 
-function runLane(lane, index) {
+/** One `node --test` over `testFiles`; its output is appended to `write`. Resolves with how it ended. */
+function runNodeTest(lane, index, laneCount, testFiles, write, started) {
   return new Promise((resolve) => {
-    const file = join(logDir, `${lane.name}.tap`);
-    const stream = createWriteStream(file);
-    const started = Date.now();
-    const write = (s) => stream.write(s);
-    const start = async () => {
-      if (lane.vm) await prepareVmImage((l) => write(`${l}\n`));
-      const child = spawn(process.execPath, ['--test', '--test-concurrency=1', ...nodeArgs, ...lane.files], {
-        stdio: ['ignore', 'pipe', 'pipe'],
-        env: { ...process.env, STGT_TEST_LANE: `${index}/${lanes.length}` },
-        detached: true,
-      });
-      children.add(child);
-      let partial = '';
-      child.stdout.on('data', (b) => {
-        write(b);
-        partial += b.toString('utf8');
-        const lines = partial.split('\n');
-        partial = lines.pop() ?? '';
-        for (const l of lines) {
-          const m = TOP.exec(l);
-          if (m) out(`[${lane.name} ${secs(Date.now() - started)}] ${m[1]} - ${m[2]}`);
-        }
-      });
-      child.stderr.on('data', (b) => write(b));
-      child.on('close', (code, signal) => {
-        children.delete(child);
-        stream.end(() => resolve({ lane, file, code: code ?? 1, signal, ms: Date.now() - started }));
-      });
-    };
-    void start();
+    const t = Date.now();
+    const child = spawn(process.execPath, ['--test', '--test-concurrency=1', ...nodeArgs, ...testFiles], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, STGT_TEST_LANE: `${index}/${laneCount}` },
+      detached: true,
+    });
+    children.add(child);
+    let partial = '';
+    let text = '';
+    child.stdout.on('data', (b) => {
+      write(b);
+      const s = b.toString('utf8');
+      text += s;
+      partial += s;
+      const lines = partial.split('\n');
+      partial = lines.pop() ?? '';
+      for (const l of lines) {
+        const m = TOP.exec(l);
+        if (m) out(`[${lane} ${secs(Date.now() - started)}] ${m[1]} - ${m[2]}`);
+      }
+    });
+    child.stderr.on('data', (b) => write(b));
+    child.on('close', (code, signal) => {
+      children.delete(child);
+      resolve({ files: testFiles, code: code ?? 1, signal, ms: Date.now() - t, text });
+    });
   });
 }
+
+/**
+ * A lane: `first` (files for one `node --test`, may be empty), then VM files one at a time from
+ * the queue (`take`), until it is empty. Resolves with the lane's test processes.
+ */
+async function runLane(name, index, laneCount, first, take) {
+  const file = join(logDir, `${name}.tap`);
+  const stream = createWriteStream(file);
+  const write = (s) => stream.write(s);
+  const started = Date.now();
+  const jobs = [];
+  if (first.length > 0) jobs.push(await runNodeTest(name, index, laneCount, first, write, started));
+  for (;;) {
+    if (stopping) break;
+    if (vmQueue.length > 0) await vmImage((l) => write(`${l}\n`));
+    const f = take();
+    if (f === undefined) break;
+    write(`# run-tests: file ${f} (lane ${name}, at ${secs(Date.now() - started)})\n`);
+    const r = await runNodeTest(name, index, laneCount, [f], write, started);
+    write(`# run-tests: file ${f}: exit ${r.signal ?? r.code} after ${secs(r.ms)}\n`);
+    jobs.push(r);
+  }
+  await new Promise((res) => stream.end(res));
+  return { name, file, jobs, ms: Date.now() - started };
+}
+
+const laneSpecs = serial
+  ? [{ name: 'all', first: files, take: () => undefined }]
+  : [
+      { name: 'vm', first: [], take: () => vmQueue.shift() },
+      { name: 'host', first: hostFiles, take: () => vmQueue.pop() },
+    ];
+
+out(`# run-tests: ${files.length} test files (${vmFiles.length} VM, ${hostFiles.length} host) in ${laneSpecs.length} lane(s); ` +
+  `logs ${laneSpecs.map((l) => join(logDir, `${l.name}.tap`)).join(', ')}`);
+if (serial && vmFiles.length > 0) await vmImage(out);
 
 for (const sig of ['SIGINT', 'SIGTERM']) {
   process.on(sig, () => {
     out(`# run-tests: ${sig}: stopping the lanes`);
+    stopping = true;
     for (const c of children) {
       try {
         process.kill(-c.pid, 'SIGTERM');
@@ -144,28 +191,32 @@ for (const sig of ['SIGINT', 'SIGTERM']) {
   });
 }
 
-const results = await Promise.all(
-  lanes.map((l, i) =>
-    runLane(l, i).then((r) => {
-      out(`\n# ======== lane ${r.lane.name}: exit ${r.signal ?? r.code} after ${secs(r.ms)} (${r.file}) ========`);
+const lanes = await Promise.all(
+  laneSpecs.map((l, i) =>
+    runLane(l.name, i, laneSpecs.length, l.first, l.take).then((r) => {
+      const bad = r.jobs.filter((j) => j.code !== 0 || j.signal).length;
+      out(`\n# ======== lane ${r.name}: ${r.jobs.length} test process(es), ${bad} failed, after ${secs(r.ms)} (${r.file}) ========`);
       process.stdout.write(readFileSync(r.file));
-      out(`# ======== end of lane ${r.lane.name} ========\n`);
+      out(`# ======== end of lane ${r.name} ========\n`);
       return r;
     }),
   ),
 );
 
 out(`# run-tests summary (wall ${secs(Date.now() - t0)}):`);
-let failed = false;
-for (const r of results) {
-  const text = readFileSync(r.file, 'utf8');
-  const count = (k) => (text.match(new RegExp(`^# ${k} (\\d+)$`, 'm')) ?? [])[1] ?? '?';
-  out(`#   lane ${r.lane.name}: exit ${r.signal ?? r.code}, ${secs(r.ms)}, tests ${count('tests')}, pass ${count('pass')}, ` +
-    `fail ${count('fail')}, cancelled ${count('cancelled')}, skipped ${count('skipped')}, todo ${count('todo')}`);
-  for (const l of text.split('\n')) {
-    const m = ANY_NOT_OK.exec(l);
-    if (m) out(`#     [${r.lane.name}] ${m[1]}not ok - ${m[2]}`);
+let failed = stopping;
+for (const r of lanes) {
+  const sum = (k) => r.jobs.reduce((n, j) => n + [...j.text.matchAll(new RegExp(`^# ${k} (\\d+)$`, 'gm'))].reduce((a, m) => a + Number(m[1]), 0), 0);
+  out(`#   lane ${r.name}: ${secs(r.ms)}, ${r.jobs.reduce((n, j) => n + j.files.length, 0)} files, tests ${sum('tests')}, ` +
+    `pass ${sum('pass')}, fail ${sum('fail')}, cancelled ${sum('cancelled')}, skipped ${sum('skipped')}, todo ${sum('todo')}`);
+  for (const j of r.jobs) {
+    const what = j.files.length === 1 ? j.files[0] : `${j.files.length} files in one node --test`;
+    out(`#     ${j.code === 0 && !j.signal ? 'ok' : `FAILED (exit ${j.signal ?? j.code})`} ${what} (${secs(j.ms)})`);
+    for (const l of j.text.split('\n')) {
+      const m = ANY_NOT_OK.exec(l);
+      if (m) out(`#       [${r.name}${j.files.length === 1 ? ` ${basename(j.files[0])}` : ''}] ${m[1]}not ok - ${m[2]}`);
+    }
+    if (j.code !== 0 || j.signal) failed = true;
   }
-  if (r.code !== 0 || r.signal) failed = true;
 }
 process.exit(failed ? 1 : 0);
