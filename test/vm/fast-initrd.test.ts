@@ -29,6 +29,7 @@ kernel/lib/crc16.ko:
 kernel/fs/mbcache.ko:
 kernel/fs/jbd2/jbd2.ko:
 kernel/crypto/crc32c_generic.ko:
+kernel/arch/x86/crypto/crc32c-intel.ko:
 kernel/drivers/virtio/virtio.ko:
 kernel/drivers/virtio/virtio_ring.ko:
 kernel/drivers/virtio/virtio_pci_legacy_dev.ko:
@@ -45,6 +46,7 @@ test('loadOrder: every dependency before its user, each module once; an unknown 
     assert.ok(at(dep!) >= 0 && at(dep!) < at(user!), `${dep} before ${user}: ${order.join(' ')}`);
   }
   assert.equal(order.length, 10);
+  assert.deepEqual(loadOrder(DEP, ['crc32c-intel']), ['kernel/arch/x86/crypto/crc32c-intel.ko']);
   assert.throws(() => loadOrder(DEP, ['nvme']), /no module nvme/);
 });
 
@@ -54,7 +56,7 @@ test('buildFastInitrd: keeps the klibc tools and the root disk modules of the De
     { name: 'bin', mode: 0o120777, data: Buffer.from('usr/bin') },
     file('init', 'debian init', 0o100755),
     file('usr/lib/klibc-abc.so', 'klibc', 0o100755),
-    ...['sh', 'cat', 'mount', 'umount', 'mkdir', 'insmod', 'sleep', 'run-init', 'udevadm'].map((t) => file(`usr/bin/${t}`, t, 0o100755)),
+    ...['sh', 'cat', 'mount', 'umount', 'mkdir', 'ln', 'insmod', 'sleep', 'run-init', 'udevadm'].map((t) => file(`usr/bin/${t}`, t, 0o100755)),
     file(`${k}/modules.dep`, DEP),
     ...DEP.split('\n').filter(Boolean).map((l) => file(`${k}/${l.split(':')[0]}`, 'ko')),
     file(`${k}/kernel/drivers/scsi/floppy.ko`, 'ko'),
@@ -68,6 +70,7 @@ test('buildFastInitrd: keeps the klibc tools and the root disk modules of the De
   assert.match(init, /^#!\/bin\/sh\n/);
   assert.match(init, /insmod \/usr\/lib\/modules\/6\.1\.0-9-amd64\/\$m/);
   assert.match(init, /exec run-init \/root "\$init"/);
+  assert.match(init, /^ln -s \/proc\/self\/fd \/dev\/fd$/m);
   assert.ok(init.indexOf('virtio_ring.ko') < init.indexOf('virtio_blk.ko'));
   const console = out.find((e) => e.name === 'dev/console')!;
   assert.deepEqual([console.mode, console.rdevMajor, console.rdevMinor], [0o020600, 5, 1]);

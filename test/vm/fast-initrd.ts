@@ -108,9 +108,10 @@ export function loadOrder(modulesDep: string, wanted: readonly string[]): string
 }
 
 /** What the root disk needs (the rest is loaded after the switch to the real root). */
-const ROOT_MODULES = ['virtio_pci', 'virtio_blk', 'crc32c_generic', 'ext4'];
+// crc32c-intel (SSE 4.2) as Debian's udev loads it for the CPU; crc32c_generic where that fails.
+const ROOT_MODULES = ['virtio_pci', 'virtio_blk', 'crc32c-intel', 'crc32c_generic', 'ext4'];
 /** Debian's klibc tools the /init below runs. */
-const TOOLS = ['sh', 'cat', 'mount', 'umount', 'mkdir', 'insmod', 'sleep', 'run-init'];
+const TOOLS = ['sh', 'cat', 'mount', 'umount', 'mkdir', 'ln', 'insmod', 'sleep', 'run-init'];
 
 /** The /init (klibc sh): `modules` are paths under /usr/lib/modules/<kver>/. */
 export function initScript(kver: string, modules: readonly string[]): string {
@@ -136,6 +137,11 @@ while [ ! -b /dev/vda ]; do
 done
 mount -t ext4 -o rw /dev/vda /root || echo "stgt-initrd: cannot mount /dev/vda"
 umount /proc
+# What Debian's /init adds to devtmpfs (bash's <(...) needs /dev/fd; udev is not there to make them).
+ln -s /proc/self/fd /dev/fd
+ln -s /proc/self/fd/0 /dev/stdin
+ln -s /proc/self/fd/1 /dev/stdout
+ln -s /proc/self/fd/2 /dev/stderr
 mount -o move /dev /root/dev
 exec run-init /root "$init" "$@" </root/dev/console >/root/dev/console 2>&1
 `;
