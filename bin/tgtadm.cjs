@@ -1,23 +1,21 @@
 #!/usr/bin/env node
-// tgtadm as npm installs it: one CommonJS file, so a call starts no ES module loader, resolves no
-// module paths and compiles little. lib/tgtadm.bundle.js (scripts/pack-build.mjs: the client's
-// modules compiled to CommonJS, wrapped into one script) is compiled with a V8 code cache kept
-// beside it, lib/tgtadm.bundle.cache, written (atomically: temporary file, rename) at the exit of
-// the first run that had none or an unusable one, so it holds the functions that run compiled.
-// The cache is only an optimisation: an unwritable directory, a stale, truncated or corrupt cache
-// (its own header and integrity check first, then V8's version/flag/source checks) all fall back
-// to compiling the source, with the same output.
+// tgtadm as npm installs it: CommonJS, so a call starts no ES module loader, resolves no module
+// paths and compiles little: lib/tgtadm.bundle.js, the client's modules in one script made by
+// scripts/pack-build.mjs, compiled with a V8 code cache kept beside it (BENCHMARKS.md "Start-up").
 // A checkout, which has dist/, runs the ESM build there instead (what bin/tgtadm runs).
+//
+// runBundle (below) is also how bin/tgtd.cjs runs lib/tgtd.bundle.js; it lives here rather than
+// in a file of its own because every tgtadm call would pay for loading one more module.
+// The cache, lib/<name>.bundle.cache, is written (atomically: temporary file, rename) at the exit
+// of the first run that had none or an unusable one, so it holds the functions that ran compiled.
+// It is only an optimisation: an unwritable directory, a stale, truncated or corrupt cache (its
+// own header and integrity check first, then V8's version/flag/source checks) all fall back to
+// compiling the source, with the same result.
 'use strict';
 const fs = require('node:fs');
+const vm = require('node:vm');
 const { join } = require('node:path');
 
-// Cache file: "stgtcc2 " + the bundle's 16-hex-digit hash + payload length (u32 LE) + 0 (u32) +
-// V8's data, twice. V8 release builds do not verify a code cache's checksum, and a cache with
-// flipped bytes handed to V8 crashed node here; so a read-back must have its two copies
-// byte-equal (one memcmp). Any damage that does not hit both copies identically (a flipped bit, a
-// sector of zeros, a truncated or partly rewritten file) makes it unused. A CRC-32 did the same
-// but node:zlib's load cost ~1.5-2.5 ms of each call's CPU (BENCHMARKS.md "Start-up").
 const MAGIC = 'stgtcc2 ';
 const HDR = 32;
 
@@ -48,12 +46,17 @@ function writeCache(file, hash, data) {
   }
 }
 
-function runBundle(file) {
-  const vm = require('node:vm');
+/**
+ * Compiles and runs lib/<name>.bundle.js of the package at `pkgDir`; returns its entry module's
+ * exports. `nodeRequire` resolves what the bundle does not hold (node: built-ins, dependencies),
+ * `nodeImport` does its import()s (a vm.Script has none of its own).
+ */
+function runBundle(pkgDir, name, nodeRequire, nodeImport) {
+  const file = join(pkgDir, 'lib', `${name}.bundle.js`);
   const source = fs.readFileSync(file, 'utf8');
   const m = /^\/\/ stgt ([0-9a-f]{16}):/.exec(source);
   const hash = m === null ? undefined : m[1];
-  const cacheFile = file.replace(/\.js$/, '.cache');
+  const cacheFile = join(pkgDir, 'lib', `${name}.bundle.cache`);
   const cachedData = hash === undefined ? undefined : readCache(cacheFile, hash);
   const script = new vm.Script(source, { filename: file, cachedData });
   if (hash !== undefined && (cachedData === undefined || script.cachedDataRejected === true)) {
@@ -63,11 +66,16 @@ function runBundle(file) {
       } catch { /* the cache is optional */ }
     });
   }
-  return script.runInThisContext()(require);
+  return script.runInThisContext()(nodeRequire, join(pkgDir, 'lib', 'cjs'), nodeImport);
 }
 
-if (fs.existsSync(join(__dirname, '..', 'dist'))) {
-  import(join(__dirname, '..', 'dist', 'src', 'cli', 'tgtadm.js')).then((m) => m.main());
-} else {
-  runBundle(join(__dirname, '..', 'lib', 'tgtadm.bundle.js')).main();
+module.exports = { runBundle };
+
+if (require.main === module) {
+  const pkg = join(__dirname, '..');
+  if (fs.existsSync(join(pkg, 'dist'))) {
+    import(join(pkg, 'dist', 'src', 'cli', 'tgtadm.js')).then((m) => m.main());
+  } else {
+    runBundle(pkg, 'tgtadm', require, (s) => import(s)).main();
+  }
 }

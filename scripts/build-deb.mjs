@@ -2,7 +2,7 @@
 // Builds the Debian package (`npm run deb`): stgt_<version>_<arch>.deb with dpkg-deb, no debhelper; see README "Debian package".
 //
 // Layout (Debian's tgt package for the paths that matter to users and scripts):
-//   /usr/lib/stgt/          compiled JavaScript (lib/, lib/tgtadm.bundle.js + bin/tgtadm.cjs for tgtadm), package.json, node_modules/
+//   /usr/lib/stgt/          compiled JavaScript (lib/, lib/cjs/; lib/tgtd.bundle.js + bin/tgtd.cjs, lib/tgtadm.bundle.js + bin/tgtadm.cjs), package.json, node_modules/
 //                           with the runtime dependencies (koffi, @node-rs/crc32 and their x86-64 binaries)
 //   /usr/sbin/tgtd, tgtadm, tgt-admin, tgtimg   small #!/usr/bin/node entry files into /usr/lib/stgt
 //   /lib/systemd/system/tgt.service             contrib/systemd/tgt.service with /usr/sbin paths
@@ -16,11 +16,10 @@
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
-import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { bundleCjs } from './pack-build.mjs';
+import { buildCjs, bundleCjs, tsc } from './pack-build.mjs';
 
 const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
 const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
@@ -58,15 +57,15 @@ fs.chmodSync(stage, 0o755);
 try {
   const lib = path.join(stage, LIBDIR.slice(1));
 
-  // The JavaScript: what `npm pack` ships (tsconfig.pack.json, no tests), without .d.ts.
-  const tsc = createRequire(path.join(root, 'package.json')).resolve('typescript/bin/tsc');
-  run(process.execPath, [tsc, '-p', path.join(root, 'tsconfig.pack.json'), '--outDir', path.join(lib, 'lib'), '--declaration', 'false'], { stdio: 'inherit' });
-  // tgtadm as the npm package has it (scripts/pack-build.mjs): one bundled script, run by
-  // bin/tgtadm.cjs with its V8 code cache (the cache file is removed by prerm).
-  run(process.execPath, [tsc, '-p', path.join(root, 'tsconfig.cli.json'), '--outDir', path.join(lib, 'lib', 'cjs')], { stdio: 'inherit' });
+  // The JavaScript: what `npm pack` ships (scripts/pack-build.mjs; no tests): the ES modules of
+  // lib/ without .d.ts (tgt-admin, tgtimg), lib/cjs/ (CommonJS) and the one-file bundles made
+  // from it: tgtd's and tgtadm's, run by bin/tgtd.cjs and bin/tgtadm.cjs with their V8 code
+  // caches (prerm removes the cache files).
+  tsc(['-p', path.join(root, 'tsconfig.pack.json'), '--outDir', path.join(lib, 'lib'), '--declaration', 'false']);
+  buildCjs(path.join(lib, 'lib', 'cjs'));
   write(path.join(lib, 'lib', 'tgtadm.bundle.js'), bundleCjs(path.join(lib, 'lib', 'cjs'), 'cli/tgtadm-client.js'));
-  fs.rmSync(path.join(lib, 'lib', 'cjs'), { recursive: true, force: true });
-  write(path.join(lib, 'bin', 'tgtadm.cjs'), fs.readFileSync(path.join(root, 'bin', 'tgtadm.cjs'), 'utf8'), 0o755);
+  write(path.join(lib, 'lib', 'tgtd.bundle.js'), bundleCjs(path.join(lib, 'lib', 'cjs'), 'daemon/main.js'));
+  for (const f of ['tgtd.cjs', 'tgtadm.cjs']) write(path.join(lib, 'bin', f), fs.readFileSync(path.join(root, 'bin', f), 'utf8'), 0o755);
   write(path.join(lib, 'package.json'), JSON.stringify({ name: pkg.name, version: pkg.version, private: true, type: 'module', license: pkg.license }, null, 2) + '\n');
 
   // Runtime dependencies (package-lock.json, not dev), those installed here: the optional
@@ -91,9 +90,12 @@ try {
   pruneEmpty(path.join(lib, 'node_modules'));
 
   // /usr/sbin entry points: node runs directly (tgtd is the unit's main PID, which sd_notify needs).
+  // tgtadm is a symbolic link to bin/tgtadm.cjs, which runs only as the main module (and one
+  // file less to load per call).
+  fs.mkdirSync(path.join(stage, 'usr/sbin'), { recursive: true });
+  fs.symlinkSync(`${LIBDIR}/bin/tgtadm.cjs`, path.join(stage, 'usr/sbin/tgtadm'));
   const entries = {
-    tgtd: `import('${LIBDIR}/lib/daemon/main.js').then((m) => m.main());`,
-    tgtadm: `require('${LIBDIR}/bin/tgtadm.cjs');`,
+    tgtd: `require('${LIBDIR}/bin/tgtd.cjs');`,
     'tgt-admin': `import('${LIBDIR}/lib/cli/tgt-admin.js').then((m) => m.main());`,
     tgtimg: `import('${LIBDIR}/lib/cli/tgtimg.js').then((m) => m.main());`,
   };

@@ -52,20 +52,24 @@ export function crc32cJs(buf: Uint8Array, crc = 0, start = 0, end = buf.length):
 
 type Native = (input: Uint8Array, initialState?: number) => number;
 
-async function loadNative(): Promise<Native | null> {
-  try {
-    const m = (await import('@node-rs/crc32')) as { crc32c?: Native };
-    return typeof m.crc32c === 'function' ? m.crc32c : null;
-  } catch {
-    return null;
-  }
+/**
+ * The native implementation once it has loaded, null before and when the addon is missing (then
+ * JS is used: the same digests). Loaded in the background from the first import rather than with
+ * a top-level await, so this file compiles to CommonJS as well (the installed tgtd, BENCHMARKS.md
+ * "Start-up"); a daemon computes few digests before it has loaded.
+ */
+let native: Native | null = null;
+void import('@node-rs/crc32').then(
+  (m: { crc32c?: Native }) => {
+    if (typeof m.crc32c === 'function') native = m.crc32c;
+  },
+  () => undefined,
+);
+
+/** True when data digests run on the native addon (false until it has loaded). */
+export function crc32cNative(): boolean {
+  return native !== null;
 }
-
-/** The native implementation, or null when the addon is missing (then JS is used). */
-const native: Native | null = await loadNative();
-
-/** True when data digests run on the native addon. */
-export const crc32cNative: boolean = native !== null;
 
 /** CRC32C of a header (BHS + AHS): JS, no native call. */
 export function crc32cHeader(buf: Uint8Array, crc = 0): number {

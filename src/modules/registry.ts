@@ -209,7 +209,11 @@ export class ModuleRegistry {
   }
 
   private validate(kind: ModuleKind, ns: unknown, source: string): ModuleShape {
-    const m = (ns as { default?: unknown } | null)?.default;
+    let m = (ns as { default?: unknown } | null)?.default;
+    // A module compiled to CommonJS (TypeScript, Babel: `exports.default` beside `__esModule`), as
+    // the installed tgtd's own built-in ones are, has module.exports as import()'s default.
+    const cjs = m as { __esModule?: unknown; default?: unknown } | null | undefined;
+    if (cjs !== null && typeof cjs === 'object' && cjs.__esModule === true && cjs.default !== null && typeof cjs.default === 'object') m = cjs.default;
     if (m === null || typeof m !== 'object') throw new Error(`${source} has no default export module object`);
     const o = m as Partial<ModuleShape>;
     if (typeof o.name !== 'string' || o.name.length === 0 || typeof o.init !== 'function') {
