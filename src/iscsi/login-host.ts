@@ -154,6 +154,7 @@ export class IscsiLoginHost implements LoginHost {
         maxConnections: r.params.maxConnections,
         queueDepth: discovery ? 128 : this.drv.queueDepth(r.tid),
         conn: this.conn,
+        portalGroupTag: discovery ? 1 : this.portalGroupTag(r.tid, this.conn.localAddress, this.conn.localPort),
         localAddress: this.conn.localAddress,
         localPort: this.conn.localPort,
       },

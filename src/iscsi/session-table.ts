@@ -6,6 +6,12 @@ import { IscsiSession, type SessionConnection } from './session.js';
 /** Login status class/detail (RFC 7143 11.13.5). */
 export const LOGIN_SESSION_DOES_NOT_EXIST = { statusClass: 0x02, statusDetail: 0x0a } as const;
 export const LOGIN_TOO_MANY_CONNECTIONS = { statusClass: 0x02, statusDetail: 0x06 } as const;
+/**
+ * "Can't include in session": the session exists, but not in the portal group this connection came
+ * in through, and a session never spans portal groups (RFC 7143 4.4.1: the portals of one portal
+ * group, and only they, coordinate a session's connections; 11.13.5 status 0208h).
+ */
+export const LOGIN_CANT_INCLUDE_IN_SESSION = { statusClass: 0x02, statusDetail: 0x08 } as const;
 
 export interface BindRequest {
   discovery: boolean;
@@ -20,6 +26,11 @@ export interface BindRequest {
   maxConnections: number;
   queueDepth: number;
   conn: SessionConnection;
+  /**
+   * The portal group tag of the portal the connection came in through (LoginHost.portalGroupTag):
+   * part of the session identity (RFC 7143 4.4.3: initiator name, ISID, target name, TPGT).
+   */
+  portalGroupTag: number;
   /** The target-side address and port of the connection (the nexus's ALUA port group). */
   localAddress?: string;
   localPort?: number;
@@ -27,9 +38,13 @@ export interface BindRequest {
 
 export type BindResult = { session: IscsiSession } | { statusClass: number; statusDetail: number };
 
-/** What names a normal session for reinstatement (RFC 7143 6.3.5): initiator port (name + ISID) and target. */
-function portKey(initiatorName: string, isid: Buffer, targetName: string | null): string {
-  return `${initiatorName}\0${isid.toString('hex')}\0${targetName ?? ''}`;
+/**
+ * What names a normal session for reinstatement (RFC 7143 4.4.3, 6.3.5): the initiator port (name +
+ * ISID), the target and the portal group. The same ISID through another portal group of the target
+ * is another session (another I_T nexus: another target port), so its login reinstates nothing.
+ */
+function portKey(initiatorName: string, isid: Buffer, targetName: string | null, portalGroupTag: number): string {
+  return `${initiatorName}\0${isid.toString('hex')}\0${targetName ?? ''}\0${portalGroupTag}`;
 }
 
 export class SessionTable {
@@ -57,12 +72,13 @@ export class SessionTable {
 
   /**
    * Bind a connection whose login is about to succeed to a session: a new session (closing an older
-   * one with the same initiator port, ISID and target: session reinstatement), or an existing one
-   * (adding the connection, or replacing a connection with the same CID: connection reinstatement).
+   * one with the same initiator port, ISID, target and portal group: session reinstatement), or an
+   * existing one (adding the connection, or replacing a connection with the same CID: connection
+   * reinstatement) when the connection came in through the session's portal group.
    */
   bind(r: BindRequest, onClose: (s: IscsiSession) => void): BindResult {
     if (r.tsih === 0) {
-      const key = r.discovery ? '' : portKey(r.initiatorName, r.isid, r.targetName);
+      const key = r.discovery ? '' : portKey(r.initiatorName, r.isid, r.targetName, r.portalGroupTag);
       if (!r.discovery) {
         const old = this.byPort.get(key);
         if (old !== undefined) this.close(old, 'session reinstatement', onClose);
@@ -72,6 +88,7 @@ export class SessionTable {
         r.cmdSN, r.queueDepth, r.discovery,
       );
       s.maxConnections = r.maxConnections;
+      s.portalGroupTag = r.portalGroupTag;
       if (r.localAddress !== undefined) s.localAddress = r.localAddress;
       if (r.localPort !== undefined) s.localPort = r.localPort;
       s.connections.set(r.cid, r.conn);
@@ -89,6 +106,7 @@ export class SessionTable {
     ) {
       return LOGIN_SESSION_DOES_NOT_EXIST;
     }
+    if (s.portalGroupTag !== r.portalGroupTag) return LOGIN_CANT_INCLUDE_IN_SESSION;
     const old = s.connections.get(r.cid);
     if (old !== undefined) {
       s.dropConnection(old);
@@ -117,7 +135,7 @@ export class SessionTable {
     s.closed = true;
     this.sessions.delete(s.tsih);
     if (!s.discovery) {
-      const key = portKey(s.initiatorName, s.isid, s.targetName);
+      const key = portKey(s.initiatorName, s.isid, s.targetName, s.portalGroupTag);
       if (this.byPort.get(key) === s) this.byPort.delete(key);
     }
     try {

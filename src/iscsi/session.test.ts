@@ -83,7 +83,7 @@ test('a session closes completely even when one of its connections throws while 
   const b = table.bind(
     {
       discovery: false, initiatorName: 'iqn.i', initiatorAlias: null, isid: Buffer.alloc(6), tsih: 0, cid: 1,
-      target, targetName: 'iqn.t', cmdSN: 1, maxConnections: 2, queueDepth: 8, conn: bad,
+      target, targetName: 'iqn.t', cmdSN: 1, maxConnections: 2, queueDepth: 8, conn: bad, portalGroupTag: 1,
     },
     (x) => closedSessions.push(x),
   );
@@ -108,7 +108,7 @@ test('the last connection going ends the session; a replaced connection does not
   const first = fakeConn(1);
   const req = {
     discovery: false, initiatorName: 'iqn.i', initiatorAlias: null, isid: Buffer.alloc(6), tsih: 0, cid: 1,
-    target, targetName: 'iqn.t', cmdSN: 1, maxConnections: 1, queueDepth: 8, conn: first,
+    target, targetName: 'iqn.t', cmdSN: 1, maxConnections: 1, queueDepth: 8, conn: first, portalGroupTag: 1,
   };
   const b = table.bind(req, () => {});
   assert.ok('session' in b);
@@ -133,7 +133,7 @@ test('session reinstatement closes only the session of the same initiator port a
   const isid = (i: number) => Buffer.from([0x80, 0, 0, 0, i >> 8, i & 0xff]);
   const req = (i: number, name = 'iqn.i', targetName = 'iqn.t') => ({
     discovery: false, initiatorName: name, initiatorAlias: null, isid: isid(i), tsih: 0, cid: 1,
-    target, targetName, cmdSN: 1, maxConnections: 1, queueDepth: 8, conn: fakeConn(1),
+    target, targetName, cmdSN: 1, maxConnections: 1, queueDepth: 8, conn: fakeConn(1), portalGroupTag: 1,
   });
   const firsts = [];
   for (let i = 0; i < 100; i++) firsts.push(req(i));
@@ -159,6 +159,46 @@ test('session reinstatement closes only the session of the same initiator port a
   const last = req(7);
   assert.ok('session' in table.bind(last, () => {}));
   assert.deepEqual(fresh.conn.closed, ['session reinstatement']);
+});
+
+test('the portal group is part of the session identity: same ISID via two groups = two sessions; a TSIH of one group refused via the other', () => {
+  const table = new SessionTable();
+  const target = fakeTarget();
+  const req = (tpgt: number, tsih = 0, cid = 1) => ({
+    discovery: false, initiatorName: 'iqn.i', initiatorAlias: null, isid: Buffer.from([0x80, 1, 2, 3, 0, 0]), tsih, cid,
+    target, targetName: 'iqn.t', cmdSN: 1, maxConnections: 2, queueDepth: 8, conn: fakeConn(cid), portalGroupTag: tpgt,
+  });
+  const g1 = req(1);
+  const g2 = req(2);
+  const b1 = table.bind(g1, () => {});
+  const b2 = table.bind(g2, () => {});
+  assert.ok('session' in b1 && 'session' in b2);
+  assert.notEqual(b1.session.tsih, b2.session.tsih);
+  assert.deepEqual([g1.conn.closed, g2.conn.closed], [[], []], 'a login through group 2 reinstates nothing of group 1');
+  assert.deepEqual([b1.session.portalGroupTag, b2.session.portalGroupTag], [1, 2]);
+  assert.equal(target.nexuses.size, 2);
+  // Adding a connection to group 1's session through a portal of group 2: Can't include in session (0208h).
+  const cross = req(2, b1.session.tsih, 2);
+  assert.deepEqual(table.bind(cross, () => {}), { statusClass: 0x02, statusDetail: 0x08 });
+  assert.equal(b1.session.connections.size, 1);
+  // Through its own group it joins.
+  const join = req(1, b1.session.tsih, 2);
+  const j = table.bind(join, () => {});
+  assert.ok('session' in j && j.session === b1.session);
+  assert.equal(b1.session.connections.size, 2);
+  // Same ISID through the same group again: session reinstatement closes that group's session only.
+  const again = req(2);
+  const closed: IscsiSession[] = [];
+  const b3 = table.bind(again, (x) => closed.push(x));
+  assert.ok('session' in b3);
+  assert.deepEqual(closed, [b2.session]);
+  assert.deepEqual(g2.conn.closed, ['session reinstatement']);
+  assert.deepEqual([g1.conn.closed, join.conn.closed], [[], []]);
+  // Closing group 1's session leaves group 2's index entry alone: a group 2 login still reinstates b3.
+  table.close(b1.session, 'logout', () => {});
+  const last = req(2);
+  assert.ok('session' in table.bind(last, () => {}));
+  assert.deepEqual(again.conn.closed, ['session reinstatement']);
 });
 
 test('in-order non-command CmdSNs advance the window at once; behind a gap they keep their slot', () => {

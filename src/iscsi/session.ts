@@ -31,6 +31,8 @@ export class IscsiSession implements ItNexus {
   /** ItNexus: where the leading connection came in (its ALUA target port group). */
   localAddress?: string;
   localPort?: number;
+  /** The portal group tag of the portal the leading connection came in through (the session's identity has it, RFC 7143 4.4.3). */
+  portalGroupTag = 1;
   readonly connections = new Map<number, SessionConnection>();
   /** Next CmdSN expected (RFC 7143 3.2.2.1 ExpCmdSN). */
   expCmdSN: number;

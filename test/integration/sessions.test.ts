@@ -23,8 +23,8 @@ async function start(): Promise<TestDaemon> {
   return d;
 }
 
-async function connect(d: TestDaemon): Promise<MiniInitiator> {
-  const m = await MiniInitiator.connect(d.iscsiPort);
+async function connect(d: TestDaemon, host = '127.0.0.1'): Promise<MiniInitiator> {
+  const m = await MiniInitiator.connect(d.iscsiPort, host);
   conns.push(m);
   return m;
 }
@@ -121,6 +121,55 @@ test('with MaxConnections=1 a second connection is refused; same ISID with TSIH 
   e.isid = a.isid;
   e.tsih = 0x7777;
   await assert.rejects(e.login(IQN, INIT), (x: unknown) => x instanceof LoginError && x.status === 0x020a);
+  await d.stop();
+});
+
+test('the portal group is part of the session identity (RFC 7143 4.4.3): same ISID via two groups = two sessions, via one = reinstatement; a session never spans groups', async () => {
+  const d = await start();
+  await d.tgtadmOk('--mode', 'target', '--op', 'update', '--tid', '1', '--name', 'MaxConnections', '--value', '2');
+  // A second portal of the same daemon, in ALUA group 2: portal group tag 2 (alua.ts).
+  await d.tgtadmOk('--lld', 'iscsi', '--mode', 'portal', '--op', 'new', '--param', `portal=127.0.0.2:${d.iscsiPort}`);
+  await d.tgtadmOk('--mode', 'target', '--op', 'update', '--tid', '1', '--name', 'alua_group', '--value', '2:127.0.0.2');
+  const nexuses = async (): Promise<number> => ((await d.tgtadmOk('--mode', 'target', '--op', 'show')).match(/I_T nexus: /g) ?? []).length;
+
+  const a = await connect(d, '127.0.0.1');
+  assert.equal((await a.login(IQN, INIT, { MaxConnections: '2' })).get('TargetPortalGroupTag'), '1');
+  assert.equal(await tur(a), 0);
+  const b = await connect(d, '127.0.0.2');
+  b.isid = a.isid;
+  assert.equal((await b.login(IQN, INIT, { MaxConnections: '2' })).get('TargetPortalGroupTag'), '2');
+  assert.notEqual(b.tsih, a.tsih, 'a session of its own');
+  assert.equal(await tur(b), 0);
+  assert.equal(await tur(a), 0, 'the group 1 session was not reinstated by the group 2 login');
+  assert.equal(await nexuses(), 2);
+
+  // A connection for group 1's session through group 2's portal: Can't include in session (0208h).
+  const c = await connect(d, '127.0.0.2');
+  c.isid = a.isid;
+  c.tsih = a.tsih;
+  c.cid = 1;
+  c.cmdSN = a.cmdSN;
+  await assert.rejects(c.login(IQN, INIT, { MaxConnections: '2' }), (e: unknown) => e instanceof LoginError && e.status === 0x0208);
+  // Through group 1's own portal it joins.
+  const j = await connect(d, '127.0.0.1');
+  j.isid = a.isid;
+  j.tsih = a.tsih;
+  j.cid = 1;
+  j.cmdSN = a.cmdSN;
+  await j.login(IQN, INIT, { MaxConnections: '2' });
+  assert.equal(j.tsih, a.tsih);
+
+  // The same ISID through group 2 again, TSIH 0: reinstates group 2's session only.
+  const e = await connect(d, '127.0.0.2');
+  e.isid = a.isid;
+  await e.login(IQN, INIT);
+  assert.equal(await untilClosed(b), 0);
+  assert.ok(b.closed, 'group 2\'s old session lost its connection');
+  assert.equal(await tur(e), 0);
+  j.cmdSN = a.cmdSN;
+  assert.equal(await tur(j), 0, 'group 1\'s session goes on');
+  assert.ok(!a.closed);
+  assert.equal(await nexuses(), 2);
   await d.stop();
 });
 

@@ -34,7 +34,7 @@ class TestLoginHost extends FakeHost {
         discovery, initiatorName: r.initiatorName, initiatorAlias: r.initiatorAlias, isid: r.isid, tsih: r.tsih,
         cid: r.cid, target: discovery ? null : this.host.target, targetName: r.targetName,
         cmdSN: this.conn.loginCmdSNValue, maxConnections: r.params.maxConnections,
-        queueDepth: discovery ? 128 : this.host.queueDepth(r.tid), conn: this.conn,
+        queueDepth: discovery ? 128 : this.host.queueDepth(r.tid), conn: this.conn, portalGroupTag: 1,
       },
       (s) => this.host.sessionClosed(s),
     );
