@@ -69,9 +69,14 @@ export class ScsiClient {
 
   private constructor(readonly m: MiniInitiator) {}
 
-  /** Connects and logs in to `iqn` as `initiator`; `extra` keys override the defaults. */
-  static async login(port: number, iqn: string, initiator: string, extra: Record<string, string> = {}): Promise<ScsiClient> {
+  /**
+   * Connects and logs in to `iqn` as `initiator`; `extra` keys override the defaults. `isid`: the
+   * initiator port's ISID (default: MiniInitiator's random one), to be the same initiator port on
+   * several targets or gateways.
+   */
+  static async login(port: number, iqn: string, initiator: string, extra: Record<string, string> = {}, isid?: Buffer): Promise<ScsiClient> {
     const m = await MiniInitiator.connect(port);
+    if (isid !== undefined) m.isid = Buffer.from(isid);
     const c = new ScsiClient(m);
     try {
       const keys = await m.login(iqn, initiator, { InitialR2T: 'Yes', ImmediateData: 'No', ...extra });

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { TestDaemon, run, waitFor } from '../helpers/daemon.js';
 import { ScsiClient, senseTriple } from '../helpers/scsi-client.js';
 import { CephCluster } from '../ceph/cluster.js';
-import { prOut, rbdUnavailable } from './rbd-helpers.js';
+import { ALL_TG_PT, prOut, rbdUnavailable } from './rbd-helpers.js';
 
 const IQN = 'iqn.2026-12.org.stgt.test:gateways';
 const INI = 'iqn.2026-12.org.stgt.test:gw-initiator';
@@ -60,8 +60,8 @@ async function gateways(image: string): Promise<[TestDaemon, TestDaemon]> {
   return [pair[0]!, pair[1]!];
 }
 
-async function login(g: TestDaemon, name: string): Promise<ScsiClient> {
-  const s = await ScsiClient.login(g.iscsiPort, IQN, name);
+async function login(g: TestDaemon, name: string, isid?: Buffer): Promise<ScsiClient> {
+  const s = await ScsiClient.login(g.iscsiPort, IQN, name, {}, isid);
   clients.push(s);
   await s.clearUa(LUN);
   return s;
@@ -103,8 +103,8 @@ function groups(d: Buffer): number[][] {
   return out;
 }
 
-function prOutLu(s: ScsiClient, sa: number, key: bigint, saKey: bigint, type = 0): ReturnType<ScsiClient['command']> {
-  return prOut(s, LUN, sa, key, saKey, type);
+function prOutLu(s: ScsiClient, sa: number, key: bigint, saKey: bigint, type = 0, flags = 0): ReturnType<ScsiClient['command']> {
+  return prOut(s, LUN, sa, key, saKey, type, flags);
 }
 
 const Sa = { Register: 0, Reserve: 1, Release: 2, Clear: 3, Preempt: 4 } as const;
@@ -187,6 +187,36 @@ test('a PR OUT through one gateway raises the unit attentions SPC-4 requires on 
   assert.deepEqual((await readKeys(viaB)).keys, []);
   // The gateway that ran the PR OUT raised none for its own initiator.
   assert.equal((await viaA.command(Buffer.alloc(6), { lun: LUN })).status, 0);
+  for (const g of [a, b]) await g.stop(30_000);
+});
+
+test('another gateway\'s PREEMPT tells only the preempted I_T nexuses: a registration made with ALL_TG_PT=0 through gateway A is not the same initiator port\'s nexus through gateway B', { skip, timeout: 120_000 }, async () => {
+  const [a, b] = await gateways('nexus');
+  // One initiator port (same name and ISID) through both gateways: two I_T nexuses, target ports 1 and 2.
+  const isid = Buffer.from([0x80, 0x4e, 0x58, 0x00, 0x00, 0x01]);
+  const iA = await login(a, `${INI}-nx`, isid);
+  const iB = await login(b, `${INI}-nx`, isid);
+  const jA = await login(a, `${INI}-nx-j`);
+  const [KI, KJ] = [0x1111n, 0x2222n];
+  assert.equal((await prOutLu(iA, Sa.Register, 0n, KI)).status, 0, 'REGISTER through target port 1 only (ALL_TG_PT=0)');
+  assert.equal((await prOutLu(jA, Sa.Register, 0n, KJ)).status, 0);
+  await waitFor(async () => (await readKeys(iB)).keys.length === 2, 20_000, 'B to see both keys');
+  // The I_T nexus through B is not registered: its PR OUT with KI is a RESERVATION CONFLICT (SPC-4 5.13.7).
+  assert.equal((await prOutLu(iB, Sa.Reserve, KI, 0n, 1)).status, 0x18, 'the nexus through port 2 holds no registration');
+  assert.equal((await prOutLu(jA, Sa.Preempt, KJ, KI, 1)).status, 0);
+  assert.deepEqual(await nextUa(iA, 'REGISTRATIONS PREEMPTED through gateway A (the registered nexus)'), [0x2a, 0x05]);
+  // B has the new state (and, in the same change, its notice) once its keys show it: then its nexus of that port has no unit attention.
+  await waitFor(async () => (await readKeys(iB)).keys.length === 1, 20_000, 'B to see the preemption');
+  assert.deepEqual((await readKeys(iB)).keys, [KJ]);
+  const tur = await iB.command(Buffer.alloc(6), { lun: LUN });
+  assert.equal(tur.status, 0, `the initiator port's nexus through port 2 was not preempted: ${JSON.stringify(senseTriple(tur.sense))}`);
+  // Registered with ALL_TG_PT=1 through A, the port's nexus through B is one of the registration's: PREEMPT reaches it too.
+  assert.equal((await prOutLu(iA, Sa.Register, 0n, KI, 0, ALL_TG_PT)).status, 0, 'REGISTER through every target port (ALL_TG_PT=1)');
+  await waitFor(async () => (await readKeys(iB)).keys.length === 2, 20_000, 'B to see the ALL_TG_PT registration');
+  assert.equal((await prOutLu(jA, Sa.Preempt, KJ, KI, 1)).status, 0);
+  assert.deepEqual(await nextUa(iB, 'REGISTRATIONS PREEMPTED through gateway B (ALL_TG_PT=1)'), [0x2a, 0x05]);
+  assert.deepEqual(await nextUa(iA, 'REGISTRATIONS PREEMPTED through gateway A (ALL_TG_PT=1)'), [0x2a, 0x05]);
+  assert.equal((await jA.command(Buffer.alloc(6), { lun: LUN })).status, 0, 'the preempting nexus gets none');
   for (const g of [a, b]) await g.stop(30_000);
 });
 

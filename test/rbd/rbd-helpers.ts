@@ -13,8 +13,14 @@ export function rbdUnavailable(): string | null {
   return null;
 }
 
-/** PERSISTENT RESERVE OUT (SPC-4 6.16) service action `sa` with RESERVATION KEY `key`, SERVICE ACTION RESERVATION KEY `saKey`, TYPE `type`. */
-export function prOut(s: ScsiClient, lun: number, sa: number, key: bigint, saKey: bigint, type = 0): ReturnType<ScsiClient['command']> {
+/** SPC-4 6.16.3 Table 230 byte 20: ALL_TG_PT (register through every target port). */
+export const ALL_TG_PT = 0x04;
+
+/**
+ * PERSISTENT RESERVE OUT (SPC-4 6.16) service action `sa` with RESERVATION KEY `key`, SERVICE ACTION
+ * RESERVATION KEY `saKey`, TYPE `type`, and parameter list byte 20 `flags` (ALL_TG_PT, APTPL).
+ */
+export function prOut(s: ScsiClient, lun: number, sa: number, key: bigint, saKey: bigint, type = 0, flags = 0): ReturnType<ScsiClient['command']> {
   const cdb = Buffer.alloc(10);
   cdb[0] = 0x5f;
   cdb[1] = sa; // SERVICE ACTION
@@ -23,5 +29,6 @@ export function prOut(s: ScsiClient, lun: number, sa: number, key: bigint, saKey
   const param = Buffer.alloc(24);
   param.writeBigUInt64BE(key, 0); // RESERVATION KEY
   param.writeBigUInt64BE(saKey, 8); // SERVICE ACTION RESERVATION KEY
+  param[20] = flags; // SPEC_I_PT | ALL_TG_PT | APTPL
   return s.command(cdb, { lun, write: param });
 }
