@@ -4,7 +4,7 @@
 // $TGT_IPC_SOCKET|/var/run/tgtd/socket + ".<control port>", and prints the answer as-is.
 // Exit codes: 0, 22 (daemon error or bad arguments), 1 (unknown mode/op), 107 (no daemon).
 import fs from 'node:fs';
-import net from 'node:net';
+import { createRequire } from 'node:module';
 import { planTgtadm } from './tgtadm-args.js';
 import * as ipc from '../mgmt/ipc.js';
 import { tgtadmStrerror } from '../mgmt/errors.js';
@@ -25,10 +25,18 @@ export function ipcSocketPath(env: Readonly<Record<string, string | undefined>>,
   return `${env['TGT_IPC_SOCKET'] ?? '/var/run/tgtd/socket'}.${controlPort}`;
 }
 
+/**
+ * node:net, loaded when first needed: a call that takes the pipe fast path (below) never loads it
+ * (with the stream modules it brings, ~5 ms of CPU here).
+ */
+function net(): typeof import('node:net') {
+  return process.getBuiltinModule?.('node:net') ?? createRequire(import.meta.url)('node:net');
+}
+
 /** Connects and closes again; resolves 'connected' or the errno code string of the failure (the `system delete` probe). */
 function probe(path: string): Promise<string> {
   return new Promise((resolve) => {
-    const s = net.connect(path);
+    const s = net().connect(path);
     s.once('connect', () => {
       s.destroy();
       resolve('connected');
@@ -38,17 +46,45 @@ function probe(path: string): Promise<string> {
 }
 
 /**
- * One request: connects, sends `wire`, and collects the answer (like tgtadm's recv(MSG_WAITALL) of
- * the header, then of the `len - 8` bytes it announces): resolves the bytes received up to that
- * length or EOF, or the errno code string of a failed connect. An error answer's body is not
- * waited for. The socket's `onread` buffer takes the data without the Readable stream's
- * buffering (one call costs less start-up CPU: BENCHMARKS.md "Start-up").
+ * Collects one answer as tgtadm's recv(MSG_WAITALL) of the header, then of the `len - 8` bytes it
+ * announces: `add` takes each read (from a buffer the caller reuses) and says whether the answer
+ * is complete; `answer` gives the bytes up to that length, or all there are at EOF. An error
+ * answer's body is not waited for.
  */
-function exchange(path: string, wire: Buffer, onSent: () => void): Promise<Buffer | string> {
+class AnswerCollector {
+  private readonly chunks: Buffer[] = [];
+  private have = 0;
+  private want = -1; // the answer's length, once its header is in
+
+  add(n: number, buf: Buffer): boolean {
+    this.chunks.push(Buffer.from(buf.subarray(0, n)));
+    this.have += n;
+    if (this.want < 0 && this.have >= ipc.RSP_HDR_LEN) {
+      const rsp = ipc.decodeResponseHeader(this.all().subarray(0, ipc.RSP_HDR_LEN));
+      const body = (rsp.len - ipc.RSP_HDR_LEN) | 0;
+      this.want = ipc.RSP_HDR_LEN + (rsp.err === 0 && body > 0 ? body : 0);
+    }
+    return this.want >= 0 && this.have >= this.want;
+  }
+
+  answer(): Buffer {
+    const all = this.all();
+    return this.want >= 0 && all.length > this.want ? all.subarray(0, this.want) : all;
+  }
+
+  private all(): Buffer {
+    return this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks);
+  }
+}
+
+/**
+ * One request through net: connects, sends `wire`, and resolves the answer (AnswerCollector) or
+ * the errno code string of a failed connect. The socket's `onread` buffer takes the data without
+ * the Readable stream's buffering.
+ */
+function netExchange(path: string, wire: Buffer, onSent: () => void): Promise<Buffer | string> {
   return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    let have = 0;
-    let want = -1; // the answer's length, once its header is in
+    const answer = new AnswerCollector();
     let connected = false;
     let settled = false;
     const finish = (): void => {
@@ -57,22 +93,18 @@ function exchange(path: string, wire: Buffer, onSent: () => void): Promise<Buffe
       // Closed on the next turn of the loop: main() exits before, without it (net's destroy sets
       // up process.stderr, which costs start-up CPU for nothing).
       setImmediate(() => sock.destroy());
-      const all = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
-      resolve(want >= 0 && all.length > want ? all.subarray(0, want) : all);
+      resolve(answer.answer());
     };
-    const onData = (n: number, buf: Buffer): boolean => {
-      if (settled) return false;
-      chunks.push(Buffer.from(buf.subarray(0, n))); // the buffer is reused for the next read
-      have += n;
-      if (want < 0 && have >= ipc.RSP_HDR_LEN) {
-        const rsp = ipc.decodeResponseHeader((chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)).subarray(0, ipc.RSP_HDR_LEN));
-        const body = (rsp.len - ipc.RSP_HDR_LEN) | 0;
-        want = ipc.RSP_HDR_LEN + (rsp.err === 0 && body > 0 ? body : 0);
-      }
-      if (want >= 0 && have >= want) finish();
-      return true;
-    };
-    const sock = net.connect({ path, onread: { buffer: Buffer.allocUnsafe(64 * 1024), callback: onData } });
+    const sock = net().connect({
+      path,
+      onread: {
+        buffer: Buffer.allocUnsafe(64 * 1024), // reused for every read: AnswerCollector copies
+        callback: (n: number, buf: Buffer): boolean => {
+          if (!settled && answer.add(n, buf)) finish();
+          return !settled;
+        },
+      },
+    });
     sock.once('connect', () => {
       connected = true;
       sock.write(wire);
@@ -88,6 +120,145 @@ function exchange(path: string, wire: Buffer, onSent: () => void): Promise<Buffe
     sock.once('end', finish);
     sock.once('close', finish);
   });
+}
+
+/** What the pipe fast path uses of libuv's stream bindings (see pipeBindings). */
+interface PipeBindings {
+  Pipe: new (type: number) => PipeHandle;
+  PipeConnectWrap: new () => { oncomplete?: (status: number) => void; address?: string };
+  WriteWrap: new () => { handle?: unknown; oncomplete?: () => void; async?: boolean };
+  socketType: number;
+  state: Int32Array;
+  kReadBytesOrError: number;
+}
+interface PipeHandle {
+  connect(req: object, path: string): number;
+  writeBuffer(req: object, data: Buffer): number;
+  useUserBuffer(buf: Buffer): void;
+  readStart(): number;
+  readStop(): number;
+  close(): void;
+  onread: ((ab?: ArrayBuffer) => void) | null;
+}
+
+/**
+ * The fast path: the objects net.Socket itself is built on (libuv's pipe handle and stream
+ * requests, `process.binding('pipe_wrap')` and `('stream_wrap')`), without node:net, the stream
+ * modules and a Socket's set-up: ~10 ms less CPU per call (BENCHMARKS.md "Start-up"). These are
+ * Node's internals and process.binding is deprecated (DEP0111, documentation only), so the path is
+ * taken only on the Node major it was verified on (20) and when every piece has the expected
+ * shape; anything else is undefined and the call goes through net. STGT_TGTADM_IPC=net forces net.
+ */
+export function pipeBindings(env: Readonly<Record<string, string | undefined>>): PipeBindings | undefined {
+  if (env['STGT_TGTADM_IPC'] === 'net' || process.versions.node.split('.')[0] !== '20') return undefined;
+  const binding = (process as unknown as { binding?: (name: string) => Record<string, unknown> }).binding;
+  if (typeof binding !== 'function') return undefined;
+  const quiet = process.noDeprecation;
+  process.noDeprecation = true; // --pending-deprecation would print DEP0111 on stderr: tgtadm's output is tgt's
+  try {
+    const pw = binding.call(process, 'pipe_wrap');
+    const sw = binding.call(process, 'stream_wrap');
+    const Pipe = pw['Pipe'] as PipeBindings['Pipe'] | undefined;
+    const constants = pw['constants'] as { SOCKET?: unknown } | undefined;
+    const state = sw['streamBaseState'];
+    const k = sw['kReadBytesOrError'];
+    if (typeof Pipe !== 'function' || typeof pw['PipeConnectWrap'] !== 'function' || typeof sw['WriteWrap'] !== 'function') return undefined;
+    if (typeof constants?.SOCKET !== 'number' || !(state instanceof Int32Array) || typeof k !== 'number') return undefined;
+    for (const m of ['connect', 'writeBuffer', 'useUserBuffer', 'readStart', 'readStop', 'close']) {
+      if (typeof (Pipe.prototype as Record<string, unknown>)[m] !== 'function') return undefined;
+    }
+    return {
+      Pipe,
+      PipeConnectWrap: pw['PipeConnectWrap'] as PipeBindings['PipeConnectWrap'],
+      WriteWrap: sw['WriteWrap'] as PipeBindings['WriteWrap'],
+      socketType: constants.SOCKET,
+      state,
+      kReadBytesOrError: k,
+    };
+  } catch {
+    return undefined;
+  } finally {
+    process.noDeprecation = quiet;
+  }
+}
+
+/**
+ * One request through the pipe bindings; resolves as netExchange does, or 'unavailable' when the
+ * connect did not succeed (nothing was sent, so the caller can try net, which then gives the
+ * errno of a missing or refusing daemon).
+ */
+function pipeExchange(b: PipeBindings, path: string, wire: Buffer, onSent: () => void): Promise<Buffer | 'unavailable'> {
+  return new Promise((resolve) => {
+    const answer = new AnswerCollector();
+    let settled = false;
+    let pipe: PipeHandle;
+    const finish = (): void => {
+      if (settled) return;
+      settled = true;
+      pipe.readStop();
+      pipe.close();
+      resolve(answer.answer());
+    };
+    try {
+      pipe = new b.Pipe(b.socketType);
+      const req = new b.PipeConnectWrap();
+      req.address = path;
+      req.oncomplete = (status: number): void => {
+        if (status < 0) {
+          pipe.close();
+          resolve('unavailable');
+          return;
+        }
+        let sent = false;
+        try {
+          const w = new b.WriteWrap();
+          w.handle = pipe;
+          w.oncomplete = () => {}; // a write the kernel did not take at once completed: nothing to do
+          w.async = false;
+          const werr = pipe.writeBuffer(w, wire);
+          sent = true;
+          onSent();
+          if (werr < 0) {
+            finish(); // as net: a failed write after the connect ends the call with what arrived (nothing)
+            return;
+          }
+          const buf = Buffer.allocUnsafe(64 * 1024);
+          pipe.useUserBuffer(buf); // each read lands in buf: AnswerCollector copies
+          pipe.onread = (): void => {
+            const n = b.state[b.kReadBytesOrError]!;
+            if (settled) return;
+            if (n < 0 || answer.add(n, buf)) finish(); // n < 0: EOF or an error
+          };
+          if (pipe.readStart() < 0) finish();
+        } catch {
+          // Bindings not as verified: before the request went out, net can still make the call.
+          if (sent) finish();
+          else {
+            settled = true;
+            pipe.close();
+            resolve('unavailable');
+          }
+        }
+      };
+      if (pipe.connect(req, path) < 0) {
+        pipe.close();
+        resolve('unavailable');
+      }
+    } catch {
+      settled = true;
+      resolve('unavailable');
+    }
+  });
+}
+
+/** One request: the pipe fast path where it applies and connects, else net. */
+async function exchange(env: Readonly<Record<string, string | undefined>>, path: string, wire: Buffer, onSent: () => void): Promise<Buffer | string> {
+  const b = pipeBindings(env);
+  if (b !== undefined) {
+    const r = await pipeExchange(b, path, wire, onSent);
+    if (r !== 'unavailable') return r;
+  }
+  return netExchange(path, wire, onSent);
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -118,7 +289,7 @@ export async function runTgtadm(argv: readonly string[], io: TgtadmIo): Promise<
     return notConnected();
   }
   const wire = ipc.encodeRequest(req);
-  const answer = await exchange(path, wire, () => {
+  const answer = await exchange(io.env, path, wire, () => {
     if (plan.debug) io.stderr(`ipc_mgmt_req 348: sent to tgtd ${wire.length}\n`);
   });
   // tgtadm ignores the connect error and its write() then fails with ENOTCONN.
