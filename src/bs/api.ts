@@ -12,6 +12,12 @@
 // store allocating) still loads: the registry wraps its devices (`adaptV1Device`, one copy per read).
 
 export const BS_API_VERSION = 2;
+/**
+ * Minor version of the contract: optional members added to version 2 without breaking a store
+ * (docs/writing-a-backing-store.md section 5 lists them). 2.1: `BackingDevice.allocation`.
+ * A module still declares only `apiVersion`; the minor says which optional members this daemon uses.
+ */
+export const BS_API_MINOR = 1;
 /** Oldest contract version tgtd still loads (through the adapter in adapt-v1.ts). */
 export const BS_API_VERSION_MIN = 1;
 
@@ -56,6 +62,15 @@ export interface BackingDevice {
   /** Deallocate a range so it reads back as zeros (UNMAP, WRITE SAME with UNMAP). Absent: not thin-capable. */
   unmap?(offset: number, length: number, cb: (err: IoError) => void): void;
   /**
+   * Contract 2.1. The allocation state of the byte at `offset` and how far from there it lasts,
+   * within `length` bytes (`length` >= 1, inside the device): a file's SEEK_DATA / SEEK_HOLE. What
+   * `unmap` deallocated is a hole (allocated: false). GET LBA STATUS reports from it, and SANITIZE
+   * BLOCK ERASE is offered only by a thin LU whose device has it (afterwards every block must be
+   * reported deallocated). Absent: GET LBA STATUS reads the blocks and calls zero blocks deallocated.
+   * Calls back once, possibly synchronously.
+   */
+  allocation?(offset: number, length: number, cb: (err: IoError, run?: AllocationRun) => void): void;
+  /**
    * State that every opener of the same device must see, for a device several gateways export at
    * once (an RBD image: its image metadata). Absent: the device is this daemon's alone.
    */
@@ -69,6 +84,14 @@ export interface BackingDevice {
    */
   passthrough?(req: PassthroughRequest, cb: (err: IoError, res?: PassthroughResult) => void): void;
   close(cb: (err: IoError) => void): void;
+}
+
+/** What BackingDevice.allocation says of the bytes from an offset. */
+export interface AllocationRun {
+  /** The bytes hold data (mapped); false: a hole, deallocated, reading as zeros. */
+  readonly allocated: boolean;
+  /** How many bytes from the offset are in that state: at least 1, at most the length asked. */
+  readonly length: number;
 }
 
 /** One SCSI command for BackingDevice.passthrough; the buffers are the caller's until the callback. */

@@ -8,6 +8,8 @@
 // O_SYNC fd, so the data is still durable when the callback runs, just not cache-bypassing.
 // UNMAP punches a hole with fallocate(PUNCH_HOLE|KEEP_SIZE) via koffi (optional, loaded on first
 // use); without koffi, or where the filesystem cannot punch holes, it writes zeros instead.
+// A regular file's allocation map (GET LBA STATUS, SANITIZE BLOCK ERASE: contract 2.1
+// `allocation`) is lseek(SEEK_DATA / SEEK_HOLE) via koffi; without koffi the device has none.
 // Reads up to NOWAIT_MAX bytes first try the page cache on the event loop's thread
 // (nowait-read.ts); what is not cached is read through the thread pool.
 // Buffered writes up to INLINE_WRITE_MAX bytes are written on the event loop's thread too
@@ -22,8 +24,11 @@
 import fs from 'node:fs';
 import { loadNoWaitReader, type NoWaitReader } from './nowait-read.js';
 import { loadAlignedBuffers, type AlignedBuffers } from './aligned-buffers.js';
-import { BS_API_VERSION, type BackingDevice, type BackingStore, type BackingStoreModule, type BsContext, type BsOpenOptions, type IoError } from './api.js';
+import { BS_API_VERSION, type AllocationRun, type BackingDevice, type BackingStore, type BackingStoreModule, type BsContext, type BsOpenOptions, type IoError } from './api.js';
 
+const SEEK_DATA = 3;
+const SEEK_HOLE = 4;
+const ENXIO = 6;
 const FALLOC_FL_KEEP_SIZE = 0x01;
 const FALLOC_FL_PUNCH_HOLE = 0x02;
 const ZERO_CHUNK = 1 << 20;
@@ -107,6 +112,50 @@ interface KoffiLike {
   errno(): number;
 }
 
+/** lseek(2): the new offset, or -errno. */
+export type Seek = (fd: number, offset: number, whence: number) => number;
+
+/**
+ * Binds libc lseek through koffi (Node has no lseek); null when koffi is not installed. Called on
+ * the loop's thread: SEEK_DATA / SEEK_HOLE read the file's extent map, no data, and only GET LBA
+ * STATUS and SANITIZE ask.
+ */
+export async function loadSeek(): Promise<Seek | null> {
+  try {
+    const spec = 'koffi'; // a variable, so tsc and bundlers do not require the optional package
+    const k = ((await import(spec)) as { default: { load(lib: string): { func(sig: string): (...a: unknown[]) => number | bigint }; errno(): number } }).default;
+    const lseek = k.load('libc.so.6').func('int64_t lseek(int fd, int64_t offset, int whence)');
+    return (fd, offset, whence) => {
+      const r = Number(lseek(fd, offset, whence));
+      return r >= 0 ? r : -k.errno();
+    };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The allocation run at `offset` of the file `fd` within `length` bytes, from SEEK_DATA /
+ * SEEK_HOLE. ENXIO from SEEK_DATA: no data at or after `offset` (a hole up to the end).
+ */
+export function allocationRun(seek: Seek, fd: number, offset: number, length: number): AllocationRun | NodeJS.ErrnoException {
+  const end = offset + length;
+  const data = seek(fd, offset, SEEK_DATA);
+  if (data === -ENXIO) return { allocated: false, length };
+  if (data < 0) return seekError(-data);
+  if (data > offset) return { allocated: false, length: Math.min(data, end) - offset };
+  const hole = seek(fd, offset, SEEK_HOLE);
+  if (hole < 0) return seekError(-hole);
+  return { allocated: true, length: Math.max(1, Math.min(hole, end) - offset) };
+}
+
+function seekError(errno: number): NodeJS.ErrnoException {
+  const e: NodeJS.ErrnoException = new Error(`lseek failed, errno ${errno}`);
+  e.errno = errno;
+  e.code = 'EIO';
+  return e;
+}
+
 /** Size of a block device from sysfs (512-byte sectors), by its major:minor. */
 function blockDeviceSize(rdev: number): number {
   const major = Math.floor(rdev / 256) & 0xfff;
@@ -126,6 +175,8 @@ export class RdwrDevice implements BackingDevice {
   readonly inlineWrites: InlineWriteGuard | null;
   /** Transfers the O_DIRECT fd refused and the buffered O_SYNC fd did. */
   directFallbacks = 0;
+  /** Contract 2.1 allocation map: regular files, when lseek is bound (a block device has none: its unmap writes zeros). */
+  readonly allocation?: (offset: number, length: number, cb: (err: IoError, run?: AllocationRun) => void) => void;
 
   constructor(
     private readonly fd: number,
@@ -137,9 +188,17 @@ export class RdwrDevice implements BackingDevice {
     private nowait: NoWaitReader | null = null,
     /** Page-aligned buffers for an O_DIRECT fd (null: buffered, or no way to align). */
     private readonly aligned: AlignedBuffers | null = null,
+    seek: Seek | null = null,
   ) {
     this.size = size;
     this.inlineWrites = opts.oflags.sync || opts.oflags.direct ? null : new InlineWriteGuard();
+    if (seek !== null && !isBlock) {
+      this.allocation = (offset, length, cb) => {
+        const r = allocationRun(seek, this.fd, offset, length);
+        if (r instanceof Error) cb(r);
+        else cb(null, r);
+      };
+    }
   }
 
   private altFd(): number {
@@ -321,7 +380,7 @@ export class RdwrDevice implements BackingDevice {
 }
 
 function openDevice(
-  ctx: BsContext, nowait: NoWaitReader | null, aligned: AlignedBuffers | null, opts: BsOpenOptions,
+  ctx: BsContext, nowait: NoWaitReader | null, aligned: AlignedBuffers | null, seek: Seek | null, opts: BsOpenOptions,
   cb: (err: Error | null, dev?: BackingDevice) => void,
 ): void {
   if (opts.path.length === 0) return cb(new Error('rdwr needs a backing-store path'));
@@ -347,7 +406,7 @@ function openDevice(
       }
       const dev = new RdwrDevice(
         fd, opts.path, opts, size, st.isBlockDevice(), (level, msg) => ctx.log(level, msg), nowait,
-        opts.oflags.direct ? aligned : null,
+        opts.oflags.direct ? aligned : null, seek,
       );
       cb(null, dev);
     });
@@ -364,7 +423,9 @@ const rdwrModule: BackingStoreModule = {
     if (nowait === null) ctx.log('info', 'preadv2(RWF_NOWAIT) unavailable: every read goes through the thread pool');
     // Shared by the store's O_DIRECT LUNs (one event loop: no locking).
     const aligned = await loadAlignedBuffers();
-    return { open: (opts, cb) => openDevice(ctx, nowait, aligned, opts, cb) };
+    const seek = await loadSeek();
+    if (seek === null) ctx.log('info', 'lseek(SEEK_DATA) unavailable: GET LBA STATUS reads blocks, SANITIZE BLOCK ERASE is not offered');
+    return { open: (opts, cb) => openDevice(ctx, nowait, aligned, seek, opts, cb) };
   },
 };
 

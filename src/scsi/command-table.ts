@@ -66,6 +66,13 @@ export interface OpRow {
   readonly access: AccessRule;
   /** OpFlag bits (0 for none). */
   readonly flags: number;
+  /**
+   * For a command only some LUs of the type have (SANITIZE BLOCK ERASE: a thin LU whose store keeps
+   * an allocation map): false on an LU that lacks it, which then answers it as a command the type
+   * lacks (INVALID COMMAND OPERATION CODE, or INVALID FIELD IN CDB for a BadSaIsFieldError opcode)
+   * and leaves it out of REPORT SUPPORTED OPERATION CODES. Absent: every LU has it.
+   */
+  readonly available?: (lu: LogicalUnit) => boolean;
 }
 
 /** A row compiled for lookup: usage bytes and CDB length decoded, service action -1 when none. */
@@ -77,7 +84,13 @@ export interface OpInfo extends OpUsage {
 
 function compile(r: OpRow): OpInfo {
   const usage = r.usage.split(' ').map((h) => parseInt(h, 16));
-  return { op: r.op, sa: r.sa ?? -1, name: r.name, cdbLen: usage.length, usage, parse: r.parse, exec: r.exec, access: r.access, flags: r.flags };
+  const info: OpInfo = { op: r.op, sa: r.sa ?? -1, name: r.name, cdbLen: usage.length, usage, parse: r.parse, exec: r.exec, access: r.access, flags: r.flags };
+  return r.available === undefined ? info : { ...info, available: r.available };
+}
+
+/** Whether `lu` has the command of row `info` (OpRow.available). */
+export function availableOn(info: OpUsage, lu: LogicalUnit): boolean {
+  return info.available === undefined || info.available(lu);
 }
 
 /** The commands of one device type: lookup by opcode / service action, CDB parsing, RSOC's list. */
@@ -114,6 +127,11 @@ export class CommandSet implements CommandCatalog {
     return this.byKey.get(this.saOpcodes.has(opcode) ? (opcode << 8) | sa : opcode) ?? this.otherwise;
   }
 
+  /** The reason a command of `opcode` that is not there (no row, or not available on the LU) is refused with. */
+  missing(opcode: number): SenseReason {
+    return this.badSaIsField.has(opcode) ? Reason.InvalidFieldInCdb : Reason.InvalidOpcode;
+  }
+
   /**
    * Decodes `c` into `p`. Returns null on success, else the reason: INVALID COMMAND OPERATION CODE
    * for an opcode (or service action) this type lacks, INVALID FIELD IN CDB for an unknown service
@@ -126,7 +144,7 @@ export class CommandSet implements CommandCatalog {
     p.opcode = opcode;
     const sa = c[1]! & 0x1f;
     const info = this.lookup(opcode, sa);
-    if (!info) return this.badSaIsField.has(opcode) ? Reason.InvalidFieldInCdb : Reason.InvalidOpcode;
+    if (!info) return this.missing(opcode);
     p.info = info;
     if (info === this.otherwise) {
       info.parse(c, p); // its handler reads the CDB itself, whatever its length

@@ -1,4 +1,5 @@
-// SPC-4 / SBC-4 operation codes, row flags and what REPORT SUPPORTED OPERATION CODES needs of a command (a leaf: no imports).
+// SPC-4 / SBC-4 operation codes, row flags and what REPORT SUPPORTED OPERATION CODES needs of a command (a leaf: type imports only).
+import type { LogicalUnit } from './logical-unit.js';
 // How a command is described and how a device type plugs in: the top of command-table.ts.
 
 
@@ -118,6 +119,8 @@ export interface OpUsage {
   readonly usage: readonly number[];
   /** OpFlag bits. */
   readonly flags: number;
+  /** OpRow.available: false on an LU that lacks the command (absent: every LU of the type has it). */
+  readonly available?: (lu: LogicalUnit) => boolean;
 }
 
 /** The commands of one device type as RSOC sees them (CommandSet in command-table.ts). */

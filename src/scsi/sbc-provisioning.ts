@@ -1,4 +1,4 @@
-// SBC-4 4.7 Logical block provisioning: WRITE SAME(10/16), UNMAP, GET LBA STATUS.
+// SBC-4 4.7 Logical block provisioning: WRITE SAME(10/16), UNMAP, GET LBA STATUS (from the store's allocation map when it has one).
 import { parseGetLbaStatus, parseUnmap, parseWriteSame10, parseWriteSame16 } from './cdb-fields.js';
 import { Op, OpFlag, ServiceAction } from './opcodes.js';
 import type { OpRow } from './command-table.js';
@@ -6,6 +6,7 @@ import { Access } from './persistent-reservations.js';
 import { Reason } from './sense.js';
 import type { Cmd } from './command.js';
 import { checkRange, checkWritable } from './sbc-io.js';
+import type { IoError } from '../bs/api.js';
 
 /** Block Limits VPD: MAXIMUM WRITE SAME LENGTH (blocks). */
 export const MAX_WRITE_SAME_BLOCKS = 0x100000;
@@ -133,8 +134,67 @@ function unmap(c: Cmd): void {
   next(null);
 }
 
-/** Blocks examined per GET LBA STATUS: the answer covers a prefix of the range, as SBC-4 allows. */
+/** Blocks examined per GET LBA STATUS without an allocation map: the answer covers a prefix of the range, as SBC-4 allows. */
 const GLS_SCAN_BLOCKS = 1024;
+/** LBA status descriptors one GET LBA STATUS returns at most from an allocation map. */
+const GLS_MAX_DESCRIPTORS = 64;
+/** NUMBER OF LOGICAL BLOCKS of one descriptor is 32 bits. */
+const GLS_MAX_RUN = 0xffffffff;
+
+/** One LBA status descriptor: first LBA, number of blocks, provisioning status (0 mapped, 1 deallocated). */
+type LbaRun = [number, number, number];
+
+/** Appends `n` blocks of status `st` at `lba`, merging with the last descriptor when it has the same status and room. */
+function addRun(runs: LbaRun[], lba: number, n: number, st: number): void {
+  const last = runs[runs.length - 1];
+  if (last !== undefined && last[2] === st && last[1] + n <= GLS_MAX_RUN) last[1] += n;
+  else runs.push([lba, n, st]);
+}
+
+/**
+ * The LBA status of the LU from `lba` on, from the device's allocation map (contract 2.1), as at
+ * most `max` descriptors. A block with any allocated byte is mapped; one that is a hole throughout
+ * is deallocated (reads zeros: LBPRZ=1). Calls `cb` with the runs (at least one) or the store's error.
+ */
+function mapRuns(c: Cmd, lba: number, max: number, cb: (err: IoError, runs: LbaRun[]) => void): void {
+  const lu = c.lu!;
+  const bs = lu.blockSize;
+  const blocks = lu.blocks;
+  const runs: LbaRun[] = [];
+  let at = lba;
+  const next = (): void => {
+    if (at >= blocks) return cb(null, runs);
+    const off = at * bs;
+    lu.dev.allocation!(off, (blocks - at) * bs, (err, run) => {
+      try {
+        if (err || run === undefined) return cb(err ?? new Error('no allocation run'), runs);
+        let n: number;
+        let st: number;
+        if (run.allocated) {
+          st = 0;
+          n = Math.ceil((off + run.length) / bs) - at;
+        } else {
+          st = 1;
+          n = Math.floor((off + run.length) / bs) - at;
+          // a hole that ends inside this block: the block holds data after it
+          if (n === 0) {
+            st = 0;
+            n = 1;
+          }
+        }
+        n = Math.min(Math.max(n, 1), blocks - at);
+        const last = runs[runs.length - 1];
+        if (runs.length >= max && (last === undefined || last[2] !== st || last[1] + n > GLS_MAX_RUN)) return cb(null, runs);
+        addRun(runs, at, n, st);
+        at += n;
+        next();
+      } catch (e) {
+        cb(e as Error, runs);
+      }
+    });
+  };
+  next();
+}
 
 function getLbaStatus(c: Cmd): void {
   const lu = c.lu!;
@@ -142,7 +202,7 @@ function getLbaStatus(c: Cmd): void {
   c.task.transferLength = p.allocLen;
   if (p.lba >= lu.blocks) return c.fail(Reason.LbaOutOfRange);
   const remaining = lu.blocks - p.lba;
-  const emit = (runs: [number, number, number][]): void => {
+  const emit = (runs: LbaRun[]): void => {
     // SBC-4 5.7.2: 0..3 PARAMETER DATA LENGTH, 8.. descriptors: 0..7 LBA, 8..11 NUMBER OF LOGICAL
     // BLOCKS, 12 PROVISIONING STATUS (0 mapped, 1 deallocated)
     const b = Buffer.alloc(8 + 16 * runs.length);
@@ -156,22 +216,29 @@ function getLbaStatus(c: Cmd): void {
     });
     c.dataIn(b, p.allocLen);
   };
-  if (!lu.thin) return emit([[p.lba, Math.min(remaining, 0xffffffff), 0]]);
-  // The backing store contract has no allocation map; with LBPRZ=1 a deallocated block reads as
-  // zeros, so an all-zero block is reported deallocated and anything else mapped.
+  if (!lu.thin) return emit([[p.lba, Math.min(remaining, GLS_MAX_RUN), 0]]);
+  if (typeof lu.dev.allocation === 'function') {
+    // As many descriptors as the allocation length holds (at least one, at most GLS_MAX_DESCRIPTORS).
+    const max = Math.min(GLS_MAX_DESCRIPTORS, Math.max(1, Math.floor((p.allocLen - 8) / 16)));
+    return mapRuns(c, p.lba, max, (err, runs) => {
+      try {
+        if (err) return c.ioFail(err, false);
+        emit(runs);
+      } catch (e) {
+        c.internalError(e);
+      }
+    });
+  }
+  // No allocation map: with LBPRZ=1 a deallocated block reads as zeros, so an all-zero block is
+  // reported deallocated and anything else mapped.
   const scan = Math.min(remaining, GLS_SCAN_BLOCKS);
   const bs = lu.blockSize;
   const data = Buffer.allocUnsafe(scan * bs);
   lu.dev.read(p.lba * bs, data, (err) => {
     try {
       if (err) return c.ioFail(err, false);
-      const runs: [number, number, number][] = [];
-      for (let i = 0; i < scan; i++) {
-        const st = isZero(data.subarray(i * bs, (i + 1) * bs)) ? 1 : 0;
-        const last = runs[runs.length - 1];
-        if (last && last[2] === st) last[1]++;
-        else runs.push([p.lba + i, 1, st]);
-      }
+      const runs: LbaRun[] = [];
+      for (let i = 0; i < scan; i++) addRun(runs, p.lba + i, 1, isZero(data.subarray(i * bs, (i + 1) * bs)) ? 1 : 0);
       emit(runs);
     } catch (e) {
       c.internalError(e);

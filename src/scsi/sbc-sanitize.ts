@@ -1,4 +1,4 @@
-// SBC-4 5.30 SANITIZE and 4.11 sanitize operations: OVERWRITE and EXIT FAILURE MODE, run in the background with progress.
+// SBC-4 5.30 SANITIZE and 4.11 sanitize operations: OVERWRITE, BLOCK ERASE and EXIT FAILURE MODE, run in the background with progress.
 import { parseSanitize } from './cdb-fields.js';
 import type { OpRow } from './command-table.js';
 import type { Cmd } from './command.js';
@@ -18,12 +18,25 @@ export const SANITIZE_BYTES_PER_SECOND = 128 * 1024 * 1024;
 /** Bytes per write of an overwrite pass. */
 const CHUNK = 1024 * 1024;
 
+/** Bytes a BLOCK ERASE deallocates per backing-store call (progress and a close are seen between them). */
+const ERASE_CHUNK = 64 * 1024 * 1024;
+
 /**
- * SANITIZE (SBC-4 5.30). Supported: OVERWRITE (01h) and EXIT FAILURE MODE (1Fh). BLOCK ERASE needs
- * GET LBA STATUS to report the whole LU deallocated afterwards, which the backing store contract
- * (no allocation map) cannot say; CRYPTOGRAPHIC ERASE needs an encrypted medium. Both are unknown
- * service actions here: INVALID FIELD IN CDB, absent from REPORT SUPPORTED OPERATION CODES, and
- * WABEREQ / WACEREQ are 0 in the Block Device Characteristics VPD page.
+ * SBC-4 4.11.3 BLOCK ERASE needs every block deallocated afterwards (GET LBA STATUS reports the
+ * whole LU deallocated, which libiscsi's Sanitize.BlockErase checks): offered by a thin LU whose
+ * backing device has an allocation map to prove it (contract 2.1 `allocation`; rdwr on a regular
+ * file). Elsewhere it is an unknown service action, absent from REPORT SUPPORTED OPERATION CODES,
+ * with WABEREQ 0.
+ */
+export function blockEraseAvailable(lu: LogicalUnit): boolean {
+  return lu.thin && typeof lu.dev.allocation === 'function';
+}
+
+/**
+ * SANITIZE (SBC-4 5.30): OVERWRITE (01h), BLOCK ERASE (02h, blockEraseAvailable) and EXIT FAILURE
+ * MODE (1Fh). CRYPTOGRAPHIC ERASE (03h) needs an encrypted medium whose key it changes; nothing is
+ * encrypted here, so it is an unknown service action (INVALID FIELD IN CDB, absent from REPORT
+ * SUPPORTED OPERATION CODES, WACEREQ 0), as SBC-4 5.30.1 has it for a service action not supported.
  */
 function sanitize(c: Cmd): void {
   const lu = c.lu!;
@@ -31,6 +44,7 @@ function sanitize(c: Cmd): void {
   c.task.transferLength = p.paramLen;
   if (p.reservedSet) return c.fail(Reason.InvalidFieldInCdb);
   if (p.sa === ServiceAction.SanitizeExitFailureMode) return exitFailureMode(c, lu);
+  if (p.sa === ServiceAction.SanitizeBlockErase) return blockErase(c, lu);
   // OVERWRITE: 5.30.2 PARAMETER LIST LENGTH below 5 or above the block length + 4 is an invalid field
   const bs = lu.blockSize;
   if (p.paramLen < 5 || p.paramLen > bs + 4) return c.fail(Reason.InvalidFieldInCdb);
@@ -58,7 +72,7 @@ function sanitize(c: Cmd): void {
     inverted = Buffer.allocUnsafe(plain.length);
     for (let i = 0; i < plain.length; i++) inverted[i] = ~plain[i]! & 0xff;
   }
-  overwrite(c, lu, plain, inverted, count, p.ause, p.immed);
+  overwrite(c, lu, plain, inverted, count);
 }
 
 /**
@@ -73,47 +87,34 @@ function exitFailureMode(c: Cmd, lu: LogicalUnit): void {
   c.good();
 }
 
+/** A sanitize operation of an LU, from its start to its end (what OVERWRITE and BLOCK ERASE share). */
+interface Operation {
+  readonly st: SanitizeStatus;
+  /** Ends it: `err` leaves the LU in sanitize failure mode; the waiting command, if any, completes. */
+  end(err: unknown): void;
+  /** st.stop was called (the LU is closing): the next step must end the operation instead of writing. */
+  stopping(): boolean;
+  /**
+   * The operation waits with nothing in flight (a pacing timer): `cancel` stops that wait when the
+   * LU closes meanwhile, and the operation ends at once. null: something is in flight again.
+   */
+  idle(cancel: (() => void) | null): void;
+}
+
 /**
- * Runs `passes` overwrite passes of the whole medium, then a flush, paced at
- * SANITIZE_BYTES_PER_SECOND. The operation belongs to the LU, not to the command: IMMED=1
- * answers GOOD at once; IMMED=0 answers when it ends, and an ABORT TASK or a reset that aborts the
- * command completes it (TASK ABORTED) while the operation goes on (4.11.1). Success clears
- * `lu.sanitize`; an error leaves it failed (sanitize failure mode).
+ * Starts a sanitize operation over `total` bytes of work. The operation belongs to the LU, not to
+ * the command: IMMED=1 answers GOOD at once; IMMED=0 answers when it ends, and an ABORT TASK or a
+ * reset that aborts the command completes it (TASK ABORTED) while the operation goes on (4.11.1).
+ * Success clears `lu.sanitize`; an error leaves it failed (sanitize failure mode).
  */
-function overwrite(c: Cmd, lu: LogicalUnit, plain: Buffer, inverted: Buffer | null, passes: number, ause: boolean, immed: boolean): void {
-  const size = lu.size;
-  // Set by st.stop (the LU is closing): the next step ends the operation instead of writing.
+function begin(c: Cmd, lu: LogicalUnit, total: number): Operation {
   let stopped: (() => void) | null = null;
-  let timer: NodeJS.Timeout | null = null;
-  const st: SanitizeStatus = {
-    running: true, done: 0, total: size * passes, failed: false, ause,
-    stop(cb) {
-      if (!st.running) return cb();
-      stopped = cb;
-      if (timer !== null) {
-        // waiting for its pacing slot: nothing in flight
-        clearTimeout(timer);
-        timer = null;
-        end(new Error('the LU is closing'));
-      }
-    },
-  };
-  lu.sanitize = st;
-  const dev = lu.dev;
+  let cancel: (() => void) | null = null;
   let waiter: Cmd | null = null;
-  if (immed) c.good();
-  else {
-    waiter = c;
-    c.onAbort = () => {
-      waiter = null;
-      c.good(); // reported as TASK ABORTED: the command was aborted
-    };
-  }
-  const started = Date.now();
-  let pass = 0;
-  let off = 0;
   const end = (err: unknown): void => {
+    if (!st.running) return;
     st.running = false;
+    cancel = null;
     const s = stopped;
     stopped = null;
     if (s !== null) s();
@@ -126,25 +127,69 @@ function overwrite(c: Cmd, lu: LogicalUnit, plain: Buffer, inverted: Buffer | nu
     if (err) w.fail(Reason.SanitizeFailed);
     else w.good();
   };
+  const st: SanitizeStatus = {
+    running: true, done: 0, total, failed: false, ause: c.p.ause,
+    stop(cb) {
+      if (!st.running) return cb();
+      stopped = cb;
+      const k = cancel;
+      if (k !== null) {
+        // waiting with nothing in flight: stop the wait and end now
+        k();
+        end(new Error('the LU is closing'));
+      }
+    },
+  };
+  lu.sanitize = st;
+  if (c.p.immed) c.good();
+  else {
+    waiter = c;
+    c.onAbort = () => {
+      waiter = null;
+      c.good(); // reported as TASK ABORTED: the command was aborted
+    };
+  }
+  return {
+    st,
+    end,
+    stopping: () => stopped !== null,
+    idle(k) {
+      cancel = k;
+    },
+  };
+}
+
+/**
+ * Runs `passes` overwrite passes of the whole medium, then a flush, paced at
+ * SANITIZE_BYTES_PER_SECOND.
+ */
+function overwrite(c: Cmd, lu: LogicalUnit, plain: Buffer, inverted: Buffer | null, passes: number): void {
+  const size = lu.size;
+  const op = begin(c, lu, size * passes);
+  const st = op.st;
+  const dev = lu.dev;
+  const started = Date.now();
+  let pass = 0;
+  let off = 0;
   const write = (at: number, buf: Buffer): void => {
     try {
       dev.write(at, [buf], step);
     } catch (e) {
-      end(e ?? new Error('write threw'));
+      op.end(e ?? new Error('write threw'));
     }
   };
   let inFlight = 0;
   const step = (err: NodeJS.ErrnoException | null): void => {
     try {
-      if (err) return end(err);
-      if (stopped !== null) return end(new Error('the LU is closing'));
+      if (err) return op.end(err);
+      if (op.stopping()) return op.end(new Error('the LU is closing'));
       // progress counts what the store has written
       st.done += inFlight;
       inFlight = 0;
       if (off >= size) {
         pass++;
         off = 0;
-        if (pass >= passes) return dev.flush((e) => end(e));
+        if (pass >= passes) return dev.flush((e) => op.end(e));
       }
       const src = inverted !== null && pass % 2 === 1 ? inverted : plain;
       const n = Math.min(src.length, size - off);
@@ -155,17 +200,61 @@ function overwrite(c: Cmd, lu: LogicalUnit, plain: Buffer, inverted: Buffer | nu
       // a chunk starts once the time for the ones before it has passed: the first goes at once
       const wait = started + (st.done / SANITIZE_BYTES_PER_SECOND) * 1000 - Date.now();
       if (wait > 1) {
-        timer = setTimeout(() => {
-          timer = null;
+        const timer = setTimeout(() => {
+          op.idle(null);
           write(at, buf);
         }, wait);
+        op.idle(() => clearTimeout(timer));
       }
       else write(at, buf);
     } catch (e) {
-      end(e ?? new Error('sanitize step threw'));
+      op.end(e ?? new Error('sanitize step threw'));
     }
   };
-  if (size === 0) return end(null);
+  if (size === 0) return op.end(null);
+  step(null);
+}
+
+/**
+ * 4.11.3 BLOCK ERASE on a thin LU: deallocates every block through the store's unmap (reads then
+ * return zeros, LBPRZ=1, so WABEREQ 01b: a read after it succeeds), flushes, and checks with the
+ * allocation map that nothing is still allocated; if something is (a filesystem that cannot punch
+ * holes, where unmap writes zeros), the operation failed: sanitize failure mode, as for any
+ * sanitize that could not complete. 5.30.3: PARAMETER LIST LENGTH must be 0.
+ */
+function blockErase(c: Cmd, lu: LogicalUnit): void {
+  if (c.p.paramLen !== 0) return c.fail(Reason.InvalidFieldInCdb);
+  if (!checkWritable(c, lu)) return;
+  const size = lu.size;
+  const op = begin(c, lu, size);
+  const dev = lu.dev;
+  let off = 0;
+  const verify = (at: number): void => {
+    if (at >= size) return op.end(null);
+    dev.allocation!(at, size - at, (err, run) => {
+      try {
+        if (err || run === undefined) return op.end(err ?? new Error('no allocation run'));
+        if (run.allocated) return op.end(new Error(`bytes ${at}..${at + run.length} are still allocated after unmap`));
+        verify(at + run.length);
+      } catch (e) {
+        op.end(e ?? new Error('sanitize verify threw'));
+      }
+    });
+  };
+  const step = (err: NodeJS.ErrnoException | null): void => {
+    try {
+      if (err) return op.end(err);
+      if (op.stopping()) return op.end(new Error('the LU is closing'));
+      op.st.done = off;
+      if (off >= size) return dev.flush((e) => (e ? op.end(e) : verify(0)));
+      const at = off;
+      const n = Math.min(ERASE_CHUNK, size - off);
+      off += n;
+      dev.unmap!(at, n, step);
+    } catch (e) {
+      op.end(e ?? new Error('sanitize step threw'));
+    }
+  };
   step(null);
 }
 
@@ -178,5 +267,6 @@ const SANITIZE_FLAGS = OpFlag.NeedsMedium | OpFlag.BadSaIsFieldError | OpFlag.Sa
 
 export const SBC_SANITIZE_ROWS: readonly OpRow[] = [
   { op: Op.Sanitize, sa: ServiceAction.SanitizeOverwrite, name: 'SANITIZE / OVERWRITE', usage: SANITIZE_USAGE, parse: parseSanitize, exec: sanitize, access: Access.Write, flags: SANITIZE_FLAGS },
+  { op: Op.Sanitize, sa: ServiceAction.SanitizeBlockErase, name: 'SANITIZE / BLOCK ERASE', usage: SANITIZE_USAGE, parse: parseSanitize, exec: sanitize, access: Access.Write, flags: SANITIZE_FLAGS, available: blockEraseAvailable },
   { op: Op.Sanitize, sa: ServiceAction.SanitizeExitFailureMode, name: 'SANITIZE / EXIT FAILURE MODE', usage: SANITIZE_USAGE, parse: parseSanitize, exec: sanitize, access: Access.Write, flags: SANITIZE_FLAGS },
 ];

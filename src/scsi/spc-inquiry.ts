@@ -10,6 +10,7 @@ import type { Cmd } from './command.js';
 import type { LogicalUnit } from './logical-unit.js';
 import { MAX_COMPARE_AND_WRITE, atomicUnit, maxAtomicBlocks } from './sbc-io.js';
 import { MAX_UNMAP_BLOCKS, MAX_UNMAP_DESCRIPTORS, MAX_WRITE_SAME_BLOCKS } from './sbc-provisioning.js';
+import { blockEraseAvailable } from './sbc-sanitize.js';
 
 /** SPC-4 Table 142 version descriptors: SAM-5, iSCSI, SPC-4, SBC-3. */
 const VERSION_DESCRIPTORS = [0x00a0, 0x0960, 0x0460, 0x04c0];
@@ -111,6 +112,9 @@ function characteristicsPage(lu: LogicalUnit): Buffer {
   // SBC-4 6.6.2: 4..5 MEDIUM ROTATION RATE, 6 PRODUCT TYPE, 7 WABEREQ|WACEREQ|NOMINAL FORM FACTOR
   const b = Buffer.alloc(0x3c);
   b.writeUInt16BE(lu.rotationRate, 0);
+  // WABEREQ 01b: a read of a block not written since a BLOCK ERASE succeeds (it reads zeros,
+  // LBPRZ=1); 00b where BLOCK ERASE is not offered. WACEREQ 00b: no CRYPTOGRAPHIC ERASE.
+  if (blockEraseAvailable(lu)) b[3] = 0x40;
   return b;
 }
 

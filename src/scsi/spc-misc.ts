@@ -1,6 +1,7 @@
 // SPC-4 6.x primary commands: TEST UNIT READY, REQUEST SENSE, REPORT LUNS, REPORT SUPPORTED OPERATION CODES, SEND DIAGNOSTIC.
 import { parseNoFields, parseReportLuns, parseRequestSense, parseRsoc, parseRstmf, parseSendDiagnostic } from './cdb-fields.js';
 import { Op, OpFlag, ServiceAction } from './opcodes.js';
+import { availableOn } from './command-table.js';
 import type { OpRow } from './command-table.js';
 import { Access } from './persistent-reservations.js';
 import { aluaRefusal } from './spc-alua.js';
@@ -76,12 +77,13 @@ function reportSupportedOpcodes(c: Cmd): void {
   const p = c.p;
   c.task.transferLength = p.allocLen;
   const rctd = p.rctd;
-  // the commands of this LU's device type: exactly what the engine would run here
-  const commands = c.ctx.commandsOf(c.lu!);
+  // the commands of this LU's device type that this LU has: exactly what the engine would run here
+  const lu = c.lu!;
+  const commands = c.ctx.commandsOf(lu);
   if (p.reportingOptions === 0) {
     // SPC-4 6.35.2 all commands: 0..3 COMMAND DATA LENGTH, then 8-byte descriptors (+12 with CTDP):
     // 0 OPERATION CODE, 2..3 SERVICE ACTION, 5 CTDP(1)|SERVACTV(0), 6..7 CDB LENGTH
-    const infos = commands.all;
+    const infos = commands.all.filter((i) => availableOn(i, lu));
     const dlen = rctd ? 20 : 8;
     const b = Buffer.alloc(4 + dlen * infos.length);
     b.writeUInt32BE(dlen * infos.length, 0);
@@ -109,7 +111,7 @@ function reportSupportedOpcodes(c: Cmd): void {
   if (p.reportingOptions === 1 && hasSa) return c.fail(Reason.InvalidFieldInCdb, -1, optionsField);
   if (p.reportingOptions === 2 && !hasSa) return c.fail(Reason.InvalidFieldInCdb, -1, optionsField);
   const info = commands.lookup(p.reqOpcode, p.reqSa & 0x1f);
-  const supported = info !== undefined && (!hasSa || p.reqSa < 0x20);
+  const supported = info !== undefined && availableOn(info, lu) && (!hasSa || p.reqSa < 0x20);
   // SPC-4 6.35.3: 1 CTDP(7)|SUPPORT(2:0) (001b not supported, 011b supported), 2..3 CDB SIZE, 4.. CDB USAGE DATA
   const usage = supported ? info!.usage : [];
   const b = Buffer.alloc(4 + usage.length + (rctd && supported ? 12 : 0));

@@ -4,7 +4,7 @@ import type { ItNexus, ScsiTargetPort, ScsiTask } from './api.js';
 import type { BackingDevice } from '../bs/api.js';
 import { Cmd } from './command.js';
 import type { CopyScopeTarget, EngineContext, TmfWait } from './command.js';
-import { accessOf } from './command-table.js';
+import { accessOf, availableOn } from './command-table.js';
 import type { CommandSet, DeviceType } from './command-table.js';
 import { AluaGroups, AluaStatus } from './alua.js';
 import type { AluaChangeError, AluaState, TargetPortGroup } from './alua.js';
@@ -306,9 +306,12 @@ export class Target implements ScsiTargetPort, EngineContext {
       if (lu !== null && lu.latency !== null) c.t0 = performance.now();
       this.live.add(c);
       // The LU's device type decides which commands exist (a LUN with no LU: the controller's set).
-      const bad = (lu ? this.commandsOf(lu) : CONTROLLER.commands).parse(task.cdb, c.p);
+      const commands = lu ? this.commandsOf(lu) : CONTROLLER.commands;
+      let bad = commands.parse(task.cdb, c.p);
       const info = c.p.info;
       if (!lu) return this.noLun(c, bad);
+      // A row that some LUs of the type lack (OpRow.available): a command this LU does not have.
+      if (!bad && !availableOn(commands.lookup(c.p.opcode, c.p.sa)!, lu)) bad = commands.missing(c.p.opcode);
       if (bad) {
         const ua = info !== undefined && (info.flags & OpFlag.UaExempt) !== 0 ? null : lu.ua.take(task.nexus.id);
         return c.fail(ua ?? bad);

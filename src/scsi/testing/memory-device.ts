@@ -1,11 +1,19 @@
 // In-memory BackingDevice for the SCSI engine's unit tests (src/bs/api.ts contract), with fault injection.
-import type { BackingDevice, IoError } from '../../bs/api.js';
+import type { AllocationRun, BackingDevice, IoError } from '../../bs/api.js';
 
 export interface MemoryDeviceOptions {
   /** Complete callbacks on a later tick (like a real store) instead of synchronously. */
   async?: boolean;
   /** Provide `unmap` (thin-capable). Default true. */
   thin?: boolean;
+  /**
+   * Provide `allocation` (contract 2.1) with this allocation unit in bytes, as a filesystem block:
+   * a write allocates every unit it touches, an unmap frees only the units it covers whole (the
+   * rest of the range is zeroed). Absent: no allocation map.
+   */
+  allocationUnit?: number;
+  /** With allocationUnit: unmap only zeroes (a filesystem that cannot punch holes). */
+  unmapZeroesOnly?: boolean;
 }
 
 function errno(code: string): NodeJS.ErrnoException {
@@ -23,18 +31,42 @@ export class MemoryDevice implements BackingDevice {
   writes = 0;
   unmaps = 0;
   readonly unmap?: (offset: number, length: number, cb: (err: IoError) => void) => void;
+  readonly allocation?: (offset: number, length: number, cb: (err: IoError, run?: AllocationRun) => void) => void;
+  /** With allocationUnit: 1 per allocated unit. */
+  allocated: Uint8Array | null = null;
+  private readonly unit: number;
   private readonly async: boolean;
 
   constructor(size: number, opts: MemoryDeviceOptions = {}) {
     this.data = Buffer.alloc(size);
     this.size = size;
     this.async = opts.async ?? false;
+    const unit = opts.allocationUnit ?? 0;
+    this.unit = unit;
+    if (unit > 0) this.allocated = new Uint8Array(Math.ceil(size / unit));
     if (opts.thin ?? true) {
       this.unmap = (offset, length, cb) => {
         this.unmaps++;
         const err = this.check(offset, length);
-        if (!err) this.data.fill(0, offset, offset + length);
+        if (!err) {
+          this.data.fill(0, offset, offset + length);
+          if (this.allocated !== null && opts.unmapZeroesOnly !== true) this.allocated.fill(0, Math.ceil(offset / unit), Math.floor((offset + length) / unit));
+        }
         this.later(() => cb(err));
+      };
+    }
+    if (unit > 0) {
+      this.allocation = (offset, length, cb) => {
+        const err = this.check(offset, length);
+        const map = this.allocated!;
+        let n = 0;
+        if (!err) {
+          const state = map[Math.floor(offset / unit)];
+          let u = Math.floor(offset / unit);
+          while (u < map.length && map[u] === state && u * unit < offset + length) u++;
+          n = Math.min(u * unit, offset + length) - offset;
+          this.later(() => cb(null, { allocated: state === 1, length: n }));
+        } else this.later(() => cb(err));
       };
     }
   }
@@ -65,6 +97,7 @@ export class MemoryDevice implements BackingDevice {
     const err = this.check(offset, len);
     if (!err) {
       this.writes++;
+      if (this.allocated !== null && len > 0) this.allocated.fill(1, Math.floor(offset / this.unit), Math.ceil((offset + len) / this.unit));
       let o = offset;
       for (const b of data) {
         b.copy(this.data, o);
