@@ -650,12 +650,12 @@ export abstract class IscsiConnection implements SessionConnection {
     handleTaskMgmt(this, bhs);
   }
 
-  /** Queue a Task Management Function Response (RFC 7143 11.6). */
-  sendTmfResponse(itt: number, response: number): void {
+  /** Queue a Task Management Function Response (RFC 7143 11.6; `info` as RFC 7144 adds it). */
+  sendTmfResponse(itt: number, response: number, info = 0): void {
     const s = this.session;
     if (this.state === 'closed' || s === null) return;
     const hdr = this.headers.get();
-    W.writeTmfResponse(hdr, itt, response, this.nextStatSN(), s.expCmdSN, s.maxCmdSN);
+    W.writeTmfResponse(hdr, itt, response, this.nextStatSN(), s.expCmdSN, s.maxCmdSN, info);
     this.sendPdu(hdr, null, 0);
   }
 

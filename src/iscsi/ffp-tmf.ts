@@ -14,7 +14,8 @@ import type { IscsiTask } from './task.js';
 export interface TmfConnection {
   readonly tasks: Map<number, IscsiTask>;
   readonly session: IscsiSession | null;
-  sendTmfResponse(itt: number, response: number): void;
+  /** `info`: the 3-byte ADDITIONAL RESPONSE INFORMATION (QUERY ASYNCHRONOUS EVENT), 0 otherwise. */
+  sendTmfResponse(itt: number, response: number, info?: number): void;
   closeTargetSessions(reason: string): void;
 }
 
@@ -72,7 +73,7 @@ export function handleTaskMgmt(conn: TmfConnection, bhs: Buffer): void {
     default:
       break;
   }
-  target.taskMgmt(s, fn as Tmf, lun, ref, (response, aborted) => {
+  target.taskMgmt(s, fn as Tmf, lun, ref, (response, aborted, info) => {
     for (const a of aborted) {
       // No SCSI Response is sent for an aborted task.
       for (const t of conn.tasks.values()) if (t.scsi === a) t.aborted = true;
@@ -82,7 +83,9 @@ export function handleTaskMgmt(conn: TmfConnection, bhs: Buffer): void {
       // The referenced command has not arrived yet: it is as good as aborted (RFC 7143 11.5.1 b).
       r = TmfResponse.Complete;
     }
-    conn.sendTmfResponse(itt, r);
+    // RFC 7144: a QUERY ASYNCHRONOUS EVENT that succeeded carries SAM-5's ADDITIONAL RESPONSE
+    // INFORMATION (UADE DEPTH, SENSE KEY, ASC, ASCQ of the pending unit attention) in the response.
+    conn.sendTmfResponse(itt, r, r === TmfResponse.FunctionSucceeded ? (info ?? 0) : 0);
     if (fn === Tmf.TargetColdReset && r === TmfResponse.Complete) {
       // A cold reset closes the target's connections to all initiators, ending every session
       // (RFC 7143 11.5.1), not only the requester's.

@@ -128,14 +128,19 @@ export function writeNopIn(
 
 // RFC 7143 11.6.1 TMF Response codes: TmfResponse in ../scsi/api.ts (one table for engine and wire).
 
-/** RFC 7143 11.6 Task Management Function Response. */
+/**
+ * RFC 7143 11.6 Task Management Function Response. RFC 7144 puts SAM-5's 3-byte ADDITIONAL
+ * RESPONSE INFORMATION (QUERY ASYNCHRONOUS EVENT: UADE DEPTH | SENSE KEY, ASC, ASCQ) in bytes
+ * 8..10, reserved in RFC 7143 (FreeBSD's CTL target writes it there too); `info` is 0 otherwise.
+ */
 export function writeTmfResponse(
-  bhs: Buffer, itt: number, response: number, statSN: number, expCmdSN: number, maxCmdSN: number,
+  bhs: Buffer, itt: number, response: number, statSN: number, expCmdSN: number, maxCmdSN: number, info = 0,
 ): void {
   clear(bhs);
   bhs[0] = Op.TaskMgmtResponse;
   bhs[1] = FLAG_FINAL;
   bhs[2] = response; // byte 2: Response
+  bhs.writeUIntBE(info & 0xffffff, 8, 3); // bytes 8..10: Additional Response Information
   bhs.writeUInt32BE(itt >>> 0, 16);
   setSequence(bhs, statSN, expCmdSN, maxCmdSN);
 }

@@ -108,6 +108,10 @@ test('R2T, NOP-In, TMF response, Logout response', () => {
   W.writeTmfResponse(b, 9, TmfResponse.NotSupported, 1, 2, 3);
   assert.equal(b.subarray(0, 4).toString('hex'), '22800500');
   assert.equal(b.readUInt32BE(16), 9);
+  assert.equal(b.subarray(8, 16).toString('hex'), '0000000000000000');
+  // RFC 7144: QUERY ASYNCHRONOUS EVENT's ADDITIONAL RESPONSE INFORMATION in bytes 8..10
+  W.writeTmfResponse(b, 9, TmfResponse.FunctionSucceeded, 1, 2, 3, 0x162903);
+  assert.equal(b.subarray(0, 24).toString('hex'), '22800700' + '00000000' + '1629030000000000' + '00000009' + '00000000');
   W.writeLogoutResponse(b, 3, 0, 1, 2, 3, 2, 20);
   assert.equal(b.subarray(36, 48).toString('hex'), '00000000' + '0002' + '0014' + '00000000');
   assert.equal(b[0], 0x26);

@@ -126,8 +126,10 @@ export interface ScsiTargetPort {
     lun: number,
     refTag: number,
     /**
-     * `info`: SAM-5 ADDITIONAL RESPONSE INFORMATION of a QUERY ASYNCHRONOUS EVENT that succeeded
-     * (byte 0 UADE DEPTH(7:6) SENSE KEY(3:0), byte 1 ASC, byte 2 ASCQ, as a 24-bit number).
+     * `info`: SAM-5 7.11 ADDITIONAL RESPONSE INFORMATION of a QUERY ASYNCHRONOUS EVENT that
+     * succeeded, as a 24-bit number: byte 0 reserved(7:6) UADE DEPTH(5:4) SENSE KEY(3:0), byte 1
+     * ADDITIONAL SENSE CODE, byte 2 ADDITIONAL SENSE CODE QUALIFIER. iSCSI carries it in bytes
+     * 8..10 of the TMF Response (RFC 7144).
      */
     done: (response: TmfResponse, aborted: readonly ScsiTask[], info?: number) => void,
   ): void;

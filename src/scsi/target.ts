@@ -546,13 +546,14 @@ export class Target implements ScsiTargetPort, EngineContext {
           if (!lu) return finish(TmfResponse.LunDoesNotExist);
           return finish(this.cmdsOf(lu, nexus.id).length > 0 ? TmfResponse.FunctionSucceeded : TmfResponse.Complete);
         case Tmf.QueryAsyncEvent: {
-          // SAM-5 7.11: a pending unit attention for this I_T nexus (left pending), reported in the
-          // ADDITIONAL RESPONSE INFORMATION: UADE DEPTH (00b: not reported), SENSE KEY, ASC, ASCQ.
-          // There are no deferred errors here.
+          // SAM-5 7.11: the oldest pending unit attention for this I_T nexus (left pending), in the
+          // ADDITIONAL RESPONSE INFORMATION: UADE DEPTH (01b one condition, 10b more than one; no
+          // deferred errors here), SENSE KEY, ASC, ASCQ.
           if (!lu) return finish(TmfResponse.LunDoesNotExist);
           const ua = lu.ua.peek(nexus.id);
           if (ua === null) return finish(TmfResponse.Complete);
-          return finish(TmfResponse.FunctionSucceeded, (ua.key << 16) | (ua.asc << 8) | ua.ascq);
+          const depth = lu.ua.count(nexus.id) > 1 ? 0b10 : 0b01;
+          return finish(TmfResponse.FunctionSucceeded, (((depth << 4) | ua.key) << 16) | (ua.asc << 8) | ua.ascq);
         }
         case Tmf.ItNexusReset: {
           // SAM-5 7.7 / 6.3.4: an I_T nexus loss for this nexus on every LU: its tasks are aborted,

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { Status, Tmf, TmfResponse } from './api.js';
 import type { ItNexus, ScsiTask } from './api.js';
 import { LogicalUnit } from './logical-unit.js';
+import { Reason } from './sense.js';
 import { cdb10, makeTask, nexus, rig, senseOf } from './testing/harness.js';
 import type { Rig } from './testing/harness.js';
 import { MemoryDevice } from './testing/memory-device.js';
@@ -186,8 +187,13 @@ test('QUERY ASYNCHRONOUS EVENT reports a pending unit attention (sense key, ASC,
   assert.equal((await b.tmf(r.i2, Tmf.LogicalUnitReset, 1)).resp, TmfResponse.Complete);
   const q = await b.tmf(r.i1, Tmf.QueryAsyncEvent, 1);
   assert.equal(q.resp, TmfResponse.FunctionSucceeded);
-  assert.equal(q.info, 0x062903);
+  // SAM-5 7.11: byte 0 UADE DEPTH(5:4) 01b (one condition) | SENSE KEY 6h, ASC 29h, ASCQ 03h
+  assert.equal(q.info, 0x162903);
+  // a second condition behind it: UADE DEPTH 10b (more than one), the oldest reported
+  r.lu.ua.add(r.i1.id, Reason.ModeParametersChanged);
+  assert.equal((await b.tmf(r.i1, Tmf.QueryAsyncEvent, 1)).info, 0x262903);
   assert.deepEqual(await b.ua(r.i1, 1), [0x06, 0x29, 0x03], 'still pending after the query');
+  assert.deepEqual(await b.ua(r.i1, 1), [0x06, 0x2a, 0x01], 'and the one behind it');
   assert.equal((await b.tmf(r.i1, Tmf.QueryAsyncEvent, 1)).resp, TmfResponse.Complete);
   assert.equal((await b.tmf(r.i1, Tmf.QueryAsyncEvent, 9)).resp, TmfResponse.LunDoesNotExist);
 });

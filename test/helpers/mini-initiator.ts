@@ -191,6 +191,12 @@ export class MiniInitiator {
    * Response's Response code, or null without one (other PDUs meanwhile are skipped).
    */
   async tmf(fn: number, lun: number, ref = 0xffffffff, refCmdSN = this.cmdSN): Promise<number | null> {
+    const r = await this.tmfResponse(fn, lun, ref, refCmdSN);
+    return r === null ? null : r[2]!;
+  }
+
+  /** As tmf(), returning the whole TMF Response BHS (RFC 7144 bytes 8..10: ADDITIONAL RESPONSE INFORMATION), or null. */
+  async tmfResponse(fn: number, lun: number, ref = 0xffffffff, refCmdSN = this.cmdSN): Promise<Buffer | null> {
     const b = Buffer.alloc(BHS);
     b[0] = 0x42;
     b[1] = 0x80 | fn;
@@ -203,7 +209,7 @@ export class MiniInitiator {
     for (;;) {
       const r = await this.recv(15_000);
       if (r === null) return null;
-      if ((r.bhs[0]! & 0x3f) === 0x22) return r.bhs[2]!;
+      if ((r.bhs[0]! & 0x3f) === 0x22) return Buffer.from(r.bhs);
     }
   }
 

@@ -45,12 +45,20 @@ test('RFC 7144 task management functions and their SAM-5 effects per session', {
   conns.push(a, b);
   await a.login(IQN, `${INIT}-a`);
   await b.login(IQN, `${INIT}-b`);
-  // QUERY ASYNCHRONOUS EVENT sees the login's unit attention without clearing it
-  assert.equal(await a.tmf(12, 1), SUCCEEDED, 'POWER ON unit attention pending');
+  // QUERY ASYNCHRONOUS EVENT sees the login's unit attention without clearing it. RFC 7144: the
+  // response's bytes 8..10 are SAM-5's ADDITIONAL RESPONSE INFORMATION: UADE DEPTH (5:4, 01b: one
+  // condition) | SENSE KEY, ASC, ASCQ
+  const qae = await a.tmfResponse(12, 1);
+  assert.ok(qae !== null);
+  assert.equal(qae[2], SUCCEEDED, 'POWER ON unit attention pending');
+  assert.deepEqual([...qae.subarray(8, 11)], [0x16, 0x29, 0x00], 'UADE DEPTH 01b, UNIT ATTENTION, 29h/00h');
+  assert.deepEqual([...qae.subarray(11, 16)], [0, 0, 0, 0, 0], 'the rest of bytes 8..15 reserved');
   assert.deepEqual(await tur(a), [0x02, 0x06, 0x29, 0x00], 'still there for the next command');
   await drained(a);
   await drained(b);
-  assert.equal(await a.tmf(12, 1), COMPLETE, 'nothing pending');
+  const none = await a.tmfResponse(12, 1);
+  assert.equal(none?.[2], COMPLETE, 'nothing pending');
+  assert.deepEqual([...none!.subarray(8, 11)], [0, 0, 0], 'FUNCTION COMPLETE: no additional response information');
   assert.equal(await a.tmf(12, 5), NO_LUN);
   // A WRITE whose data has not come yet (no immediate data; InitialR2T=No, so the target waits for
   // unsolicited Data-Out) is a task of session a: QUERY TASK and QUERY TASK SET find it
@@ -67,7 +75,7 @@ test('RFC 7144 task management functions and their SAM-5 effects per session', {
   assert.deepEqual(await tur(a), [0], 'ABORT TASK raises no unit attention');
   // I_T NEXUS RESET: session a alone gets I_T NEXUS LOSS OCCURRED; the session goes on
   assert.equal(await a.tmf(11, 0), COMPLETE, 'I_T NEXUS RESET');
-  assert.equal(await a.tmf(12, 1), SUCCEEDED);
+  assert.deepEqual([...(await a.tmfResponse(12, 1))!.subarray(2, 11)], [SUCCEEDED, 0, 0, 0, 0, 0, 0x16, 0x29, 0x07], 'I_T NEXUS LOSS OCCURRED pending');
   assert.deepEqual(await tur(a), [0x02, 0x06, 0x29, 0x07]);
   assert.deepEqual(await tur(b), [0], 'the other session sees nothing');
   // LOGICAL UNIT RESET: every session, the requester's included, gets BUS DEVICE RESET FUNCTION OCCURRED
