@@ -26,9 +26,11 @@
 //          [--client 'rbd cache=false,...']   Ceph client options for both targets and rbd bench (a [client] section)
 //          [--variant 'LABEL:K=V,...']   a second stgt tgtd with environment K=V (e.g. 'thread:STGT_RBD_SUBMIT_THREAD=1'),
 //                                        run in the same rotation as column "stgt LABEL"
+//          [--threads]   also print each target run's CPU per I/O by thread name (stgt's "node" is its loop thread,
+//                        librbd's are msgr-worker-N and io_context_pool; tgt's own threads, workers included, are "tgtd")
 import { spawnSync } from 'node:child_process';
 import { cpuSeconds as cpuSecs, median, runFor, startDaemon, stopProcess } from './lib.mjs';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -38,7 +40,7 @@ const IMAGE_BYTES = 1 << 30;
 const CASES = ['4k-randread', '4k-randwrite', '1m-seqread', '1m-seqwrite'];
 
 function parseArgs(argv) {
-  const o = { rounds: 3, secs: 5, dist: resolve(HERE, '..', 'dist'), cases: CASES, json: false, client: {}, variant: null };
+  const o = { rounds: 3, secs: 5, dist: resolve(HERE, '..', 'dist'), cases: CASES, json: false, client: {}, variant: null, threads: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const v = () => argv[++i];
@@ -47,6 +49,7 @@ function parseArgs(argv) {
     else if (a === '--dist') o.dist = resolve(v());
     else if (a === '--cases') o.cases = v().split(',');
     else if (a === '--json') o.json = true;
+    else if (a === '--threads') o.threads = true;
     else if (a === '--client') {
       for (const kv of v().split(',')) {
         const eq = kv.indexOf('=');
@@ -61,6 +64,22 @@ function parseArgs(argv) {
     }
   }
   return o;
+}
+
+/** utime + stime in seconds of each thread of `pid`, summed by thread name with its digits dropped ("msgr-worker-1" -> "msgr-worker-"). */
+function threadCpu(pid) {
+  const m = new Map();
+  for (const t of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const st = readFileSync(`/proc/${pid}/task/${t}/stat`, 'utf8');
+      const name = st.slice(st.indexOf('(') + 1, st.lastIndexOf(')')).replace(/\d+$/, '');
+      const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+      m.set(name, (m.get(name) ?? 0) + (Number(f[11]) + Number(f[12])) / 100);
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return m;
 }
 
 /** stgt's tgtd (`--bstype ...,rbd`, `env` added) or Debian's with LUN 1 = rbd/bench of the cluster. */
@@ -140,10 +159,15 @@ async function main() {
         for (let k = 0; k < systems.length; k++) {
           const s = systems[(k + round) % systems.length];
           const cpu0 = s.pid ? cpuSecs(s.pid) : NaN;
+          const th0 = s.pid && opts.threads ? threadCpu(s.pid) : null;
           const r = await s.run(c);
           const cpu = s.pid ? cpuSecs(s.pid) - cpu0 : NaN;
           rows.push({ round, case: c, system: s.name, ...r, cpu });
           console.error(`round ${round + 1} ${c} ${s.name}: ${fmt(r.iops)} IOPS${r.mbs ? ` (${fmt(r.mbs)} MB/s)` : ''}`);
+          if (th0 !== null) {
+            const by = [...threadCpu(s.pid)].map(([n, t]) => [n, ((t - (th0.get(n) ?? 0)) * 1e6) / r.ios]).filter(([, us]) => us >= 1);
+            console.error(`  CPU µs per I/O by thread: ${by.sort((x, y) => y[1] - x[1]).map(([n, us]) => `${n} ${us.toFixed(0)}`).join(', ')}`);
+          }
         }
       }
     }

@@ -17,6 +17,7 @@
 #include <sys/uio.h>
 
 #include <condition_variable>
+#include <cstdlib>
 #include <cstdint>
 #include <mutex>
 #include <string>
@@ -65,7 +66,18 @@ struct Queue {
 struct Op {
   Queue* queue;
   double id;
+  /** A write's buffers gathered into one (GatherWrite), freed with the op, after librbd let go of it. */
+  char* gathered = nullptr;
+  ~Op() { std::free(gathered); }
 };
+
+/**
+ * Queues a write of the concatenation of `iov` (io.cc). Several pieces are first copied into one
+ * buffer the op owns: librbd copies each iovec of rbd_aio_writev into a buffer of its own, and a
+ * 1 MiB SCSI write arrives as ~144 Data-Out segments of 8 KiB, whose fragments then cost librbd's
+ * messenger and dispatch threads more than the one copy here costs (BENCHMARKS.md).
+ */
+int GatherWrite(rbd_image_t image, uint64_t offset, const struct iovec* iov, size_t n, rbd_completion_t c, Op* op);
 
 /** One librbd call the submission thread makes. */
 struct Request {

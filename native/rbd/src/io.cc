@@ -6,6 +6,9 @@
 // that memory directly, and the addon holds no reference of its own.
 #include <sys/uio.h>
 
+#include <cerrno>
+#include <cstring>
+
 #include "common.h"
 
 namespace stgt_rbd {
@@ -139,11 +142,25 @@ Napi::Value Write(const Napi::CallbackInfo& info) {
   Op* op;
   int r = MakeCompletion(h, id, &c, &op);
   if (r < 0) return Napi::Number::New(info.Env(), r);
-  // librbd builds its bufferlist from the iovec during the call, so the array itself may go;
-  // the memory it points to must stay until the completion (the caller holds the Buffers).
-  if (n == 1) r = rbd_aio_write(h->image, static_cast<uint64_t>(off), iov[0].iov_len, static_cast<const char*>(iov[0].iov_base), c);
-  else r = rbd_aio_writev(h->image, iov, static_cast<int>(n), static_cast<uint64_t>(off), c);
+  r = GatherWrite(h->image, static_cast<uint64_t>(off), iov, n, c, op);
   return Submitted(info, h, r, c, op);
+}
+
+int GatherWrite(rbd_image_t image, uint64_t offset, const struct iovec* iov, size_t n, rbd_completion_t c, Op* op) {
+  // The memory handed to librbd stays until the completion: the caller's Buffers (held by the
+  // JavaScript side) or op->gathered (freed with the op). librbd may keep a reference to it until
+  // then when zero-copy writes are on (rbd_disable_zero_copy_writes = false, no cache).
+  if (n == 1) return rbd_aio_write(image, offset, iov[0].iov_len, static_cast<const char*>(iov[0].iov_base), c);
+  size_t total = 0;
+  for (size_t i = 0; i < n; i++) total += iov[i].iov_len;
+  char* p = static_cast<char*>(std::malloc(total == 0 ? 1 : total));
+  if (p == nullptr) return -ENOMEM;
+  op->gathered = p;
+  for (size_t i = 0; i < n; i++) {
+    std::memcpy(p, iov[i].iov_base, iov[i].iov_len);
+    p += iov[i].iov_len;
+  }
+  return rbd_aio_write(image, offset, total, op->gathered, c);
 }
 
 // discard(image, offset, length, id): deallocates so the range reads back as zeros; the result is

@@ -58,8 +58,7 @@ void Submitter::Submit(Request& q) {
         r = rbd_aio_read(q.image, q.offset, q.length, static_cast<char*>(q.iov[0].iov_base), c);
         break;
       case Request::kWrite:
-        r = q.iov.size() == 1 ? rbd_aio_write(q.image, q.offset, q.iov[0].iov_len, static_cast<const char*>(q.iov[0].iov_base), c)
-                              : rbd_aio_writev(q.image, q.iov.data(), static_cast<int>(q.iov.size()), q.offset, c);
+        r = GatherWrite(q.image, q.offset, q.iov.data(), q.iov.size(), c, q.op);
         break;
       case Request::kDiscard:
         r = rbd_aio_write_zeroes(q.image, q.offset, q.length, c, 0, 0);
