@@ -63,6 +63,8 @@ export const Reason = {
   CopyWriteError: r('WRITE ERROR', K.CopyAborted, 0x0c, 0x00),
   CopyWriteProtected: r('WRITE PROTECTED', K.CopyAborted, 0x27, 0x00),
   CopySpaceAllocationFailed: r('SPACE ALLOCATION FAILED WRITE PROTECT', K.CopyAborted, 0x27, 0x07),
+  /** A stream copy target had no room left for the data (its VOLUME OVERFLOW). */
+  CopyEndOfMedium: r('END-OF-PARTITION/MEDIUM DETECTED', K.CopyAborted, 0x00, 0x02),
   // DATA PROTECT
   WriteProtected: r('WRITE PROTECTED', K.DataProtect, 0x27, 0x00),
   SpaceAllocationFailed: r('SPACE ALLOCATION FAILED WRITE PROTECT', K.DataProtect, 0x27, 0x07),

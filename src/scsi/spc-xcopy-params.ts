@@ -15,8 +15,8 @@ export const XcopyLimit = {
   descriptorListBytes: 4096,
   /** MAXIMUM SEGMENT LENGTH in bytes (what one segment descriptor may move). */
   segmentBytes: 64 << 20,
-  /** No segment type that carries inline or embedded data is implemented. */
-  inlineBytes: 0,
+  /** MAXIMUM INLINE DATA LENGTH: bytes of inline data after the segment descriptors (04h segments). */
+  inlineBytes: 64 * 1024,
   /** EXTENDED COPY commands one LU's copy manager runs at once (TOTAL CONCURRENT COPIES). */
   concurrentCopies: 16,
 } as const;
@@ -25,10 +25,14 @@ export const XcopyLimit = {
 export const Descriptor = {
   identification: 0xe4,
   blockToBlock: 0x02,
+  inlineToStream: 0x04,
+  embeddedToStream: 0x05,
   blockToBlockOffset: 0x0a,
 } as const;
 /** IMPLEMENTED DESCRIPTOR TYPE CODES, ascending. */
-export const IMPLEMENTED_DESCRIPTORS = [Descriptor.blockToBlock, Descriptor.blockToBlockOffset, Descriptor.identification];
+export const IMPLEMENTED_DESCRIPTORS = [
+  Descriptor.blockToBlock, Descriptor.inlineToStream, Descriptor.embeddedToStream, Descriptor.blockToBlockOffset, Descriptor.identification,
+];
 
 /** LIST ID USAGE (SPC-4 Table 110): 00b hold results, 10b do not hold, 11b no list identifier (01b reserved). */
 export const ListIdUsage = { hold: 0, noHold: 2, none: 3 } as const;
@@ -41,8 +45,13 @@ export interface Cscd {
   readonly peripheralType: number;
   /** The designation descriptor (4-byte header and designator). */
   readonly designator: Buffer;
-  /** Block device type specific parameters (SPC-4 6.4.5.9 / Table 124): PAD and DISK BLOCK LENGTH (0: not given). */
+  /**
+   * Device type specific parameters, byte 28 and 29..31: for a block device (SPC-4 Table 124) PAD
+   * and DISK BLOCK LENGTH (0: not given); for a stream device (Table 125) PAD, FIXED (byte 28 bit 0)
+   * and STREAM BLOCK LENGTH.
+   */
   readonly pad: boolean;
+  readonly fixed: boolean;
   readonly blockLength: number;
 }
 
@@ -62,6 +71,9 @@ export interface Segment {
   /** 0Ah: SOURCE / DESTINATION BYTE OFFSET into the first block. */
   readonly srcByteOffset: number;
   readonly dstByteOffset: number;
+  /** 04h / 05h: STREAM DEVICE TRANSFER LENGTH (8..11), and the bytes to write (a copy of the inline or embedded data). */
+  readonly streamLength: number;
+  readonly data: Buffer | null;
 }
 
 export interface XcopyList {
@@ -79,8 +91,12 @@ export interface XcopyListError {
 
 const HEADER = 16;
 const CSCD_LEN = 32;
-/** DESCRIPTOR LENGTH (bytes after the first four) of the implemented segment types. */
-const SEGMENT_LEN: Readonly<Record<number, number>> = { [Descriptor.blockToBlock]: 0x18, [Descriptor.blockToBlockOffset]: 0x1c };
+/** DESCRIPTOR LENGTH (bytes after the first four) of the implemented fixed-length segment types; 05h's varies. */
+const SEGMENT_LEN: Readonly<Record<number, number>> = {
+  [Descriptor.blockToBlock]: 0x18, [Descriptor.inlineToStream]: 0x14, [Descriptor.blockToBlockOffset]: 0x1c,
+};
+/** 05h: the fixed part after the first four bytes (4..15), before EMBEDDED DATA. */
+const EMBEDDED_HEAD = 12;
 
 function bad(reason: SenseReason, byte = -1, bit = -1): XcopyListError {
   return { reason, field: byte >= 0 ? fieldPointer(byte, bit, false) : -1 };
@@ -125,25 +141,53 @@ export function parseXcopyList(d: Buffer): XcopyList | XcopyListError {
       at,
       peripheralType,
       designator: Buffer.from(d.subarray(at + 4, at + 8 + desLen)),
-      // Table 124 block device parameters: 28 PAD(2), 29..31 DISK BLOCK LENGTH
+      // Table 124 block / Table 125 stream device parameters: 28 PAD(2) FIXED(0, stream), 29..31 BLOCK LENGTH
       pad: (d[at + 28]! & 0x04) !== 0,
+      fixed: (d[at + 28]! & 0x01) !== 0,
       blockLength: d.readUIntBE(at + 29, 3),
     });
   }
 
   const segments: Segment[] = [];
   const segEnd = cscdEnd + segBytes;
+  // 6.4.3.1: the inline data follows the segment descriptors
+  const inline = d.subarray(segEnd, segEnd + inlineBytes);
   for (let at = cscdEnd; at < segEnd; ) {
     if (segments.length >= XcopyLimit.segmentDescriptors) return bad(Reason.TooManySegmentDescriptors, at);
     if (at + 4 > segEnd) return bad(Reason.InvalidFieldInParamList, 8);
     const type = d[at]!;
-    const want = SEGMENT_LEN[type];
+    const embedded = type === Descriptor.embeddedToStream;
+    const length = d.readUInt16BE(at + 2);
+    // 05h: 4..15 then EMBEDDED DATA padded to a multiple of four bytes
+    const want = embedded ? (length >= EMBEDDED_HEAD && length % 4 === 0 ? length : -1) : SEGMENT_LEN[type];
     if (want === undefined) return bad(Reason.UnsupportedSegmentDescriptorType, at);
     // 6.4.6.1 header: 1 DC(1) CAT(0), 2..3 DESCRIPTOR LENGTH, 4..5 SOURCE CSCD DESCRIPTOR ID, 6..7 DESTINATION CSCD DESCRIPTOR ID
-    if (d.readUInt16BE(at + 2) !== want) return bad(Reason.InvalidFieldInParamList, at + 2);
+    if (length !== want) return bad(Reason.InvalidFieldInParamList, at + 2);
     if (at + 4 + want > segEnd) return bad(Reason.InvalidFieldInParamList, 8);
     const dc = (d[at + 1]! & 0x02) !== 0;
     if (dc && type !== Descriptor.blockToBlock) return bad(Reason.InvalidFieldInParamList, at + 1, 1);
+    if (type === Descriptor.inlineToStream || embedded) {
+      // 04h (6.4.6.6): 4..5 reserved, 6..7 DESTINATION CSCD DESCRIPTOR ID, 8..11 STREAM DEVICE
+      // TRANSFER LENGTH, 12..19 INLINE DATA OFFSET (into the inline data), 20..23 INLINE DATA NUMBER
+      // OF BYTES. 05h (6.4.6.7): 6..7, 8..11 as 04h, 14..15 EMBEDDED DATA NUMBER OF BYTES, 16.. EMBEDDED DATA.
+      let data: Buffer;
+      if (embedded) {
+        const n = d.readUInt16BE(at + 14);
+        if (n > length - EMBEDDED_HEAD) return bad(Reason.InvalidFieldInParamList, at + 14);
+        data = Buffer.from(d.subarray(at + 16, at + 16 + n));
+      } else {
+        const off = u64(d, at + 12);
+        const n = d.readUInt32BE(at + 20);
+        if (off > inline.length || n > inline.length - off) return bad(Reason.InvalidFieldInParamList, off > inline.length ? at + 12 : at + 20);
+        data = Buffer.from(inline.subarray(off, off + n));
+      }
+      segments.push({
+        at, type, dc: false, cat: (d[at + 1]! & 0x01) !== 0, src: -1, dst: d.readUInt16BE(at + 6), count: data.length,
+        srcLba: 0, dstLba: 0, srcByteOffset: 0, dstByteOffset: 0, streamLength: d.readUInt32BE(at + 8), data,
+      });
+      at += 4 + want;
+      continue;
+    }
     const offsets = type === Descriptor.blockToBlockOffset;
     segments.push({
       at,
@@ -159,6 +203,8 @@ export function parseXcopyList(d: Buffer): XcopyList | XcopyListError {
       // 0Ah: 28..29 SOURCE BYTE OFFSET, 30..31 DESTINATION BYTE OFFSET
       srcByteOffset: offsets ? d.readUInt16BE(at + 28) : 0,
       dstByteOffset: offsets ? d.readUInt16BE(at + 30) : 0,
+      streamLength: 0,
+      data: null,
     });
     at += 4 + want;
   }

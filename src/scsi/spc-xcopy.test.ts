@@ -10,6 +10,8 @@ import { makeTask, nexus, senseOf } from './testing/harness.js';
 import type { RunOptions } from './testing/harness.js';
 import { COPY_CHUNK, stopCopiesUsing } from './spc-xcopy.js';
 import { XcopyLimit } from './spc-xcopy-params.js';
+import { newTapeImage } from './ssc-format.js';
+import { setupTapeLu } from './ssc.js';
 
 const BS = 512;
 
@@ -187,7 +189,7 @@ test('parameter list errors: ILLEGAL REQUEST with the code libiscsi expects and 
     ['unsupported CSCD type (FC N_Port_Name)', plist(1, 0, [Buffer.from([0xe0, ...a.subarray(1)])], [one]), [0x05, 0x26, 0x07], 16],
     ['unsupported segment type (stream to stream)', plist(1, 0, [a], [Buffer.from([0x03, 0, 0, 0x10, ...Buffer.alloc(16)])]), [0x05, 0x26, 0x09], 48],
     ['wrong segment descriptor length', plist(1, 0, [a], [Buffer.from([0x02, 0, 0, 0x14, ...one.subarray(4, 24)])]), [0x05, 0x26, 0x00], 50],
-    ['inline data', plist(1, 0, [a], [one], 4), [0x05, 0x26, 0x0b], 12],
+    ['inline data beyond MAXIMUM INLINE DATA LENGTH', plist(1, 0, [a], [one], XcopyLimit.inlineBytes + 4), [0x05, 0x26, 0x0b], 12],
     ['LIST ID USAGE 11b with a list identifier', plist(1, 3, [a], [one]), [0x05, 0x26, 0x00], 0],
   ];
   for (const [what, data, sense, field] of cases) {
@@ -307,7 +309,7 @@ test('RECEIVE COPY RESULTS: OPERATING PARAMETERS, unknown list identifiers, dupl
   assert.equal(o.readUInt32BE(12), XcopyLimit.descriptorListBytes);
   assert.equal(o.readUInt32BE(16), XcopyLimit.segmentBytes);
   assert.equal(o[37], 9, 'data segment granularity 512 bytes');
-  assert.deepEqual([...o.subarray(44, 44 + o[43]!)], [0x02, 0x0a, 0xe4]);
+  assert.deepEqual([...o.subarray(44, 44 + o[43]!)], [0x02, 0x04, 0x05, 0x0a, 0xe4]);
   t = await d.run(1, 1, rcr(0x00, 5));
   assert.deepEqual(senseOf(t), [0x05, 0x24, 0x00]);
   assert.deepEqual(sks(t).sks, [0xc0, 0, 2], 'field pointer: LIST IDENTIFIER');
@@ -350,7 +352,142 @@ test('Third-party Copy VPD page: supported commands, parameter data, descriptors
   assert.deepEqual([...found.keys()], [0x0001, 0x0004, 0x0008, 0x000c, 0x8001]);
   assert.deepEqual([...found.get(0x0001)!.subarray(4, 16)], [9, 0x83, 1, 0x00, 0x84, 4, 0x00, 0x01, 0x03, 0x04, 0, 0]);
   assert.equal(found.get(0x0004)!.readUInt16BE(8), XcopyLimit.cscdDescriptors);
-  assert.deepEqual([...found.get(0x0008)!.subarray(4, 8)], [3, 0x02, 0x0a, 0xe4]);
+  assert.deepEqual([...found.get(0x0008)!.subarray(4, 10)], [5, 0x02, 0x04, 0x05, 0x0a, 0xe4]);
+  assert.equal(found.get(0x0004)!.readUInt32BE(16), XcopyLimit.inlineBytes, 'MAXIMUM INLINE DATA LENGTH');
   assert.equal(found.get(0x000c)!.readUInt16BE(6), 0xffff);
   assert.equal(found.get(0x8001)!.readUInt32BE(12), XcopyLimit.segmentBytes);
+});
+
+// ---- inline (04h) and embedded (05h) data to a stream copy target
+
+/** Adds a tape drive LU (LUN 3 of target 1) with a blank 4 MB data tape on a memory device. */
+async function withTapeLu(d: Daemon): Promise<LogicalUnit> {
+  const dev = new MemoryDevice(8 << 20);
+  newTapeImage('X1', 4, 'data', 1_700_000_000).copy(dev.data);
+  const lu = new LogicalUnit({ tid: 1, lun: 3, deviceType: 'tape', dev, bsName: 'rdwr', path: '/tmp/t1l3.tape', oflags: { sync: false, direct: false }, blockSize: BS });
+  await setupTapeLu(lu);
+  d.targets[0]!.addLun(lu);
+  // the new LUN: REPORTED LUNS DATA HAS CHANGED on the others, POWER ON on it
+  for (const n of [d.i1, d.i2]) for (const l of [1, 2, 3]) while ((await d.run(1, l, [0, 0, 0, 0, 0, 0], { n })).status !== Status.Good) { /* unit attentions */ }
+  return lu;
+}
+
+/** A stream CSCD descriptor (peripheral type 01h): Table 125 byte 28 PAD(2) FIXED(0), 29..31 STREAM BLOCK LENGTH. */
+function streamCscd(designator: Buffer, fixed: boolean, blockLength: number, pad = false): Buffer {
+  const b = cscd(designator, pad, blockLength, 0x01);
+  b[28] = (pad ? 0x04 : 0) | (fixed ? 0x01 : 0);
+  return b;
+}
+
+/** 04h: 6..7 DESTINATION CSCD ID, 8..11 STREAM DEVICE TRANSFER LENGTH, 12..19 INLINE DATA OFFSET, 20..23 NUMBER OF BYTES. */
+function seg04(dst: number, streamLength: number, offset: number, bytes: number): Buffer {
+  const b = Buffer.alloc(24);
+  b[0] = 0x04;
+  b.writeUInt16BE(0x14, 2);
+  b.writeUInt16BE(dst, 6);
+  b.writeUInt32BE(streamLength, 8);
+  b.writeBigUInt64BE(BigInt(offset), 12);
+  b.writeUInt32BE(bytes, 20);
+  return b;
+}
+
+/** 05h: 2..3 DESCRIPTOR LENGTH (12 + data padded to 4), 6..7, 8..11 as 04h, 14..15 EMBEDDED DATA NUMBER OF BYTES, 16.. EMBEDDED DATA. */
+function seg05(dst: number, streamLength: number, data: Buffer): Buffer {
+  const padded = (data.length + 3) & ~3;
+  const b = Buffer.alloc(16 + padded);
+  b[0] = 0x05;
+  b.writeUInt16BE(12 + padded, 2);
+  b.writeUInt16BE(dst, 6);
+  b.writeUInt32BE(streamLength, 8);
+  b.writeUInt16BE(data.length, 14);
+  data.copy(b, 16);
+  return b;
+}
+
+/** The parameter list with `inline` as its inline data. */
+function plistInline(listId: number, cscds: Buffer[], segs: Buffer[], inline: Buffer): Buffer {
+  const b = plist(listId, 0, cscds, segs, inline.length);
+  inline.copy(b, b.length - inline.length);
+  return b;
+}
+
+/** Rewinds the tape LU and reads its blocks with variable READ(6) until a filemark / end of data: their contents. */
+async function tapeBlocks(d: Daemon): Promise<Buffer[]> {
+  assert.equal((await d.run(1, 3, [0x01, 0, 0, 0, 0, 0])).status, Status.Good, 'REWIND');
+  const out: Buffer[] = [];
+  for (;;) {
+    const t = await d.run(1, 3, [0x08, 0x00, 0x01, 0x00, 0x00, 0]); // READ(6) variable, up to 64 KiB
+    if (t.status !== Status.Good) {
+      if (t.dataIn !== null && t.dataIn.length > 0 && (t.sense![2]! & 0x20) !== 0) out.push(Buffer.from(t.dataIn)); // ILI: a shorter block
+      else return out;
+      continue;
+    }
+    out.push(Buffer.from(t.dataIn!));
+  }
+}
+
+test('inline (04h) and embedded (05h) data segments write their bytes to a tape LU: variable blocks of STREAM DEVICE TRANSFER LENGTH, or fixed blocks of STREAM BLOCK LENGTH', async () => {
+  const d = await daemon();
+  await withTapeLu(d);
+  const tape = await naaOf(d, 1, 3);
+  const inline = Buffer.alloc(3000);
+  for (let i = 0; i < inline.length; i++) inline[i] = (i * 13 + 5) & 0xff;
+  // 04h: 2500 bytes from offset 100 of the inline data, as variable blocks of 1000 bytes; then 05h: 10 embedded bytes, one block
+  const emb = Buffer.from('embedded!!');
+  let t = await send(d, 1, 1, plistInline(3, [streamCscd(tape, false, 0)], [seg04(0, 1000, 100, 2500), seg05(0, 0, emb)], inline));
+  assert.equal(t.status, Status.Good, JSON.stringify(senseOf(t)));
+  t = await d.run(1, 1, rcr(0x00, 3));
+  assert.equal(t.dataIn![4], 0x01, 'COPY STATUS: completed without errors');
+  assert.equal(t.dataIn!.readUInt16BE(5), 2, 'two segments processed');
+  assert.equal(t.dataIn!.readUInt32BE(8), 2510, 'bytes moved');
+  let blocks = await tapeBlocks(d);
+  assert.deepEqual(blocks.map((b) => b.length), [1000, 1000, 500, 10]);
+  assert.deepEqual(Buffer.concat(blocks.slice(0, 3)), inline.subarray(100, 2600));
+  assert.deepEqual(blocks[3], emb);
+  // FIXED=1: blocks of STREAM BLOCK LENGTH; a partial last block is padded with PAD=1, else the segment is inexact
+  assert.equal((await d.run(1, 3, [0x01, 0, 0, 0, 0, 0])).status, Status.Good, 'REWIND: the next write replaces the tape contents');
+  t = await send(d, 1, 1, plistInline(4, [streamCscd(tape, true, 512, true)], [seg04(0, 2, 0, 1100)], inline));
+  assert.equal(t.status, Status.Good, JSON.stringify(senseOf(t)));
+  blocks = await tapeBlocks(d);
+  assert.deepEqual(blocks.map((b) => b.length), [512, 512, 512]);
+  assert.deepEqual(Buffer.concat(blocks).subarray(0, 1100), inline.subarray(0, 1100));
+  assert.ok(Buffer.concat(blocks).subarray(1100).every((x) => x === 0), 'padded with zeros');
+  t = await send(d, 1, 1, plistInline(5, [streamCscd(tape, true, 512)], [seg04(0, 2, 0, 1100)], inline));
+  assert.deepEqual(senseOf(t), [0x0a, 0x26, 0x0a], 'COPY ABORTED / UNEXPECTED INEXACT SEGMENT');
+});
+
+test('inline / embedded data segments: bad offsets and lengths are field errors, a disk is the wrong copy target, a write-protected or unloaded tape refuses; nothing is written', async () => {
+  const d = await daemon();
+  const lu = await withTapeLu(d);
+  const tape = await naaOf(d, 1, 3);
+  const disk = await naaOf(d, 1, 2);
+  const inline = Buffer.alloc(64, 0x33);
+  const cases: [string, Buffer, [number, number, number]][] = [
+    ['inline data beyond its end', plistInline(1, [streamCscd(tape, false, 0)], [seg04(0, 0, 32, 40)], inline), [0x05, 0x26, 0x00]],
+    ['inline data offset beyond its end', plistInline(1, [streamCscd(tape, false, 0)], [seg04(0, 0, 65, 0)], inline), [0x05, 0x26, 0x00]],
+    ['embedded NUMBER OF BYTES beyond the descriptor', (() => {
+      const s5 = seg05(0, 0, Buffer.alloc(4));
+      s5.writeUInt16BE(9, 14);
+      return plist(1, 0, [streamCscd(tape, false, 0)], [s5]);
+    })(), [0x05, 0x26, 0x00]],
+    ['embedded DESCRIPTOR LENGTH not a multiple of 4', (() => {
+      const s5 = seg05(0, 0, Buffer.alloc(4));
+      s5.writeUInt16BE(15, 2);
+      return plist(1, 0, [streamCscd(tape, false, 0)], [s5]);
+    })(), [0x05, 0x26, 0x00]],
+    ['FIXED with STREAM BLOCK LENGTH 0', plistInline(1, [streamCscd(tape, true, 0)], [seg04(0, 0, 0, 8)], inline), [0x05, 0x26, 0x00]],
+    ['a disk as the stream destination', plistInline(1, [cscd(disk)], [seg04(0, 0, 0, 8)], inline), [0x0a, 0x0d, 0x03]],
+  ];
+  for (const [what, data, sense] of cases) assert.deepEqual(senseOf(await send(d, 1, 1, data)), sense, what);
+  lu.readonly = true;
+  assert.deepEqual(senseOf(await send(d, 1, 1, plistInline(1, [streamCscd(tape, false, 0)], [seg04(0, 0, 0, 8)], inline))), [0x0a, 0x27, 0x00], 'write protected');
+  lu.readonly = false;
+  assert.deepEqual(await tapeBlocks(d), [], 'nothing written');
+  // LOAD UNLOAD with LOAD=0 takes the tape out of service: COPY TARGET DEVICE NOT REACHABLE
+  assert.equal((await d.run(1, 3, [0x1b, 0, 0, 0, 0, 0])).status, Status.Good);
+  assert.deepEqual(senseOf(await send(d, 1, 1, plistInline(1, [streamCscd(tape, false, 0)], [seg04(0, 0, 0, 8)], inline))), [0x0a, 0x0d, 0x02]);
+  // the Third-party Copy VPD page and OPERATING PARAMETERS list 04h and 05h and the inline limit
+  const op = (await d.run(1, 1, rcr(0x03, 0))).dataIn!;
+  assert.equal(op.readUInt32BE(20), XcopyLimit.inlineBytes, 'MAXIMUM INLINE DATA LENGTH');
+  assert.deepEqual([...op.subarray(44, 44 + op[43]!)], [0x02, 0x04, 0x05, 0x0a, 0xe4]);
 });

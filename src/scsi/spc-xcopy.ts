@@ -13,6 +13,8 @@ import type { SenseReason } from './sense.js';
 import { Descriptor, IMPLEMENTED_DESCRIPTORS, ListIdUsage, XcopyLimit, parseXcopyList } from './spc-xcopy-params.js';
 import type { Cscd, Segment, XcopyList } from './spc-xcopy-params.js';
 import type { IoError } from '../bs/api.js';
+import { loadedTape } from './ssc.js';
+import type { TapeSense } from './ssc-tape.js';
 
 /*
  * Decisions where SPC-4 leaves the copy manager a choice (written down so they are not rediscovered):
@@ -34,6 +36,14 @@ import type { IoError } from '../bs/api.js';
  *   chunks (a chunk in flight completes first).
  * - Results are held (LIST ID USAGE 00b) per I_T nexus and list identifier until the same list
  *   identifier is used again, the nexus goes away, or HELD_RESULTS newer ones push them out.
+ * - Inline data (04h) and embedded data (05h) segments write their bytes to a stream copy target:
+ *   a tape drive LU of the daemon with a tape loaded, at its current position, as WRITE(6) would.
+ *   With FIXED=1 in the CSCD descriptor the bytes are blocks of its STREAM BLOCK LENGTH (a last
+ *   partial block is padded with zeros when PAD=1, else the segment is inexact); with FIXED=0 they
+ *   are variable-length blocks of STREAM DEVICE TRANSFER LENGTH bytes (the last one shorter; 0:
+ *   one block of all of them). Zero bytes write nothing. The tape's early-warning condition is not
+ *   an error (the data is on the tape); a tape too full for the data ends the copy with COPY
+ *   ABORTED / END-OF-PARTITION/MEDIUM DETECTED.
  */
 
 /** Bytes read and written per backing-store call. */
@@ -125,6 +135,8 @@ interface Plan {
   readonly len: number;
   /** Destination blocks padded with zeros after the data (PAD with an inexact DC=0 02h segment). */
   readonly padTo: number;
+  /** 04h / 05h: the blocks to write to the stream destination, and whether they are fixed-length; null for block segments. */
+  readonly stream: { readonly blocks: readonly Buffer[]; readonly fixed: boolean } | null;
 }
 
 /** A refusal found while planning: the sense reason and its fields (COPY ABORTED: segment pointer and number). */
@@ -154,8 +166,15 @@ function conflicts(c: Cmd, target: LogicalUnit, access: Access): boolean {
   return target.pr.reserved && target.pr.conflicts(pn, access);
 }
 
-/** The LU CSCD descriptor ID `id` names (field `idAt` of segment `index`), or why it cannot be used. */
-function resolve(c: Cmd, list: XcopyList, id: number, idAt: number, index: number, memo: Map<number, LogicalUnit | null>): LogicalUnit | Refusal {
+/** Peripheral device types of copy targets: direct access block and sequential-access (stream). */
+const BLOCK_DEVICE = 0x00;
+const STREAM_DEVICE = 0x01;
+
+/**
+ * The LU CSCD descriptor ID `id` names (field `idAt` of segment `index`), or why it cannot be used;
+ * `type` is the peripheral device type the segment moves data to or from.
+ */
+function resolve(c: Cmd, list: XcopyList, id: number, idAt: number, index: number, memo: Map<number, LogicalUnit | null>, type = BLOCK_DEVICE): LogicalUnit | Refusal {
   let lu: LogicalUnit | null | undefined = c.lu!;
   if (id !== THIS_LU) {
     const cscd = list.cscds[id];
@@ -164,12 +183,12 @@ function resolve(c: Cmd, list: XcopyList, id: number, idAt: number, index: numbe
     if (lu === undefined) memo.set(id, (lu = findCopyTarget(c, cscd)));
     if (lu === null) return { reason: Reason.CopyTargetNotReachable, field: segmentPointer(idAt), segment: index };
     if (cscd.peripheralType !== lu.peripheralType) return { reason: Reason.IncorrectCopyTargetType, field: segmentPointer(idAt), segment: index };
-    if (cscd.blockLength !== 0 && cscd.blockLength !== lu.blockSize) return { reason: Reason.InvalidFieldInParamList, field: fieldPointer(cscd.at + 29, -1, false), segment: -1 };
+    if (type === BLOCK_DEVICE && cscd.blockLength !== 0 && cscd.blockLength !== lu.blockSize) return { reason: Reason.InvalidFieldInParamList, field: fieldPointer(cscd.at + 29, -1, false), segment: -1 };
   }
-  // A copy target that cannot serve I/O now is not reachable (no medium, offline, sanitizing);
-  // the implemented segment types move blocks of direct access block devices only.
-  if (!lu.online || lu.sanitize !== null || lu.blocks === 0) return { reason: Reason.CopyTargetNotReachable, field: segmentPointer(idAt), segment: index };
-  if (lu.peripheralType !== 0) return { reason: Reason.IncorrectCopyTargetType, field: segmentPointer(idAt), segment: index };
+  if (lu.peripheralType !== type) return { reason: Reason.IncorrectCopyTargetType, field: segmentPointer(idAt), segment: index };
+  // A copy target that cannot serve I/O now is not reachable (no medium, offline, sanitizing).
+  const ready = type === STREAM_DEVICE ? loadedTape(lu) !== null : lu.online && lu.sanitize === null && lu.blocks > 0;
+  if (!ready) return { reason: Reason.CopyTargetNotReachable, field: segmentPointer(idAt), segment: index };
   return lu;
 }
 
@@ -182,6 +201,12 @@ function plan(c: Cmd, list: XcopyList): Plan[] | Refusal {
   const memo = new Map<number, LogicalUnit | null>();
   const plans: Plan[] = [];
   for (const [index, seg] of list.segments.entries()) {
+    if (seg.data !== null) {
+      const p = planStream(c, list, seg, index, memo);
+      if ('reason' in p) return p;
+      plans.push(p);
+      continue;
+    }
     const src = resolve(c, list, seg.src, 4, index, memo);
     if (isRefusal(src)) return src;
     const dst = resolve(c, list, seg.dst, 6, index, memo);
@@ -213,9 +238,49 @@ function plan(c: Cmd, list: XcopyList): Plan[] | Refusal {
     if (dstOff + len + padTo > dst.size) return { reason: Reason.CopyAborted, field: segmentPointer(20), segment: index };
     if (conflicts(c, src, Access.Read) || conflicts(c, dst, Access.Write)) return { reason: 'conflict', field: -1, segment: index };
     if (len > 0 && dst.writeProtected) return { reason: Reason.CopyWriteProtected, field: segmentPointer(6), segment: index };
-    plans.push({ seg, index, src, dst, srcOff, dstOff, len, padTo });
+    plans.push({ seg, index, src, dst, srcOff, dstOff, len, padTo, stream: null });
   }
   return plans;
+}
+
+/** Plans an inline (04h) or embedded (05h) data segment: its stream destination and the blocks it writes there. */
+function planStream(c: Cmd, list: XcopyList, seg: Segment, index: number, memo: Map<number, LogicalUnit | null>): Plan | Refusal {
+  const dst = resolve(c, list, seg.dst, 6, index, memo, STREAM_DEVICE);
+  if (isRefusal(dst)) return dst;
+  const data = seg.data!;
+  const cscd = list.cscds[seg.dst];
+  const fixed = cscd?.fixed === true;
+  const blocks: Buffer[] = [];
+  if (fixed) {
+    // Table 125: FIXED=1 needs the STREAM BLOCK LENGTH the blocks have
+    const bl = cscd!.blockLength;
+    if (bl === 0) return { reason: Reason.InvalidFieldInParamList, field: fieldPointer(cscd!.at + 29, -1, false), segment: -1 };
+    if (data.length % bl !== 0 && !cscd!.pad) return { reason: Reason.UnexpectedInexactSegment, field: segmentPointer(seg.type === Descriptor.embeddedToStream ? 14 : 20), segment: index };
+    for (let o = 0; o < data.length; o += bl) {
+      const b = Buffer.alloc(bl);
+      data.copy(b, 0, o, Math.min(o + bl, data.length));
+      blocks.push(b);
+    }
+  } else {
+    const step = seg.streamLength > 0 ? seg.streamLength : data.length;
+    for (let o = 0; o < data.length; o += step) blocks.push(data.subarray(o, Math.min(o + step, data.length)));
+  }
+  if (conflicts(c, dst, Access.Write)) return { reason: 'conflict', field: -1, segment: index };
+  if (data.length > 0 && dst.writeProtected) return { reason: Reason.CopyWriteProtected, field: segmentPointer(6), segment: index };
+  return { seg, index, src: c.lu!, dst, srcOff: 0, dstOff: 0, len: data.length, padTo: 0, stream: { blocks, fixed } };
+}
+
+/** Writes a stream plan's blocks to its tape. The early-warning condition is success (the data is written). */
+function writeStream(op: CopyOp, p: Plan, progress: (bytes: number) => void, done: (r: SenseReason | null) => void): void {
+  if (op.cmd.abortRequested || op.stopped) return done(Reason.CopyTargetNotReachable);
+  const tape = loadedTape(p.dst);
+  if (tape === null) return done(Reason.CopyTargetNotReachable);
+  if (p.stream!.blocks.length === 0) return done(null);
+  tape.write(p.stream!.blocks, p.stream!.fixed).then((s: TapeSense | null) => {
+    if (s !== null && s.reason !== Reason.EndOfMediumDetected) return done(s.reason === Reason.VolumeOverflow ? Reason.CopyEndOfMedium : Reason.CopyWriteError);
+    progress(p.len);
+    done(null);
+  }, () => done(Reason.CopyWriteError));
 }
 
 // ---- moving the data
@@ -358,8 +423,9 @@ function extendedCopy(c: Cmd): void {
   for (const pl of plans) op.lus.add(pl.src).add(pl.dst);
   for (const l of op.lus) l.state(COPY_MANAGER).users.add(op);
   mgr.running++;
-  const maxBs = Math.max(...plans.map((pl) => Math.max(pl.src.blockSize, pl.dst.blockSize)), 1);
-  const bufs: ChunkBuffers = { src: Buffer.allocUnsafe(plans.length > 0 ? COPY_CHUNK + 2 * maxBs : 0), dst: null };
+  const blockPlans = plans.filter((pl) => pl.stream === null);
+  const maxBs = Math.max(...blockPlans.map((pl) => Math.max(pl.src.blockSize, pl.dst.blockSize)), 1);
+  const bufs: ChunkBuffers = { src: Buffer.allocUnsafe(blockPlans.length > 0 ? COPY_CHUNK + 2 * maxBs : 0), dst: null };
   let ended = false;
   const end = (reason: SenseReason | null, segment: number): void => {
     if (ended) return;
@@ -380,11 +446,13 @@ function extendedCopy(c: Cmd): void {
     try {
       if (i >= plans.length) return flushAll(op, plans, (err) => end(err ? Reason.CopyWriteError : null, plans.length - 1));
       const pl = plans[i]!;
-      copySegment(op, pl, bufs, (n) => (rec.bytes += n), (reason) => {
+      const segmentDone = (reason: SenseReason | null): void => {
         if (reason !== null) return end(reason, pl.index);
         rec.segments = ++i;
         nextSegment();
-      });
+      };
+      if (pl.stream !== null) writeStream(op, pl, (n) => (rec.bytes += n), segmentDone);
+      else copySegment(op, pl, bufs, (n) => (rec.bytes += n), segmentDone);
     } catch {
       end(Reason.InternalTargetFailure, i);
     }
@@ -394,7 +462,7 @@ function extendedCopy(c: Cmd): void {
 
 /** Destinations whose write cache is disabled (MODE caching page WCE=0) get their writes on stable storage first. */
 function flushAll(op: CopyOp, plans: readonly Plan[], done: (err: IoError) => void): void {
-  const lus = [...new Set(plans.filter((pl) => pl.len > 0 && !pl.dst.modePages.wce).map((pl) => pl.dst))];
+  const lus = [...new Set(plans.filter((pl) => pl.stream === null && pl.len > 0 && !pl.dst.modePages.wce).map((pl) => pl.dst))];
   const one = (err: IoError): void => {
     if (err) return done(err);
     const lu = lus.pop();
@@ -419,7 +487,7 @@ function operatingParameters(lu: LogicalUnit): Buffer {
   b.writeUInt16BE(XcopyLimit.concurrentCopies, 34); // 34..35 TOTAL CONCURRENT COPIES
   b[36] = XcopyLimit.concurrentCopies; // 36 MAXIMUM CONCURRENT COPIES
   b[37] = Math.log2(lu.blockSize); // 37 DATA SEGMENT GRANULARITY (log2 bytes): whole blocks for 02h
-  b[38] = 0; // 38 INLINE DATA GRANULARITY
+  b[38] = 0; // 38 INLINE DATA GRANULARITY (log2 bytes): any byte count
   b[39] = 0; // 39 HELD DATA GRANULARITY
   b[43] = IMPLEMENTED_DESCRIPTORS.length; // 43 IMPLEMENTED DESCRIPTOR LIST LENGTH
   IMPLEMENTED_DESCRIPTORS.forEach((t, k) => (b[44 + k] = t));

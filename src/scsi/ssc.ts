@@ -77,6 +77,11 @@ export async function setupTapeLu(lu: LogicalUnit): Promise<void> {
 /** Another tape was put in (tgtadm `path=`, a changer's MOVE MEDIUM), or the drive was emptied. */
 export const tapeMediumChanged = load;
 
+/** The tape loaded and ready in a tape drive LU, or null (no medium, unloaded, or not a tape drive): what EXTENDED COPY writes to a stream copy target through. */
+export function loadedTape(lu: LogicalUnit): VirtualTape | null {
+  return lu.online ? lu.state(DRIVE).tape : null;
+}
+
 /** The drive's tape, or null after failing the command with NOT READY (no medium). */
 function tapeOf(c: Cmd): VirtualTape | null {
   const lu = c.lu!;
