@@ -4,7 +4,7 @@
 // $TGT_IPC_SOCKET|/var/run/tgtd/socket + ".<control port>", and prints the answer as-is.
 // Exit codes: 0, 22 (daemon error or bad arguments), 1 (unknown mode/op), 107 (no daemon).
 import fs from 'node:fs';
-import { createRequire } from 'node:module';
+import { builtin } from '../native/builtin.js';
 import { planTgtadm } from './tgtadm-args.js';
 import * as ipc from '../mgmt/ipc.js';
 import { tgtadmStrerror } from '../mgmt/errors.js';
@@ -30,7 +30,7 @@ export function ipcSocketPath(env: Readonly<Record<string, string | undefined>>,
  * (with the stream modules it brings, ~5 ms of CPU here).
  */
 function net(): typeof import('node:net') {
-  return process.getBuiltinModule?.('node:net') ?? createRequire(import.meta.url)('node:net');
+  return builtin<typeof import('node:net')>('node:net');
 }
 
 /** Connects and closes again; resolves 'connected' or the errno code string of the failure (the `system delete` probe). */

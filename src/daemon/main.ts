@@ -1,6 +1,6 @@
 // tgtd entry point: options, daemonizing, start order, signals, systemd notify (tgt-compat.md A1, A5).
 
-import { spawn } from 'node:child_process';
+import { builtin } from '../native/builtin.js';
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseDaemonArgs, parseListen, USAGE, UsageError, type DaemonOptions } from './options.js';
@@ -41,6 +41,8 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
 function daemonize(argv: string[]): void {
   // The script this process runs (bin/tgtd, from a checkout or an installed package).
   const script = process.argv[1] ?? fileURLToPath(new URL('../../../bin/tgtd', import.meta.url));
+  // node:child_process only here: loading it costs every foreground start (systemd's) CPU for nothing.
+  const { spawn } = builtin<typeof import('node:child_process')>('node:child_process');
   const child = spawn(process.execPath, [script, ...argv, '--nodaemonize'], { detached: true, stdio: 'ignore' });
   child.unref();
 }

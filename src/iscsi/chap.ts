@@ -4,7 +4,10 @@
 // IANA "PPP Authentication Algorithms" registry used by RFC 7143 12.1.3: 5 MD5, 6 SHA-1,
 // 7 SHA-256, 8 SHA3-256 (tgt 1.0.85 calls SHA-1 "7": we follow IANA, as open-iscsi does).
 
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { builtin } from '../native/builtin.js';
+
+/** node:crypto, loaded at the first CHAP login: most daemons never need it. */
+const crypto = (): typeof import('node:crypto') => builtin<typeof import('node:crypto')>('node:crypto');
 
 export interface ChapAlgorithm {
   /** CHAP_A value. */
@@ -40,7 +43,7 @@ export function chooseAlgorithm(list: string): ChapAlgorithm | null {
 
 /** The CHAP response digest for identifier `id` (0-255), `secret` and `challenge`. */
 export function chapResponse(alg: ChapAlgorithm, id: number, secret: string | Buffer, challenge: Buffer): Buffer {
-  const h = createHash(alg.hash);
+  const h = crypto().createHash(alg.hash);
   h.update(Buffer.of(id & 0xff));
   h.update(typeof secret === 'string' ? Buffer.from(secret, 'utf8') : secret);
   h.update(challenge);
@@ -77,7 +80,7 @@ export function encodeBinary(bytes: Buffer, encoding: BinaryEncoding): string {
 
 /** Constant-time comparison of a received response with the expected one. */
 export function responsesEqual(a: Buffer, b: Buffer): boolean {
-  return a.length === b.length && timingSafeEqual(a, b);
+  return a.length === b.length && crypto().timingSafeEqual(a, b);
 }
 
 /**
@@ -99,7 +102,7 @@ export class ChapTarget {
     const alg = chooseAlgorithm(chapA);
     if (alg === null) return null;
     this.alg = alg;
-    const rnd = randomBytes(1 + Math.max(alg.length, challengeLength ?? alg.length));
+    const rnd = crypto().randomBytes(1 + Math.max(alg.length, challengeLength ?? alg.length));
     this.id = rnd[0]!;
     this.ourChallenge = rnd.subarray(1);
     return { CHAP_A: String(alg.id), CHAP_I: String(this.id), CHAP_C: encodeBinary(this.ourChallenge, 'hex') };

@@ -1,5 +1,5 @@
 // SPC-4 7.8.6 designation descriptors of a logical unit: the ones VPD 83h reports and EXTENDED COPY's identification CSCD descriptors name.
-import { createHash } from 'node:crypto';
+import { builtin } from '../native/builtin.js';
 import type { LogicalUnit } from './logical-unit.js';
 
 /** Designation descriptor (SPC-4 7.8.6.1): 0 PROTOCOL IDENTIFIER|CODE SET, 1 PIV|ASSOCIATION|TYPE, 3 LENGTH. */
@@ -17,7 +17,7 @@ export function designator(protoCodeSet: number, pivAssocType: number, id: Buffe
  * derived from the target name and the LU's SCSI ID is unique and stable across restarts.
  */
 function naaLocal(targetName: string, lu: LogicalUnit): Buffer {
-  const h = createHash('sha1').update(targetName).update('\0').update(lu.scsiId).update('\0').update(String(lu.lun)).digest();
+  const h = builtin<typeof import('node:crypto')>('node:crypto').createHash('sha1').update(targetName).update('\0').update(lu.scsiId).update('\0').update(String(lu.lun)).digest();
   const b = h.subarray(0, 8);
   b[0] = 0x30 | (b[0]! & 0x0f);
   return Buffer.from(b);

@@ -6,7 +6,7 @@
 //   offset 1152  first block header ... an EOD header ends the list (next == curr).
 // Every integer is big-endian except the CRC, which is the CRC32C of header bytes 4..47 stored in
 // host (little-endian x86) order; tgt only warns on a bad CRC, so do we.
-import { crc32c } from '@node-rs/crc32';
+import { crc32cJs } from '../native/crc32c.js';
 
 export const TAPE_FORMAT_VERSION = 2;
 export const BLK_HDR_SIZE = 48;
@@ -53,7 +53,7 @@ export function encodeHeader(h: BlkHeader, into: Buffer = Buffer.alloc(BLK_HDR_S
   into.writeBigUInt64BE(BigInt(h.prev), 24);
   into.writeBigUInt64BE(BigInt(h.curr), 32);
   into.writeBigUInt64BE(BigInt(h.next), 40);
-  into.writeUInt32LE(crc32c(into.subarray(4, BLK_HDR_SIZE)) >>> 0, 0);
+  into.writeUInt32LE(crc32cJs(into, 0, 4, BLK_HDR_SIZE), 0);
   return into;
 }
 
@@ -74,7 +74,7 @@ export function decodeHeader(b: Buffer): DecodedHeader {
       curr: u64(32),
       next: u64(40),
     },
-    crcOk: b.readUInt32LE(0) === crc32c(b.subarray(4, BLK_HDR_SIZE)) >>> 0,
+    crcOk: b.readUInt32LE(0) === crc32cJs(b, 0, 4, BLK_HDR_SIZE),
   };
 }
 
