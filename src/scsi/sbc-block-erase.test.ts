@@ -176,3 +176,30 @@ test('BLOCK ERASE: write protection and reservations refuse it before anything i
   assert.equal((await r.run(TUR)).status, Status.Good);
   assert.deepEqual(await lbaStatus(r, 0), [[0, BLOCKS, 1]]);
 });
+
+test('BLOCK ERASE stopped by the LU closing ends failed once the unmap in flight is back; an allocation map error fails GET LBA STATUS with MEDIUM ERROR', async () => {
+  const r = await thinWithMap();
+  const held: (() => void)[] = [];
+  const orig = r.dev.unmap!;
+  (r.dev as { unmap: typeof orig }).unmap = (o, l, cb) => void held.push(() => orig(o, l, cb));
+  assert.equal((await r.run(blockErase(0, true))).status, Status.Good);
+  let stopped = false;
+  r.lu.sanitize!.stop(() => (stopped = true));
+  assert.equal(stopped, false, 'waits for the unmap in flight');
+  held.splice(0).forEach((f) => f());
+  assert.equal(stopped, true);
+  assert.equal(held.length, 0, 'no unmap after the stop');
+  assert.equal(r.lu.sanitize?.failed, true);
+  // the store's map fails: the command fails, as a read would
+  const failing = await thinWithMap();
+  (failing.dev as { allocation: unknown }).allocation = (_o: number, _l: number, cb: (e: NodeJS.ErrnoException) => void) => {
+    const e: NodeJS.ErrnoException = new Error('EIO');
+    e.code = 'EIO';
+    cb(e);
+  };
+  const c = Buffer.alloc(16);
+  c[0] = Op.ServiceActionIn16;
+  c[1] = 0x12;
+  c.writeUInt32BE(64, 10);
+  assert.deepEqual(senseOf(await failing.run(c)), [0x03, 0x11, 0x00], 'MEDIUM ERROR / UNRECOVERED READ ERROR');
+});
