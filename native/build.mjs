@@ -1,10 +1,11 @@
 #!/usr/bin/env node
-// Builds the optional native addons (native/rdma: the iser LLD's RDMA provider; native/rbd: the rbd backing store's librbd binding) with node-gyp; design.md §1 "native/".
+// Builds the optional native addons (native/io: the iscsi LLD's own accept loop; native/rdma: the iser LLD's RDMA provider; native/rbd: the rbd backing store's librbd binding) with node-gyp; design.md §1 "native/".
 //
 // `npm run build:native` runs this. It must never break an install or the TypeScript build: when the
 // headers (libibverbs-dev, librdmacm-dev; librbd-dev, librados-dev), node-addon-api or node-gyp are
 // missing, it says what is missing and exits 0, and the iser module then reports "RDMA addon not
-// built" (the rbd store: "rbd addon not built") when loaded.
+// built" (the rbd store: "rbd addon not built") when loaded; without native/io the iscsi LLD
+// listens with net.Server as before.
 // node-gyp is run with --nodedir=/usr because, offline, it cannot download Node's headers.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -26,6 +27,7 @@ if (process.env.STGT_NATIVE === 'skip') {
 
 /** Each addon: its directory and the system headers it needs (the Debian -dev package named in the hint). */
 const ADDONS = [
+  { dir: join(here, 'io'), headers: [] },
   {
     dir: join(here, 'rdma'),
     headers: [

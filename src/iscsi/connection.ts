@@ -12,8 +12,9 @@
 //
 // Buffers handed to `receivePdu` are borrowed for the call. What the engine keeps beyond it, it
 // copies (login and text continuation, NOP-Out echo, the CDB, a Reject's header), except write
-// data, which it keeps as views unless `rxBuffersReused` says the transport reposts its receive
-// buffers (iSER): then write data pieces are copied too.
+// data, which it keeps as views unless `rxBuffersReused` says the transport reuses the memory
+// (iSER reposts its receive buffers; TCP read with onread may have read into a shared buffer):
+// then write data is copied too (`keepData`).
 // Task management is in ffp-tmf.ts.
 
 import * as P from './pdu.js';
@@ -193,8 +194,15 @@ export abstract class IscsiConnection implements SessionConnection {
   protected controlSendLimit(): number {
     return this.params.maxSendSegment;
   }
-  /** The transport reposts the buffers it hands to receivePdu (iSER): write data must be copied. */
-  protected readonly rxBuffersReused: boolean = false;
+  /**
+   * The transport reuses the memory of the PDU it hands to receivePdu (iSER: reposted receive
+   * buffers; TCP: a shared read buffer, set per PDU): write data must be copied (keepData).
+   */
+  protected rxBuffersReused = false;
+  /** A copy of write data the engine keeps when rxBuffersReused (a transport may copy into memory of its own). */
+  protected keepData(pieces: readonly Buffer[], _len: number): readonly Buffer[] {
+    return pieces.map((p) => Buffer.from(p));
+  }
 
   // ------------------------------------------------------------------ sequence numbers
 
@@ -396,7 +404,7 @@ export abstract class IscsiConnection implements SessionConnection {
     this.tasks.set(itt, task);
 
     if (task.isWrite) {
-      if (dataLength > 0) task.addData(data, dataLength, this.rxBuffersReused);
+      if (dataLength > 0) task.addData(this.rxBuffersReused ? this.keepData(data, dataLength) : data, dataLength);
       task.unsolicitedEnd = this.params.initialR2T ? dataLength : Math.min(this.params.firstBurstLength, edtl);
     }
     this.prepareTask(task);
@@ -572,7 +580,7 @@ export abstract class IscsiConnection implements SessionConnection {
       return;
     }
     task.expDataOutSN = (task.expDataOutSN + 1) >>> 0;
-    task.addData(data, dataLength, this.rxBuffersReused);
+    task.addData(this.rxBuffersReused ? this.keepData(data, dataLength) : data, dataLength);
     if (ttt !== P.RESERVED_TAG) this.solicitedDataOut(task, ttt, P.isFinal(bhs));
     if (task.aborted) return;
     if (task.dataComplete) this.maybeSubmit(task);

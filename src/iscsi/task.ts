@@ -120,9 +120,9 @@ export class IscsiTask implements PendingCommand {
     return !this.isWrite || this.received >= this.edtl;
   }
 
-  /** Append write data; `copy` when the pieces are borrowed receive buffers the transport will reuse. */
-  addData(pieces: readonly Buffer[], len: number, copy = false): void {
-    for (const p of pieces) this.scsi.dataOut.push(copy ? Buffer.from(p) : p);
+  /** Append write data (views the task keeps: the connection copied them if they were borrowed, connection.ts keepData). */
+  addData(pieces: readonly Buffer[], len: number): void {
+    for (const p of pieces) this.scsi.dataOut.push(p);
     this.scsi.dataOutLength += len;
     this.received += len;
   }

@@ -1,18 +1,31 @@
 // The iscsi LLD (iSCSI over TCP): TCP portals, listening and accepting; the rest is the shared iSCSI target layer.
 
+import { closeSync } from 'node:fs';
 import net from 'node:net';
 import type { LldContext, LldDriver } from '../api.js';
 import { IscsiTargetDriver } from '../../iscsi/target-driver.js';
 import { formatPortal, parseLldArgs, type Portal } from '../../iscsi/portal.js';
-import { TcpConnection } from './tcp-connection.js';
+import { errorText } from '../../iscsi/session-table.js';
+import { SHARED_READ_SIZE, TcpConnection } from './tcp-connection.js';
+import { closeNative, listenError, listenNative, loadIoAddon, type IoAddon } from './native-listener.js';
+
+/** How often an accept error (EMFILE and the like) is logged at most, per portal. */
+const ACCEPT_ERROR_LOG_MS = 10_000;
 
 export class IscsiTcpDriver extends IscsiTargetDriver implements LldDriver {
   readonly lldName = 'iscsi';
+  /** The accept loop of native/io, or null: net.Server (not built, or STGT_NATIVE_IO=0). */
+  private io: IoAddon | null = null;
+  /** The read buffer every connection of this driver's event loop shares (onread; with the accept loop only). */
+  private readonly sharedRead = Buffer.allocUnsafeSlow(SHARED_READ_SIZE);
 
   static async create(ctx: LldContext): Promise<IscsiTcpDriver> {
     const args = parseLldArgs(ctx.args);
     const d = new IscsiTcpDriver(ctx, { nopInterval: args.nopInterval, nopCount: args.nopCount },
       args.loginTimeout === null ? undefined : args.loginTimeout * 1000);
+    const io = loadIoAddon();
+    d.io = io.addon;
+    d.log('debug', io.addon !== null ? 'iscsi: own accept loop (native/io)' : `iscsi: net.Server (${io.reason})`);
     const portals = args.portals.length > 0 ? args.portals : [{ host: '0.0.0.0', port: 3260 }, { host: '::', port: 3260 }];
     try {
       for (const p of portals) await d.listen(p);
@@ -26,11 +39,24 @@ export class IscsiTcpDriver extends IscsiTargetDriver implements LldDriver {
   // ------------------------------------------------------------------ portals
 
   protected async openPortal(p: Portal): Promise<() => Promise<void>> {
+    // ipv6Only keeps "::" from also taking the IPv4 wildcard that "0.0.0.0" listens on.
+    const ipv6Only = p.host.includes(':');
+    if (this.io !== null) {
+      let lastLog = 0;
+      const l = await listenNative(this.io, p.host, p.port, ipv6Only, (fd, peerAddress, peerPort, localAddress, localPort) => {
+        this.acceptFd(fd, { peerAddress, peerPort, localAddress, localPort });
+      }, (errno) => {
+        const now = Date.now();
+        if (now - lastLog < ACCEPT_ERROR_LOG_MS) return;
+        lastLog = now;
+        this.log('error', `portal ${formatPortal(p)}: ${listenError(errno, '', 0).message.replace(/^listen/, 'accept')}`);
+      });
+      return () => closeNative(l);
+    }
     const server = net.createServer({ noDelay: true }, (sock) => this.accept(sock));
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      // ipv6Only keeps "::" from also taking the IPv4 wildcard that "0.0.0.0" listens on.
-      server.listen({ host: p.host, port: p.port, ipv6Only: p.host.includes(':') }, () => {
+      server.listen({ host: p.host, port: p.port, ipv6Only }, () => {
         server.off('error', reject);
         resolve();
       });
@@ -45,6 +71,23 @@ export class IscsiTcpDriver extends IscsiTargetDriver implements LldDriver {
       return;
     }
     this.track(new TcpConnection(this, sock));
+  }
+
+  /** A descriptor from the accept loop: wrapped with onread (a shared read buffer, no stream per read). */
+  private acceptFd(fd: number, peer: Parameters<typeof TcpConnection.fromFd>[2]): void {
+    if (!this.admits()) {
+      closeSync(fd);
+      return;
+    }
+    let conn: TcpConnection;
+    try {
+      conn = TcpConnection.fromFd(this, fd, peer, this.sharedRead);
+    } catch (e) {
+      this.log('error', `iscsi: cannot use accepted socket: ${errorText(e)}`);
+      closeSync(fd);
+      return;
+    }
+    this.track(conn);
   }
 
   async exit(): Promise<void> {

@@ -1,6 +1,6 @@
 // RFC 7143 over TCP: PDU framing from a byte stream (BHS, AHS, digests, padding), batched sends, and data movement with R2T/Data-Out and Data-In PDUs.
 
-import type { Socket } from 'node:net';
+import net, { type Socket } from 'node:net';
 import { IscsiConnection, MAX_QUEUED_READ_BYTES, type ConnectionHost } from '../../iscsi/connection.js';
 import type { IscsiTask } from '../../iscsi/task.js';
 import * as W from '../../iscsi/pdu-write.js';
@@ -9,6 +9,7 @@ import { errorText } from '../../iscsi/session-table.js';
 import * as P from '../../iscsi/pdu.js';
 import { crc32cHeader, crc32cList, readDigest, writeDigest } from '../../iscsi/crc32c.js';
 import { Slab } from '../../iscsi/header-pool.js';
+import { RxArena } from './rx-arena.js';
 
 const PAD = Buffer.alloc(4);
 const NO_AHS = Buffer.alloc(0);
@@ -32,6 +33,28 @@ const LOGIN_MAX_SEGMENT = 8192;
  * connection holds at most its slab (128 KiB) beyond the reads in flight.
  */
 const SLAB_READ_MAX = 16 * 1024;
+
+/** Size of the read buffer one event loop's connections share (Node reads 64 KiB at a time too). */
+export const SHARED_READ_SIZE = 64 * 1024;
+/** Inside a data segment with at least this much left, read into the connection's own memory. */
+const OWN_READ_MIN = 2048;
+
+/** Addresses of an accepted connection (the accept loop knows them; net.Socket would ask the kernel). */
+export interface TcpPeer {
+  peerAddress: string;
+  peerPort: number;
+  localAddress: string;
+  localPort: number;
+}
+
+/**
+ * A connection read with `onread` (docs/multicore.md): reads land in `shared`, the buffer of its
+ * event loop, unless the connection expects data that outlives the read; see nextReadBuffer.
+ */
+export interface OnreadMode {
+  shared: Buffer;
+  peer: TcpPeer;
+}
 
 export class TcpConnection extends IscsiConnection {
   /** Received bytes not yet framed, as a list of views. */
@@ -85,16 +108,97 @@ export class TcpConnection extends IscsiConnection {
     }
   };
 
-  constructor(host: ConnectionHost, private readonly socket: Socket) {
-    const peerAddress = (socket.remoteAddress ?? '').replace(/^::ffff:/, '');
-    const localAddress = (socket.localAddress ?? '').replace(/^::ffff:/, '');
-    super(host, peerAddress, socket.remotePort ?? 0, localAddress, socket.localPort ?? 0, 'tcp');
+  /** onread mode: the loop's shared read buffer (null: 'data' events, each chunk Node's own). */
+  private readonly shared: Buffer | null;
+  /** onread mode: this connection's own receive memory. */
+  private readonly arena = new RxArena();
+  /** The last PDU header framed announced write data to follow (a Data-Out, or a command beyond its immediate data). */
+  private writeExpected = false;
+
+  /**
+   * `onread` given: the socket was created with `TcpConnection.onreadOptions` (or a test drives
+   * nextReadBuffer/onRead itself) and no 'data' listener is attached.
+   */
+  constructor(host: ConnectionHost, private readonly socket: Socket, onread: OnreadMode | null = null) {
+    const peer = onread?.peer;
+    const peerAddress = (peer?.peerAddress ?? socket.remoteAddress ?? '').replace(/^::ffff:/, '');
+    const localAddress = (peer?.localAddress ?? socket.localAddress ?? '').replace(/^::ffff:/, '');
+    super(host, peerAddress, peer?.peerPort ?? socket.remotePort ?? 0, localAddress, peer?.localPort ?? socket.localPort ?? 0, 'tcp');
+    this.shared = onread?.shared ?? null;
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 1800_000);
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    if (this.shared === null) socket.on('data', (chunk: Buffer) => this.onData(chunk));
     // The errno names the cause in the close line (ECONNRESET: the initiator reset the connection).
     socket.on('error', (e: NodeJS.ErrnoException) => this.close(`socket ${e.code ?? 'failure'}`));
     socket.on('close', () => this.close('peer closed'));
+  }
+
+  /**
+   * Wraps a descriptor the accept loop gave us (documented API: `new net.Socket({ fd, onread })`).
+   * Node calls `buffer` after every read for where the next one lands, and `callback` with what
+   * arrived; both go to the connection once it exists (Node asks for the first buffer while the
+   * socket is being built).
+   */
+  static fromFd(host: ConnectionHost, fd: number, peer: TcpPeer, shared: Buffer): TcpConnection {
+    let conn: TcpConnection | null = null;
+    // `onread` of new net.Socket (Node's net.md, "new net.Socket([options])"): @types/node has it
+    // on connect() only, so the options go through a variable.
+    const opts: net.SocketConstructorOpts & { onread: net.OnReadOpts } = {
+      fd, readable: true, writable: true,
+      onread: {
+        buffer: () => (conn === null ? shared : conn.nextReadBuffer()),
+        callback: (n: number, buf: Uint8Array): boolean => {
+          conn!.onRead(n, buf as Buffer);
+          return true; // keep reading (back-pressure pauses the socket itself)
+        },
+      },
+    };
+    const socket = new net.Socket(opts);
+    conn = new TcpConnection(host, socket, { shared, peer });
+    return conn;
+  }
+
+  /**
+   * onread: where the next read lands. The shared buffer when what arrives is expected to be
+   * consumed within the read callback (commands, responses to answer at once); the connection's
+   * own arena when it is inside a large data segment or expects write data (Data-Out after an R2T,
+   * a command's unsolicited data), so that write data stays where it landed until the command runs.
+   */
+  nextReadBuffer(): Buffer {
+    const shared = this.shared!;
+    if (this.bhs !== null) {
+      const left = P.padded(this.dataLength) + (this.rxDataDigest && this.dataLength > 0 ? 4 : 0) - this.buffered;
+      if (left >= OWN_READ_MIN) return this.arena.space(Math.min(left, SHARED_READ_SIZE));
+    }
+    if (this.writeExpected) return this.arena.space(OWN_READ_MIN);
+    // Idle: hold no receive memory (views others still hold keep theirs).
+    if (this.chunks.length === 0 && this.tasks.size === 0) this.arena.release();
+    return shared;
+  }
+
+  /** onread: `n` bytes arrived at the start of `buf` (the buffer nextReadBuffer returned). */
+  onRead(n: number, buf: Buffer): void {
+    const shared = this.shared!;
+    if (buf !== shared) {
+      this.arena.commit(n);
+      this.onData(buf.subarray(0, n));
+      return;
+    }
+    this.onData(shared.subarray(0, n));
+    if (this.isClosed) return;
+    // The next read overwrites the shared buffer: copy out what this one left unframed.
+    const ab = shared.buffer;
+    const chunks = this.chunks;
+    for (let i = 0; i < chunks.length; i++) if (chunks[i]!.buffer === ab) chunks[i] = this.arena.copy(chunks[i]!);
+    if (this.bhs !== null && this.bhs.buffer === ab) {
+      this.bhs = this.arena.copy(this.bhs);
+      if (this.ahs.length > 0) this.ahs = this.arena.copy(this.ahs);
+    }
+  }
+
+  /** Write data the engine keeps beyond receivePdu, received into the shared buffer: one copy in the arena. */
+  protected override keepData(pieces: readonly Buffer[], len: number): readonly Buffer[] {
+    return this.shared === null ? super.keepData(pieces, len) : [this.arena.join(pieces, len)];
   }
 
   protected override onFullFeature(): void {
@@ -155,6 +259,12 @@ export class TcpConnection extends IscsiConnection {
       this.ahs = head.subarray(P.BHS_LENGTH, P.BHS_LENGTH + ahsLen);
     }
     this.dataLength = P.dataSegmentLength(this.bhs);
+    if (this.shared !== null) {
+      const op = P.opcode(this.bhs);
+      // A heuristic for where the next read lands (nextReadBuffer), never a matter of correctness.
+      this.writeExpected = op === P.Op.DataOut ||
+        (op === P.Op.ScsiCommand && P.writeBit(this.bhs) && P.expectedDataTransferLength(this.bhs) > this.dataLength);
+    }
     const limit = this.state === 'login' ? LOGIN_MAX_SEGMENT : this.params.maxRecvSegment;
     if (this.dataLength > limit) {
       this.close(`data segment of ${this.dataLength} bytes exceeds ${limit}`);
@@ -184,6 +294,7 @@ export class TcpConnection extends IscsiConnection {
         return this.state !== 'closed';
       }
     }
+    if (this.shared !== null) this.rxBuffersReused = borrowed(data, this.shared);
     this.receivePdu(bhs, this.ahs, data, len);
     // The engine kept what it needed (views of write data in its own list): do not pin the chunks.
     this.dataViews.length = 0;
@@ -354,6 +465,8 @@ export class TcpConnection extends IscsiConnection {
   protected closeTransport(): void {
     this.chunks = [];
     this.buffered = 0;
+    this.bhs = null;
+    this.arena.release();
     if (this.socket.destroyed) return;
     // Let queued responses (a Logout Response, a failed Login Response) go out first, but do not
     // wait on a peer that stops reading: destroy after a grace period.
@@ -366,4 +479,11 @@ export class TcpConnection extends IscsiConnection {
     t.unref();
     this.socket.once('close', () => clearTimeout(t));
   }
+}
+
+/** Whether any of `views` lies in `shared` (the engine must copy what it keeps of them). */
+function borrowed(views: readonly Buffer[], shared: Buffer): boolean {
+  const ab = shared.buffer;
+  for (const v of views) if (v.buffer === ab) return true;
+  return false;
 }

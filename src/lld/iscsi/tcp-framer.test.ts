@@ -71,11 +71,14 @@ function record(digests: boolean): Buffer {
   return Buffer.concat(wire.stream);
 }
 
-/** Feeds `stream` cut at `cuts` into a fresh connection. */
-function replay(stream: Buffer, cuts: readonly number[], digests: boolean): Run {
+/**
+ * Feeds `stream` cut at `cuts` into a fresh connection: as 'data' events, or (`onread`) as reads
+ * into the buffers the connection offers, the shared one scribbled over after every read.
+ */
+function replay(stream: Buffer, cuts: readonly number[], digests: boolean, onread = false): Run {
   const host = new TestConnectionHost(HOST);
   for (const [k, v] of Object.entries(targetSettings(digests))) host.params.set(k, v);
-  const wire = new TcpUnderTest(host);
+  const wire = new TcpUnderTest(host, { onread });
   let from = 0;
   for (const at of [...cuts, stream.length]) {
     if (at > from) wire.chunk(stream.subarray(from, at));
@@ -104,6 +107,19 @@ for (const digests of [false, true]) {
     for (let at = 1; at < stream.length; at++) same(whole, replay(stream, [at], digests), `split at ${at}`);
     const bytes = Array.from({ length: stream.length - 1 }, (_, i) => i + 1);
     same(whole, replay(stream, bytes, digests), '1-byte chunks');
+  });
+
+  // onread (the accept loop's sockets): a partial PDU left in the shared buffer must be copied out
+  // before the next read overwrites it; the scribbled buffer makes a missed copy change the PDUs.
+  // Every split point with digests on (its framing is a superset: digest bytes too); one read and
+  // 1-byte reads with both.
+  test(`framer (${name}, onread, shared buffer scribbled after every read): ${digests ? 'every split point and ' : ''}1-byte reads frame as 'data' events do`, () => {
+    const stream = record(digests);
+    const whole = replay(stream, [], digests);
+    same(whole, replay(stream, [], digests, true), 'one read');
+    if (digests) for (let at = 1; at < stream.length; at++) same(whole, replay(stream, [at], digests, true), `split at ${at}`);
+    const bytes = Array.from({ length: stream.length - 1 }, (_, i) => i + 1);
+    same(whole, replay(stream, bytes, digests, true), '1-byte reads');
   });
 }
 

@@ -11,7 +11,7 @@ import type { ConnectionHost } from '../../../iscsi/connection.js';
 import type { ConnectionUnderTest } from '../../../iscsi/testing/capture-connection.js';
 import { wireBytes, type InitiatorPdu } from '../../../iscsi/testing/pdus.js';
 import { parseTargetStream, TargetPdu, TOp } from '../../../iscsi/testing/target-pdu.js';
-import { TcpConnection } from '../tcp-connection.js';
+import { SHARED_READ_SIZE, TcpConnection } from '../tcp-connection.js';
 
 export class FakeSocket extends EventEmitter {
   readonly remoteAddress = '::ffff:192.0.2.10';
@@ -78,9 +78,25 @@ export class TcpUnderTest implements ConnectionUnderTest {
   private readonly pdus: TargetPdu[] = [];
   private parsedWrites = 0;
   private rest = Buffer.alloc(0);
+  /**
+   * onread mode (`{ onread: true }`): the loop's shared read buffer, scribbled over after every
+   * read callback as the next read would overwrite it, so a view kept past the callback shows.
+   */
+  readonly shared: Buffer | null;
+  /** onread mode: where Node would read next (asked right after each callback, as Node does). */
+  private nextRead: Buffer | null = null;
+  /** onread mode: reads delivered, and how many landed in the shared buffer. */
+  reads = 0;
+  sharedReads = 0;
 
-  constructor(host: ConnectionHost) {
-    this.conn = new SpyTcpConnection(host, this.sock.asSocket());
+  constructor(host: ConnectionHost, opts: { onread?: boolean; sharedSize?: number } = {}) {
+    this.shared = opts.onread === true ? Buffer.alloc(opts.sharedSize ?? SHARED_READ_SIZE) : null;
+    const s = this.sock;
+    this.conn = new SpyTcpConnection(host, s.asSocket(), this.shared === null ? null : {
+      shared: this.shared,
+      peer: { peerAddress: s.remoteAddress, peerPort: s.remotePort, localAddress: s.localAddress, localPort: s.localPort },
+    });
+    if (this.shared !== null) this.nextRead = this.conn.nextReadBuffer();
   }
 
   /** The target's byte stream decoded so far (digests after the last Login Response, as negotiated). */
@@ -109,9 +125,24 @@ export class TcpUnderTest implements ConnectionUnderTest {
     this.chunk(wireBytes(pdu, { header: ffp && p.headerDigest, data: ffp && p.dataDigest }));
   }
 
+  /** `bytes` arrive: as one 'data' event, or (onread) as reads of at most the buffer the connection offers. */
   chunk(bytes: Buffer): void {
     this.stream.push(bytes);
-    this.sock.emit('data', bytes);
+    if (this.shared === null) {
+      this.sock.emit('data', bytes);
+      return;
+    }
+    for (let o = 0; o < bytes.length && !this.conn.isClosed;) {
+      const buf = this.nextRead!;
+      const n = Math.min(buf.length, bytes.length - o);
+      bytes.copy(buf, 0, o, o + n);
+      o += n;
+      this.reads++;
+      if (buf === this.shared) this.sharedReads++;
+      this.conn.onRead(n, buf);
+      if (buf === this.shared) buf.fill(0xee, 0, n); // what the next read may overwrite
+      this.nextRead = this.conn.nextReadBuffer();
+    }
   }
 
   /**
