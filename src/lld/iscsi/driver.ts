@@ -11,6 +11,8 @@ import { closeNative, listenError, listenNative, loadIoAddon, type IoAddon } fro
 
 /** How often an accept error (EMFILE and the like) is logged at most, per portal. */
 const ACCEPT_ERROR_LOG_MS = 10_000;
+/** How often connections that read nothing meanwhile drop their receive arena (TcpConnection.sweepIdle). */
+const IDLE_SWEEP_MS = 5_000;
 
 export class IscsiTcpDriver extends IscsiTargetDriver implements LldDriver {
   readonly lldName = 'iscsi';
@@ -18,6 +20,7 @@ export class IscsiTcpDriver extends IscsiTargetDriver implements LldDriver {
   private io: IoAddon | null = null;
   /** The read buffer every connection of this driver's event loop shares (onread; with the accept loop only). */
   private readonly sharedRead = Buffer.allocUnsafeSlow(SHARED_READ_SIZE);
+  private sweepTimer: NodeJS.Timeout | null = null;
 
   static async create(ctx: LldContext): Promise<IscsiTcpDriver> {
     const args = parseLldArgs(ctx.args);
@@ -25,6 +28,12 @@ export class IscsiTcpDriver extends IscsiTargetDriver implements LldDriver {
       args.loginTimeout === null ? undefined : args.loginTimeout * 1000);
     const io = loadIoAddon();
     d.io = io.addon;
+    if (io.addon !== null) {
+      d.sweepTimer = setInterval(() => {
+        for (const c of d.connections) if (c instanceof TcpConnection) c.sweepIdle();
+      }, IDLE_SWEEP_MS);
+      d.sweepTimer.unref();
+    }
     d.log('debug', io.addon !== null ? 'iscsi: own accept loop (native/io)' : `iscsi: net.Server (${io.reason})`);
     const portals = args.portals.length > 0 ? args.portals : [{ host: '0.0.0.0', port: 3260 }, { host: '::', port: 3260 }];
     try {
@@ -91,6 +100,8 @@ export class IscsiTcpDriver extends IscsiTargetDriver implements LldDriver {
   }
 
   async exit(): Promise<void> {
+    if (this.sweepTimer !== null) clearInterval(this.sweepTimer);
+    this.sweepTimer = null;
     this.closeAll('driver exit');
     await this.closePortals();
   }

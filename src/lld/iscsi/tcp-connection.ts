@@ -114,6 +114,8 @@ export class TcpConnection extends IscsiConnection {
   private readonly arena = new RxArena();
   /** The last PDU header framed announced write data to follow (a Data-Out, or a command beyond its immediate data). */
   private writeExpected = false;
+  /** onread: a read arrived since the last sweepIdle. */
+  private readSinceSweep = false;
 
   /**
    * `onread` given: the socket was created with `TcpConnection.onreadOptions` (or a test drives
@@ -166,19 +168,31 @@ export class TcpConnection extends IscsiConnection {
    */
   nextReadBuffer(): Buffer {
     const shared = this.shared!;
+    if (this.isClosed) return shared; // what still arrives is dropped unread
     if (this.bhs !== null) {
       const left = P.padded(this.dataLength) + (this.rxDataDigest && this.dataLength > 0 ? 4 : 0) - this.buffered;
       if (left >= OWN_READ_MIN) return this.arena.space(Math.min(left, SHARED_READ_SIZE));
     }
     if (this.writeExpected) return this.arena.space(OWN_READ_MIN);
-    // Idle: hold no receive memory (views others still hold keep theirs).
-    if (this.chunks.length === 0 && this.tasks.size === 0) this.arena.release();
     return shared;
+  }
+
+  /**
+   * onread: the driver calls this every few seconds. A connection that read nothing since the last
+   * call drops its arena (views others hold keep their part alive), so idle connections hold no
+   * receive memory; a busy one keeps it (releasing it per command would allocate 64 KiB per write
+   * at QD1). Node still holds the buffer it was last given until the next read: at most the rest of
+   * one arena when the last PDU received was write data.
+   */
+  sweepIdle(): void {
+    if (!this.readSinceSweep && this.chunks.length === 0 && this.bhs === null) this.arena.release();
+    this.readSinceSweep = false;
   }
 
   /** onread: `n` bytes arrived at the start of `buf` (the buffer nextReadBuffer returned). */
   onRead(n: number, buf: Buffer): void {
     const shared = this.shared!;
+    this.readSinceSweep = true;
     if (buf !== shared) {
       this.arena.commit(n);
       this.onData(buf.subarray(0, n));
