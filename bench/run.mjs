@@ -195,6 +195,12 @@ async function iperf3(secs) {
   }
 }
 
+/** Every run's figure, then how many failed (their reasons are on stderr). */
+function runsText(runs, failures) {
+  const t = runs.map(fmt).join(' ');
+  return failures.length === 0 ? t : `${t}${t === '' ? '' : ' '}(${failures.length} failed)`;
+}
+
 function fmt(x) {
   if (!Number.isFinite(x)) return '-';
   return x >= 100 ? String(Math.round(x)) : x.toFixed(1);
@@ -209,6 +215,8 @@ async function main() {
   /** results[case][kind] = number[] */
   const results = cases.map(() => ({ stgt: [], tgt: [] }));
   const costs = cases.map(() => ({ stgt: [], tgt: [] }));
+  /** failed[case][kind] = why each failed run failed (a client error must not lose the whole table). */
+  const failed = cases.map(() => ({ stgt: [], tgt: [] }));
   // An interrupted bench (Ctrl-C, timeout) must not leave daemons behind.
   for (const sig of ['SIGINT', 'SIGTERM']) {
     process.on(sig, () => {
@@ -229,7 +237,15 @@ async function main() {
         for (const d of order) {
           const c0 = cpuSeconds(d);
           const w0 = performance.now();
-          const v = await cases[ci].run(d, o.secs);
+          let v;
+          try {
+            v = await cases[ci].run(d, o.secs);
+          } catch (e) {
+            const why = (e instanceof Error ? e.message : String(e)).replace(/\s+/g, ' ').slice(0, 300);
+            failed[ci][d.kind].push(why);
+            process.stderr.write(`round ${round + 1} ${cases[ci].name} ${d.kind}: FAILED: ${why}\n`);
+            continue;
+          }
           const wall = (performance.now() - w0) / 1000;
           // Daemon CPU (all threads) per unit of work: robust to a noisy machine, unlike throughput.
           const cost = ((cpuSeconds(d) - c0) / (v * wall)) * 1e6;
@@ -250,6 +266,7 @@ async function main() {
     return {
       key: c.key, case: c.name, stgt: s, tgt: t, ratio: s / t, stgtRuns: results[i].stgt, tgtRuns: results[i].tgt,
       unit: c.unit, stgtCpu: median(costs[i].stgt), tgtCpu: median(costs[i].tgt),
+      stgtFailed: failed[i].stgt, tgtFailed: failed[i].tgt,
     };
   });
   if (o.json) {
@@ -260,7 +277,7 @@ async function main() {
   const head = ['case', 'stgt', other, `stgt/${other}`, 'stgt runs', `${other} runs`, 'daemon CPU stgt', `daemon CPU ${other}`];
   const body = rows.map((r) => [
     r.case, fmt(r.stgt), fmt(r.tgt), Number.isFinite(r.ratio) ? r.ratio.toFixed(2) : '-',
-    r.stgtRuns.map(fmt).join(' '), r.tgtRuns.map(fmt).join(' '),
+    runsText(r.stgtRuns, r.stgtFailed), runsText(r.tgtRuns, r.tgtFailed),
     Number.isFinite(r.stgtCpu) ? `${r.stgtCpu.toFixed(1)} ${r.unit}` : '-',
     Number.isFinite(r.tgtCpu) ? `${r.tgtCpu.toFixed(1)} ${r.unit}` : '-',
   ]);

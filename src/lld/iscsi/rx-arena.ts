@@ -7,8 +7,8 @@
 // are never handed out again, so views of them stay valid for as long as someone holds them; an
 // exhausted arena is dropped and collected once no view of it is left.
 
-/** Size of a new arena (Node's own read size). */
-export const ARENA_SIZE = 64 * 1024;
+/** Size of a new arena (two of Node's 64 KiB reads). */
+export const ARENA_SIZE = 128 * 1024;
 
 export class RxArena {
   private buf: Buffer | null = null;
