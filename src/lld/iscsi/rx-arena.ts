@@ -7,18 +7,25 @@
 // are never handed out again, so views of them stay valid for as long as someone holds them; an
 // exhausted arena is dropped and collected once no view of it is left.
 
-/** Size of a new arena (two of Node's 64 KiB reads). */
+/** Largest arena (two of Node's 64 KiB reads). */
 export const ARENA_SIZE = 128 * 1024;
+/**
+ * First arena after a release: a connection that only copies out a partial header now and then
+ * holds 16 KiB, not 128; each new arena doubles up to ARENA_SIZE while the connection keeps busy.
+ */
+const FIRST_ARENA = 16 * 1024;
 
 export class RxArena {
   private buf: Buffer | null = null;
   private used = 0;
+  private nextSize = FIRST_ARENA;
 
   /** The unused rest of the arena, at least `min` bytes (a new arena when less is left). Not committed. */
   space(min: number): Buffer {
     let b = this.buf;
     if (b === null || b.length - this.used < min) {
-      b = this.buf = Buffer.allocUnsafeSlow(Math.max(ARENA_SIZE, min));
+      b = this.buf = Buffer.allocUnsafeSlow(Math.max(this.nextSize, min));
+      this.nextSize = Math.min(this.nextSize * 2, ARENA_SIZE);
       this.used = 0;
     }
     return b.subarray(this.used);
@@ -50,5 +57,6 @@ export class RxArena {
   release(): void {
     this.buf = null;
     this.used = 0;
+    this.nextSize = FIRST_ARENA;
   }
 }
