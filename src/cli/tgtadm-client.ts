@@ -251,14 +251,26 @@ function pipeExchange(b: PipeBindings, path: string, wire: Buffer, onSent: () =>
   });
 }
 
-/** One request: the pipe fast path where it applies and connects, else net. */
+/**
+ * How long a call waits for room in the daemon's listen queue. tgt's tgtadm blocks in connect()
+ * while the queue is full; a non-blocking connect fails at once with EAGAIN instead, so it is
+ * tried again every 10 ms, up to this long, before the call reports the daemon not connected.
+ */
+const QUEUE_FULL_WAIT_MS = 30_000;
+
+/** One request: the pipe fast path where it applies and connects, else net; a full listen queue is waited out. */
 async function exchange(env: Readonly<Record<string, string | undefined>>, path: string, wire: Buffer, onSent: () => void): Promise<Buffer | string> {
   const b = pipeBindings(env);
-  if (b !== undefined) {
-    const r = await pipeExchange(b, path, wire, onSent);
-    if (r !== 'unavailable') return r;
+  const deadline = Date.now() + QUEUE_FULL_WAIT_MS;
+  for (;;) {
+    if (b !== undefined) {
+      const r = await pipeExchange(b, path, wire, onSent);
+      if (r !== 'unavailable') return r;
+    }
+    const r = await netExchange(path, wire, onSent);
+    if (r !== 'EAGAIN' || Date.now() >= deadline) return r;
+    await sleep(10);
   }
-  return netExchange(path, wire, onSent);
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

@@ -97,7 +97,11 @@ export class IpcServer {
       });
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
-        server.listen({ path, backlog: 32 }, () => {
+        // Backlog 511 (net's default), not tgt's 32: tgt's C tgtadm blocks in connect() while the
+        // queue is full, but a Node client's connect is non-blocking and fails at once with EAGAIN
+        // (tgtadm would print "not connected"), so many concurrent calls while the loop is busy
+        // must find room in the queue.
+        server.listen({ path, backlog: 511 }, () => {
           server.removeListener('error', reject);
           resolve();
         });
