@@ -5,7 +5,7 @@
 // librbd at run time, loading fails with a reason that names the fix.
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { findAddon } from '../native/find-addon.js';
+import { checkAddon, findAddon } from '../native/find-addon.js';
 
 /** The addon interface this store speaks (native/rbd/src/common.h kAddonVersion). */
 export const RBD_ADDON_VERSION = 1;
@@ -91,14 +91,7 @@ export function findRbdAddon(fromDir: string, env: Readonly<Record<string, strin
 
 /** '' when `o` is an addon of this interface version, else why not. */
 export function checkRbdAddon(o: unknown): string {
-  if (o === null || typeof o !== 'object') return 'rbd addon exports no object';
-  const a = o as Record<string, unknown>;
-  if (a['addonVersion'] !== RBD_ADDON_VERSION) {
-    return `rbd addon has interface version ${String(a['addonVersion'])}, this store needs ${RBD_ADDON_VERSION} (rebuild: npm run build:native)`;
-  }
-  const missing = FUNCTIONS.filter((f) => typeof a[f] !== 'function');
-  if (missing.length > 0) return `rbd addon lacks ${missing.join(', ')} (rebuild: npm run build:native)`;
-  return '';
+  return checkAddon(o, 'rbd', RBD_ADDON_VERSION, 'this store', FUNCTIONS);
 }
 
 /** Loads and checks the addon; throws an Error whose message is the reason (becomes `rbd: error`). */

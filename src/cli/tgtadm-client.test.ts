@@ -101,19 +101,19 @@ test('tgtadm with no daemon: 107 and tgt\'s message, on both paths', async () =>
 test('tgtadm waits for room in a full listen queue (tgt\'s blocking connect) instead of failing with EAGAIN', { timeout: 60_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'stgt-adm-'));
   const sock = join(dir, 'socket.7');
-  // A daemon in another process: backlog 1, its loop busy for 400 ms once it listens, then it answers.
+  // A daemon in another process: backlog 1, its loop busy for 400 ms from the moment it says so, then it answers.
   const { spawn } = await import('node:child_process');
   const answer = ipc.encodeResponse(0, 'busy daemon\n').toString('hex');
   const child = spawn(process.execPath, ['-e', `
     const net = require('node:net');
     const srv = net.createServer((s) => { s.once('data', () => s.end(Buffer.from('${answer}', 'hex'))); });
     srv.listen({ path: ${JSON.stringify(sock)}, backlog: 1 }, () => {
-      process.stdout.write('listening\\n');
-      setTimeout(() => { const t = Date.now(); while (Date.now() - t < 400) {} }, 50);
+      // stdout to a pipe is written synchronously on Linux: the line is out before the loop blocks.
+      process.stdout.write('busy\\n');
+      const t = Date.now(); while (Date.now() - t < 400) {}
     });`], { stdio: ['ignore', 'pipe', 'inherit'] });
   try {
-    await new Promise<void>((res) => child.stdout.once('data', () => res()));
-    await new Promise<void>((res) => setTimeout(res, 100)); // inside the busy stretch (not a wait for a state: the outcome must be the same either way)
+    await new Promise<void>((res) => child.stdout.once('data', () => res())); // its loop is now busy
     const calls = await Promise.all([...Array(12).keys()].map((i) => call(dir, SHOW, i % 2 === 0 ? 'pipe' : 'net')));
     for (const c of calls) assert.deepEqual(c, { code: 0, out: 'busy daemon\n', err: '' });
   } finally {

@@ -21,3 +21,18 @@ export function findAddon(
     if (dirname(dir) === dir) return null;
   }
 }
+
+/**
+ * '' when `o` is the `name` addon of interface `version` with every function in `functions`, else
+ * why not, in the words the module reports (`user`: "this store", "this LLD").
+ */
+export function checkAddon(o: unknown, name: string, version: number, user: string, functions: readonly string[]): string {
+  if (o === null || typeof o !== 'object') return `${name} addon exports no object`;
+  const a = o as Record<string, unknown>;
+  if (a['addonVersion'] !== version) {
+    return `${name} addon has interface version ${String(a['addonVersion'])}, ${user} needs ${version} (rebuild: npm run build:native)`;
+  }
+  const missing = functions.filter((f) => typeof a[f] !== 'function');
+  if (missing.length > 0) return `${name} addon lacks ${missing.join(', ')} (rebuild: npm run build:native)`;
+  return '';
+}

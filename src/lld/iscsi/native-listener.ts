@@ -9,7 +9,7 @@ import net from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { getSystemErrorMap } from 'node:util';
-import { findAddon } from '../../native/find-addon.js';
+import { checkAddon, findAddon } from '../../native/find-addon.js';
 
 /** The addon interface this LLD speaks (native/io/src/listener.cc kAddonVersion). */
 export const IO_ADDON_VERSION = 1;
@@ -46,13 +46,7 @@ export function findIoAddon(fromDir: string, env: Readonly<Record<string, string
 
 /** '' when `o` is an addon of this interface version, else why not. */
 export function checkIoAddon(o: unknown): string {
-  if (o === null || typeof o !== 'object') return 'io addon exports no object';
-  const a = o as Record<string, unknown>;
-  if (a['addonVersion'] !== IO_ADDON_VERSION) {
-    return `io addon has interface version ${String(a['addonVersion'])}, this LLD needs ${IO_ADDON_VERSION} (rebuild: npm run build:native)`;
-  }
-  if (typeof a['Listener'] !== 'function') return 'io addon lacks Listener (rebuild: npm run build:native)';
-  return '';
+  return checkAddon(o, 'io', IO_ADDON_VERSION, 'this LLD', ['Listener']);
 }
 
 /**
