@@ -174,12 +174,16 @@ test('accept loop: out of descriptors (EMFILE) it reports, backs off instead of 
       resolve();
     }));
     await Promise.all(clients.map((c) => (c.connecting ? once(c, 'connect') : null)));
-    const t0 = Date.now();
-    while (Date.now() - t0 < 500) await new Promise((r) => setTimeout(r, 20));
-    assert.ok(errors.length >= 1, 'EMFILE reported');
+    await waitUntil(() => errors.length >= 1, 'EMFILE reported');
+    // Then the rate: one report per back-off period (100 ms), not one per loop turn. The window is a
+    // measurement (reports counted over the time that really passed), so a slow machine only lowers it.
+    const first = errors.length;
+    const t0 = performance.now();
+    while (performance.now() - t0 < 400) await new Promise((r) => setTimeout(r, 20));
+    const elapsed = performance.now() - t0;
+    const reports = errors.length - first;
     assert.ok(errors.every((e) => e === -24), `errors: ${errors.join(',')}`);
-    // One report per back-off period (100 ms), not one per loop turn.
-    assert.ok(errors.length <= 10, `${errors.length} reports in 0.5 s`);
+    assert.ok(reports <= Math.floor(elapsed / 100) + 2, `${reports} reports in ${elapsed.toFixed(0)} ms`);
     assert.equal(socks.length, 0);
     for (const fd of dummies.splice(0)) closeSync(fd);
     await waitUntil(() => socks.length === clients.length, 'the waiting connections are accepted');
