@@ -92,9 +92,10 @@ function daemonReady(show) {
  * that store (e.g. rbd). The daemon is pushed to `started` before the setup, so the caller stops it
  * even when a step fails. `env`: extra variables for stgt's daemon only; `args`: extra tgtd
  * arguments for it (e.g. --bstype ...,rbd); `name`: tells two daemons of one kind apart (socket);
+ * `extraTargets`: that many more targets, tid 2.., sharing LUN 1's backing;
  * `STGT_NODE_FLAGS` in the environment: node flags for it (e.g. --cpu-prof).
  */
-export async function startDaemon(kind, dir, { dist, env: extraEnv = {}, args: stgtArgs = [], name = kind, iqn, luns, started }) {
+export async function startDaemon(kind, dir, { dist, env: extraEnv = {}, args: stgtArgs = [], name = kind, iqn, luns, started, extraTargets = 0 }) {
   const control = 1000 + Math.floor(Math.random() * 8000);
   const port = await freePort();
   const socket = join(dir, `${name.replace(/\W/g, '-')}-socket`);
@@ -143,6 +144,14 @@ export async function startDaemon(kind, dir, { dist, env: extraEnv = {}, args: s
       ...(l.bsopts === undefined ? [] : ['--bsopts', l.bsopts])]);
   }
   steps.push(['--lld', 'iscsi', '--mode', 'target', '--op', 'bind', '--tid', '1', '-I', 'ALL']);
+  // `extraTargets`: targets 2.. named `${iqn}-tN`, each with LUN 1 on target 1's LUN 1 backing (one
+  // session per target shows how targets spread, e.g. over tgtd --workers).
+  const lun1 = steps.find((s) => s[3] === 'logicalunit' && s[9] === '1');
+  for (let t = 2; t <= 1 + extraTargets; t++) {
+    steps.push(['--lld', 'iscsi', '--mode', 'target', '--op', 'new', '--tid', String(t), '-T', `${iqn}-t${t}`]);
+    if (lun1 !== undefined) steps.push(lun1.map((a, i) => (i === 7 ? String(t) : a)));
+    steps.push(['--lld', 'iscsi', '--mode', 'target', '--op', 'bind', '--tid', String(t), '-I', 'ALL']);
+  }
   for (const s of steps) {
     const r = tgtadm(d, s);
     if (r.code !== 0) throw new Error(`${kind}: tgtadm ${s.join(' ')}: ${r.out}\n${kind} tgtd said: ${stderr}`);

@@ -7,7 +7,7 @@
 // case (the machine is shared and noisy, so single runs mean little) and the stgt/tgt ratio.
 //
 // Usage: node bench/run.mjs [--rounds 3] [--secs 5] [--scale 1] [--smoke] [--no-iperf] [--dist <dir>] [--only stgt|tgt]
-//                           [--cases perf|qemu|all] [--env K=V ...] [--json] [--metrics]
+//                           [--cases perf|qemu|all] [--env K=V ...] [--json] [--metrics] [--stgt-args "ARGS"] [--vs-args "ARGS"]
 // --dist selects the compiled stgt tree (default: the repository's dist/); --env passes variables to
 // stgt's tgtd only (e.g. --env UV_THREADPOOL_SIZE=2). --metrics compares stgt with itself instead of
 // tgt: the second column is a stgt tgtd started with `--metrics 127.0.0.1:PORT` and scraped once a
@@ -26,7 +26,7 @@ const INITIATOR = 'iqn.2026-01.org.stgt.bench:client';
 const LUN_SIZE = 1 << 30;
 
 function parseArgs(argv) {
-  const o = { rounds: 3, secs: 5, scale: 1, dist: resolve(HERE, '..', 'dist'), only: null, cases: 'all', env: {}, json: false, iperf: true, metrics: false };
+  const o = { rounds: 3, secs: 5, scale: 1, dist: resolve(HERE, '..', 'dist'), only: null, cases: 'all', env: {}, json: false, iperf: true, metrics: false, stgtArgs: [], vsArgs: null };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const v = () => argv[++i];
@@ -39,6 +39,8 @@ function parseArgs(argv) {
     else if (a === '--no-iperf') o.iperf = false;
     else if (a === '--json') o.json = true;
     else if (a === '--metrics') o.metrics = true;
+    else if (a === '--stgt-args') o.stgtArgs = v().split(' ').filter(Boolean);
+    else if (a === '--vs-args') o.vsArgs = v().split(' ').filter(Boolean);
     else if (a === '--smoke') Object.assign(o, { rounds: 1, secs: 2, scale: 0.01 });
     else if (a === '--env') {
       const [k, ...rest] = v().split('=');
@@ -56,12 +58,16 @@ async function startBenchDaemon(kind, dir, opts, started) {
   // --metrics: the "tgt" column is stgt with --metrics, scraped every second.
   const withMetrics = opts.metrics && kind === 'tgt';
   const metricsPort = withMetrics ? await freePort() : 0;
-  const d = await startDaemon(withMetrics ? 'stgt' : kind, dir, {
-    dist: opts.dist, env: opts.env, iqn: IQN, started, name: withMetrics ? 'stgt-metrics' : kind,
-    args: withMetrics ? ['--metrics', `127.0.0.1:${metricsPort}`] : [],
+  // --vs-args: the "tgt" column is stgt with these arguments (e.g. --workers 2) instead of tgt.
+  const vs = opts.vsArgs !== null && kind === 'tgt';
+  const args = withMetrics ? ['--metrics', `127.0.0.1:${metricsPort}`] : vs ? opts.vsArgs : kind === 'stgt' ? opts.stgtArgs : [];
+  const d = await startDaemon(withMetrics || vs ? 'stgt' : kind, dir, {
+    dist: opts.dist, env: opts.env, iqn: IQN, started, name: withMetrics ? 'stgt-metrics' : vs ? 'stgt-vs' : kind,
+    args, extraTargets: opts.extraTargets,
     // LUN 2: the null store (reads zeros, discards writes; 1 TiB in both): the protocol's cost alone.
     luns: [{ lun: 1, size: LUN_SIZE }, { lun: 2, bstype: 'null' }],
   });
+  if (vs) d.kind = 'tgt';
   if (withMetrics) {
     d.kind = 'tgt';
     d.scrapes = 0;
@@ -72,6 +78,7 @@ async function startBenchDaemon(kind, dir, opts, started) {
     }, 1000);
   }
   d.url = `iscsi://127.0.0.1:${d.port}/${IQN}/1`;
+  d.targetUrls = [d.url, ...Array.from({ length: opts.extraTargets }, (_, i) => `iscsi://127.0.0.1:${d.port}/${IQN}-t${i + 2}/1`)];
   d.nullUrl = `iscsi://127.0.0.1:${d.port}/${IQN}/2`;
   return d;
 }
@@ -127,6 +134,9 @@ const CASES = [
   { key: 'null-w4k-qd1', name: 'null store: 4k write QD1 (IOPS)', unit: 'µs/IO', lun: 2, qemu: { write: true, size: 4096, qd: 1, count: 20000 } },
   { key: 's4-r4k-qd32', name: '4 sessions: 4k rand read QD32 each (IOPS, sum)', unit: 'µs/IO', sessions: 4, perf: { qd: 32, random: true } },
   { key: 's4-w4k-qd32', name: '4 sessions: 4k seq write QD32 each (IOPS, sum)', unit: 'µs/IO', sessions: 4, qemu: { write: true, size: 4096, qd: 32, count: 25000 } },
+  // The s4 cases with one target per session (4 targets sharing LUN 1's file): what tgtd --workers spreads.
+  { key: 's4t-r4k-qd32', name: '4 targets, 1 session each: 4k rand read QD32 (IOPS, sum)', unit: 'µs/IO', sessions: 4, targets: 4, perf: { qd: 32, random: true } },
+  { key: 's4t-w4k-qd32', name: '4 targets, 1 session each: 4k seq write QD32 (IOPS, sum)', unit: 'µs/IO', sessions: 4, targets: 4, qemu: { write: true, size: 4096, qd: 32, count: 25000 } },
 ];
 
 /** Groups for --cases: perf (iscsi-perf), qemu (qemu-img bench), all, or a comma list of keys. */
@@ -145,7 +155,7 @@ function buildCases(which, scale) {
     ...c,
     run: async (d, secs) => {
       const one = (i) => {
-        const url = c.lun === 2 ? d.nullUrl : d.url;
+        const url = c.lun === 2 ? d.nullUrl : c.targets ? d.targetUrls[i % c.targets] : d.url;
         if (c.perf) return iscsiPerf(d, url, { ...c.perf, blocks: 8, initiator: `${INITIATOR}${i}` }, secs);
         const count = Math.max(c.qemu.qd, Math.round(c.qemu.count * scale));
         // Each concurrent client writes its own quarter (its own offset) of the LUN.
@@ -229,6 +239,7 @@ async function main() {
   let ceiling = null;
   try {
     if (o.iperf) ceiling = await iperf3(o.secs);
+    o.extraTargets = Math.max(0, ...cases.map((c) => (c.targets ?? 1) - 1));
     for (const k of kinds) await startBenchDaemon(k, dir, o, daemons);
     for (let round = 0; round < o.rounds; round++) {
       for (let ci = 0; ci < cases.length; ci++) {
@@ -273,7 +284,7 @@ async function main() {
     console.log(JSON.stringify({ load: [load0, load1], iperf3GBps: ceiling, rows }, null, 2));
     return;
   }
-  const other = o.metrics ? 'stgt --metrics' : 'tgt';
+  const other = o.metrics ? 'stgt --metrics' : o.vsArgs !== null ? `stgt ${o.vsArgs.join(' ')}` : 'tgt';
   const head = ['case', 'stgt', other, `stgt/${other}`, 'stgt runs', `${other} runs`, 'daemon CPU stgt', `daemon CPU ${other}`];
   const body = rows.map((r) => [
     r.case, fmt(r.stgt), fmt(r.tgt), Number.isFinite(r.ratio) ? r.ratio.toFixed(2) : '-',

@@ -4,7 +4,7 @@
   "targets": [
     {
       "target_name": "stgt_io",
-      "sources": ["src/listener.cc"],
+      "sources": ["src/listener.cc", "src/peek.cc"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS"],
       "cflags_cc": ["-std=c++17", "-Wall", "-Wextra"]

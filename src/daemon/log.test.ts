@@ -31,3 +31,11 @@ test('-d takes 0 or 1 (strtoull base 0, as tgt); others fail with tgt\'s text an
     assert.throws(() => parseDebugLevel(v), (e: unknown) => e instanceof UsageError && e.message === `-d argument value '${v}' ${why}` && e.status === status, v);
   }
 });
+
+test('--workers N: 0 by default, -t does not select it, out-of-range and non-numbers refused', () => {
+  assert.equal(parseDaemonArgs([]).workers, 0);
+  assert.equal(parseDaemonArgs(['-t', '4']).workers, 0, "tgt's -t sizes a per-LU pool, not event loops");
+  assert.equal(parseDaemonArgs(['--workers', '2']).workers, 2);
+  assert.equal(parseDaemonArgs(['--workers=0']).workers, 0);
+  for (const v of ['257', '-1', 'two', '']) assert.throws(() => parseDaemonArgs(['--workers', v]), UsageError, v);
+});

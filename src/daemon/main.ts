@@ -11,6 +11,12 @@ import { IpcServer } from '../mgmt/ipc-server.js';
 import { executeRequest } from '../mgmt/handlers.js';
 import { setupDemo } from './demo.js';
 import { SdNotifier } from './sd-notify.js';
+import type { IpcRequest } from '../mgmt/ipc.js';
+import type { HandedConnection } from '../lld/iscsi/handoff.js';
+import { loadIoAddon } from '../lld/iscsi/native-listener.js';
+import { WorkerPool } from './workers.js';
+import { executeWithWorkers, WORKER_LLD } from './worker-mgmt.js';
+import type { Logger } from './log.js';
 
 export const VERSION = '1.0.85-stgt0.1';
 
@@ -52,13 +58,22 @@ async function run(opts: DaemonOptions): Promise<void> {
   process.stderr.on('error', () => {});
   process.stdout.on('error', () => {});
   const log = await openLogger(chooseSink(opts.foreground, process.env['JOURNAL_STREAM'], stderrIdentity()), opts.debug);
-  const tgtd = new Tgtd({ controlPort: opts.controlPort, lldArgs: opts.lldArgs, moduleDirs: opts.moduleDirs, log, timing: opts.metrics !== null });
+  // --workers N (docs/multicore.md): started before the management socket answers, so every target
+  // created is placed on a worker. Without it (the default) nothing of this exists.
+  const pool = opts.workers > 0 ? await startWorkers(opts, log) : null;
+  const tgtd = new Tgtd({
+    controlPort: opts.controlPort, lldArgs: opts.lldArgs, moduleDirs: opts.moduleDirs, log, timing: opts.metrics !== null,
+    ...(pool !== null ? { handoff: { route: (name: string, conn: HandedConnection) => pool.route(name, conn) } } : {}),
+  });
+  const execute = pool === null
+    ? (req: IpcRequest) => executeRequest(tgtd, req)
+    : (req: IpcRequest) => executeWithWorkers(tgtd, pool, req, (level, m) => log.write(level, m));
   let ipc: IpcServer;
   try {
     ipc = await IpcServer.start({
       controlPort: opts.controlPort,
       handler: (req, reply) => {
-        void executeRequest(tgtd, req).then((r) => reply(r.err, r.text));
+        void execute(req).then((r) => reply(r.err, r.text));
       },
       log: (level, msg) => log.write(level, msg),
     });
@@ -110,6 +125,7 @@ async function run(opts: DaemonOptions): Promise<void> {
     await systemd.notify(`STOPPING=1\nSTATUS=shutting down (${why})`);
     try {
       await tgtd.stop();
+      await pool?.stop();
       await metrics?.close();
     } finally {
       ipc.close();
@@ -138,4 +154,31 @@ async function run(opts: DaemonOptions): Promise<void> {
   // socket must already answer and the LLDs listen.
   await systemd.notify(`READY=1\nSTATUS=ready, control port ${opts.controlPort}`);
   log.write('info', `tgtd ready, control port ${opts.controlPort}`);
+}
+
+/**
+ * --workers N: the pool, or exit 1 with the reason. Connections are routed by the fd the daemon's
+ * own accept loop gives and the first Login PDU peeked from it, which only native/io can do: without
+ * it (not built, STGT_NATIVE_IO=0) --workers is refused rather than silently running one loop.
+ */
+async function startWorkers(opts: DaemonOptions, log: Logger): Promise<WorkerPool> {
+  const io = loadIoAddon();
+  const why = io.addon === null ? io.reason : io.addon.ReadWatch === undefined ? 'io addon lacks ReadWatch (rebuild: npm run build:native)' : '';
+  if (why !== '') {
+    log.write('error', `--workers ${opts.workers} needs the native/io addon: ${why}`);
+    process.exit(1);
+  }
+  try {
+    return await WorkerPool.start(opts.workers, {
+      llds: opts.llds.filter((n) => n === WORKER_LLD),
+      bstypes: opts.bstypes,
+      lldArgs: [...opts.lldArgs],
+      moduleDirs: opts.moduleDirs,
+      debug: opts.debug,
+      timing: opts.metrics !== null,
+    }, log);
+  } catch (e) {
+    log.write('error', `--workers ${opts.workers}: ${(e as Error).message}`);
+    process.exit(1);
+  }
 }

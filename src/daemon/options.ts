@@ -21,6 +21,8 @@ export interface DaemonOptions {
   demo: string | null;
   /** `--metrics ADDR:PORT`: serve Prometheus metrics there (null: off). */
   metrics: string | null;
+  /** `--workers N`: worker threads that own the targets (0: none, everything on the main loop; docs/multicore.md). */
+  workers: number;
   action: 'run' | 'help' | 'version';
 }
 
@@ -45,7 +47,11 @@ const LONG: LongOption[] = [
   { name: 'demo', hasArg: false, val: '\u0106' },
   { name: 'demo-size', hasArg: true, val: '\u0107' },
   { name: 'metrics', hasArg: true, val: '\u0108' },
+  { name: 'workers', hasArg: true, val: '\u0109' },
 ];
+
+/** More event loops than this cannot help on any machine stgt targets (and each costs ~10 MiB). */
+export const MAX_WORKERS = 256;
 
 export class UsageError extends Error {
   /** The exit status (tgt's usage(status): 1, or the errno of a bad option value). */
@@ -75,7 +81,7 @@ const list = (s: string): string[] => s.split(',').map((x) => x.trim()).filter((
 export function parseDaemonArgs(argv: readonly string[]): DaemonOptions {
   const o: DaemonOptions = {
     foreground: false, nodaemonize: false, controlPort: 0, nrIothreads: 16, pidFile: null, debug: false,
-    llds: DEFAULT_LLDS, bstypes: DEFAULT_BSTYPES, lldArgs: new Map(), moduleDirs: [], demo: null, metrics: null, action: 'run',
+    llds: DEFAULT_LLDS, bstypes: DEFAULT_BSTYPES, lldArgs: new Map(), moduleDirs: [], demo: null, metrics: null, workers: 0, action: 'run',
   };
   const g = new GetoptLong(['tgtd', ...argv], 'fDC:d:t:p:Vh', LONG);
   const addLldArg = (lld: string, v: string): void => {
@@ -109,6 +115,10 @@ export function parseDaemonArgs(argv: readonly string[]): DaemonOptions {
         if (parseListen(v) === null) throw new UsageError(`invalid --metrics value '${v}' (ADDR:PORT or [ADDR]:PORT)`);
         o.metrics = v;
         break;
+      case '\u0109':
+        o.workers = num('--workers', v);
+        if (o.workers > MAX_WORKERS) throw new UsageError(`invalid --workers value '${v}' (0 to ${MAX_WORKERS})`);
+        break;
       default: throw new UsageError(`unknown option ${ev.ch}`);
     }
   }
@@ -132,6 +142,8 @@ Target framework daemon (stgt).
       --bstype LIST       backing stores to load at start (default: aio,rdwr,mmc,smc,ssc,null,memory)
       --module-dir DIR    where npm-named third-party modules resolve from (repeatable)
       --metrics ADDR:PORT serve Prometheus metrics at http://ADDR:PORT/metrics (off by default)
+      --workers N         run the targets in N worker threads, one event loop each (default 0:
+                          everything on one loop; needs native/io; docs/multicore.md)
       --demo              serve iqn.2026-11.org.stgt:demo with a 1 GiB memory LUN 1
       --demo-size SIZE    as --demo, with this size (e.g. 64M)
 `;

@@ -15,6 +15,7 @@ import { BUILTIN_DEVICE_TYPES, CD, CHANGER, PASSTHROUGH } from '../scsi/device-t
 import { configureChanger } from '../scsi/smc.js';
 import { stopCopiesUsing } from '../scsi/spc-xcopy.js';
 import { MMC_BLOCK_SIZE } from '../scsi/mmc-media.js';
+import type { ConnectionHandoff } from '../lld/iscsi/handoff.js';
 
 /** The store tgt forces for a device type (its lu_init), whatever --bstype says. */
 const FORCED_STORE: Readonly<Record<string, string>> = { 'cd/dvd': 'mmc', tape: 'ssc', changer: 'smc' };
@@ -54,6 +55,8 @@ export interface TgtdOptions {
   log: Logger;
   /** Time each LU's reads and writes into latency histograms (`--metrics`). */
   timing?: boolean;
+  /** `--workers`: how the iscsi LLD moves connections between this daemon's threads (daemon/workers.ts). */
+  handoff?: ConnectionHandoff;
 }
 
 /** Services the daemon offers LLDs (LldContext.services); the iscsi LLD types what it uses. */
@@ -61,6 +64,8 @@ export interface DaemonServices {
   readonly targets: Map<number, Target>;
   readonly accounts: AccountStore;
   readonly system: SystemState;
+  /** Absent without --workers. */
+  readonly handoff?: ConnectionHandoff;
 }
 
 export class Tgtd implements MgmtHost, DaemonServices {
@@ -68,9 +73,11 @@ export class Tgtd implements MgmtHost, DaemonServices {
   readonly accounts = new AccountStore();
   readonly system: SystemState;
   readonly registry: ModuleRegistry;
+  readonly handoff?: ConnectionHandoff;
   private shutdownHook: (() => void) | null = null;
 
   constructor(private readonly opts: TgtdOptions) {
+    if (opts.handoff !== undefined) this.handoff = opts.handoff;
     // tgt's is_debug is one flag: -d sets it, tgtadm's debug=on|off turns the log's debug lines on and off.
     const log = opts.log;
     this.system = {

@@ -53,18 +53,23 @@ function targetResultCode(r: TargetResult): number {
 }
 
 export function showAllTargets(host: MgmtHost): string {
+  return targetShowTexts(host).map(([, text]) => text).join('');
+}
+
+/** Each target's block of `--mode target --op show`, in tid order (tgtd --workers joins the workers' lists). */
+export function targetShowTexts(host: MgmtHost): [number, string][] {
   const llds = host.llds();
-  let s = '';
+  const out: [number, string][] = [];
   for (const tid of [...host.targets.keys()].sort((a, b) => a - b)) {
     const t = host.targets.get(tid)!;
     const drv = llds.find((l) => l.name === t.lldName)?.driver ?? null;
-    s += showTarget(t, {
+    out.push([tid, showTarget(t, {
       systemLines: drv?.targetSystemLines?.(tid) ?? '',
       nexusLines: drv?.showNexus?.(tid) ?? '',
       showAccounts: drv?.showsAccounts ?? false,
-    });
+    })]);
   }
-  return s;
+  return out;
 }
 
 function showParams({ req, lld, host }: MgmtRequest): MgmtReply {

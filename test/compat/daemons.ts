@@ -86,8 +86,8 @@ async function startDebianTgtdOnce(extraEnv: Readonly<Record<string, string>>): 
  * Debian's build: iser is linked into Debian's tgtd and shows "iser: error" without RDMA hardware,
  * and stgt's iser module fails its init the same way on this machine.
  */
-export async function startStgtTgtd(env: Readonly<Record<string, string>> = {}): Promise<CompatDaemon> {
-  const d = await TestDaemon.start({ args: ['--lld', 'iscsi,iser'], env });
+export async function startStgtTgtd(env: Readonly<Record<string, string>> = {}, args: readonly string[] = []): Promise<CompatDaemon> {
+  const d = await TestDaemon.start({ args: ['--lld', 'iscsi,iser', ...args], env });
   return {
     kind: 'stgt', dir: d.dir, controlPort: d.controlPort, iscsiPort: d.iscsiPort, socketBase: d.socketBase,
     get running() { return d.running; },
@@ -99,8 +99,9 @@ export async function startStgtTgtd(env: Readonly<Record<string, string>> = {}):
   };
 }
 
-export function startDaemon(kind: 'debian' | 'stgt'): Promise<CompatDaemon> {
-  return kind === 'debian' ? startDebianTgtd() : startStgtTgtd();
+/** `stgtArgs`: more tgtd arguments for stgt's daemon (e.g. --workers 2). */
+export function startDaemon(kind: 'debian' | 'stgt', stgtArgs: readonly string[] = []): Promise<CompatDaemon> {
+  return kind === 'debian' ? startDebianTgtd() : startStgtTgtd({}, stgtArgs);
 }
 
 /** stgt's tgtadm as a one-line script importing the dist beside this file (like the daemon helper). */

@@ -13,9 +13,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { haveDebianTgt, startDaemon, type ClientKind } from './daemons.js';
 import { recordTranscript, render, type Transcript } from './transcript.js';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { repoRoot } from '../helpers/daemon.js';
 
-async function way(client: ClientKind, daemon: 'debian' | 'stgt'): Promise<Transcript> {
-  const d = await startDaemon(daemon);
+async function way(client: ClientKind, daemon: 'debian' | 'stgt', stgtArgs: readonly string[] = []): Promise<Transcript> {
+  const d = await startDaemon(daemon, stgtArgs);
   try {
     return await recordTranscript(client, d);
   } finally {
@@ -79,4 +82,13 @@ test('tgtadm transcripts: Debian->Debian = Debian->stgt = stgt->Debian', { skip,
   const ours = b.deviceTypes[0]!;
   for (const d of ['    disk', '    cd/dvd', '    controller', '    changer', '    tape', '    passthrough']) assert.ok(ours.includes(d), d);
   assert.deepEqual(ours, a.deviceTypes[0]!.filter((d) => ours.includes(d)), 'not a subsequence of tgt\'s list');
+});
+
+// tgtd --workers 2 (docs/multicore.md): the targets live in two worker threads, management is
+// forwarded; every step of the script must answer as the one-loop daemon does.
+const haveIo = existsSync(join(repoRoot(), 'native', 'io', 'build', 'Release', 'stgt_io.node'));
+test('tgtadm transcript: stgt tgtd --workers 2 = stgt tgtd', { skip: haveIo ? false : 'native/io not built', timeout: 300_000 }, async () => {
+  const one = await way('stgt', 'stgt');
+  const two = await way('stgt', 'stgt', ['--workers', '2']);
+  assert.equal(render(two.entries), render(one.entries));
 });

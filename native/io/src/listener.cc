@@ -29,6 +29,9 @@
 #include <napi.h>
 
 namespace stgt_io {
+
+Napi::Function DefineReadWatch(Napi::Env env);  // src/peek.cc
+
 namespace {
 
 constexpr uint32_t kAddonVersion = 1;
@@ -338,6 +341,7 @@ class Listener : public Napi::ObjectWrap<Listener> {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("addonVersion", Napi::Number::New(env, kAddonVersion));
   exports.Set("Listener", Listener::Define(env));
+  exports.Set("ReadWatch", DefineReadWatch(env));  // src/peek.cc (tgtd --workers)
   return exports;
 }
 

@@ -8,6 +8,9 @@ import { formatPortal, parseLldArgs, type Portal } from '../../iscsi/portal.js';
 import { errorText } from '../../iscsi/session-table.js';
 import { SHARED_READ_SIZE, TcpConnection } from './tcp-connection.js';
 import { closeNative, listenError, listenNative, loadIoAddon, type IoAddon } from './native-listener.js';
+import { waitFirstPdu, type ConnectionHandoff, type FirstPduOutcome, type FirstPduWait, type HandedConnection } from './handoff.js';
+import { FIRST_PDU_MAX } from './first-login.js';
+import { LOGIN_TIMEOUT_MS } from '../../iscsi/connection.js';
 
 /** How often an accept error (EMFILE and the like) is logged at most, per portal. */
 const ACCEPT_ERROR_LOG_MS = 10_000;
@@ -21,6 +24,12 @@ export class IscsiTcpDriver extends IscsiTargetDriver implements LldDriver {
   /** The read buffer every connection of this driver's event loop shares (onread; with the accept loop only). */
   private readonly sharedRead = Buffer.allocUnsafeSlow(SHARED_READ_SIZE);
   private sweepTimer: NodeJS.Timeout | null = null;
+  /** tgtd --workers (docs/multicore.md): the main thread routes by TargetName; a worker adopts what it is given. */
+  private handoff: ConnectionHandoff | null = null;
+  /** Connections whose first PDU the main thread is waiting for (closed if the driver exits first). */
+  private readonly routing = new Map<number, FirstPduWait>();
+  /** Where the first PDU is peeked into (synchronously, so one buffer serves the loop); with handoff.route only. */
+  private peekScratch: Buffer | null = null;
 
   static async create(ctx: LldContext): Promise<IscsiTcpDriver> {
     const args = parseLldArgs(ctx.args);
@@ -35,6 +44,17 @@ export class IscsiTcpDriver extends IscsiTargetDriver implements LldDriver {
       d.sweepTimer.unref();
     }
     d.log('debug', io.addon !== null ? 'iscsi: own accept loop (native/io)' : `iscsi: net.Server (${io.reason})`);
+    const handoff = (ctx.services as { handoff?: ConnectionHandoff }).handoff ?? null;
+    if (handoff?.adopt !== undefined) {
+      // A worker's driver: no portal of its own; the main thread hands it connections of its targets.
+      d.handoff = handoff;
+      handoff.adopt((c) => d.acceptFd(c.fd, c));
+      return d;
+    }
+    if (handoff?.route !== undefined && io.addon?.ReadWatch !== undefined) {
+      d.handoff = handoff;
+      d.peekScratch = Buffer.allocUnsafeSlow(FIRST_PDU_MAX);
+    }
     const portals = args.portals.length > 0 ? args.portals : [{ host: '0.0.0.0', port: 3260 }, { host: '::', port: 3260 }];
     try {
       for (const p of portals) await d.listen(p);
@@ -53,7 +73,8 @@ export class IscsiTcpDriver extends IscsiTargetDriver implements LldDriver {
     if (this.io !== null) {
       let lastLog = 0;
       const l = await listenNative(this.io, p.host, p.port, ipv6Only, (fd, peerAddress, peerPort, localAddress, localPort) => {
-        this.acceptFd(fd, { peerAddress, peerPort, localAddress, localPort });
+        if (this.peekScratch !== null) this.routeFd({ fd, peerAddress, peerPort, localAddress, localPort });
+        else this.acceptFd(fd, { peerAddress, peerPort, localAddress, localPort });
       }, (errno) => {
         const now = Date.now();
         if (now - lastLog < ACCEPT_ERROR_LOG_MS) return;
@@ -99,9 +120,41 @@ export class IscsiTcpDriver extends IscsiTargetDriver implements LldDriver {
     this.track(conn);
   }
 
+  /**
+   * tgtd --workers, main thread: the first PDU decides where the connection runs. A login naming a
+   * target a worker owns goes there (the fd, its bytes still unread); discovery, an unknown or a
+   * main-thread target stay here as without workers; a malformed first PDU closes it here.
+   */
+  private routeFd(c: HandedConnection): void {
+    if (!this.admits()) {
+      closeSync(c.fd);
+      return;
+    }
+    let settled = false;
+    const wait = waitFirstPdu(this.io!.ReadWatch!, c.fd, this.peekScratch!, this.loginTimeoutMs ?? LOGIN_TIMEOUT_MS, (o: FirstPduOutcome) => {
+      settled = true;
+      this.routing.delete(c.fd);
+      if (o.kind === 'target' && this.handoff!.route!(o.targetName, c)) return;
+      if (o.kind === 'target' || o.kind === 'local') {
+        this.acceptFd(c.fd, c);
+        return;
+      }
+      if (o.kind === 'malformed') this.log('warn', `iscsi: ${c.peerAddress}:${c.peerPort}: ${o.why}; connection closed`);
+      else this.log('debug', `iscsi: ${c.peerAddress}:${c.peerPort}: ${o.why}`);
+      closeSync(c.fd);
+    });
+    if (!settled) this.routing.set(c.fd, wait);
+  }
+
   async exit(): Promise<void> {
     if (this.sweepTimer !== null) clearInterval(this.sweepTimer);
     this.sweepTimer = null;
+    this.handoff?.adopt?.(null);
+    for (const [fd, wait] of this.routing) {
+      wait.cancel();
+      closeSync(fd);
+    }
+    this.routing.clear();
     this.closeAll('driver exit');
     await this.closePortals();
   }

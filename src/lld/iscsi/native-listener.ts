@@ -10,6 +10,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { getSystemErrorMap } from 'node:util';
 import { checkAddon, findAddon } from '../../native/find-addon.js';
+import type { ReadWatchCtor } from './handoff.js';
 
 /** The addon interface this LLD speaks (native/io/src/listener.cc kAddonVersion). */
 export const IO_ADDON_VERSION = 1;
@@ -37,6 +38,8 @@ export interface IoAddon {
   addonVersion: number;
   /** `onError(-errno)`: accept4 failed (EMFILE and the like: the addon stops watching for 100 ms). */
   Listener: new (onAccept: AcceptHandler, onError: (errno: number) => void) => AddonListener;
+  /** A readable watch with recv(MSG_PEEK) on one socket (src/peek.cc; tgtd --workers needs it, the default path does not). */
+  ReadWatch?: ReadWatchCtor;
 }
 
 /** $STGT_IO_ADDON, else native/io/build/Release/stgt_io.node in the nearest ancestor of `fromDir` holding one. */
