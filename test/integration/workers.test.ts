@@ -4,11 +4,10 @@
 // test checks with STGT_NATIVE_IO=0.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import net from 'node:net';
-import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { TestDaemon, repoRoot, waitFor } from '../helpers/daemon.js';
+import { TestDaemon, waitFor } from '../helpers/daemon.js';
+import { haveReadWatch } from '../helpers/native-io.js';
 import { ScsiClient } from '../helpers/scsi-client.js';
 import { assertAlive, assertNoLeaks, baseline } from '../helpers/leaks.js';
 import { MiniInitiator } from '../helpers/mini-initiator.js';
@@ -16,8 +15,7 @@ import { MiniInitiator } from '../helpers/mini-initiator.js';
 const IQN1 = 'iqn.2026-12.org.stgt.test:workers-a';
 const IQN2 = 'iqn.2026-12.org.stgt.test:workers-b';
 const INITIATOR = 'iqn.2026-12.org.stgt.test:workers-client';
-const haveIo = existsSync(join(repoRoot(), 'native', 'io', 'build', 'Release', 'stgt_io.node'));
-const skip = haveIo ? false : 'native/io not built (npm run build:native)';
+const skip = haveReadWatch() ? false : 'native/io not built with ReadWatch (npm run build:native)';
 
 const daemons: TestDaemon[] = [];
 const clients: ScsiClient[] = [];
