@@ -6,7 +6,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { randomBytes } from 'node:crypto';
-import { TestDaemon, waitFor } from '../helpers/daemon.js';
+import { TestDaemon, run, waitFor } from '../helpers/daemon.js';
 import { haveReadWatch } from '../helpers/native-io.js';
 import { ScsiClient } from '../helpers/scsi-client.js';
 import { assertAlive, assertNoLeaks, baseline } from '../helpers/leaks.js';
@@ -135,15 +135,35 @@ test('--workers 2: a connection killed mid-I/O leaks nothing; a malformed first 
   await closed;
   await d.waitForLog(/not a Login Request; connection closed/);
 
+  // A first Login PDU that arrives in two pieces (20 bytes, the rest 30 ms later) is routed all
+  // the same: the session shows in its worker's answer (the main thread's copy has no sessions).
+  const split = await MiniInitiator.connect(d.iscsiPort);
+  split.sock.setNoDelay(true);
+  const write = split.sock.write.bind(split.sock) as (b: Buffer) => boolean;
+  let first = true;
+  split.sock.write = ((b: Buffer): boolean => {
+    if (!first) return write(b);
+    first = false;
+    write(b.subarray(0, 20));
+    setTimeout(() => write(b.subarray(20)), 30);
+    return true;
+  }) as typeof split.sock.write;
+  await split.login(IQN1, 'iqn.2026-12.org.stgt.test:split');
+  const shown = await d.tgtadmOk('--mode', 'target', '--op', 'show');
+  assert.match(shown.slice(0, shown.indexOf('Target 2:')), /Initiator: iqn\.2026-12\.org\.stgt\.test:split/);
+  split.close();
+
   // A login to a target nobody has is refused by the main thread, as without workers.
   const m = await MiniInitiator.connect(d.iscsiPort);
   await assert.rejects(m.login('iqn.2026-12.org.stgt.test:nobody', INITIATOR));
   m.close();
 
-  // Discovery stays in the main thread and lists both targets.
-  const disc = await MiniInitiator.connect(d.iscsiPort);
-  await disc.login(null, INITIATOR);
-  disc.close();
+  // Discovery is answered by the main thread (its copies, with the ACLs bound); iscsi-ls -s then
+  // logs in to each target, in its worker, and lists the LU of each.
+  const ls = await run('iscsi-ls', ['-s', '-i', INITIATOR, `iscsi://127.0.0.1:${d.iscsiPort}`], { timeoutMs: 30_000 });
+  assert.equal(ls.code, 0, ls.stderr);
+  assert.match(ls.stdout, new RegExp(`Target:${IQN1} Portal:127\\.0\\.0\\.1:${d.iscsiPort},1[^]*Lun:1\\s+Type:DIRECT_ACCESS \\(Size:63M\\)`));
+  assert.match(ls.stdout, new RegExp(`Target:${IQN2} Portal:127\\.0\\.0\\.1:${d.iscsiPort},1[^]*Lun:1\\s+Type:DIRECT_ACCESS \\(Size:31M\\)`));
 
   await writeAndVerify(keep, 0, 512);
   keep.close();
