@@ -41,6 +41,8 @@ export type FromWorker =
 interface Slot {
   worker: Worker;
   alive: boolean;
+  /** Ended by stop() (terminate() exits with status 1: not worth an error line). */
+  stopping: boolean;
   pending: Map<number, (m: FromWorker & { kind: 'answer' }) => void>;
 }
 
@@ -61,7 +63,7 @@ export class WorkerPool {
     const ready: Promise<void>[] = [];
     for (let index = 0; index < n; index++) {
       const worker = new Worker(new URL('./worker-main.js', import.meta.url), { workerData: { ...config, index } satisfies WorkerConfig });
-      const slot: Slot = { worker, alive: true, pending: new Map() };
+      const slot: Slot = { worker, alive: true, stopping: false, pending: new Map() };
       pool.slots.push(slot);
       ready.push(new Promise<void>((resolve, reject) => {
         worker.on('message', (m: FromWorker) => {
@@ -78,7 +80,7 @@ export class WorkerPool {
           // Requests in flight get tgtadm's "invalid request" rather than no answer at all.
           for (const done of slot.pending.values()) done({ kind: 'answer', id: 0, reply: { err: TGTADM_INVALID_REQUEST, text: '' }, texts: [] });
           slot.pending.clear();
-          if (code !== 0) log.write('error', `worker ${index} exited with status ${code}`);
+          if (code !== 0 && !slot.stopping) log.write('error', `worker ${index} exited with status ${code}`);
           reject(new Error(`worker ${index} exited with status ${code}`));
         });
       }));
@@ -168,6 +170,7 @@ export class WorkerPool {
   }
 
   private async terminate(): Promise<void> {
+    for (const s of this.slots) s.stopping = true;
     await Promise.all(this.slots.map((s) => (s.alive ? s.worker.terminate() : Promise.resolve(0))));
   }
 
