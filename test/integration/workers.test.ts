@@ -169,6 +169,7 @@ test('--workers 2: a connection killed mid-I/O leaks nothing; a malformed first 
   keep.close();
   await assertNoLeaks(d, { ...base, sockets: base.sockets - 1 });
   assert.equal((await d.stop()).code, 0);
+  assert.doesNotMatch(d.stderr, /error: worker/, 'an orderly stop ends the workers without an error line');
 });
 
 test('--workers is refused without native/io', { skip, timeout: 60_000 }, async () => {
