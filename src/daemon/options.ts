@@ -50,7 +50,7 @@ const LONG: LongOption[] = [
   { name: 'workers', hasArg: true, val: '\u0109' },
 ];
 
-/** More event loops than this cannot help on any machine stgt targets (and each costs ~10 MiB). */
+/** More event loops than this cannot help on any machine stgt targets (and each costs ~15 MiB of RSS). */
 export const MAX_WORKERS = 256;
 
 export class UsageError extends Error {
