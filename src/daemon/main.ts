@@ -108,6 +108,7 @@ async function run(opts: DaemonOptions): Promise<void> {
     try {
       metrics = await startMetricsServer(where.host, where.port, () => collectMetrics(tgtd));
       log.write('info', `metrics at http://${opts.metrics}/metrics`);
+      if (pool !== null) log.write('warn', '--metrics with --workers: the figures are the main thread\'s only (docs/multicore.md)');
     } catch (e) {
       log.write('error', `--metrics ${opts.metrics}: ${(e as Error).message}`);
       ipc.close();
