@@ -176,3 +176,22 @@ test('--workers is refused without native/io', { skip, timeout: 60_000 }, async 
   await assert.rejects(TestDaemon.start({ args: ['--workers', '2'], env: { STGT_NATIVE_IO: '0' } }),
     /"code":1[^]*--workers 2 needs the native\/io addon: STGT_NATIVE_IO=0/);
 });
+
+test('--workers 1: a connection that never completes its first PDU is closed by the main thread at the login timeout', { skip, timeout: 60_000 }, async () => {
+  const d = await TestDaemon.start({ args: ['--workers', '1', '--iscsi', 'login_timeout=1'] });
+  daemons.push(d);
+  await setup(d);
+  const base = baseline(d);
+  const closes = [Buffer.alloc(0), Buffer.alloc(20, 0x43)].map(async (part) => {
+    const s = net.connect({ host: '127.0.0.1', port: d.iscsiPort });
+    s.on('error', () => {});
+    await new Promise<void>((r) => s.once('connect', () => r()));
+    const t0 = Date.now();
+    if (part.length > 0) s.write(part); // a Login Request's first 20 bytes, then nothing
+    await new Promise<void>((r) => s.once('close', () => r()));
+    return Date.now() - t0;
+  });
+  for (const ms of await Promise.all(closes)) assert.ok(ms >= 900, `closed after ${ms} ms, not at the 1 s login timeout`);
+  await assertNoLeaks(d, base);
+  assert.equal((await d.stop()).code, 0);
+});
