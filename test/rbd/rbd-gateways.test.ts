@@ -10,12 +10,11 @@ import assert from 'node:assert/strict';
 import { TestDaemon, run, waitFor } from '../helpers/daemon.js';
 import { ScsiClient, senseTriple } from '../helpers/scsi-client.js';
 import { CephCluster } from '../ceph/cluster.js';
-import { ALL_TG_PT, prOut, rbdUnavailable } from './rbd-helpers.js';
+import { ALL_TG_PT, GATEWAY_IQN, GATEWAY_LUN, prOut, rbdUnavailable, startGateways } from './rbd-helpers.js';
 
-const IQN = 'iqn.2026-12.org.stgt.test:gateways';
+const IQN = GATEWAY_IQN;
 const INI = 'iqn.2026-12.org.stgt.test:gw-initiator';
-const LUN = 1;
-const MIB = 1 << 20;
+const LUN = GATEWAY_LUN;
 
 const SKIP = rbdUnavailable();
 if (SKIP !== null) console.log(`# rbd gateway tests skipped: ${SKIP}`);
@@ -38,26 +37,8 @@ after(async () => {
   await cluster?.stop();
 });
 
-/** Two gateways on image `image`, each knowing both portals' groups; group 2 (B) active/non-optimized. */
-async function gateways(image: string): Promise<[TestDaemon, TestDaemon]> {
-  const c = cluster!;
-  await c.createImage(image, 16 * MIB);
-  const pair: TestDaemon[] = [];
-  for (let i = 0; i < 2; i++) {
-    const g = await TestDaemon.start({ args: ['--bstype', 'rdwr,null,memory,rbd'] });
-    daemons.push(g);
-    pair.push(g);
-  }
-  for (const g of pair) {
-    await g.addTarget(1, IQN);
-    await g.addLun(1, LUN, `rbd/${image}`, ['--bstype', 'rbd', '--bsopts', c.bsopts]);
-    await g.tgtadmOk('--mode', 'logicalunit', '--op', 'update', '--tid', '1', '--lun', String(LUN), '--params', `scsi_id=${image},scsi_sn=${image}`);
-    for (const [v, k] of [[`1:127.0.0.1:${pair[0]!.iscsiPort}`, 'alua_group'], [`2:127.0.0.1:${pair[1]!.iscsiPort}`, 'alua_group'],
-      ['2:active_nonoptimized', 'alua_state']] as const) {
-      await g.tgtadmOk('--mode', 'target', '--op', 'update', '--tid', '1', '--name', k, '--value', v);
-    }
-  }
-  return [pair[0]!, pair[1]!];
+function gateways(image: string): Promise<[TestDaemon, TestDaemon]> {
+  return startGateways(cluster!, image, daemons);
 }
 
 async function login(g: TestDaemon, name: string, isid?: Buffer): Promise<ScsiClient> {
