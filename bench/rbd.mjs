@@ -26,6 +26,7 @@
 //          [--client 'rbd cache=false,...']   Ceph client options for both targets and rbd bench (a [client] section)
 //          [--variant 'LABEL:K=V,...']   a second stgt tgtd with environment K=V (e.g. 'thread:STGT_RBD_SUBMIT_THREAD=1'),
 //                                        run in the same rotation as column "stgt LABEL"
+//          [--variant-bsopts ';cache=librbd']   appended to the variant's bsopts (e.g. librbd's client cache on)
 //          [--threads]   also print each target run's CPU per I/O by thread name (stgt's "node" is its loop thread,
 //                        librbd's are msgr-worker-N and io_context_pool; tgt's own threads, workers included, are "tgtd")
 import { spawnSync } from 'node:child_process';
@@ -40,7 +41,7 @@ const IMAGE_BYTES = 1 << 30;
 const CASES = ['4k-randread', '4k-randwrite', '1m-seqread', '1m-seqwrite'];
 
 function parseArgs(argv) {
-  const o = { rounds: 3, secs: 5, dist: resolve(HERE, '..', 'dist'), cases: CASES, json: false, client: {}, variant: null, threads: false };
+  const o = { rounds: 3, secs: 5, dist: resolve(HERE, '..', 'dist'), cases: CASES, json: false, client: {}, variant: null, variantBsopts: '', threads: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const v = () => argv[++i];
@@ -50,6 +51,7 @@ function parseArgs(argv) {
     else if (a === '--cases') o.cases = v().split(',');
     else if (a === '--json') o.json = true;
     else if (a === '--threads') o.threads = true;
+    else if (a === '--variant-bsopts') o.variantBsopts = v();
     else if (a === '--client') {
       for (const kv of v().split(',')) {
         const eq = kv.indexOf('=');
@@ -82,12 +84,12 @@ function threadCpu(pid) {
   return m;
 }
 
-/** stgt's tgtd (`--bstype ...,rbd`, `env` added) or Debian's with LUN 1 = rbd/bench of the cluster. */
-function startRbdDaemon(kind, dir, opts, started, env = {}, name = kind) {
+/** stgt's tgtd (`--bstype ...,rbd`, `env` added) or Debian's with LUN 1 = rbd/bench of the cluster (`bsoptsExtra` appended to its bsopts). */
+function startRbdDaemon(kind, dir, opts, started, env = {}, name = kind, bsoptsExtra = '') {
   return startDaemon(kind, dir, {
     // startDaemon waits for the rdwr and null stores: rbd, listed first, is loaded by then.
     dist: opts.dist, env, name, started, iqn: IQN, args: ['--bstype', 'rbd,rdwr,null,memory'],
-    luns: [{ lun: 1, bstype: 'rbd', path: 'rbd/bench', bsopts: `conf=${opts.conf};id=admin` }],
+    luns: [{ lun: 1, bstype: 'rbd', path: 'rbd/bench', bsopts: `conf=${opts.conf};id=admin${bsoptsExtra}` }],
   }).then((d) => ({ ...d, url: `iscsi://127.0.0.1:${d.port}/${IQN}/1` }));
 }
 
@@ -149,7 +151,7 @@ async function main() {
     const tgt = await startRbdDaemon('tgt', cluster.dir, opts, started);
     const systems = [
       { name: 'stgt rbd', run: (c) => iscsiCase(c, stgt, opts.secs), pid: stgt.proc.pid },
-      ...(opts.variant === null ? [] : [await startRbdDaemon('stgt', cluster.dir, opts, started, opts.variant.env, `stgt ${opts.variant.label}`)]
+      ...(opts.variant === null ? [] : [await startRbdDaemon('stgt', cluster.dir, opts, started, opts.variant.env, `stgt ${opts.variant.label}`, opts.variantBsopts)]
         .map((x) => ({ name: `stgt ${opts.variant.label}`, run: (c) => iscsiCase(c, x, opts.secs), pid: x.proc.pid }))),
       { name: 'tgt bs_rbd', run: (c) => iscsiCase(c, tgt, opts.secs), pid: tgt.proc.pid },
       { name: 'rbd bench', run: (c) => rbdBenchCase(c, opts.conf, opts.secs), pid: null },

@@ -28,6 +28,17 @@ test("bsopts: bs_rbd's keys separated by ';', unknown keys collected", () => {
   assert.deepEqual(parseRbdOpts('').unknown, []);
 });
 
+test('cache=: none by default, librbd on request, anything else refused', () => {
+  assert.equal(parseRbdOpts('conf=/etc/ceph/ceph.conf').cache, 'none');
+  assert.equal(parseRbdOpts('cache=none').cache, 'none');
+  const o = parseRbdOpts('id=x; cache = librbd ');
+  assert.equal(o.cache, 'librbd');
+  assert.deepEqual(o.unknown, []);
+  for (const bad of ['cache=', 'cache=true', 'cache=writeback', 'cache=LIBRBD']) {
+    assert.throws(() => parseRbdOpts(bad), /bad rbd option cache=.*expected cache=none or cache=librbd/, bad);
+  }
+});
+
 test('virsecretuuid and cephx_key together are refused; the libvirt secret file gives the key', () => {
   assert.throws(() => parseRbdOpts('virsecretuuid=0b1c2d3e-aaaa-bbbb-cccc-000000000000;cephx_key=AQB=='), /conflicting/);
   assert.throws(() => parseRbdOpts('virsecretuuid=../../etc/passwd'), /bad virsecretuuid/);
@@ -37,7 +48,8 @@ test('virsecretuuid and cephx_key together are refused; the libvirt secret file 
   assert.equal(asked, '/etc/libvirt/secrets/0b1c2d3e-aaaa-bbbb-cccc-000000000000.base64');
   assert.throws(() => cephxKey(o, () => { throw new Error('ENOENT'); }), /cannot read libvirt secret/);
   assert.equal(cephxKey(parseRbdOpts('id=x')), '');
-  assert.notEqual(clusterKey(parseRbdOpts('id=a'), ''), clusterKey(parseRbdOpts('id=b'), ''));
+  assert.notEqual(clusterKey(parseRbdOpts('id=a'), '', false), clusterKey(parseRbdOpts('id=b'), '', false));
+  assert.notEqual(clusterKey(parseRbdOpts('id=a'), '', false), clusterKey(parseRbdOpts('id=a'), '', true), 'the client cache is a setting of the connection');
 });
 
 test('addon loader: not built, unloadable and wrong-version addons give the reason', () => {

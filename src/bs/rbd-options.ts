@@ -1,8 +1,10 @@
-// The rbd store's arguments in tgt's syntax: `-b [pool/]image[@snap]` and `--bsopts "conf=...;id=...;cluster=...;virsecretuuid=...;cephx_key=..."`.
+// The rbd store's arguments in tgt's syntax: `-b [pool/]image[@snap]` and `--bsopts "conf=...;id=...;cluster=...;virsecretuuid=...;cephx_key=...;cache=..."`.
 //
 // Pure parsing, unit-tested in rbd-options.test.ts. tgt's bs_rbd splits bsopts on ';', ignores
 // (and logs) keys it does not know, and refuses virsecretuuid together with cephx_key; the pool
-// defaults to "rbd", as rbd(8) does.
+// defaults to "rbd", as rbd(8) does. `cache=` is ours (tgt has no such key): `none` (the default)
+// or `librbd`, librbd's client cache as ceph.conf configures it, for an image one gateway serves
+// alone (README "rbd": two caches behind two ports of one LU are not coherent).
 import { readFileSync } from 'node:fs';
 
 export interface RbdPath {
@@ -19,9 +21,14 @@ export interface RbdOpts {
   cluster: string;
   virsecretuuid: string;
   cephxKey: string;
+  /** `librbd`: keep librbd's client cache; `none` (default): rbd_cache=false whatever ceph.conf says. */
+  cache: RbdCache;
   /** Keys given that this store does not know (logged, ignored: tgt does the same). */
   unknown: string[];
 }
+
+export type RbdCache = 'none' | 'librbd';
+const CACHE_VALUES: readonly string[] = ['none', 'librbd'] satisfies RbdCache[];
 
 export const DEFAULT_POOL = 'rbd';
 
@@ -43,7 +50,7 @@ export function parseRbdPath(path: string): RbdPath {
 
 /** Parses tgt's bs_rbd bsopts. */
 export function parseRbdOpts(bsopts: string): RbdOpts {
-  const o: RbdOpts = { conf: '', id: '', cluster: '', virsecretuuid: '', cephxKey: '', unknown: [] };
+  const o: RbdOpts = { conf: '', id: '', cluster: '', virsecretuuid: '', cephxKey: '', cache: 'none', unknown: [] };
   for (const raw of bsopts.split(';')) {
     const part = raw.trim();
     if (part === '') continue;
@@ -56,6 +63,11 @@ export function parseRbdOpts(bsopts: string): RbdOpts {
       case 'cluster': o.cluster = value; break;
       case 'virsecretuuid': o.virsecretuuid = value; break;
       case 'cephx_key': o.cephxKey = value; break;
+      case 'cache':
+        // A typo must not leave an admin with a cache they did not ask for (or without one they did).
+        if (!CACHE_VALUES.includes(value)) throw new Error(`bad rbd option cache=${value}: expected cache=none or cache=librbd`);
+        o.cache = value as RbdCache;
+        break;
       default: o.unknown.push(part);
     }
   }
@@ -87,7 +99,7 @@ export function cephxKey(o: RbdOpts, readFile: (p: string) => string = (p) => re
   return key;
 }
 
-/** Identity of a rados client: LUs with equal keys share one connection. */
-export function clusterKey(o: RbdOpts, key: string): string {
-  return JSON.stringify([o.cluster, o.id, o.conf, key]);
+/** Identity of a rados client: LUs with equal keys share one connection (the client cache is a setting of the connection). */
+export function clusterKey(o: RbdOpts, key: string, rbdCache: boolean): string {
+  return JSON.stringify([o.cluster, o.id, o.conf, key, rbdCache]);
 }

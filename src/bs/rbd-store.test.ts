@@ -1,8 +1,8 @@
-// Unit tests: the rbd store's dispatch over a fake addon — batches, zero-length and read-only short cuts, refusals, close after drain.
+// Unit tests: the rbd store's dispatch over a fake addon — batches, zero-length and read-only short cuts, refusals, close after drain, client cache settings.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { BackingDevice, BsOpenOptions } from './api.js';
-import { RBD_ADDON_VERSION, type RbdAddon } from './rbd-addon.js';
+import { RBD_ADDON_VERSION, type ConnectOptions, type RbdAddon } from './rbd-addon.js';
 import { initRbd, type RbdDevice } from './rbd.js';
 import { until } from '../iscsi/testing/capture-connection.js';
 
@@ -14,10 +14,11 @@ interface Call {
 }
 
 /** An addon whose AIO completes only when the test says so, in one batch. */
-function fakeAddon(): { addon: RbdAddon; calls: Call[]; complete(results: [number, number][]): void; update(token: number): void; refuse: { next: number } } {
+function fakeAddon(): { addon: RbdAddon; calls: Call[]; conns: ConnectOptions[]; complete(results: [number, number][]): void; update(token: number): void; refuse: { next: number } } {
   let handler: ((n: number) => void) | null = null;
   let batch: Float64Array | null = null;
   const calls: Call[] = [];
+  const conns: ConnectOptions[] = [];
   const refuse = { next: 0 };
   const submit = (c: Call): number => {
     if (refuse.next !== 0) {
@@ -37,7 +38,7 @@ function fakeAddon(): { addon: RbdAddon; calls: Call[]; complete(results: [numbe
       return {} as never;
     },
     closeContext() {},
-    connect(_o: unknown, cb: (e: null, c: unknown) => void) { setImmediate(() => cb(null, {})); },
+    connect(o: ConnectOptions, cb: (e: null, c: unknown) => void) { conns.push(o); setImmediate(() => cb(null, {})); },
     shutdown(_c: unknown, cb: (e: null) => void) { setImmediate(() => cb(null)); },
     open(_x: unknown, _c: unknown, o: { snap: string; readOnly: boolean }, cb: (e: null, r: unknown) => void) {
       calls.push({ op: `open${o.readOnly ? '-ro' : ''}`, id: -1 });
@@ -58,6 +59,7 @@ function fakeAddon(): { addon: RbdAddon; calls: Call[]; complete(results: [numbe
   return {
     addon: addon as unknown as RbdAddon,
     calls,
+    conns,
     refuse,
     complete(results) {
       results.forEach(([id, r], i) => batch!.set([id, r, 0], i * 3));
@@ -72,8 +74,7 @@ function fakeAddon(): { addon: RbdAddon; calls: Call[]; complete(results: [numbe
 
 const OPTS: BsOpenOptions = { path: 'rbd/vol1', bsopts: 'conf=/nonexistent.conf', oflags: { sync: false, direct: false }, blockSize: 512, readonly: false };
 
-function open(fake: ReturnType<typeof fakeAddon>, opts: Partial<BsOpenOptions> = {}): Promise<BackingDevice> {
-  const store = initRbd({ log: () => undefined }, '/fake.node', () => fake.addon);
+function open(fake: ReturnType<typeof fakeAddon>, opts: Partial<BsOpenOptions> = {}, store = initRbd({ log: () => undefined }, '/fake.node', () => fake.addon)): Promise<BackingDevice> {
   return new Promise((res, rej) => store.open({ ...OPTS, ...opts }, (e, d) => (e ? rej(e) : res(d!))));
 }
 
@@ -159,4 +160,19 @@ test('a header update refreshes the size that resize() returns', async () => {
   f.update(dev.token);
   await until(() => dev.resize!() === 2 << 20, 'the size after the header update');
   assert.equal(dev.resize!(), 2 << 20);
+});
+
+test('no librbd client cache unless cache=librbd: rbd_cache=false over ceph.conf, one connection per setting; cache=librbd with --bsoflags direct is refused', async () => {
+  const f = fakeAddon();
+  const store = initRbd({ log: () => undefined }, '/fake.node', () => f.addon);
+  await open(f, {}, store);
+  await open(f, { path: 'rbd/vol2', oflags: { sync: false, direct: true } }, store);
+  assert.equal(f.conns.length, 1, 'the default and --bsoflags direct are the same client');
+  assert.deepEqual(f.conns[0]!.set, [['rbd_cache', 'false']]);
+  await open(f, { path: 'rbd/vol3', bsopts: `${OPTS.bsopts};cache=librbd` }, store);
+  assert.equal(f.conns.length, 2, 'cache=librbd is a client of its own');
+  assert.deepEqual(f.conns[1]!.set, [], "librbd's cache as ceph.conf configures it");
+  await assert.rejects(open(f, { bsopts: 'cache=librbd', oflags: { sync: false, direct: true } }, store), /conflicting cache=librbd and --bsoflags direct/);
+  await assert.rejects(open(f, { bsopts: 'cache=on' }, store), /bad rbd option cache=on/);
+  assert.equal(f.conns.length, 2, 'a refused LU connects nothing');
 });

@@ -1,6 +1,6 @@
 // "rbd" backing store: Ceph RBD images through librbd AIO (tgt's bs_rbd syntax, tgt-compat.md A6; issue 12).
 //
-// `--bstype rbd -b [pool/]image[@snap] --bsopts "conf=...;id=...;cluster=...;virsecretuuid=...;cephx_key=..."`.
+// `--bstype rbd -b [pool/]image[@snap] --bsopts "conf=...;id=...;cluster=...;virsecretuuid=...;cephx_key=...;cache=none|librbd"`.
 // The native addon (native/rbd) is required in init, so only a daemon that loads this store maps
 // librbd; without it `bsload rbd` leaves `rbd: error` with the reason and nothing else changes.
 //
@@ -15,6 +15,11 @@
 // of its own instead (native/rbd/src/submit.cc): librbd's synchronous part of rbd_aio_* (about
 // 29 us per 4 KiB read) leaves the loop thread. Off by default: it did not raise IOPS measurably on
 // a shared two-core machine (BENCHMARKS.md).
+//
+// Client cache: off (rbd_cache=false over ceph.conf) unless `cache=librbd`, so one LU exported by
+// several gateways has one coherent cache, i.e. none (README "rbd"; test/rbd/rbd-cache.test.ts).
+// The LU keeps WCE=1 and SYNCHRONIZE CACHE still calls rbd_flush: with the cache off librbd
+// answers it at once, and with cache=librbd it writes the cache back.
 //
 // Errors are errno codes (ETIMEDOUT, EROFS, ENOSPC...), which the SCSI layer turns into sense.
 // A lost cluster must fail I/O rather than hang: unless ceph.conf says otherwise, librados is told
@@ -325,17 +330,26 @@ export class RbdStore implements BackingStore {
       return cb(e as Error);
     }
     for (const u of o.unknown) this.ctx.log('warn', `ignoring unknown option "${u}"`);
+    if (o.cache === 'librbd' && opts.oflags.direct) {
+      const e = new Error(`${opts.path}: conflicting cache=librbd and --bsoflags direct: give one`);
+      this.ctx.log('error', e.message);
+      return cb(e);
+    }
     const readOnly = opts.readonly || path.snap !== '';
+    const rbdCache = o.cache === 'librbd';
     const conn: ConnectOptions = {
       cluster: o.cluster,
       name: `client.${o.id === '' ? 'admin' : o.id}`,
       conf: o.conf,
       key,
       defaults: CLIENT_DEFAULTS,
-      // --bsoflags direct: no librbd client cache for this connection's images.
-      set: opts.oflags.direct ? [['rbd_cache', 'false']] : [],
+      // No librbd client cache unless cache=librbd, whatever ceph.conf says: another gateway may
+      // export the image as the same LU, and two caches behind two ports of one LU are not coherent
+      // (a write acknowledged by one is not read through the other; without exclusive-lock a later
+      // flush overwrites newer data). Without it, librbd answers a write once every replica has it.
+      set: rbdCache ? [] : [['rbd_cache', 'false']],
     };
-    const ref = this.acquireCluster(clusterKey(o, key) + (opts.oflags.direct ? ':direct' : ''), conn);
+    const ref = this.acquireCluster(clusterKey(o, key, rbdCache), conn);
     const fail = (what: string, err: AddonError): void => {
       this.releaseCluster(ref);
       const e = new Error(`${opts.path}: ${what}: ${err.message}`);
@@ -356,7 +370,8 @@ export class RbdStore implements BackingStore {
           this.d.devices.set(token, dev);
           const ready = (): void => {
             this.ctx.log('info', `opened ${path.pool}/${path.image}${path.snap ? `@${path.snap}` : ''}: ${r.size} bytes, ` +
-              `object size ${r.objectSize}${readOnly ? ', read-only' : ''}${dev.shared ? ', shared state' : ''}`);
+              `object size ${r.objectSize}${readOnly ? ', read-only' : ''}${dev.shared ? ', shared state' : ''}` +
+              `${rbdCache ? ", librbd's client cache as configured (cache=librbd: serve this image through one gateway only)" : ', no client cache'}`);
             cb(null, dev);
           };
           const { metaList, metaSwap } = this.addon;
