@@ -8,15 +8,14 @@
 // does not write dirty data back during the test: the outcome depends on the cache, not on timing.
 // librbd's exclusive lock (a default image feature) bounds the damage but does not prevent it: a
 // writer that loses the lock writes back and drops its cache, but reads take no lock.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import assert from 'node:assert/strict';
 import type { TestDaemon } from '../helpers/daemon.js';
 import { ScsiClient, senseTriple } from '../helpers/scsi-client.js';
-import { CephCluster } from '../ceph/cluster.js';
-import { GATEWAY_IQN, GATEWAY_LUN as LUN, rbdUnavailable, startGateways } from './rbd-helpers.js';
+import { GATEWAY_IQN, GATEWAY_LUN as LUN, rbdUnavailable, startGateways, CephFixture } from './rbd-helpers.js';
 
 const INI = 'iqn.2026-12.org.stgt.test:cache-initiator';
 /** Block X: 4 KiB at LBA 64 (512-byte blocks), inside the first RADOS object. */
@@ -27,26 +26,11 @@ const SKIP = rbdUnavailable();
 if (SKIP !== null) console.log(`# rbd cache tests skipped: ${SKIP}`);
 const skip = SKIP ?? false;
 
-let cluster: CephCluster | null = null;
-const daemons: TestDaemon[] = [];
-const clients: ScsiClient[] = [];
-
-before(async () => {
-  if (SKIP !== null) return;
-  cluster = await CephCluster.start();
-}, { timeout: 120_000 });
-
-after(async () => {
-  clients.forEach((c) => c.close());
-  for (const x of daemons) {
-    if (x.running) await x.stop(30_000).catch((e: Error) => console.log(`tgtd stop: ${e.message}`));
-  }
-  await cluster?.stop();
-});
+const fx = new CephFixture(SKIP);
 
 /** bsopts naming a client configuration with librbd cache policy `policy` (and `extra` appended). */
 function cacheConf(policy: 'writeback' | 'writethrough', extra = ''): string {
-  const c = cluster!;
+  const c = fx.cluster;
   const conf = c.clientConf(`client-${policy}.conf`, {
     'rbd cache': 'true',
     'rbd cache policy': policy,
@@ -57,11 +41,11 @@ function cacheConf(policy: 'writeback' | 'writethrough', extra = ''): string {
 }
 
 async function paths(image: string, bsopts: string, disableFeatures: readonly string[] = []): Promise<[ScsiClient, ScsiClient, TestDaemon[]]> {
-  const pair = await startGateways(cluster!, image, daemons, { bsopts, disableFeatures });
+  const pair = await startGateways(fx.cluster, image, fx.daemons, { bsopts, disableFeatures });
   const out: ScsiClient[] = [];
   for (const [g, side] of [[pair[0], 'a'], [pair[1], 'b']] as const) {
     const s = await ScsiClient.login(g.iscsiPort, GATEWAY_IQN, `${INI}-${image}-${side}`);
-    clients.push(s);
+    fx.clients.push(s);
     await s.clearUa(LUN);
     out.push(s);
   }
@@ -127,7 +111,7 @@ test('two gateways, write-through librbd cache in ceph.conf: a block A has read,
 /** Block X as the image holds it in Ceph (rbd export, past every gateway's cache). */
 async function inCeph(image: string): Promise<number | 'mixed'> {
   const file = join(mkdtempSync(join(tmpdir(), 'stgt-rbdcache-')), 'img');
-  await cluster!.rbdOk('export', `rbd/${image}`, file);
+  await fx.cluster.rbdOk('export', `rbd/${image}`, file);
   const b = readFileSync(file).subarray(X * 512, X * 512 + LEN);
   rmSync(dirname(file), { recursive: true, force: true });
   return b.equals(Buffer.alloc(LEN, b[0]!)) ? b[0]! : 'mixed';

@@ -5,12 +5,11 @@
 // gateways' portals in both daemons' ALUA groups (group 1: gateway A's portal, group 2: B's), the
 // same states set on both. Skipped, with the reason printed, only where Ceph is not installed or
 // the rbd addon is not built.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { TestDaemon, run, waitFor } from '../helpers/daemon.js';
 import { ScsiClient, senseTriple } from '../helpers/scsi-client.js';
-import { CephCluster } from '../ceph/cluster.js';
-import { ALL_TG_PT, GATEWAY_IQN, GATEWAY_LUN, prOut, rbdUnavailable, startGateways } from './rbd-helpers.js';
+import { ALL_TG_PT, GATEWAY_IQN, GATEWAY_LUN, prOut, rbdUnavailable, startGateways, CephFixture } from './rbd-helpers.js';
 
 const IQN = GATEWAY_IQN;
 const INI = 'iqn.2026-12.org.stgt.test:gw-initiator';
@@ -20,30 +19,15 @@ const SKIP = rbdUnavailable();
 if (SKIP !== null) console.log(`# rbd gateway tests skipped: ${SKIP}`);
 const skip = SKIP ?? false;
 
-let cluster: CephCluster | null = null;
-const daemons: TestDaemon[] = [];
-const clients: ScsiClient[] = [];
-
-before(async () => {
-  if (SKIP !== null) return;
-  cluster = await CephCluster.start();
-}, { timeout: 120_000 });
-
-after(async () => {
-  clients.forEach((c) => c.close());
-  for (const x of daemons) {
-    if (x.running) await x.stop(30_000).catch((e: Error) => console.log(`tgtd stop: ${e.message}`));
-  }
-  await cluster?.stop();
-});
+const fx = new CephFixture(SKIP);
 
 function gateways(image: string): Promise<[TestDaemon, TestDaemon]> {
-  return startGateways(cluster!, image, daemons);
+  return startGateways(fx.cluster, image, fx.daemons);
 }
 
 async function login(g: TestDaemon, name: string, isid?: Buffer): Promise<ScsiClient> {
   const s = await ScsiClient.login(g.iscsiPort, IQN, name, {}, isid);
-  clients.push(s);
+  fx.clients.push(s);
   await s.clearUa(LUN);
   return s;
 }

@@ -1,8 +1,9 @@
 // What the rbd tests share: why they cannot run here, two gateways on one image, and PERSISTENT RESERVE OUT as a client sends it.
+import { before, after } from 'node:test';
 import { join } from 'node:path';
 import { repoRoot, TestDaemon } from '../helpers/daemon.js';
 import type { ScsiClient } from '../helpers/scsi-client.js';
-import { cephUnavailable, type CephCluster } from '../ceph/cluster.js';
+import { cephUnavailable, CephCluster } from '../ceph/cluster.js';
 import { findRbdAddon } from '../../src/bs/rbd-addon.js';
 
 /** Why the rbd tests cannot run here (Ceph not installed, the addon not built), or null. */
@@ -11,6 +12,35 @@ export function rbdUnavailable(): string | null {
   if (ceph !== null) return ceph;
   if (findRbdAddon(join(repoRoot(), 'dist')) === null) return 'rbd addon not built (apt-get install librbd-dev librados-dev; npm run build:native)';
   return null;
+}
+
+/**
+ * A test file's cluster: started before its tests (unless `skip` gives a reason not to), stopped after
+ * them together with the daemons and clients the tests pushed to `daemons` and `clients`.
+ */
+export class CephFixture {
+  private started: CephCluster | null = null;
+  readonly daemons: TestDaemon[] = [];
+  readonly clients: ScsiClient[] = [];
+
+  constructor(skip: string | null) {
+    before(async () => {
+      if (skip === null) this.started = await CephCluster.start();
+    }, { timeout: 120_000 });
+    after(async () => {
+      this.clients.forEach((c) => c.close());
+      for (const x of this.daemons) {
+        if (x.running) await x.stop(30_000).catch((e: Error) => console.log(`tgtd stop: ${e.message}`));
+      }
+      await this.started?.stop();
+    });
+  }
+
+  /** The cluster (only inside a test that is not skipped). */
+  get cluster(): CephCluster {
+    if (this.started === null) throw new Error('no Ceph cluster: the tests are skipped');
+    return this.started;
+  }
 }
 
 /** The target both gateways export and the LUN of the image in it. */
