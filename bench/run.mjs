@@ -132,6 +132,9 @@ const CASES = [
   { key: 'null-r4k-qd1', name: 'null store: 4k rand read QD1 (IOPS)', unit: 'µs/IO', lun: 2, perf: { qd: 1, random: true } },
   { key: 'null-w4k-qd32', name: 'null store: 4k write QD32 (IOPS)', unit: 'µs/IO', lun: 2, qemu: { write: true, size: 4096, qd: 32, count: 100000 } },
   { key: 'null-w4k-qd1', name: 'null store: 4k write QD1 (IOPS)', unit: 'µs/IO', lun: 2, qemu: { write: true, size: 4096, qd: 1, count: 20000 } },
+  // The protocol's cost of large writes alone (no page-cache copy): what limits w1m-qd8 and w64k-qd16.
+  { key: 'null-w64k-qd16', name: 'null store: 64k write QD16 (MB/s)', unit: 'µs/MB', lun: 2, qemu: { write: true, size: 65536, qd: 16, count: 8192 } },
+  { key: 'null-w1m-qd8', name: 'null store: 1M write QD8 (MB/s)', unit: 'µs/MB', lun: 2, qemu: { write: true, size: 1 << 20, qd: 8, count: 1024 } },
   { key: 's4-r4k-qd32', name: '4 sessions: 4k rand read QD32 each (IOPS, sum)', unit: 'µs/IO', sessions: 4, perf: { qd: 32, random: true } },
   { key: 's4-w4k-qd32', name: '4 sessions: 4k seq write QD32 each (IOPS, sum)', unit: 'µs/IO', sessions: 4, qemu: { write: true, size: 4096, qd: 32, count: 25000 } },
   // The s4 cases with one target per session (4 targets sharing LUN 1's file): what tgtd --workers spreads.
