@@ -180,6 +180,8 @@ export abstract class IscsiConnection implements SessionConnection {
   protected solicitedTag(_task: IscsiTask, _ttt: number): boolean {
     return false;
   }
+  /** Write data of `task` was accepted (`pieces`, as appended to task.scsi.dataOut): a transport may note whose memory it holds. */
+  protected dataAccepted(_task: IscsiTask, _pieces: readonly Buffer[]): void {}
   /** Solicited Data-Out data of `task` was accepted (the transport's bookkeeping, e.g. the next R2T). */
   protected solicitedDataOut(_task: IscsiTask, _ttt: number, _final: boolean): void {}
   /**
@@ -403,11 +405,10 @@ export abstract class IscsiConnection implements SessionConnection {
     task.edtl = w ? edtl : 0;
     this.tasks.set(itt, task);
 
-    if (task.isWrite) {
-      if (dataLength > 0) task.addData(this.rxBuffersReused ? this.keepData(data, dataLength) : data, dataLength);
-      task.unsolicitedEnd = this.params.initialR2T ? dataLength : Math.min(this.params.firstBurstLength, edtl);
-    }
+    if (task.isWrite) task.unsolicitedEnd = this.params.initialR2T ? dataLength : Math.min(this.params.firstBurstLength, edtl);
+    // The transport's slot first: it may note where the immediate data lies (dataAccepted).
     this.prepareTask(task);
+    if (task.isWrite && dataLength > 0) this.acceptData(task, data, dataLength);
     // Ahead of a gap (multi-connection) it waits for its turn; data may still flow meanwhile.
     this.consumeCmdSN(bhs, s, task);
     if (task.isWrite && !task.dataComplete) this.getWriteData(task);
@@ -549,6 +550,13 @@ export abstract class IscsiConnection implements SessionConnection {
     if (!task.aborted && task.dataComplete) this.maybeSubmit(task);
   }
 
+  /** Append received write data to `task` (a copy when the transport reuses the memory, see keepData). */
+  private acceptData(task: IscsiTask, data: readonly Buffer[], dataLength: number): void {
+    const pieces = this.rxBuffersReused ? this.keepData(data, dataLength) : data;
+    task.addData(pieces, dataLength);
+    this.dataAccepted(task, pieces);
+  }
+
   private onDataOut(bhs: Buffer, data: readonly Buffer[], dataLength: number): void {
     const itt = P.itt(bhs);
     const task = this.tasks.get(itt);
@@ -580,7 +588,7 @@ export abstract class IscsiConnection implements SessionConnection {
       return;
     }
     task.expDataOutSN = (task.expDataOutSN + 1) >>> 0;
-    task.addData(this.rxBuffersReused ? this.keepData(data, dataLength) : data, dataLength);
+    this.acceptData(task, data, dataLength);
     if (ttt !== P.RESERVED_TAG) this.solicitedDataOut(task, ttt, P.isFinal(bhs));
     if (task.aborted) return;
     if (task.dataComplete) this.maybeSubmit(task);

@@ -41,9 +41,9 @@ export const FLAG_FINAL = 0x80;
 // ---------------------------------------------------------------------------------------------
 // RFC 7143 11.2.1 fields common to all PDUs
 
-/** Byte 0, low 6 bits. */
-export function opcode(bhs: Buffer): number {
-  return bhs[0]! & 0x3f;
+/** Byte 0, low 6 bits (of the BHS at `at` in `bhs`: a framer reads it before cutting the PDU out). */
+export function opcode(bhs: Buffer, at = 0): number {
+  return bhs[at]! & 0x3f;
 }
 /** Byte 0 bit 6 (I). */
 export function isImmediate(bhs: Buffer): boolean {
@@ -57,9 +57,9 @@ export function isFinal(bhs: Buffer): boolean {
 export function isContinue(bhs: Buffer): boolean {
   return (bhs[1]! & 0x40) !== 0;
 }
-/** Byte 4: TotalAHSLength in 4-byte words. */
-export function totalAHSLength(bhs: Buffer): number {
-  return bhs[4]! * 4;
+/** Byte 4: TotalAHSLength in 4-byte words (of the BHS at `at`, as for opcode). */
+export function totalAHSLength(bhs: Buffer, at = 0): number {
+  return bhs[at + 4]! * 4;
 }
 /** Bytes 5-7: DataSegmentLength in bytes, excluding padding. */
 export function dataSegmentLength(bhs: Buffer): number {

@@ -76,6 +76,13 @@ export interface ScsiTask {
   transferLength: number;
   /** Set by task management when the task was aborted; the transport sends no response for it. */
   aborted: boolean;
+  /**
+   * Set by the engine when the command hands its Data-Out only to the backing store's write (a
+   * media WRITE), which lets go of the buffers at its callback: once the command is finished no view
+   * of them is kept, and the transport may reuse that memory (lld/iscsi rx-arena.ts). Otherwise
+   * (parameter data, a handler that may keep a view) it stays false and the memory is left to the GC.
+   */
+  dataOutTransient?: boolean;
 }
 
 /** Task management functions (RFC 7143 11.5.1 numbering). */

@@ -77,6 +77,8 @@ function write(c: Cmd): void {
   const bytes = writableBytes(c.task.dataOutLength, len, lu.blockSize);
   if (bytes === 0) return c.good();
   const bufs = c.dataOutBufs(bytes)!;
+  // Only the store sees the data, and only until its callback (BackingDevice.write).
+  c.task.dataOutTransient = true;
   c.stats.wrSubmBytes += bytes;
   c.stats.wrSubmCmds++;
   c.ioBytes = bytes;

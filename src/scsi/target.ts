@@ -293,6 +293,7 @@ export class Target implements ScsiTargetPort, EngineContext {
       task.dataIn = null;
       task.transferLength = -1;
       task.aborted = false;
+      task.dataOutTransient = false;
       if (this.state !== 'ready') {
         // tgt's target_cmd_queue answers -EBUSY ("service delivery or target failure") when the
         // target is not ready: the command is refused with BUSY so the initiator retries later.

@@ -149,13 +149,15 @@ export function cmdSNContract(make: MakeConnection, dataPdus = true): void {
       assert.ok(r.wire.conn.tasks.has(w), 'the first command is untouched');
     });
 
-    test('two connections of one session: a command on one waits for the lower CmdSN sent on the other', () => {
+    test('two connections of one session: a command on one waits for the lower CmdSN sent on the other', async () => {
       const r = loggedIn(make, { ...TWO_CONNECTIONS, cmdSN: 100 });
       const { ini: ini2 } = secondConnection(r, make);
       const onA = tur(r, 101);
       assert.equal(r.ini.take().length, 0, 'CmdSN 101 waits for 100');
       const onB = ini2.command({ cdb: TUR, edtl: 0, cmdSN: 100 });
       assert.deepEqual(ini2.take().map((p) => p.itt), [onB]);
+      // Released by a PDU of the other connection: its own transport may send it at the end of the turn (TCP does).
+      await r.ini.waitFor((p) => p.itt === onA, 'the released command');
       const a = r.ini.take();
       assert.deepEqual(a.map((p) => p.itt), [onA], 'released on its own connection');
       assert.equal(a[0]!.expCmdSN, 102);

@@ -9,9 +9,10 @@ import { errorText } from '../../iscsi/session-table.js';
 import * as P from '../../iscsi/pdu.js';
 import { crc32cHeader, crc32cList, readDigest, writeDigest } from '../../iscsi/crc32c.js';
 import { Slab } from '../../iscsi/header-pool.js';
-import { RxArena } from './rx-arena.js';
+import { RxArena, type ArenaSlot } from './rx-arena.js';
 
-const PAD = Buffer.alloc(4);
+/** Padding of a data segment to a 4-byte boundary (RFC 7143 11.2.1.4), by length (views made once). */
+const PADS: readonly Buffer[] = [0, 1, 2, 3].map((n) => Buffer.alloc(n));
 const NO_AHS = Buffer.alloc(0);
 const NO_DATA: readonly Buffer[] = Object.freeze([]);
 
@@ -23,6 +24,8 @@ class R2tState {
   /** Target transfer tags of the R2Ts not yet answered in full. */
   readonly tags: number[] = [];
   sn = 0;
+  /** Receive arenas holding this command's write data, pinned until it finishes (rx-arena.ts). */
+  readonly slots: ArenaSlot[] = [];
 }
 /** During login the initiator may send up to the RFC default MaxRecvDataSegmentLength (8192). */
 const LOGIN_MAX_SEGMENT = 8192;
@@ -63,8 +66,13 @@ export interface OnreadMode {
 }
 
 export class TcpConnection extends IscsiConnection {
-  /** Received bytes not yet framed, as a list of views. */
+  /** Received bytes not yet framed, as a list of views; the first `head` bytes of chunks[0] are consumed already. */
   private chunks: Buffer[] = [];
+  /**
+   * Consumed bytes of chunks[0]: an offset instead of a new view of its rest per PDU (two fewer
+   * Buffer objects per PDU; at 8 KiB Data-Out PDUs they were most of the garbage per write).
+   */
+  private head = 0;
   private buffered = 0;
   /** Header of the PDU being received (BHS+AHS), once complete. */
   private bhs: Buffer | null = null;
@@ -79,16 +87,29 @@ export class TcpConnection extends IscsiConnection {
   private rxDataDigest = false;
   private txHeaderDigest = false;
   private txDataDigest = false;
+  /** The socket is corked: PDUs queued since the last flush wait in it. */
   private corked = false;
+  /** A flush is scheduled for the end of this event-loop turn (setImmediate). */
+  private flushQueued = false;
+  /** Inside onData: what the received PDUs produce is flushed when it returns. */
+  private receiving = false;
+  /** closeTransport ran: nothing more is sent. */
+  private txEnded = false;
   /** Where small reads land (see SLAB_READ_MAX); no memory until the first read. */
   private readonly readSlab = new Slab(32 * 1024, 128 * 1024);
   private nextTTT = 1;
-  /** A 'drain' listener is armed (see uncork). */
+  /** A 'drain' listener is armed (see flush). */
   private waitingDrain = false;
-  /** We stopped reading the socket until our unsent answers drain (see uncork). */
+  /** We stopped reading the socket until our unsent answers drain (see flush). */
   private readPaused = false;
-  private readonly uncork = (): void => {
-    if (!this.corked) return; // closeTransport flushed already
+  private readonly flushTurn = (): void => {
+    this.flushQueued = false;
+    this.flush();
+  };
+
+  /** Send what is queued (one writev), then watch the socket's back-pressure. */
+  private flush(): void {
+    if (!this.corked) return; // nothing queued, or closeTransport flushed already
     this.corked = false;
     this.socket.uncork();
     // Back-pressure: an initiator that does not read what we send must not make us queue without
@@ -111,13 +132,17 @@ export class TcpConnection extends IscsiConnection {
         }
         this.drained();
       });
+    } else if (!congested) {
+      // What was unsent counted against the limit (unsentBytes) and is in the kernel now: commands
+      // held back meanwhile may run (no 'drain' comes for bytes the socket never queued).
+      this.drained();
     }
-  };
+  }
 
   /** onread mode: the loop's shared read buffer (null: 'data' events, each chunk Node's own). */
   private readonly shared: Buffer | null;
   /** onread mode: this connection's own receive memory. */
-  private readonly arena = new RxArena();
+  private readonly arena = new RxArena((ab) => this.framerHolds(ab));
   /** The last PDU header framed announced write data to follow (a Data-Out, or a command beyond its immediate data). */
   private writeExpected = false;
   /** onread: a read arrived since the last sweepIdle. */
@@ -191,7 +216,7 @@ export class TcpConnection extends IscsiConnection {
    * one arena when the last PDU received was write data.
    */
   sweepIdle(): void {
-    if (!this.readSinceSweep && this.chunks.length === 0 && this.bhs === null) this.arena.release();
+    if (!this.readSinceSweep && this.buffered === 0 && this.bhs === null) this.arena.release();
     this.readSinceSweep = false;
   }
 
@@ -209,11 +234,52 @@ export class TcpConnection extends IscsiConnection {
     // The next read overwrites the shared buffer: copy out what this one left unframed.
     const ab = shared.buffer;
     const chunks = this.chunks;
+    if (chunks.length > 0 && this.head > 0 && chunks[0]!.buffer === ab) {
+      chunks[0] = chunks[0]!.subarray(this.head);
+      this.head = 0;
+    }
     for (let i = 0; i < chunks.length; i++) if (chunks[i]!.buffer === ab) chunks[i] = this.arena.copy(chunks[i]!);
     if (this.bhs !== null && this.bhs.buffer === ab) {
       this.bhs = this.arena.copy(this.bhs);
       if (this.ahs.length > 0) this.ahs = this.arena.copy(this.ahs);
     }
+  }
+
+  /** Receive arenas reused instead of allocated (rx-arena.ts), for tests. */
+  get rxArenasReused(): number {
+    return this.arena.reused;
+  }
+
+  /** Whether the framer still refers to memory of `ab` (a reused arena must not be one of those). */
+  private framerHolds(ab: ArrayBufferLike): boolean {
+    if (this.bhs !== null && this.bhs.buffer === ab) return true;
+    if (this.ahs.buffer === ab) return true;
+    for (const c of this.chunks) if (c.buffer === ab) return true;
+    for (const v of this.dataViews) if (v.buffer === ab) return true;
+    for (const v of this.headViews) if (v.buffer === ab) return true;
+    return false;
+  }
+
+  /** Write data kept by `task`: pin the arenas it lies in until the command finishes. */
+  protected override dataAccepted(task: IscsiTask, pieces: readonly Buffer[]): void {
+    if (this.shared === null) return;
+    const slots = (task.transport as R2tState).slots;
+    for (let i = 0; i < pieces.length; i++) {
+      const slot = this.arena.slotOf(pieces[i]!);
+      if (slot !== null && !slots.includes(slot)) {
+        this.arena.pin(slot);
+        slots.push(slot);
+      }
+    }
+  }
+
+  /** The engine is done with the command: its arenas may be reused if only the store saw the data. */
+  protected override commandFinished(task: IscsiTask): void {
+    const r = task.transport as R2tState | null;
+    if (r === null || r.slots.length === 0) return;
+    const transient = task.scsi.dataOutTransient === true;
+    for (const slot of r.slots) this.arena.unpin(slot, transient);
+    r.slots.length = 0;
   }
 
   /** Write data the engine keeps beyond receivePdu, received into the shared buffer: one copy in the arena. */
@@ -236,30 +302,40 @@ export class TcpConnection extends IscsiConnection {
     if (this.isClosed) return;
     this.chunks.push(chunk);
     this.buffered += chunk.length;
+    this.receiving = true;
     try {
       while (this.state !== 'closed') {
         if (this.bhs === null) {
-          if (!this.readHeader()) return;
+          if (!this.readHeader()) break;
         }
-        if (!this.readData()) return;
+        if (!this.readData()) break;
       }
     } catch (e) {
       // A framing bug must cost this one connection, never reach the process-wide handler.
       this.host.log('error', `connection ${this.logContext()}: framing: ${errorText(e)}`);
       this.close('internal error');
+    } finally {
+      this.receiving = false;
     }
+    // What these PDUs produced (responses of commands that completed at once, R2Ts) goes out now,
+    // in one write, not a loop turn later (issue 10 QD1).
+    this.flush();
   }
 
   /** Frame BHS + AHS (+ header digest). Returns false when more bytes are needed. */
   private readHeader(): boolean {
     if (this.buffered < P.BHS_LENGTH) return false;
-    const first = this.peek(P.BHS_LENGTH);
-    if (this.state === 'login' && P.opcode(first) !== P.Op.Login) {
+    // The BHS's first fields, read in place when chunks[0] holds all of it (no view).
+    const c0 = this.chunks[0]!;
+    const inPlace = c0.length - this.head >= P.BHS_LENGTH;
+    const first = inPlace ? c0 : this.peek(P.BHS_LENGTH);
+    const at = inPlace ? this.head : 0;
+    if (this.state === 'login' && P.opcode(first, at) !== P.Op.Login) {
       // Only Login PDUs are allowed before full feature phase (RFC 7143 6.3): do not wait for the rest.
       this.close('non-login PDU during login');
       return false;
     }
-    const ahsLen = P.totalAHSLength(first);
+    const ahsLen = P.totalAHSLength(first, at);
     const hlen = P.BHS_LENGTH + ahsLen + (this.rxHeaderDigest ? 4 : 0);
     if (this.buffered < hlen) return false;
     const head = this.takeJoined(hlen);
@@ -321,11 +397,12 @@ export class TcpConnection extends IscsiConnection {
     return this.state !== 'closed';
   }
 
-  /** First `n` bytes without consuming (n <= buffered). */
+  /** First `n` bytes without consuming (n <= buffered), joined: for a header that spans chunks. */
   private peek(n: number): Buffer {
     const c0 = this.chunks[0]!;
-    if (c0.length >= n) return c0.subarray(0, n);
-    return Buffer.concat(this.chunks, Math.min(this.buffered, Math.max(n, 0))).subarray(0, n);
+    if (c0.length - this.head >= n) return c0.subarray(this.head, this.head + n);
+    const first = this.head > 0 ? [c0.subarray(this.head), ...this.chunks.slice(1)] : this.chunks;
+    return Buffer.concat(first, n);
   }
 
   /** Consume `n` bytes as views into the received chunks (no copy), into `out` (emptied first). */
@@ -334,13 +411,16 @@ export class TcpConnection extends IscsiConnection {
     this.buffered -= n;
     while (n > 0) {
       const c = this.chunks[0]!;
-      if (c.length <= n) {
-        out.push(c);
+      const at = this.head;
+      const avail = c.length - at;
+      if (avail <= n) {
+        out.push(at === 0 ? c : c.subarray(at));
         this.chunks.shift();
-        n -= c.length;
+        this.head = 0;
+        n -= avail;
       } else {
-        out.push(c.subarray(0, n));
-        this.chunks[0] = c.subarray(n);
+        out.push(c.subarray(at, at + n));
+        this.head = at + n;
         n = 0;
       }
     }
@@ -358,12 +438,13 @@ export class TcpConnection extends IscsiConnection {
   private skip(n: number): void {
     this.buffered -= n;
     while (n > 0) {
-      const c = this.chunks[0]!;
-      if (c.length <= n) {
+      const avail = this.chunks[0]!.length - this.head;
+      if (avail <= n) {
         this.chunks.shift();
-        n -= c.length;
+        this.head = 0;
+        n -= avail;
       } else {
-        this.chunks[0] = c.subarray(n);
+        this.head += n;
         n = 0;
       }
     }
@@ -380,6 +461,7 @@ export class TcpConnection extends IscsiConnection {
     r.outstanding = 0;
     r.tags.length = 0;
     r.sn = 0;
+    r.slots.length = 0;
   }
 
   /** Ask for write data beyond what comes unsolicited: R2Ts up to MaxOutstandingR2T (RFC 7143 11.8). */
@@ -409,7 +491,7 @@ export class TcpConnection extends IscsiConnection {
     const r = task.transport as R2tState;
     if (final) {
       r.outstanding--;
-      r.tags.splice(r.tags.indexOf(ttt), 1);
+      removeTag(r.tags, ttt);
     }
     if (task.aborted || task.dataComplete) return;
     if (task.received >= r.offset || r.outstanding < this.params.maxOutstandingR2T) this.getWriteData(task);
@@ -454,16 +536,20 @@ export class TcpConnection extends IscsiConnection {
   // ------------------------------------------------------------------ send
 
   protected sendPdu(bhs: Buffer, data: readonly Buffer[] | Buffer | null, dataLength: number): void {
-    if (this.socket.destroyed) return;
-    if (!this.corked) {
-      // Batch every PDU of this event-loop turn into one writev (node-and-libraries.md §3.2):
-      // setImmediate runs after the poll phase, so the responses to every backing-store completion
-      // and every received chunk of this turn share one syscall (nextTick would flush after each).
-      this.corked = true;
-      this.socket.cork();
-      setImmediate(this.uncork);
-    }
+    if (this.txEnded || this.socket.destroyed) return;
     const s = this.socket;
+    if (!this.corked) {
+      // Batch the PDUs of this event-loop turn into one writev (node-and-libraries.md §3.2): the
+      // ones sent while received data is framed go when onData returns; the others (backing-store
+      // completions) on setImmediate, after the poll phase, so every completion of the turn shares
+      // one syscall (nextTick would flush after each).
+      this.corked = true;
+      s.cork();
+      if (!this.receiving && !this.flushQueued) {
+        this.flushQueued = true;
+        setImmediate(this.flushTurn);
+      }
+    }
     s.write(bhs);
     if (this.txHeaderDigest) {
       const d = Buffer.allocUnsafe(4);
@@ -471,34 +557,54 @@ export class TcpConnection extends IscsiConnection {
       s.write(d);
     }
     if (data === null || dataLength === 0) return;
-    const list = Buffer.isBuffer(data) ? [data] : data;
-    for (const b of list) s.write(b);
     const pad = P.padded(dataLength) - dataLength;
-    if (pad > 0) s.write(PAD.subarray(0, pad));
-    if (this.txDataDigest) {
-      const d = Buffer.allocUnsafe(4);
-      writeDigest(d, 0, crc32cList(list, pad));
-      s.write(d);
+    if (Buffer.isBuffer(data)) {
+      s.write(data);
+      if (pad > 0) s.write(PADS[pad]!);
+      if (this.txDataDigest) this.writeDataDigest([data], pad);
+      return;
     }
+    for (let i = 0; i < data.length; i++) s.write(data[i]!);
+    if (pad > 0) s.write(PADS[pad]!);
+    if (this.txDataDigest) this.writeDataDigest(data, pad);
+  }
+
+  private writeDataDigest(list: readonly Buffer[], pad: number): void {
+    const d = Buffer.allocUnsafe(4);
+    writeDigest(d, 0, crc32cList(list, pad));
+    this.socket.write(d);
   }
 
   protected closeTransport(): void {
     this.chunks = [];
+    this.head = 0;
     this.buffered = 0;
     this.bhs = null;
     this.arena.release();
-    if (this.socket.destroyed) return;
+    if (this.socket.destroyed) {
+      this.txEnded = true;
+      return;
+    }
     // Let queued responses (a Logout Response, a failed Login Response) go out first, but do not
     // wait on a peer that stops reading: destroy after a grace period.
     if (this.corked) {
       this.corked = false;
       this.socket.uncork();
     }
+    this.txEnded = true;
     this.socket.end();
     const t = setTimeout(() => this.socket.destroy(), 2000);
     t.unref();
     this.socket.once('close', () => clearTimeout(t));
   }
+}
+
+/** Removes `ttt` from `tags` in place (splice would return a new array per R2T). */
+function removeTag(tags: number[], ttt: number): void {
+  const i = tags.indexOf(ttt);
+  if (i < 0) return;
+  for (let j = i + 1; j < tags.length; j++) tags[j - 1] = tags[j]!;
+  tags.length--;
 }
 
 /** Whether any of `views` lies in `shared` (the engine must copy what it keeps of them). */

@@ -20,7 +20,14 @@ export class FakeSocket extends EventEmitter {
   readonly localPort = 3260;
   /** Copies of every buffer written, in order. */
   readonly written: Buffer[] = [];
-  writableLength = 0;
+  /** Bytes the kernel would not take (setBacklog). */
+  backlog = 0;
+  /** Bytes written while corked: a real socket counts them in writableLength until uncork writes them. */
+  private corkedBytes = 0;
+  private corks = 0;
+  get writableLength(): number {
+    return this.backlog + this.corkedBytes;
+  }
   destroyed = false;
   ends = 0;
 
@@ -30,8 +37,12 @@ export class FakeSocket extends EventEmitter {
   setKeepAlive(): this {
     return this;
   }
-  cork(): void {}
-  uncork(): void {}
+  cork(): void {
+    this.corks++;
+  }
+  uncork(): void {
+    if (this.corks > 0 && --this.corks === 0) this.corkedBytes = 0; // written at once (the kernel took it)
+  }
   /** Reading paused by the connection (back-pressure); 'data' is only emitted by the test. */
   paused = false;
   pause(): this {
@@ -43,6 +54,7 @@ export class FakeSocket extends EventEmitter {
     return this;
   }
   write(b: Buffer): boolean {
+    if (this.corks > 0) this.corkedBytes += b.length;
     this.written.push(Buffer.from(b));
     return true;
   }
@@ -151,11 +163,11 @@ export class TcpUnderTest implements ConnectionUnderTest {
    */
   setBacklog(bytes: number): void {
     if (bytes > 0) {
-      this.sock.writableLength = bytes;
+      this.sock.backlog = bytes;
       return;
     }
     setImmediate(() => {
-      this.sock.writableLength = 0;
+      this.sock.backlog = 0;
       this.sock.emit('drain');
     });
   }
