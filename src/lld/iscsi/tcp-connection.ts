@@ -79,6 +79,12 @@ export class TcpConnection extends IscsiConnection {
   private ahs: Buffer = NO_AHS;
   /** Views of the data segment being dispatched (borrowed by receivePdu: reused for the next PDU). */
   private readonly dataViews: Buffer[] = [];
+  /**
+   * The data segment as one view, when it lies in one chunk (the usual case): an array that keeps
+   * its length. (`length = 0` on an array frees its backing store, so refilling dataViews costs an
+   * allocation per PDU.)
+   */
+  private readonly oneView: Buffer[] = [NO_AHS];
   /** Views of a header or digest being joined (reused). */
   private readonly headViews: Buffer[] = [];
   private dataLength = 0;
@@ -254,10 +260,8 @@ export class TcpConnection extends IscsiConnection {
   private framerHolds(ab: ArrayBufferLike): boolean {
     if (this.bhs !== null && this.bhs.buffer === ab) return true;
     if (this.ahs.buffer === ab) return true;
-    for (const c of this.chunks) if (c.buffer === ab) return true;
-    for (const v of this.dataViews) if (v.buffer === ab) return true;
-    for (const v of this.headViews) if (v.buffer === ab) return true;
-    return false;
+    if (this.oneView[0]!.buffer === ab) return true;
+    return inBuffer(this.chunks, ab) || inBuffer(this.dataViews, ab) || inBuffer(this.headViews, ab);
   }
 
   /** Write data kept by `task`: pin the arenas it lies in until the command finishes. */
@@ -376,7 +380,14 @@ export class TcpConnection extends IscsiConnection {
     const digest = this.rxDataDigest && len > 0 ? 4 : 0;
     const total = P.padded(len) + digest;
     if (this.buffered < total) return false;
-    const data = len > 0 ? this.take(len, this.dataViews) : NO_DATA;
+    let data: readonly Buffer[] = NO_DATA;
+    if (len > 0) {
+      const one = this.takeContiguous(len);
+      if (one !== null) {
+        this.oneView[0] = one;
+        data = this.oneView;
+      } else data = this.take(len, this.dataViews);
+    }
     const pad = P.padded(len) - len;
     if (pad > 0) this.skip(pad);
     this.bhs = null;
@@ -390,10 +401,11 @@ export class TcpConnection extends IscsiConnection {
         return this.state !== 'closed';
       }
     }
-    if (this.shared !== null) this.rxBuffersReused = borrowed(data, this.shared);
+    if (this.shared !== null) this.rxBuffersReused = inBuffer(data, this.shared.buffer);
     this.receivePdu(bhs, this.ahs, data, len);
     // The engine kept what it needed (views of write data in its own list): do not pin the chunks.
-    this.dataViews.length = 0;
+    this.oneView[0] = NO_AHS;
+    if (this.dataViews.length > 0) this.dataViews.length = 0;
     return this.state !== 'closed';
   }
 
@@ -427,7 +439,25 @@ export class TcpConnection extends IscsiConnection {
     return out;
   }
 
+  /** Consume `n` bytes as one view when chunks[0] holds them all, else null (nothing consumed). */
+  private takeContiguous(n: number): Buffer | null {
+    const c = this.chunks[0]!;
+    const at = this.head;
+    const avail = c.length - at;
+    if (avail < n) return null;
+    this.buffered -= n;
+    if (avail > n) {
+      this.head = at + n;
+      return c.subarray(at, at + n);
+    }
+    this.chunks.shift();
+    this.head = 0;
+    return at === 0 ? c : c.subarray(at);
+  }
+
   private takeJoined(n: number): Buffer {
+    const one = this.takeContiguous(n);
+    if (one !== null) return one;
     const parts = this.take(n, this.headViews);
     const b = parts.length === 1 ? parts[0]! : Buffer.concat(parts, n);
     parts.length = 0;
@@ -607,9 +637,8 @@ function removeTag(tags: number[], ttt: number): void {
   tags.length--;
 }
 
-/** Whether any of `views` lies in `shared` (the engine must copy what it keeps of them). */
-function borrowed(views: readonly Buffer[], shared: Buffer): boolean {
-  const ab = shared.buffer;
-  for (const v of views) if (v.buffer === ab) return true;
+/** Whether any of `views` lies in the memory `ab` (indexed: a for-of here allocated an iterator per PDU). */
+function inBuffer(views: readonly Buffer[], ab: ArrayBufferLike): boolean {
+  for (let i = 0; i < views.length; i++) if (views[i]!.buffer === ab) return true;
   return false;
 }
