@@ -41,13 +41,13 @@ test('open-iscsi style login without auth: security then operational then FFP', 
   assert.equal(r2.data.toString(),
     'HeaderDigest=None\0DataDigest=None\0DefaultTime2Wait=2\0DefaultTime2Retain=0\0IFMarker=No\0OFMarker=No\0' +
     'ErrorRecoveryLevel=0\0InitialR2T=Yes\0ImmediateData=Yes\0MaxBurstLength=262144\0FirstBurstLength=65536\0' +
-    'MaxOutstandingR2T=1\0MaxConnections=1\0DataPDUInOrder=Yes\0DataSequenceInOrder=Yes\0MaxRecvDataSegmentLength=8192\0');
+    'MaxOutstandingR2T=1\0MaxConnections=1\0DataPDUInOrder=Yes\0DataSequenceInOrder=Yes\0MaxRecvDataSegmentLength=262144\0');
   const res = e.result!;
   assert.equal(res.sessionType, 'Normal');
   assert.equal(res.tid, 1);
   assert.equal(res.tsih, 1);
   assert.equal(res.params.maxRecvDataSegmentLength, 262144);
-  assert.equal(res.params.targetMaxRecvDataSegmentLength, 8192);
+  assert.equal(res.params.targetMaxRecvDataSegmentLength, 262144);
   assert.equal(res.params.initialR2T, true);
   assert.equal(res.params.firstBurstLength, 65536);
   assert.equal(res.params.maxBurstLength, 262144);

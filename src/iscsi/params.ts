@@ -122,7 +122,7 @@ export const DIGEST_NONE = 1;
 export const DIGEST_CRC32C = 2;
 
 export const TGT_PARAMS: readonly TgtParamDef[] = [
-  { name: 'MaxRecvDataSegmentLength', kind: 'min', targetDefault: 8192, min: 512, max: U24 },
+  { name: 'MaxRecvDataSegmentLength', kind: 'min', targetDefault: 262144, min: 512, max: U24 },
   { name: 'HeaderDigest', kind: 'digest', targetDefault: DIGEST_NONE, min: 1, max: 3 },
   { name: 'DataDigest', kind: 'digest', targetDefault: DIGEST_NONE, min: 1, max: 3 },
   { name: 'InitialR2T', kind: 'or', targetDefault: 1, min: 0, max: 1 },
