@@ -130,3 +130,23 @@ export function stderrIdentity(): { dev: number; ino: number } | null {
     return null;
   }
 }
+
+/**
+ * The last-resort net for an exception nothing caught (design.md §4: a bug in one request must not
+ * take the storage down; it is logged as `uncaught`, which is itself a bug to fix). Log writes can
+ * fail too (stderr closed under a dead parent, a worker's port gone): never an error-logging loop.
+ */
+export function logUncaught(log: Logger, prefix = ''): void {
+  let inHandler = false;
+  process.on('uncaughtException', (e) => {
+    if (inHandler) return;
+    inHandler = true;
+    try {
+      log.write('error', `${prefix}uncaught: ${e.stack ?? String(e)}`);
+    } catch {
+      // nowhere left to report it
+    } finally {
+      inHandler = false;
+    }
+  });
+}

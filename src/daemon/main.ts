@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { parseDaemonArgs, parseListen, USAGE, UsageError, type DaemonOptions } from './options.js';
 import type { MetricsServer } from '../metrics/server.js';
 import { Tgtd } from './tgtd.js';
-import { chooseSink, openLogger, stderrIdentity } from './log.js';
+import { chooseSink, logUncaught, openLogger, stderrIdentity, type Logger } from './log.js';
 import { IpcServer } from '../mgmt/ipc-server.js';
 import { executeRequest } from '../mgmt/handlers.js';
 import { setupDemo } from './demo.js';
@@ -16,7 +16,6 @@ import type { HandedConnection } from '../lld/iscsi/handoff.js';
 import { loadIoAddon } from '../lld/iscsi/native-listener.js';
 import { WorkerPool } from './workers.js';
 import { executeWithWorkers, WORKER_LLD } from './worker-mgmt.js';
-import type { Logger } from './log.js';
 
 export const VERSION = '1.0.85-stgt0.1';
 
@@ -137,20 +136,7 @@ async function run(opts: DaemonOptions): Promise<void> {
   tgtd.onShutdown(() => void shutdown('tgtadm --op delete --mode system'));
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
-  // A bug in one request must not take the storage down (design.md §4). Log writes can fail too
-  // (stderr closed under a dead parent: EPIPE); never let that turn into an error-logging loop.
-  let inHandler = false;
-  process.on('uncaughtException', (e) => {
-    if (inHandler) return;
-    inHandler = true;
-    try {
-      log.write('error', `uncaught: ${e.stack ?? e}`);
-    } catch {
-      // nowhere left to report it
-    } finally {
-      inHandler = false;
-    }
-  });
+  logUncaught(log);
   // Type=notify: systemd runs ExecStartPost (tgt-admin -e) only after this, so the management
   // socket must already answer and the LLDs listen.
   await systemd.notify(`READY=1\nSTATUS=ready, control port ${opts.controlPort}`);

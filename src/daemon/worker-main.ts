@@ -6,10 +6,10 @@
 import { closeSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { Tgtd } from './tgtd.js';
-import type { Logger } from './log.js';
+import { logUncaught, type Logger } from './log.js';
 import { executeRequest } from '../mgmt/handlers.js';
 import { targetShowTexts } from '../mgmt/handle-target.js';
-import { statTarget } from '../mgmt/stat.js';
+import { targetStatTexts } from '../mgmt/stat.js';
 import type { HandedConnection } from '../lld/iscsi/handoff.js';
 import type { FromWorker, ToWorker, WorkerConfig } from './workers.js';
 
@@ -36,17 +36,8 @@ const tgtd = new Tgtd({
   handoff: { adopt: (fn) => void (take = fn) },
 });
 
-// The same safety net as the main thread's (main.ts): a bug must not take this worker's targets down.
-let inHandler = false;
-process.on('uncaughtException', (e) => {
-  if (inHandler) return;
-  inHandler = true;
-  try {
-    log.write('error', `worker ${config.index}: uncaught: ${e.stack ?? String(e)}`);
-  } finally {
-    inHandler = false;
-  }
-});
+// The same safety net as the main thread's: a bug must not take this worker's targets down.
+logUncaught(log, `worker ${config.index}: `);
 
 async function handle(m: ToWorker): Promise<void> {
   switch (m.kind) {
@@ -62,9 +53,7 @@ async function handle(m: ToWorker): Promise<void> {
       post({ kind: 'answer', id: m.id, reply: await executeRequest(tgtd, m.req) });
       return;
     case 'texts': {
-      const texts = m.what === 'show'
-        ? targetShowTexts(tgtd)
-        : [...tgtd.targets.keys()].sort((a, b) => a - b).map((tid): [number, string] => [tid, statTarget(tgtd.targets.get(tid)!)]);
+      const texts = m.what === 'show' ? targetShowTexts(tgtd) : targetStatTexts(tgtd.targets);
       post({ kind: 'answer', id: m.id, texts });
       return;
     }

@@ -10,7 +10,7 @@ import {
 } from '../mgmt/ipc.js';
 import { executeRequest } from '../mgmt/handlers.js';
 import { targetShowTexts } from '../mgmt/handle-target.js';
-import { statHeader, statTarget } from '../mgmt/stat.js';
+import { statHeader, targetStatTexts } from '../mgmt/stat.js';
 import { OP_BSLOAD, OP_BSUNLOAD, OP_LLDLOAD, OP_LLDUNLOAD, type MgmtReply } from '../mgmt/reply.js';
 import type { MgmtHost } from '../mgmt/host.js';
 
@@ -167,7 +167,7 @@ export async function executeWithWorkers(
       const what = route === 'show-all' ? 'show' : 'stat';
       const own = what === 'show'
         ? targetShowTexts(host).filter(([tid]) => pool.ownerOf(tid) === undefined)
-        : [...host.targets.values()].filter((t) => pool.ownerOf(t.tid) === undefined).map((t): [number, string] => [t.tid, statTarget(t)]);
+        : targetStatTexts(host.targets).filter(([tid]) => pool.ownerOf(tid) === undefined);
       const text = merged(own, await pool.texts(what));
       return { err: 0, text: what === 'show' ? text : statHeader() + text };
     }

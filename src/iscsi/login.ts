@@ -115,7 +115,7 @@ export const LoginStatus = {
 } as const;
 
 /** RFC 7143 6.3: during login each side may send at most 8192 bytes per PDU (MaxRecvDataSegmentLength default). */
-const LOGIN_SEGMENT = 8192;
+export const LOGIN_SEGMENT = 8192;
 
 type State = 'start' | 'security' | 'chap-challenge' | 'chap-done' | 'operational' | 'done' | 'failed';
 

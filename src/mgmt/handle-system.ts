@@ -3,7 +3,7 @@
 import { OP_DELETE, OP_SHOW, OP_STATS, OP_UPDATE, parsePayload } from './ipc.js';
 import { lldStatusCode, TGTADM_INVALID_REQUEST, TGTADM_SUCCESS } from './errors.js';
 import { oflagsText } from './show.js';
-import { statHeader, statTarget } from './stat.js';
+import { statHeader, targetStatTexts } from './stat.js';
 import { incomingUsers } from '../iscsi/chap-accounts.js';
 import { fail, ok, OP_BSLOAD, OP_BSUNLOAD, OP_LLDLOAD, OP_LLDUNLOAD, type MgmtReply, type MgmtRequest } from './reply.js';
 import type { MgmtHost } from './host.js';
@@ -20,9 +20,7 @@ export async function systemMgmt(m: MgmtRequest): Promise<MgmtReply> {
     case OP_UPDATE:
       return fail(systemUpdate(m));
     case OP_STATS: {
-      let s = statHeader();
-      for (const tid of [...host.targets.keys()].sort((a, b) => a - b)) s += statTarget(host.targets.get(tid)!);
-      return ok(s);
+      return ok(statHeader() + targetStatTexts(host.targets).map(([, text]) => text).join(''));
     }
     case OP_DELETE:
       // tgt stops only when no target is left ("is_system_inactive").

@@ -39,6 +39,11 @@ export function statLu(tid: number, lu: ReturnType<StatTarget['sortedLuns']>[num
   return s;
 }
 
+/** Each target's `--mode system --op stat` lines, in tid order (tgtd --workers joins the workers' lists). */
+export function targetStatTexts(targets: ReadonlyMap<number, StatTarget>): [number, string][] {
+  return [...targets.keys()].sort((a, b) => a - b).map((tid): [number, string] => [tid, statTarget(targets.get(tid)!)]);
+}
+
 export function statTarget(t: StatTarget): string {
   let s = '';
   for (const lu of t.sortedLuns()) s += statLu(t.tid, lu);

@@ -2,7 +2,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loginRequest, scsiCommand, wireBytes } from '../../iscsi/testing/pdus.js';
-import { FIRST_PDU_MAX, LOGIN_SEGMENT_MAX, scanFirstLogin } from './first-login.js';
+import { FIRST_PDU_MAX, scanFirstLogin } from './first-login.js';
+import { LOGIN_SEGMENT as LOGIN_SEGMENT_MAX } from '../../iscsi/login.js';
 
 const ISID = Buffer.from([0x80, 0, 0, 0, 0, 1]);
 const IQN = 'iqn.2026-12.org.stgt.test:route';

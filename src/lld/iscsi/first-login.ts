@@ -6,12 +6,10 @@
 // malformed and closed before any worker sees it. Pure: no I/O, never throws.
 import { BHS_LENGTH, dataSegmentLength, Op, opcode, padded, totalAHSLength } from '../../iscsi/pdu.js';
 import { parseText } from '../../iscsi/text-keys.js';
-
-/** RFC 7143 6.3: the largest data segment of a login PDU (MaxRecvDataSegmentLength's default). */
-export const LOGIN_SEGMENT_MAX = 8192;
+import { LOGIN_SEGMENT } from '../../iscsi/login.js';
 
 /** Bytes a peek must be able to hold: BHS, the largest AHS (255 words) and a full login data segment. */
-export const FIRST_PDU_MAX = BHS_LENGTH + 255 * 4 + LOGIN_SEGMENT_MAX;
+export const FIRST_PDU_MAX = BHS_LENGTH + 255 * 4 + LOGIN_SEGMENT;
 
 export type FirstLogin =
   /** Not all of the PDU has arrived: `need` bytes make it whole. */
@@ -25,7 +23,7 @@ export function scanFirstLogin(b: Buffer): FirstLogin {
   if (b.length < BHS_LENGTH) return { kind: 'need', need: BHS_LENGTH };
   if (opcode(b) !== Op.Login) return { kind: 'malformed', why: `first PDU has opcode 0x${opcode(b).toString(16)}, not a Login Request` };
   const dsl = dataSegmentLength(b);
-  if (dsl > LOGIN_SEGMENT_MAX) return { kind: 'malformed', why: `first Login Request announces ${dsl} bytes of data (at most ${LOGIN_SEGMENT_MAX})` };
+  if (dsl > LOGIN_SEGMENT) return { kind: 'malformed', why: `first Login Request announces ${dsl} bytes of data (at most ${LOGIN_SEGMENT})` };
   const start = BHS_LENGTH + totalAHSLength(b);
   const end = start + padded(dsl);
   if (b.length < end) return { kind: 'need', need: end };

@@ -9,6 +9,7 @@ import { errorText } from '../../iscsi/session-table.js';
 import * as P from '../../iscsi/pdu.js';
 import { crc32cHeader, crc32cList, readDigest, writeDigest } from '../../iscsi/crc32c.js';
 import { Slab } from '../../iscsi/header-pool.js';
+import { LOGIN_SEGMENT } from '../../iscsi/login.js';
 import { RxArena, type ArenaSlot } from './rx-arena.js';
 
 /** Padding of a data segment to a 4-byte boundary (RFC 7143 11.2.1.4), by length (views made once). */
@@ -27,8 +28,6 @@ class R2tState {
   /** Receive arenas holding this command's write data, pinned until it finishes (rx-arena.ts). */
   readonly slots: ArenaSlot[] = [];
 }
-/** During login the initiator may send up to the RFC default MaxRecvDataSegmentLength (8192). */
-const LOGIN_MAX_SEGMENT = 8192;
 /**
  * Reads up to this size land in a slice of the connection's read slab (task.scsi.readBuffer)
  * instead of a buffer of their own: a 4 KiB Buffer.allocUnsafe is a malloc and an ArrayBuffer
@@ -365,7 +364,8 @@ export class TcpConnection extends IscsiConnection {
       this.writeExpected = op === P.Op.DataOut ||
         (op === P.Op.ScsiCommand && P.writeBit(this.bhs) && P.expectedDataTransferLength(this.bhs) > this.dataLength);
     }
-    const limit = this.state === 'login' ? LOGIN_MAX_SEGMENT : this.params.maxRecvSegment;
+    // During login the initiator may send up to the RFC default MaxRecvDataSegmentLength (RFC 7143 6.3).
+    const limit = this.state === 'login' ? LOGIN_SEGMENT : this.params.maxRecvSegment;
     if (this.dataLength > limit) {
       this.close(`data segment of ${this.dataLength} bytes exceeds ${limit}`);
       return false;
