@@ -10,6 +10,39 @@ export function rssMiB(pid: number): number {
   return m === null ? 0 : Number(m[1]) / 1024;
 }
 
+/**
+ * Established TCP connections of process `pid` on its local `port` (the iSCSI portal): /proc/PID/net/tcp
+ * and tcp6 rows in state 01 whose inode is one of the process's descriptors. Unlike fds().sockets
+ * it does not count management (unix) connections, which tgtadm calls open and close around it.
+ */
+export function tcpConnections(pid: number, port: number): number {
+  const mine = new Set<string>();
+  for (const name of readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${name}`));
+      if (m !== null) mine.add(m[1]!);
+    } catch {
+      /* closed while we looked */
+    }
+  }
+  let n = 0;
+  for (const table of ['tcp', 'tcp6']) {
+    let text = '';
+    try {
+      text = readFileSync(`/proc/${pid}/net/${table}`, 'utf8');
+    } catch {
+      continue; // no IPv6
+    }
+    for (const line of text.split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      if (f.length < 10) continue;
+      const local = f[1]!;
+      if (f[3] === '01' && parseInt(local.slice(local.lastIndexOf(':') + 1), 16) === port && mine.has(f[9]!)) n++;
+    }
+  }
+  return n;
+}
+
 /** Open file descriptors of a process, and how many of them are sockets (TCP, the IPC socket...). */
 export function fds(pid: number): { total: number; sockets: number } {
   let total = 0;
