@@ -19,7 +19,10 @@
 // the table shows medians and every run. Never part of npm test.
 //
 // The table also gives each target's CPU per I/O (all its threads, librbd's included, from /proc):
-// on a shared machine IOPS follow the load, CPU per I/O much less.
+// on a shared machine IOPS follow the load, CPU per I/O much less. A second table splits the CPU
+// of the whole path per I/O for every system: the client (iscsi-perf / qemu-img, or rbd bench with
+// librbd; from this process's reaped-children times), the target, ceph-osd and ceph-mon. With every
+// piece on the same cores, it bounds what an iSCSI path can reach against rbd bench.
 //
 // STGT_NODE_FLAGS='--cpu-prof --cpu-prof-dir=DIR' in the environment: node flags for stgt's tgtd (bench/lib.mjs).
 // Usage: node bench/rbd.mjs [--rounds 3] [--secs 5] [--dist dist] [--cases 4k-randread,...] [--json]
@@ -84,6 +87,13 @@ function threadCpu(pid) {
   return m;
 }
 
+/** utime + stime in seconds of this process's waited-for children (a client run adds its CPU once reaped). */
+function childrenCpu() {
+  const st = readFileSync('/proc/self/stat', 'utf8');
+  const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[13]) + Number(f[14])) / 100;
+}
+
 /** stgt's tgtd (`--bstype ...,rbd`, `env` added) or Debian's with LUN 1 = rbd/bench of the cluster (`bsoptsExtra` appended to its bsopts). */
 function startRbdDaemon(kind, dir, opts, started, env = {}, name = kind, bsoptsExtra = '') {
   return startDaemon(kind, dir, {
@@ -125,7 +135,8 @@ async function rbdBenchCase(name, conf, secs) {
   const m = /elapsed:\s*([\d.]+)\s+ops:\s*(\d+)\s+ops\/sec:\s*([\d.]+)/.exec(r.out);
   if (r.code !== 0 || m === null) throw new Error(`rbd bench ${name}: ${r.out.slice(-400)}`);
   const iops = Number(m[3]);
-  return name.startsWith('1m') ? { iops, mbs: iops * 1.048576 } : { iops };
+  const ios = Number(m[2]);
+  return name.startsWith('1m') ? { iops, ios, mbs: iops * 1.048576 } : { iops, ios };
 }
 
 const fmt = (x) => (x >= 100 ? Math.round(x).toLocaleString('en-US') : x.toFixed(1));
@@ -156,15 +167,19 @@ async function main() {
       { name: 'tgt bs_rbd', run: (c) => iscsiCase(c, tgt, opts.secs), pid: tgt.proc.pid },
       { name: 'rbd bench', run: (c) => rbdBenchCase(c, opts.conf, opts.secs), pid: null },
     ];
+    // ceph-osd and ceph-mon, as the cluster recorded them (osd first)
+    const [osdPid, monPid] = readFileSync(join(cluster.dir, 'pids'), 'utf8').split(/\s+/).filter(Boolean).map(Number);
     for (let round = 0; round < opts.rounds; round++) {
       for (const c of opts.cases) {
         for (let k = 0; k < systems.length; k++) {
           const s = systems[(k + round) % systems.length];
           const cpu0 = s.pid ? cpuSecs(s.pid) : NaN;
+          const [client0, osd0, mon0] = [childrenCpu(), cpuSecs(osdPid), cpuSecs(monPid)];
           const th0 = s.pid && opts.threads ? threadCpu(s.pid) : null;
           const r = await s.run(c);
           const cpu = s.pid ? cpuSecs(s.pid) - cpu0 : NaN;
-          rows.push({ round, case: c, system: s.name, ...r, cpu });
+          const path = { client: childrenCpu() - client0, osd: cpuSecs(osdPid) - osd0, mon: cpuSecs(monPid) - mon0 };
+          rows.push({ round, case: c, system: s.name, ...r, cpu, path });
           console.error(`round ${round + 1} ${c} ${s.name}: ${fmt(r.iops)} IOPS${r.mbs ? ` (${fmt(r.mbs)} MB/s)` : ''}`);
           if (th0 !== null) {
             const by = [...threadCpu(s.pid)].map(([n, t]) => [n, ((t - (th0.get(n) ?? 0)) * 1e6) / r.ios]).filter(([, us]) => us >= 1);
@@ -196,6 +211,19 @@ async function main() {
     const us = (sys) => median(rows.filter((x) => x.case === c && x.system === sys).map((x) => (x.cpu * 1e6) / x.ios)).toFixed(0);
     const ratios = stgts.map((n) => `${(med(n) / med('tgt bs_rbd')).toFixed(2)}x | ${(med(n) / med('rbd bench')).toFixed(2)}x`).join(' | ');
     console.log(`| ${c} | ${names.map((n) => `${fmt(med(n))}${unit}`).join(' | ')} | ${ratios} | ${daemons.map(us).join('; ')} | ${runs} |`);
+  }
+  console.log('\nCPU µs per I/O along the whole path (medians): client + target + ceph-osd + ceph-mon = total\n');
+  console.log(`| case | ${names.join(' | ')} |`);
+  console.log(`|---|${names.map(() => '---|').join('')}`);
+  for (const c of opts.cases) {
+    const cell = (sys) => {
+      const rs = rows.filter((x) => x.case === c && x.system === sys);
+      const per = (f) => median(rs.map((x) => (f(x) * 1e6) / x.ios));
+      const parts = [per((x) => x.path.client), sys === 'rbd bench' ? 0 : per((x) => x.cpu), per((x) => x.path.osd), per((x) => x.path.mon)];
+      const total = per((x) => x.path.client + (Number.isNaN(x.cpu) ? 0 : x.cpu) + x.path.osd + x.path.mon);
+      return `${parts.map((v) => v.toFixed(0)).join(' + ')} = ${total.toFixed(0)}`;
+    };
+    console.log(`| ${c} | ${names.map(cell).join(' | ')} |`);
   }
   console.log(`\n${opts.rounds} rounds, ${opts.secs} s per timed run; load average at the start: ${load0}, at the end: ${load}`);
 }

@@ -2,11 +2,17 @@
 //
 // Size from `--bsopts size=64M` or from a path that is a size (`-b 64M`). Space is allocated in
 // 1 MiB chunks on first write, unwritten ranges read as zeros, and unmap frees whole chunks (and
-// zeroes partial ones), so a thin demo LUN costs only what was written.
-import { BS_API_VERSION, type BackingDevice, type BackingStore, type BackingStoreModule, type IoError } from './api.js';
+// zeroes partial ones, freeing a chunk that is then all zeros), so a thin demo LUN costs only what
+// was written. The chunks are its allocation map (contract 2.1 `allocation`): GET LBA STATUS reports
+// from it and a thin memory LU offers SANITIZE BLOCK ERASE.
+import { BS_API_VERSION, type AllocationRun, type BackingDevice, type BackingStore, type BackingStoreModule, type IoError } from './api.js';
 import { bsoptValue, parseSize } from './size.js';
 
 export const CHUNK_SIZE = 1 << 20;
+/** Chunks one allocation run spans at most (4 GiB). */
+const RUN_CHUNKS = 4096;
+/** What an unmapped chunk holds, to see whether a partial unmap left a chunk all zeros. */
+let zeroChunk: Buffer | null = null;
 
 export class MemoryDevice implements BackingDevice {
   private readonly chunks = new Map<number, Buffer>();
@@ -78,10 +84,30 @@ export class MemoryDevice implements BackingDevice {
     const bad = this.outOfRange(offset, length);
     if (bad) return cb(bad);
     MemoryDevice.spans(offset, length, (idx, within, n) => {
-      if (n === CHUNK_SIZE) this.chunks.delete(idx);
-      else this.chunks.get(idx)?.fill(0, within, within + n);
+      const chunk = this.chunks.get(idx);
+      if (chunk === undefined) return;
+      if (n === CHUNK_SIZE) return void this.chunks.delete(idx);
+      chunk.fill(0, within, within + n);
+      // A chunk whose every byte is now zero is freed: the last chunk of an LU whose size is not a
+      // multiple of the chunk, or a chunk unmapped piecewise, reads the same and is deallocated.
+      zeroChunk ??= Buffer.alloc(CHUNK_SIZE);
+      if (chunk.equals(zeroChunk)) this.chunks.delete(idx);
     });
     cb(null);
+  }
+
+  /**
+   * Contract 2.1: a chunk present is allocated, an absent one a hole. A run ends at the length asked
+   * or after RUN_CHUNKS chunks (a shorter run is allowed), so one call stays short on a huge LU.
+   */
+  allocation(offset: number, length: number, cb: (err: IoError, run?: AllocationRun) => void): void {
+    const bad = this.outOfRange(offset, length);
+    if (bad || length < 1) return cb(bad ?? new Error('allocation of an empty range'));
+    const end = offset + length;
+    const allocated = this.chunks.has(Math.floor(offset / CHUNK_SIZE));
+    let next = (Math.floor(offset / CHUNK_SIZE) + 1) * CHUNK_SIZE;
+    for (let n = 1; next < end && n < RUN_CHUNKS && this.chunks.has(next / CHUNK_SIZE) === allocated; n++) next += CHUNK_SIZE;
+    cb(null, { allocated, length: Math.min(next, end) - offset });
   }
 
   close(cb: (err: IoError) => void): void {

@@ -69,6 +69,8 @@ export interface RbdAddon {
    * Then notifies the image's watchers (a header update).
    */
   metaSwap?(image: AddonImage, key: string, expect: string, next: string, value: string | null, cb: (err: AddonError | null) => void): void;
+  /** The data extents in [offset, offset + length) as [offset, length, ...], in order (rbd_diff_iterate2). Absent in older builds. */
+  extents?(image: AddonImage, offset: number, length: number, cb: (err: AddonError | null, ext?: number[]) => void): void;
   /** 0 (queued) or -errno (refused, no completion will come). */
   read(image: AddonImage, offset: number, into: Buffer, id: number): number;
   write(image: AddonImage, offset: number, data: readonly Buffer[], id: number): number;

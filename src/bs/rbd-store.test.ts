@@ -176,3 +176,14 @@ test('no librbd client cache unless cache=librbd: rbd_cache=false over ceph.conf
   await assert.rejects(open(f, { bsopts: 'cache=on' }, store), /bad rbd option cache=on/);
   assert.equal(f.conns.length, 2, 'a refused LU connects nothing');
 });
+
+test('allocation runs from librbd data extents: holes are the gaps, runs end at the window', async () => {
+  const { runAt } = await import('./rbd.js');
+  const ext = [4096, 8192, 16384, 4096]; // data at [4096, 12288) and [16384, 20480)
+  assert.deepEqual(runAt(ext, 0, 32768), { allocated: false, length: 4096 });
+  assert.deepEqual(runAt(ext, 4096, 32768), { allocated: true, length: 8192 });
+  assert.deepEqual(runAt(ext, 5000, 6000), { allocated: true, length: 1000 });
+  assert.deepEqual(runAt(ext, 12288, 32768), { allocated: false, length: 4096 });
+  assert.deepEqual(runAt(ext, 20480, 32768), { allocated: false, length: 12288 });
+  assert.deepEqual(runAt([], 0, 512), { allocated: false, length: 512 });
+});

@@ -33,7 +33,7 @@
 import { constants as osConstants } from 'node:os';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BS_API_VERSION, type BackingDevice, type BackingStore, type BackingStoreModule, type BsContext, type BsOpenOptions, type IoError } from './api.js';
+import { BS_API_VERSION, type AllocationRun, type BackingDevice, type BackingStore, type BackingStoreModule, type BsContext, type BsOpenOptions, type IoError } from './api.js';
 import {
   findRbdAddon, KIND_IO_DONE, KIND_IMAGE_UPDATED, loadRbdAddon,
   type AddonCluster, type AddonContext, type AddonError, type AddonImage, type ConnectOptions, type RbdAddon,
@@ -157,6 +157,24 @@ class Dispatcher {
   }
 }
 
+/** Bytes one allocation query covers at most (64 objects of the default 4 MiB). */
+export const EXTENT_WINDOW = 256 * 1024 * 1024;
+
+/**
+ * The allocation run at `offset`, up to `to`, from data extents [off, len, ...] in order (holes are
+ * the gaps between them).
+ */
+export function runAt(ext: readonly number[], offset: number, to: number): AllocationRun {
+  for (let i = 0; i + 1 < ext.length; i += 2) {
+    const start = ext[i]!;
+    const end = start + ext[i + 1]!;
+    if (end <= offset) continue;
+    if (start <= offset) return { allocated: true, length: Math.min(end, to) - offset };
+    return { allocated: false, length: Math.min(start, to) - offset };
+  }
+  return { allocated: false, length: to - offset };
+}
+
 /** One rados client shared by the LUs that name the same cluster, id, conf and key. */
 interface ClusterRef {
   key: string;
@@ -192,6 +210,7 @@ export class RbdDevice implements BackingDevice {
     private readonly sizeChanged: (() => void) | undefined,
   ) {
     this.size = size;
+    if (typeof addon.extents === 'function') this.allocation = (offset, length, cb) => this.allocationIn(offset, length, cb);
   }
 
   private gone(cb: IoCb): void {
@@ -215,6 +234,7 @@ export class RbdDevice implements BackingDevice {
     if (total === 0) return cb(null);
     if (this.closed) return this.gone(cb);
     if (this.readOnly) return cb(errnoError(EROFS, `rbd ${this.path}: read-only (snapshot)`));
+    this.generation++;
     const done = this.syncWrites ? (err: IoError): void => (err ? cb(err) : this.flush(cb)) : cb;
     // Zero-length pieces would only cost an iovec entry; drop them.
     const bufs = data.length === 1 ? data : data.filter((b) => b.length > 0);
@@ -243,12 +263,41 @@ export class RbdDevice implements BackingDevice {
     if (length === 0) return cb(null);
     if (this.closed) return this.gone(cb);
     if (this.readOnly) return cb(errnoError(EROFS, `rbd ${this.path}: read-only (snapshot)`));
+    this.generation++;
     const id = this.d.slot(cb, null, -1, this);
     const r = this.addon.discard(this.image, offset, length, id);
     if (r < 0) {
       this.d.cancel(id);
       cb(errnoError(-r, `rbd ${this.path}: discard`));
     }
+  }
+
+  /**
+   * Contract 2.1 allocation map, from the image's data extents (addon `extents`, rbd_diff_iterate2):
+   * GET LBA STATUS reports from it, and a thin rbd LU offers SANITIZE BLOCK ERASE. One query covers a
+   * window of EXTENT_WINDOW bytes (a request per object without the object map); the answer is kept
+   * for the next calls in that window until the next write or unmap.
+   */
+  readonly allocation?: (offset: number, length: number, cb: (err: IoError, run?: AllocationRun) => void) => void;
+  /** Bumped by every write and unmap: the cached extents are stale. */
+  private generation = 0;
+  private extentsCache: { gen: number; from: number; to: number; ext: number[] } | null = null;
+
+  private allocationIn(offset: number, length: number, cb: (err: IoError, run?: AllocationRun) => void): void {
+    const c = this.extentsCache;
+    if (c !== null && c.gen === this.generation && offset >= c.from && offset < c.to) {
+      return cb(null, runAt(c.ext, offset, Math.min(offset + length, c.to)));
+    }
+    if (this.closed) return this.gone(cb);
+    const gen = this.generation;
+    const to = Math.min(offset + Math.max(length, 1), offset + EXTENT_WINDOW, this.size);
+    if (to <= offset) return cb(errnoError(EIO, `rbd ${this.path}: allocation beyond the end of the image`));
+    this.control((done) => this.addon.extents!(this.image, offset, to - offset, (err, ext) => {
+      done();
+      if (err || ext === undefined) return cb(errnoError(err?.errno ?? EIO, `rbd ${this.path}: ${err?.message ?? 'no extents'}`));
+      if (gen === this.generation) this.extentsCache = { gen, from: offset, to, ext };
+      cb(null, runAt(ext, offset, to));
+    }));
   }
 
   /** The image's size as librbd last reported it (kept current by the header watch). */

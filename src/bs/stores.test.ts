@@ -219,3 +219,27 @@ test('rdwr store, O_DIRECT: reads and writes go through aligned pooled buffers o
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('memory store: allocation map (contract 2.1) from its chunks; a partial unmap that leaves zeros frees the chunk', async () => {
+  // 3.5 MiB: the last chunk is a half one
+  const d = (await open(memoryModule, { path: String(3.5 * CHUNK_SIZE) })) as MemoryDevice;
+  const run = (off: number, len: number) =>
+    new Promise<{ allocated: boolean; length: number }>((res, rej) => d.allocation(off, len, (e, r) => (e ? rej(e) : res(r!))));
+  assert.deepEqual(await run(0, d.size), { allocated: false, length: d.size });
+  await write(d, CHUNK_SIZE + 4096, [Buffer.alloc(512, 9)]);
+  await write(d, 3 * CHUNK_SIZE, [Buffer.alloc(4096, 3)]);
+  assert.deepEqual(await run(0, d.size), { allocated: false, length: CHUNK_SIZE });
+  assert.deepEqual(await run(CHUNK_SIZE + 100, d.size - CHUNK_SIZE - 100), { allocated: true, length: CHUNK_SIZE - 100 });
+  assert.deepEqual(await run(2 * CHUNK_SIZE, d.size - 2 * CHUNK_SIZE), { allocated: false, length: CHUNK_SIZE });
+  assert.deepEqual(await run(3 * CHUNK_SIZE, 512), { allocated: true, length: 512 });
+  // unmapping part of a chunk that holds other data keeps it; unmapping the rest frees it
+  await unmap(d, CHUNK_SIZE, 4096);
+  assert.equal(d.allocated, 2 * CHUNK_SIZE);
+  await unmap(d, CHUNK_SIZE + 4096, 512);
+  assert.equal(d.allocated, CHUNK_SIZE);
+  // the half chunk at the end, unmapped to the end of the LU, is freed
+  await unmap(d, 3 * CHUNK_SIZE, d.size - 3 * CHUNK_SIZE);
+  assert.equal(d.allocated, 0);
+  assert.deepEqual(await run(0, d.size), { allocated: false, length: d.size });
+  await assert.rejects(run(d.size - 512, 1024), { code: 'EIO' });
+});

@@ -288,6 +288,48 @@ test('UNMAP and WRITE SAME with UNMAP on a thin rbd LUN answer GOOD and the bloc
   assert.equal(du.images[0]!.used_size, 4 * MIB, `rbd du says ${du.images[0]!.used_size} bytes used`);
 });
 
+/** GET LBA STATUS (SBC-4 5.7) from `lba`: the descriptors as [lba, blocks, provisioning status]. */
+async function lbaStatus(s: ScsiClient, lun: number, lba: number): Promise<[number, number, number][]> {
+  const cdb = Buffer.alloc(16);
+  cdb[0] = 0x9e;
+  cdb[1] = 0x12;
+  cdb.writeUInt32BE(lba, 6);
+  cdb.writeUInt32BE(4096, 10);
+  const r = await s.command(cdb, { lun, readLen: 4096 });
+  assert.equal(r.status, 0, `GET LBA STATUS: ${JSON.stringify(senseTriple(r.sense))}`);
+  const out: [number, number, number][] = [];
+  for (let o = 8; o + 16 <= Math.min(r.data.length, 4 + r.data.readUInt32BE(0)); o += 16) {
+    out.push([r.data.readUInt32BE(o + 4), r.data.readUInt32BE(o + 8), r.data[o + 12]! & 0x0f]);
+  }
+  return out;
+}
+
+test('a thin rbd LUN reports its RADOS objects in GET LBA STATUS, and SANITIZE BLOCK ERASE leaves no object behind', { skip, timeout: 180_000 }, async () => {
+  const c = cluster!;
+  await rbdLun(9, 'erase', { bytes: 32 * MIB, thin: true });
+  const s = await client();
+  await s.clearUa(9);
+  // objects 1 and 3 (4 MiB each) written: LBAs 8192-16383 and 24576-32767
+  const fill = randomBytes(MIB);
+  for (const lba of [8192, 24576 + 2048]) assert.equal((await s.write16(9, lba, fill)).status, 0);
+  const runs = await lbaStatus(s, 9, 0);
+  assert.deepEqual(runs[0], [0, 8192, 1], `runs ${JSON.stringify(runs)}`);
+  assert.deepEqual(runs[1], [8192, 2048, 0], `runs ${JSON.stringify(runs)}`);
+  // BLOCK ERASE is offered (REPORT SUPPORTED OPERATION CODES, one command: SUPPORT 011b)
+  const rsoc = await s.command(Buffer.from([0xa3, 0x0c, 0x02, 0x48, 0, 0x02, 0, 0, 0, 64, 0, 0]), { lun: 9, readLen: 64 });
+  assert.equal(rsoc.status, 0);
+  assert.equal(rsoc.data[1]! & 0x07, 3, 'SANITIZE BLOCK ERASE not offered on a thin rbd LU');
+  // SANITIZE BLOCK ERASE, IMMED=0: the status comes when the erase is over
+  const san = await s.command(Buffer.from([0x48, 0x02, 0, 0, 0, 0, 0, 0, 0, 0]), { lun: 9 });
+  assert.equal(san.status, 0, `SANITIZE: ${JSON.stringify(senseTriple(san.sense))}`);
+  assert.deepEqual(await lbaStatus(s, 9, 0), [[0, 65536, 1]], 'not every block deallocated after BLOCK ERASE');
+  const r = await s.read16(9, 8192, 2048);
+  assert.equal(r.status, 0);
+  assert.ok(r.data.every((b) => b === 0), 'erased blocks do not read as zeros');
+  const du = JSON.parse(await c.rbdOk('du', '--format', 'json', 'rbd/erase')) as { images: { used_size: number }[] };
+  assert.equal(du.images[0]!.used_size, 0, `rbd du says ${du.images[0]!.used_size} bytes used after BLOCK ERASE`);
+});
+
 test('the store in this process follows an rbd resize done elsewhere (header watch), and reads the grown part as zeros', { skip, timeout: 60_000 }, async () => {
   const c = cluster!;
   await c.createImage('grow', 8 * MIB);

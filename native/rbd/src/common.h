@@ -162,6 +162,7 @@ Napi::Value Close(const Napi::CallbackInfo& info);
 Napi::Value GetSize(const Napi::CallbackInfo& info);
 Napi::Value Watch(const Napi::CallbackInfo& info);
 Napi::Value MetaList(const Napi::CallbackInfo& info);
+Napi::Value Extents(const Napi::CallbackInfo& info);
 Napi::Value MetaSwap(const Napi::CallbackInfo& info);
 
 // io.cc

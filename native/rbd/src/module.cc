@@ -11,6 +11,7 @@
 //   connect(opts, cb) / shutdown(cluster, cb)
 //   open(ctx, cluster, opts, cb) / close(image, cb) / size(image, cb) / watch(image)
 //   metaList(image, prefix, cb(err, [k, v, ...])) / metaSwap(image, key, expect, next, value | null, cb)   image metadata
+//   extents(image, off, len, cb(err, [off, len, ...]))   allocated extents (rbd_diff_iterate2)
 //   read(image, off, buf, id) / write(image, off, bufs, id) / discard(image, off, len, id) / flush(image, id)
 //     -> 0 (queued; the result comes in a batch) or -errno (refused at once)
 #include "common.h"
@@ -66,6 +67,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("size", Napi::Function::New(env, GetSize, "size"));
   exports.Set("watch", Napi::Function::New(env, Watch, "watch"));
   exports.Set("metaList", Napi::Function::New(env, MetaList, "metaList"));
+  exports.Set("extents", Napi::Function::New(env, Extents, "extents"));
   exports.Set("metaSwap", Napi::Function::New(env, MetaSwap, "metaSwap"));
   exports.Set("read", Napi::Function::New(env, Read, "read"));
   exports.Set("write", Napi::Function::New(env, Write, "write"));
