@@ -62,7 +62,7 @@ const nodeArgs = argv.filter((a) => a !== '--serial');
  */
 const VM_SECONDS = {
   'kernel-initiator': 250, 'iser-initiator': 196, 'deb-systemd': 185, 'rbd-initiator': 125, passthrough: 83,
-  'guest-target': 76, 'device-types': 59, 'scsi-pr-alua': 59, xcopy: 51, 'rdma-addon': 42, rxe: 36,
+  'guest-target': 76, 'device-types': 59, 'scsi-pr-alua': 59, xcopy: 51, sanitize: 72, 'rdma-addon': 42, rxe: 36,
   'image-cache': 0, 'fast-initrd': 0, 'data-in-corrupter': 0,
 };
 const vmSeconds = (f) => VM_SECONDS[basename(f, '.test.js')] ?? 60;
