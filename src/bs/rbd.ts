@@ -147,6 +147,8 @@ class Dispatcher {
         // A throwing callback is a bug above the store; the other completions of the batch still run.
         this.log('error', `completion callback threw: ${e instanceof Error ? e.stack ?? e.message : String(e)}`);
       }
+      // a write or unmap that completes may postdate an allocation query still running
+      owner.generation++;
       owner.inflight--;
       if (owner.inflight === 0) owner.drained();
     }
@@ -279,8 +281,8 @@ export class RbdDevice implements BackingDevice {
    * for the next calls in that window until the next write or unmap.
    */
   readonly allocation?: (offset: number, length: number, cb: (err: IoError, run?: AllocationRun) => void) => void;
-  /** Bumped by every write and unmap: the cached extents are stale. */
-  private generation = 0;
+  /** Bumped by every write and unmap submitted and every op completed: cached extents are stale. */
+  generation = 0;
   private extentsCache: { gen: number; from: number; to: number; ext: number[] } | null = null;
 
   private allocationIn(offset: number, length: number, cb: (err: IoError, run?: AllocationRun) => void): void {
