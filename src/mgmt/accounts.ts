@@ -6,6 +6,7 @@
 // target" (tid -1 on the wire).
 
 import {
+  TGTADM_INVALID_REQUEST,
   TGTADM_NO_TARGET,
   TGTADM_NO_USER,
   TGTADM_OUTACCOUNT_EXIST,
@@ -14,6 +15,9 @@ import {
 } from './errors.js';
 import { emptyBindings, type AccountBindings } from '../iscsi/chap-accounts.js';
 
+/** C0 control characters and DEL. */
+const CONTROL = /[\x00-\x1f\x7f]/;
+
 export class AccountStore {
   /** user -> password, in insertion order; shown newest first. */
   private readonly users = new Map<string, string>();
@@ -21,6 +25,10 @@ export class AccountStore {
   readonly discovery: AccountBindings = emptyBindings();
 
   add(user: string, password: string): number {
+    // A name with a control character (a newline, a NUL from a raw request) would be listed by
+    // `--op show` as another name, or split across lines, and then could not be deleted or dumped
+    // by tgt-admin by the name shown. tgt 1.0.85 stores it; stgt refuses it as an invalid request.
+    if (CONTROL.test(user)) return TGTADM_INVALID_REQUEST;
     if (this.users.has(user)) return TGTADM_USER_EXIST;
     this.users.set(user, password);
     return TGTADM_SUCCESS;
