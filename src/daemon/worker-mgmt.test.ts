@@ -185,3 +185,28 @@ test('a store unload one worker refuses is undone where it happened, and the mai
   assert.equal((await executeWithWorkers(host, pool, unload, () => {})).err, 0);
   assert.deepEqual(host.calls, ['unload bs memory']);
 });
+
+test('requests run one after another: a delete sent while its target\'s new waits for the worker runs after it, so copy, worker and owner agree', async () => {
+  const host = new FakeHost();
+  let release = (): void => {};
+  const gate = new Promise<void>((res) => (release = res));
+  class GatedPool extends FakePool {
+    override async request(worker: number, r: IpcRequest) {
+      if (r.op === OP_NEW) await gate;
+      return super.request(worker, r);
+    }
+  }
+  const pool = new GatedPool();
+  const log = (): void => {};
+  const made = executeWithWorkers(host, pool, newTarget(7, 'iqn.x:racy'), log);
+  const gone = executeWithWorkers(host, pool, req(MODE_TARGET, OP_DELETE, { tid: 7 }), log);
+  // the delete must not touch the copy while the new is still waiting for its worker
+  await new Promise((res) => setImmediate(res));
+  assert.ok(host.targets.has(7), 'the copy was deleted under a new that had not finished');
+  release();
+  assert.equal((await made).err, 0);
+  assert.equal((await gone).err, 0);
+  assert.deepEqual(pool.asked.map(([w, r]) => [w, r.op]), [[0, OP_NEW], [0, OP_DELETE]], 'the delete went to the worker that has the target');
+  assert.equal(host.targets.has(7), false);
+  assert.equal(pool.ownerOf(7), undefined);
+});

@@ -100,7 +100,28 @@ function merged(own: [number, string][], theirs: [number, string][]): string {
   return [...own, ...theirs].sort((a, b) => a[0] - b[0]).map(([, t]) => t).join('');
 }
 
-export async function executeWithWorkers(
+/** Per pool, the end of the chain of management requests running in turn. */
+const turns = new WeakMap<WorkerRequests, Promise<unknown>>();
+
+/**
+ * Runs one management request with workers, after every request that came before it has been
+ * answered. A request here waits for the main thread and a worker in turn (`new` creates the copy,
+ * then the worker's target, then records the owner; `delete` the reverse), so two of them
+ * interleaved at those waits would leave the copy, the worker and the owner map disagreeing: the
+ * management fuzz with --workers 2 left a target that `--op show` listed and `--op delete` could not
+ * find (NO_TARGET). tgt runs its management requests one at a time as well.
+ */
+export function executeWithWorkers(
+  host: MgmtHost, pool: WorkerRequests, req: IpcRequest, log: (level: 'info' | 'warn', msg: string) => void,
+): Promise<MgmtReply> {
+  const before = turns.get(pool) ?? Promise.resolve();
+  const mine = before.then(() => runWithWorkers(host, pool, req, log));
+  // the next request waits for this one however it ends
+  turns.set(pool, mine.catch(() => undefined));
+  return mine;
+}
+
+async function runWithWorkers(
   host: MgmtHost, pool: WorkerRequests, req: IpcRequest, log: (level: 'info' | 'warn', msg: string) => void,
 ): Promise<MgmtReply> {
   const warn = (msg: string): void => log('warn', msg);

@@ -1,4 +1,7 @@
-// `npm run fuzz -- [--only iscsi|mgmt|conf] [--pdus N] [--seed S]`: long fuzz runs against a real tgtd, one table of named fuzzers.
+// `npm run fuzz -- [--only iscsi|mgmt|conf] [--pdus N] [--seed S] [--workers N]`: long fuzz runs against a real tgtd, one table of named fuzzers.
+//
+// `--workers N` starts every daemon with `tgtd --workers N` (targets in worker threads, the main
+// thread routing connections and management), so the same invariants are checked on that path.
 //
 // Each fuzzer starts its own daemon, runs until it has sent `--pdus` units of work (PDUs for
 // iscsi; requests or files for the others), prints its report as `name: key value` lines and says
@@ -15,6 +18,8 @@ export interface FuzzArgs {
   /** Units of work to send (PDUs, requests, files: the fuzzer's own unit). */
   pdus: number;
   seed: number;
+  /** Extra tgtd arguments for every daemon a fuzzer starts (`--workers N`). */
+  tgtdArgs: string[];
   /** Progress lines. */
   log(line: string): void;
 }
@@ -33,7 +38,7 @@ export interface Fuzzer {
 }
 
 async function iscsi(a: FuzzArgs): Promise<FuzzReport> {
-  const { daemon, target } = await startHostileDaemon();
+  const { daemon, target } = await startHostileDaemon(a.tgtdArgs);
   let res: HostileResult;
   try {
     res = await runHostileInitiator(target, {
@@ -61,7 +66,7 @@ async function iscsi(a: FuzzArgs): Promise<FuzzReport> {
 
 /** `--pdus` management requests against a fresh tgtd (test/fuzz/mgmt-fuzz.ts). */
 async function mgmt(a: FuzzArgs): Promise<FuzzReport> {
-  const d = await TestDaemon.start();
+  const d = await TestDaemon.start({ args: a.tgtdArgs });
   try {
     await d.addTarget(1, 'iqn.2026-11.org.stgt.fuzz:mgmt');
     const { stats: s, failures } = await runMgmtFuzz(d, { seed: a.seed, requests: a.pdus, log: a.log });
@@ -83,7 +88,7 @@ async function mgmt(a: FuzzArgs): Promise<FuzzReport> {
 
 /** `--pdus` targets.conf files, a few of them through bin/tgt-admin (test/fuzz/conf-fuzz.ts). */
 async function conf(a: FuzzArgs): Promise<FuzzReport> {
-  const d = await TestDaemon.start();
+  const d = await TestDaemon.start({ args: a.tgtdArgs });
   try {
     const processRuns = Math.min(200, Math.max(40, Math.ceil(a.pdus / 125)));
     const { stats: s, failures } = await runConfFuzz({ seed: a.seed, configs: a.pdus, processRuns, daemon: d, log: a.log });
@@ -112,12 +117,13 @@ export const FUZZERS: Fuzzer[] = [
 const KNOWN = ['iscsi', 'mgmt', 'conf'];
 
 function usage(): string {
-  return `usage: npm run fuzz -- [--only ${KNOWN.join('|')}] [--pdus N] [--seed S]\n` +
+  return `usage: npm run fuzz -- [--only ${KNOWN.join('|')}] [--pdus N] [--seed S] [--workers N]\n` +
     FUZZERS.map((f) => `  ${f.name.padEnd(6)} ${f.describe}`).join('\n');
 }
 
-function parseArgs(argv: readonly string[]): { only: string | null; pdus: number; seed: number } | string {
+function parseArgs(argv: readonly string[]): { only: string | null; pdus: number; seed: number; workers: number } | string {
   let only: string | null = null;
+  let workers = 0;
   let pdus = 1_000_000;
   let seed = (Date.now() ^ (process.pid << 16)) >>> 0 || 1;
   for (let i = 0; i < argv.length; i++) {
@@ -125,7 +131,7 @@ function parseArgs(argv: readonly string[]): { only: string | null; pdus: number
     const v = argv[i + 1];
     const [k, inline] = a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
     const val = inline ?? v;
-    if (inline === undefined && ['--only', '--pdus', '--seed'].includes(k)) i++;
+    if (inline === undefined && ['--only', '--pdus', '--seed', '--workers'].includes(k)) i++;
     switch (k) {
       case '--only':
         if (val === undefined || !KNOWN.includes(val)) return `--only takes one of ${KNOWN.join(', ')}`;
@@ -139,6 +145,10 @@ function parseArgs(argv: readonly string[]): { only: string | null; pdus: number
         seed = Number(val) >>> 0;
         if (val === undefined || Number.isNaN(Number(val))) return `--seed takes a number (decimal or 0x...)`;
         break;
+      case '--workers':
+        workers = Number(val);
+        if (!Number.isSafeInteger(workers) || workers < 0) return `--workers takes a count (0: no worker threads)`;
+        break;
       case '-h':
       case '--help':
         return '';
@@ -146,7 +156,7 @@ function parseArgs(argv: readonly string[]): { only: string | null; pdus: number
         return `unknown argument ${a}`;
     }
   }
-  return { only, pdus, seed: seed || 1 };
+  return { only, pdus, seed: seed || 1, workers };
 }
 
 export async function main(argv: readonly string[]): Promise<number> {
@@ -163,10 +173,11 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
   let ok = true;
   for (const f of chosen) {
-    console.log(`${f.name}: seed 0x${args.seed.toString(16)}, ${args.pdus} units`);
+    console.log(`${f.name}: seed 0x${args.seed.toString(16)}, ${args.pdus} units${args.workers > 0 ? `, tgtd --workers ${args.workers}` : ''}`);
     let rep: FuzzReport;
     try {
-      rep = await f.run({ pdus: args.pdus, seed: args.seed, log: (l) => console.log(`${f.name}: ${l}`) });
+      const tgtdArgs = args.workers > 0 ? ['--workers', String(args.workers)] : [];
+      rep = await f.run({ pdus: args.pdus, seed: args.seed, tgtdArgs, log: (l) => console.log(`${f.name}: ${l}`) });
     } catch (e) {
       rep = { lines: [], failures: [`crashed: ${(e as Error).stack ?? String(e)}`] };
     }

@@ -13,8 +13,8 @@ export const HOSTILE_IQN = 'iqn.2026-11.org.stgt.fuzz:hostile';
 export const HOSTILE_CHAP_IQN = 'iqn.2026-11.org.stgt.fuzz:hostile-chap';
 const LUN_MIB = 16;
 
-export async function startHostileDaemon(): Promise<{ daemon: TestDaemon; target: HostileTarget }> {
-  const d = await TestDaemon.start();
+export async function startHostileDaemon(tgtdArgs: string[] = []): Promise<{ daemon: TestDaemon; target: HostileTarget }> {
+  const d = await TestDaemon.start({ args: tgtdArgs });
   try {
     await d.addTarget(1, HOSTILE_IQN);
     await d.tgtadmOk('--mode', 'logicalunit', '--op', 'new', '--tid', '1', '--lun', '1', '-b', `${LUN_MIB}M`, '--bstype', 'memory');
