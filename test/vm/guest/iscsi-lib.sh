@@ -107,6 +107,16 @@ drop_caches() {
   echo 3 >/proc/sys/vm/drop_caches
 }
 
+# sg_of DISK: the sg node of a disk (needs the sg module). Tools that reach a block device through
+# /dev/block/MAJ:MIN (sg_xcopy) need udev, which the guest has not, so they are given sg nodes.
+sg_of() {
+  local d
+  for d in /sys/block/"$(basename "$1")"/device/scsi_generic/*; do
+    [[ -c /dev/$(basename "$d") ]] && echo "/dev/$(basename "$d")" && return 0
+  done
+  fail "no sg node for $1"
+}
+
 # write_tree DIR COUNT STEP SUMS: four 2 MiB random files and COUNT small ones (i * STEP bytes)
 # under DIR, their sha256 list (relative paths) in SUMS, synced.
 write_tree() {

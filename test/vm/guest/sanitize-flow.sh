@@ -5,14 +5,6 @@ source /mnt/repo/test/vm/guest/iscsi-lib.sh
 : "${IQN:?}" "${POLL_LIMIT_S:?}"
 DATA_MIB=4
 
-# sg_of DISK: the sg node of a disk (no udev in the guest, so found through sysfs).
-sg_of() {
-  local d
-  for d in /sys/block/"$(basename "$1")"/device/scsi_generic/*; do
-    [[ -c /dev/$(basename "$d") ]] && echo "/dev/$(basename "$d")" && return 0
-  done
-  fail "no sg node for $1"
-}
 
 # dev_sha DEV MIB SKIP_MIB: sha256 of MIB MiB of DEV from SKIP_MIB MiB, read from the target (O_DIRECT).
 dev_sha() {

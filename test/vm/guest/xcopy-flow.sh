@@ -35,15 +35,6 @@ show_tpc() {
 }
 step tpc-params show_tpc
 
-# sg_of DISK: the sg node of a disk. sg_xcopy reaches a block device through /dev/block/MAJ:MIN,
-# which only udev creates (the guest has none), so it is given the sg nodes.
-sg_of() {
-  local d
-  for d in /sys/block/"$(basename "$1")"/device/scsi_generic/*; do
-    [[ -c /dev/$(basename "$d") ]] && echo "/dev/$(basename "$d")" && return 0
-  done
-  fail "no sg node for $1"
-}
 
 # xcopy TAG ARGS...: sg_xcopy (EXTENDED COPY(LID1) with identification (E4h) descriptors built from
 # VPD 83h; it has no fallback to reads and writes), its summary line printed as TAG=...
