@@ -61,11 +61,12 @@ export async function stopProcess(proc, graceMs) {
 }
 
 /** utime + stime of every thread of a process, in seconds (/proc/<pid>/stat fields 14 and 15). */
-export function cpuSeconds(pid) {
+export function cpuSeconds(pid, children = false) {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / 100;
+    // utime, stime; with `children`, cutime, cstime: the waited-for children's
+    return children ? (Number(f[13]) + Number(f[14])) / 100 : (Number(f[11]) + Number(f[12])) / 100;
   } catch {
     return NaN;
   }

@@ -87,12 +87,8 @@ function threadCpu(pid) {
   return m;
 }
 
-/** utime + stime in seconds of this process's waited-for children (a client run adds its CPU once reaped). */
-function childrenCpu() {
-  const st = readFileSync('/proc/self/stat', 'utf8');
-  const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[13]) + Number(f[14])) / 100;
-}
+/** CPU seconds of this process's waited-for children (a client run adds its CPU once reaped). */
+const childrenCpu = () => cpuSecs('self', true);
 
 /** stgt's tgtd (`--bstype ...,rbd`, `env` added) or Debian's with LUN 1 = rbd/bench of the cluster (`bsoptsExtra` appended to its bsopts). */
 function startRbdDaemon(kind, dir, opts, started, env = {}, name = kind, bsoptsExtra = '') {

@@ -147,7 +147,8 @@ class Dispatcher {
         // A throwing callback is a bug above the store; the other completions of the batch still run.
         this.log('error', `completion callback threw: ${e instanceof Error ? e.stack ?? e.message : String(e)}`);
       }
-      // a write or unmap that completes may postdate an allocation query still running
+      // Whatever completes may have changed the extents (a write or unmap acknowledged after an
+      // allocation query began): the cached answer is stale from here on.
       owner.generation++;
       owner.inflight--;
       if (owner.inflight === 0) owner.drained();
@@ -236,7 +237,6 @@ export class RbdDevice implements BackingDevice {
     if (total === 0) return cb(null);
     if (this.closed) return this.gone(cb);
     if (this.readOnly) return cb(errnoError(EROFS, `rbd ${this.path}: read-only (snapshot)`));
-    this.generation++;
     const done = this.syncWrites ? (err: IoError): void => (err ? cb(err) : this.flush(cb)) : cb;
     // Zero-length pieces would only cost an iovec entry; drop them.
     const bufs = data.length === 1 ? data : data.filter((b) => b.length > 0);
@@ -265,7 +265,6 @@ export class RbdDevice implements BackingDevice {
     if (length === 0) return cb(null);
     if (this.closed) return this.gone(cb);
     if (this.readOnly) return cb(errnoError(EROFS, `rbd ${this.path}: read-only (snapshot)`));
-    this.generation++;
     const id = this.d.slot(cb, null, -1, this);
     const r = this.addon.discard(this.image, offset, length, id);
     if (r < 0) {
@@ -278,10 +277,10 @@ export class RbdDevice implements BackingDevice {
    * Contract 2.1 allocation map, from the image's data extents (addon `extents`, rbd_diff_iterate2):
    * GET LBA STATUS reports from it, and a thin rbd LU offers SANITIZE BLOCK ERASE. One query covers a
    * window of EXTENT_WINDOW bytes (a request per object without the object map); the answer is kept
-   * for the next calls in that window until the next write or unmap.
+   * for the next calls in that window until an op of the device completes.
    */
   readonly allocation?: (offset: number, length: number, cb: (err: IoError, run?: AllocationRun) => void) => void;
-  /** Bumped by every write and unmap submitted and every op completed: cached extents are stale. */
+  /** Bumped by every completed op (Dispatcher.deliver): extents cached before it are stale. */
   generation = 0;
   private extentsCache: { gen: number; from: number; to: number; ext: number[] } | null = null;
 

@@ -1,6 +1,8 @@
-// Small shared test fixtures: a deterministic PRNG for generated corpora, and sparse disk files.
+// Small shared test fixtures: a deterministic PRNG for generated corpora, sparse disk files, and the hash of a file range.
 
-import { mkdtempSync, truncateSync, writeFileSync } from 'node:fs';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { closeSync, mkdtempSync, openSync, readSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -24,4 +26,16 @@ export function sparseDisk(prefix: string, bytes: number): { work: string; disk:
   writeFileSync(disk, '');
   truncateSync(disk, bytes);
   return { work, disk };
+}
+
+/** sha256 (hex) of `bytes` bytes of `file` from `offset`; fails the test if the file is shorter. */
+export function fileRangeSha(file: string, offset: number, bytes: number): string {
+  const fd = openSync(file, 'r');
+  try {
+    const b = Buffer.alloc(bytes);
+    assert.equal(readSync(fd, b, 0, bytes, offset), bytes, `${file}: short read at ${offset}`);
+    return createHash('sha256').update(b).digest('hex');
+  } finally {
+    closeSync(fd);
+  }
 }

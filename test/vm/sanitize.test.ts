@@ -8,11 +8,11 @@
 // LUN 1's, no allocated block and only zeros in LUN 2's, the guest's data still in LUN 3's.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import { ensureImage, requireVmTools, runInGuest, type VmImage } from './harness.js';
 import { HostTarget, targetBinaries } from './target-host.js';
 import { expectSteps } from './steps.js';
+import { fileRangeSha } from '../helpers/fixtures.js';
 
 const IQN = 'iqn.2026-12.org.stgt.vmtest:sanitize';
 const GUEST_PORT = 3260;
@@ -43,16 +43,6 @@ function firstMismatch(file: string, unit: Buffer): number {
   }
 }
 
-function sha(file: string, offset: number, bytes: number): string {
-  const fd = fs.openSync(file, 'r');
-  try {
-    const b = Buffer.alloc(bytes);
-    assert.equal(fs.readSync(fd, b, 0, bytes, offset), bytes);
-    return createHash('sha256').update(b).digest('hex');
-  } finally {
-    fs.closeSync(fd);
-  }
-}
 
 function field(stdout: string, name: string): string | undefined {
   return new RegExp(`^${name}=(.*)$`, 'm').exec(stdout)?.[1];
@@ -121,7 +111,7 @@ describe('sg_sanitize from the kernel initiator against stgt', { timeout: 15 * 6
     assert.match(field(r.stdout, 'CRYPTO_SENSE') ?? '', /invalid field in cdb/i, explain);
     assert.match(field(r.stdout, 'CRYPTO_RESULT') ?? '', /illegal request/i, explain);
     const bytes = DATA_MIB << 20;
-    assert.equal(sha(files[2]!, 0, bytes), field(r.stdout, 'CR_HEAD'), "the crypto LU's backing file keeps the start the guest wrote");
-    assert.equal(sha(files[2]!, (CRYPTO_MIB << 20) - bytes, bytes), field(r.stdout, 'CR_TAIL'), "the crypto LU's backing file keeps the end the guest wrote");
+    assert.equal(fileRangeSha(files[2]!, 0, bytes), field(r.stdout, 'CR_HEAD'), "the crypto LU's backing file keeps the start the guest wrote");
+    assert.equal(fileRangeSha(files[2]!, (CRYPTO_MIB << 20) - bytes, bytes), field(r.stdout, 'CR_TAIL'), "the crypto LU's backing file keeps the end the guest wrote");
   });
 });

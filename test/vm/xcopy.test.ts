@@ -6,11 +6,10 @@
 // looked right through some cache cannot pass.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
-import fs from 'node:fs';
 import { ensureImage, requireVmTools, runInGuest, type VmImage } from './harness.js';
 import { HostTarget, targetBinaries } from './target-host.js';
 import { expectSteps } from './steps.js';
+import { fileRangeSha } from '../helpers/fixtures.js';
 
 const IQN_A = 'iqn.2026-12.org.stgt.vmtest:xcopy-a';
 const IQN_B = 'iqn.2026-12.org.stgt.vmtest:xcopy-b';
@@ -20,16 +19,6 @@ const COPY_MIB = 4;
 const SEEK_BLOCKS = 2048;
 const STEPS = ['modules', 'iscsid', 'login', 'fill-source', 'tpc-params', 'xcopy-lun', 'xcopy-target', 'logout'];
 
-function sha(file: string, offset: number, bytes: number): string {
-  const fd = fs.openSync(file, 'r');
-  try {
-    const b = Buffer.alloc(bytes);
-    assert.equal(fs.readSync(fd, b, 0, bytes, offset), bytes);
-    return createHash('sha256').update(b).digest('hex');
-  } finally {
-    fs.closeSync(fd);
-  }
-}
 
 describe('sg_xcopy from the kernel initiator against stgt', { timeout: 15 * 60_000 }, () => {
   let image: VmImage;
@@ -62,9 +51,9 @@ describe('sg_xcopy from the kernel initiator against stgt', { timeout: 15 * 60_0
     assert.match(r.stdout, /^ALL DONE$/m, explain);
     const srcSha = /^SRC_SHA=([0-9a-f]{64})$/m.exec(r.stdout)?.[1];
     const bytes = COPY_MIB << 20;
-    assert.equal(sha(files[0]!, 0, bytes), srcSha, 'the source backing file holds what the guest wrote');
-    assert.equal(sha(files[1]!, SEEK_BLOCKS * 512, bytes), srcSha, 'LUN 2 backing file at the seek offset');
-    assert.equal(sha(files[2]!, 0, bytes), srcSha, "target B's backing file");
+    assert.equal(fileRangeSha(files[0]!, 0, bytes), srcSha, 'the source backing file holds what the guest wrote');
+    assert.equal(fileRangeSha(files[1]!, SEEK_BLOCKS * 512, bytes), srcSha, 'LUN 2 backing file at the seek offset');
+    assert.equal(fileRangeSha(files[2]!, 0, bytes), srcSha, "target B's backing file");
     // sg_xcopy's own summary: every block went through EXTENDED COPY commands.
     for (const tag of ['XCOPY_LUN', 'XCOPY_TARGET']) assert.match(r.stdout, new RegExp(`^${tag}=sg_xcopy: ${COPY_MIB * 2048} blocks, \\d+ commands?$`, 'm'), explain);
   });
